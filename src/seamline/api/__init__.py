@@ -1,0 +1,1 @@
+"""HTTP routes other than ingest: health, metrics, SDK settings (and later the management API)."""

@@ -1,0 +1,74 @@
+"""Health, readiness, metrics and the browser SDK's settings endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from seamline.collect.cdn_settings import browser_settings
+from seamline.collect.sources import WriteKeys
+from seamline.metrics import Metrics
+
+_CORS = {"access-control-allow-origin": "*"}
+
+
+def routes(
+    *,
+    write_keys: WriteKeys,
+    metrics: Metrics,
+    ready: Callable[[], bool],
+    public_url: str | None,
+    refresh_metrics: Callable[[], None],
+) -> list[Route]:
+    """The routes, bound to the parts they read."""
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        if ready():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse(
+            {"code": "unavailable", "message": "not accepting events (starting or stopping)"},
+            status_code=503,
+        )
+
+    async def prometheus(_: Request) -> Response:
+        refresh_metrics()
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def sdk_settings(request: Request) -> Response:
+        write_key = request.path_params["write_key"]
+        if write_keys.resolve(write_key) is None:
+            return JSONResponse(
+                {"code": "unknown_write_key", "message": "no enabled source has this write key"},
+                status_code=404,
+                headers=_CORS,
+            )
+        base = public_url or str(request.base_url)
+        return JSONResponse(browser_settings(write_key, base), headers=_CORS)
+
+    async def sdk_metrics(_: Request) -> Response:
+        return JSONResponse({"success": True}, headers=_CORS)
+
+    return [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", prometheus),
+        Route("/v1/projects/{write_key}/settings", sdk_settings),
+        Route("/v1/m", sdk_metrics, methods=["POST"]),
+    ]
+
+
+async def json_http_error(_: Request, exc: Exception) -> Response:
+    """Every error the framework raises is JSON with a stable code, like ours."""
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(
+        {"code": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=_CORS
+    )

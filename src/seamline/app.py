@@ -1,0 +1,213 @@
+"""The composition root: builds every part from `Settings` and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import IO
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from seamline.api.routes import json_http_error, routes
+from seamline.collect.client_ip import ClientAddress
+from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, WriteKeys, new_source
+from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
+from seamline.config import Settings
+from seamline.errors import Conflict
+from seamline.log.local import LocalLog
+from seamline.metrics import Metrics
+from seamline.pipeline.dedup import DropDuplicates
+from seamline.pipeline.runner import PipelineRunner
+from seamline.pipeline.store_events import StoreEvents
+from seamline.spec import Limits
+from seamline.store.dedup_sqlite import SqliteSeenMessages
+from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.sources_sql import SqlSourceStore
+from seamline.store.state import open_state_store
+
+DEV_SOURCE_NAME = "Development"
+logger = logging.getLogger(__name__)
+
+
+class DataDir:
+    """Where each embedded store lives inside the data directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.state_db = root / "state.db"
+        self.log = root / "log"
+        self.events = root / "events.duckdb"
+        self.dedup = root / "pipeline" / "dedup.sqlite"
+        self.progress = root / "pipeline" / "progress.json"
+        self.lock = root / ".serve.lock"
+
+    def state_url(self) -> str:
+        return f"sqlite:///{self.state_db}"
+
+
+def open_sources(settings: Settings) -> SqlSourceStore:
+    """The source store of the data directory (created on first use)."""
+    paths = DataDir(settings.data_dir)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    return SqlSourceStore(open_state_store(paths.state_url()))
+
+
+def bootstrap(settings: Settings) -> Source:
+    """Create the default workspace and its development source unless they exist."""
+    store = open_sources(settings)
+    store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
+    for source in store.list(DEFAULT_WORKSPACE_ID):
+        if source.name == DEV_SOURCE_NAME:
+            return source
+    return store.create(new_source(DEV_SOURCE_NAME, DEFAULT_WORKSPACE_ID))
+
+
+class ServeLock:
+    """One server per data directory: a second `serve` fails fast instead of corrupting it."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self._path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise Conflict(
+                f"another Seamline server is using {self._path.parent}; stop it or pick "
+                "another --data-dir"
+            ) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class Seamline:
+    """Everything `serve` runs in one process: Tracking API, log, pipeline, event store."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.paths = DataDir(settings.data_dir)
+        self.metrics = Metrics()
+        self.sources = open_sources(settings)
+        self.write_keys = WriteKeys(self.sources)
+        self.accepting = False
+        self._lock = ServeLock(self.paths.lock)
+        self._lock.acquire()
+        self.log = LocalLog(
+            self.paths.log, fsync=settings.log_fsync, segment_bytes=settings.log_segment_bytes
+        )
+        self._stop = asyncio.Event()
+        self._runner_task: asyncio.Task[None] | None = None
+        self.runner: PipelineRunner | None = None
+        self.tracking = TrackingAPI(
+            write_keys=self.write_keys,
+            log=self.log,
+            limits=Limits(settings.max_message_bytes, settings.max_request_bytes),
+            client_address=ClientAddress(settings.trusted_proxies),
+            metrics=self.metrics,
+            accepting=lambda: self.accepting,
+        )
+        self._framework = Starlette(
+            routes=routes(
+                write_keys=self.write_keys,
+                metrics=self.metrics,
+                ready=lambda: self.accepting,
+                public_url=settings.public_url,
+                refresh_metrics=self._refresh_metrics,
+            ),
+            exception_handlers={HTTPException: json_http_error},
+            lifespan=self._lifespan,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            kind = INGEST_PATHS.get(path.rstrip("/") if len(path) > 1 else path)
+            if kind is not None:
+                await self.tracking(scope, receive, send, kind)
+                return
+        await self._framework(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: object) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        """Open the stores and start the pipeline; then accept events."""
+        settings = self.settings
+        events = DuckDBEventStore(self.paths.events)
+        seen = SqliteSeenMessages(self.paths.dedup)
+        self._events, self._seen = events, seen
+        self._dedup = DropDuplicates(seen, settings.dedup_window_seconds)
+        self._store_stage = StoreEvents(events)
+        self.runner = PipelineRunner(
+            self.log,
+            (self._dedup, self._store_stage),
+            batch_size=settings.pipeline_batch_size,
+            on_resume=self._resume,
+            on_commit=self._committed,
+        )
+        self._stop.clear()
+        self._runner_task = asyncio.create_task(self.runner.run(self._stop), name="pipeline")
+        self._runner_task.add_done_callback(self._pipeline_ended)
+        self.accepting = True
+
+    def _pipeline_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        # Accepted messages stay safe in the log; stop taking more until an operator looks.
+        self.accepting = False
+        logger.error("the pipeline stopped", exc_info=task.exception())
+
+    def _resume(self, offset: int) -> None:
+        self._events.truncate_from(offset)
+        self._stored_total = self._events.count()
+
+    def _committed(self, offset: int, processed: int) -> None:
+        self.metrics.pipeline_processed.inc(processed)
+        self.metrics.pipeline_offset.set(offset)
+        self._stored_total += processed
+        progress = {
+            "committed_offset": offset,
+            "stored": self._stored_total,
+            "duplicates_dropped": self._dedup.dropped,
+        }
+        temporary = self.paths.progress.with_suffix(".tmp")
+        temporary.write_text(json.dumps(progress))
+        os.replace(temporary, self.paths.progress)
+
+    def _refresh_metrics(self) -> None:
+        self.metrics.log_end.set(self.log.end_offset_sync())
+
+    async def stop(self) -> None:
+        """Stop accepting, let the pipeline drain what was accepted, close everything."""
+        self.accepting = False
+        self._stop.set()
+        if self._runner_task is not None:
+            await self._runner_task
+            self._runner_task = None
+        await self.log.close()
+        self._events.close()
+        self._seen.close()
+        self._lock.release()

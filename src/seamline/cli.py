@@ -1,0 +1,190 @@
+"""The `seamline` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from seamline.config import Settings, load_settings
+from seamline.errors import SeamlineError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+sources_app = typer.Typer(no_args_is_help=True, help="Sources and their write keys.")
+events_app = typer.Typer(no_args_is_help=True, help="Accepted and stored events.")
+app.add_typer(sources_app, name="sources")
+app.add_typer(events_app, name="events")
+console = Console()
+errors = Console(stderr=True)
+
+
+class _Options(msgspec.Struct):
+    data_dir: Path | None = None
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Data directory (default: ./seamline-data)."),
+    ] = None,
+) -> None:
+    """Seamline: an open-source customer data platform that speaks Segment's wire format."""
+    ctx.obj = _Options(data_dir=data_dir)
+
+
+def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    options: _Options = ctx.obj
+    return load_settings(data_dir=options.data_dir, **overrides)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8088).")] = None,
+) -> None:
+    """Run the HTTP server and the pipeline in one process on the embedded stores."""
+    import uvicorn
+
+    from seamline.app import Seamline, bootstrap
+    from seamline.banner import print_banner
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = _settings(ctx, host=host, port=port)
+    source = bootstrap(settings)
+    seamline = Seamline(settings)
+    config = uvicorn.Config(
+        seamline,
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=30,
+    )
+    print_banner(console, settings, source)
+    uvicorn.Server(config).run()
+
+
+@sources_app.command("create")
+def sources_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name people recognise, e.g. 'Website'.")],
+    write_key: Annotated[
+        str | None, typer.Option("--write-key", help="Use this write key instead of a random one.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a source in the default workspace and print its write key."""
+    from seamline.app import open_sources
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID, new_source
+
+    if not name.strip():
+        raise typer.BadParameter("NAME must not be empty")
+    if write_key is not None and (not write_key.strip() or ":" in write_key):
+        raise typer.BadParameter("--write-key must be non-empty and contain no ':'")
+    store = open_sources(_settings(ctx))
+    store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
+    source = store.create(new_source(name.strip(), DEFAULT_WORKSPACE_ID, write_key))
+    summary = {"id": source.id, "name": source.name, "write_key": source.write_key}
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        console.print(f"Created source [bold]{source.name}[/] ({source.id})")
+        console.print(f"write key: [bold green]{source.write_key}[/]")
+
+
+@sources_app.command("list")
+def sources_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List sources with their write keys."""
+    from rich.table import Table
+
+    from seamline.app import open_sources
+
+    found = open_sources(_settings(ctx)).list()
+    rows = [
+        {
+            "id": s.id,
+            "workspace_id": s.workspace_id,
+            "name": s.name,
+            "write_key": s.write_key,
+            "enabled": s.enabled,
+            "created_at": s.created_at.isoformat(),
+        }
+        for s in found
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "name", "write key", "enabled")
+    for s in found:
+        table.add_row(s.id, s.name, s.write_key, str(s.enabled))
+    console.print(table)
+
+
+@events_app.command("count")
+def events_count(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """How many messages the log accepted and how many the event store holds."""
+    from seamline.inspect import count_events
+
+    counts = count_events(_settings(ctx).data_dir)
+    if as_json:
+        print(json.dumps(counts))
+    else:
+        console.print(f"accepted: {counts['accepted']}  stored: {counts['stored']}")
+
+
+@events_app.command("tail")
+def events_tail(
+    ctx: typer.Context,
+    from_start: Annotated[
+        bool, typer.Option("--from-start", help="Start at the first accepted event.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="Stop after printing this many events.")] = None,
+) -> None:
+    """Follow accepted events live, one JSON line each (Ctrl-C stops)."""
+    from seamline.inspect import follow_log
+
+    printed = 0
+    try:
+        for line in follow_log(_settings(ctx).data_dir, from_start=from_start):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+            printed += 1
+            if limit is not None and printed >= limit:
+                return
+    except KeyboardInterrupt:
+        return
+
+
+def main() -> None:
+    """Entry point: errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=True)
+    except SeamlineError as exc:
+        errors.print(f"[red]error:[/] {exc.message}")
+        sys.exit(2)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        errors.print(f"[red]error:[/] invalid setting {where}: {first['msg']}")
+        sys.exit(2)

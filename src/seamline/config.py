@@ -1,0 +1,76 @@
+"""Seamline's settings, declared once.
+
+Every setting has a working default, and can be overridden by a `SEAMLINE_*` environment
+variable or by `seamline.toml` (in the working directory, or the file named by
+`SEAMLINE_CONFIG`). Environment variables win over the file. Settings are read once, in the
+composition root, and passed down; library code never reads the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_PORT = 8088
+
+
+class Settings(BaseSettings):
+    """All of Seamline's settings; see docs/operations.md for each one."""
+
+    model_config = SettingsConfigDict(env_prefix="SEAMLINE_", extra="forbid")
+
+    data_dir: Path = Field(Path("seamline-data"), description="Where the embedded stores live.")
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds.")
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="TCP port of the HTTP server.")
+    public_url: str | None = Field(
+        None,
+        description="URL SDKs use to reach this server (settings endpoint's apiHost); "
+        "defaults to the Host the request came to.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose X-Forwarded-For is believed for context.ip.",
+    )
+    log_fsync: bool = Field(True, description="fsync the log before answering 200 (durability).")
+    log_segment_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="Log segment size.")
+    dedup_window_seconds: int = Field(
+        24 * 3600, ge=0, description="How long a (source, messageId) is remembered for dedup."
+    )
+    pipeline_batch_size: int = Field(2000, ge=1, description="Max messages per pipeline batch.")
+    max_message_bytes: int = Field(32 * 1024, ge=1, description="Largest accepted message.")
+    max_request_bytes: int = Field(500 * 1024, ge=1, description="Largest accepted request body.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("SEAMLINE_CONFIG", "seamline.toml"))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from defaults, `seamline.toml` and the environment, then apply overrides."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]

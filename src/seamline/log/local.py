@@ -1,0 +1,297 @@
+"""The embedded log: segment files in the data directory, with group commit.
+
+Appends from many concurrent requests are queued; one flusher thread writes everything queued
+with a single `write` and a single `fdatasync`, then completes all of their futures. While it
+syncs, the next group gathers, so concurrent requests share one fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import concurrent.futures
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from seamline.log import frames
+from seamline.log.base import LogRecord
+from seamline.log.consumers import ConsumerOffsets
+
+_SUFFIX = ".log"
+_CHUNK = 1 << 20
+
+
+def _segment_name(base: int) -> str:
+    return f"{base:020d}{_SUFFIX}"
+
+
+class LocalLog:
+    """An `EventLog` in a directory: one process writes, any number read (`writable=False`)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        fsync: bool = True,
+        segment_bytes: int = 256 * 1024 * 1024,
+        writable: bool = True,
+    ) -> None:
+        self._dir = directory
+        self._fsync = fsync
+        self._segment_bytes = segment_bytes
+        self._writable = writable
+        self._consumers = ConsumerOffsets(directory / "consumers")
+        self._cond = threading.Condition()
+        self._pending: list[tuple[Sequence[bytes], concurrent.futures.Future[int]]] = []
+        self._closing = False
+        self._flusher: threading.Thread | None = None
+        self._read_fds: dict[int, int] = {}
+        self._cursor: tuple[int, int, int] | None = None  # (offset, segment base, position)
+        if writable:
+            directory.mkdir(parents=True, exist_ok=True)
+        self._bases = self._list_segments()
+        self._end = 0
+        self._active_fd = -1
+        self._active_size = 0
+        if writable:
+            self._recover()
+
+    # --- recovery -------------------------------------------------------------------------
+
+    def _list_segments(self) -> list[int]:
+        if not self._dir.is_dir():
+            return []
+        return sorted(int(p.stem) for p in self._dir.glob(f"*{_SUFFIX}") if p.stem.isdigit())
+
+    def _recover(self) -> None:
+        """Find the durable end; cut off a record torn by a crash in the middle of a write."""
+        if not self._bases:
+            self._bases = [0]
+            self._create_segment(0)
+        base = self._bases[-1]
+        path = self._dir / _segment_name(base)
+        data = path.read_bytes()
+        count, valid_end = 0, 0
+        while True:
+            got, valid_end = frames.decode(data, valid_end, 1 << 30, keep=False)
+            count += len(got)
+            if not got:
+                break
+        if valid_end < len(data):
+            with path.open("r+b") as handle:
+                handle.truncate(valid_end)
+                os.fsync(handle.fileno())
+        self._end = base + count
+        self._active_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self._active_size = valid_end
+
+    def _create_segment(self, base: int) -> None:
+        fd = os.open(self._dir / _segment_name(base), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.fsync(fd)
+        os.close(fd)
+        self._sync_directory()
+
+    def _sync_directory(self) -> None:
+        fd = os.open(self._dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # --- appending ------------------------------------------------------------------------
+
+    async def append(self, payloads: Sequence[bytes]) -> int:
+        return await asyncio.wrap_future(self.submit(payloads))
+
+    def submit(self, payloads: Sequence[bytes]) -> concurrent.futures.Future[int]:
+        """Queue records for the next group commit; the future gives the first offset."""
+        if not self._writable:
+            raise RuntimeError("this log was opened read-only")
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the log is closed")
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_loop, name="log-flusher")
+                self._flusher.start()
+            self._pending.append((payloads, future))
+            self._cond.notify_all()
+        return future
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                group, self._pending = self._pending, []
+            self._flush(group)
+
+    def _flush(self, group: list[tuple[Sequence[bytes], concurrent.futures.Future[int]]]) -> None:
+        buffer = frames.encode(payload for payloads, _ in group for payload in payloads)
+        count = sum(len(payloads) for payloads, _ in group)
+        try:
+            if self._active_size and self._active_size + len(buffer) > self._segment_bytes:
+                self._roll()
+            self._write_all(buffer)
+            if self._fsync:
+                os.fdatasync(self._active_fd)
+        except OSError as exc:
+            # Cut back to the last durable record so a failed write leaves no half-record.
+            os.ftruncate(self._active_fd, self._active_size)
+            for _, future in group:
+                future.set_exception(exc)
+            return
+        self._active_size += len(buffer)
+        first = self._end
+        with self._cond:
+            self._end += count
+            self._cond.notify_all()
+        for payloads, future in group:
+            future.set_result(first)
+            first += len(payloads)
+
+    def _write_all(self, buffer: bytes) -> None:
+        view = memoryview(buffer)
+        while view:
+            written = os.write(self._active_fd, view)
+            view = view[written:]
+
+    def _roll(self) -> None:
+        os.fsync(self._active_fd)
+        os.close(self._active_fd)
+        self._create_segment(self._end)
+        self._bases.append(self._end)
+        path = self._dir / _segment_name(self._end)
+        self._active_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self._active_size = 0
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def read(self, offset: int, max_records: int) -> list[LogRecord]:
+        return await asyncio.to_thread(self.read_sync, offset, max_records)
+
+    def read_sync(self, offset: int, max_records: int) -> list[LogRecord]:
+        """Read up to `max_records` records from `offset`; only durable ones when writing."""
+        if self._writable:
+            with self._cond:
+                limit = self._end
+            max_records = min(max_records, limit - offset)
+        if max_records <= 0:
+            return []
+        located = self._locate(offset)
+        if located is None:
+            return []
+        base, position = located
+        records: list[LogRecord] = []
+        while len(records) < max_records:
+            payloads, position = self._read_segment(base, position, max_records - len(records))
+            records.extend(LogRecord(offset + i, p) for i, p in enumerate(payloads))
+            offset += len(payloads)
+            if len(records) < max_records and self._next_base(base) == offset:
+                base, position = offset, 0
+            elif not payloads:
+                break
+        self._cursor = (offset, base, position)
+        return records
+
+    def _next_base(self, base: int) -> int | None:
+        index = bisect.bisect_right(self._bases, base)
+        if index == len(self._bases) and not self._writable:
+            self._bases = self._list_segments()
+        return self._bases[index] if index < len(self._bases) else None
+
+    def _locate(self, offset: int) -> tuple[int, int] | None:
+        if self._cursor is not None and self._cursor[0] == offset:
+            return self._cursor[1], self._cursor[2]
+        if not self._writable:
+            self._bases = self._list_segments()
+        index = bisect.bisect_right(self._bases, offset) - 1
+        if index < 0:
+            return None
+        base = self._bases[index]
+        position = 0
+        to_skip = offset - base
+        while to_skip > 0:
+            data = self._pread(base, position, _CHUNK)
+            skipped, new_position = frames.decode(data, 0, to_skip, keep=False)
+            if not skipped:
+                return None
+            to_skip -= len(skipped)
+            position += new_position
+        return base, position
+
+    def _read_segment(self, base: int, position: int, max_records: int) -> tuple[list[bytes], int]:
+        data = self._pread(base, position, _CHUNK)
+        payloads, used = frames.decode(data, 0, max_records)
+        if not payloads and data:
+            wanted = frames.needed(data, 0)
+            if wanted > len(data):
+                data = self._pread(base, position, wanted)
+                payloads, used = frames.decode(data, 0, max_records)
+        return payloads, position + used
+
+    def _pread(self, base: int, position: int, size: int) -> bytes:
+        fd = self._read_fds.get(base)
+        if fd is None:
+            try:
+                fd = os.open(self._dir / _segment_name(base), os.O_RDONLY)
+            except FileNotFoundError:
+                return b""
+            self._read_fds[base] = fd
+        return os.pread(fd, size, position)
+
+    async def wait(self, offset: int, timeout: float) -> bool:
+        return await asyncio.to_thread(self.wait_sync, offset, timeout)
+
+    def wait_sync(self, offset: int, timeout: float) -> bool:
+        """Block until the record at `offset` is durable, or `timeout` seconds pass."""
+        if not self._writable:
+            return bool(self.read_sync(offset, 1)) or threading.Event().wait(timeout)
+        with self._cond:
+            return self._cond.wait_for(lambda: self._end > offset or self._closing, timeout)
+
+    async def end_offset(self) -> int:
+        return self.end_offset_sync()
+
+    def end_offset_sync(self) -> int:
+        """Number of durable records (scans the last segment when opened read-only)."""
+        if self._writable:
+            with self._cond:
+                return self._end
+        self._bases = self._list_segments()
+        if not self._bases:
+            return 0
+        base = self._bases[-1]
+        data = self._pread(base, 0, os.path.getsize(self._dir / _segment_name(base)))
+        payloads, _ = frames.decode(data, 0, 1 << 62, keep=False)
+        return base + len(payloads)
+
+    # --- consumers and lifecycle ----------------------------------------------------------
+
+    async def commit(self, consumer: str, offset: int) -> None:
+        await asyncio.to_thread(self._consumers.commit, consumer, offset)
+
+    async def committed(self, consumer: str) -> int:
+        return self._consumers.committed(consumer)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.close_sync)
+
+    def close_sync(self) -> None:
+        """Flush what is queued, stop the flusher and close files."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            flusher = self._flusher
+        if flusher is not None:
+            flusher.join()
+        if self._active_fd >= 0:
+            os.close(self._active_fd)
+            self._active_fd = -1
+        for fd in self._read_fds.values():
+            os.close(fd)
+        self._read_fds.clear()

@@ -1,0 +1,28 @@
+"""What the log holds for each accepted message: the normalised message and its source."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import msgspec
+
+from seamline.spec.messages import Message
+
+
+class Envelope(msgspec.Struct, kw_only=True):
+    """An accepted message with the workspace and source it arrived on."""
+
+    workspace_id: str
+    source_id: str
+    message: Message
+
+
+class Item(NamedTuple):
+    """An envelope read back from the log, with its log offset."""
+
+    offset: int
+    envelope: Envelope
+
+
+envelope_encoder = msgspec.json.Encoder()
+envelope_decoder = msgspec.json.Decoder(Envelope)

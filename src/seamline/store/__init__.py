@@ -1,0 +1,1 @@
+"""Storage: the state store (SQL via SQLAlchemy Core) and the event store (DuckDB)."""

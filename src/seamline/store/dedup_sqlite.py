@@ -1,0 +1,58 @@
+"""Remembered (source, messageId) pairs for dedup, in a SQLite file beside the log.
+
+Each pair records the log offset where it was first seen: replaying that same record after a
+crash is then recognised as the original, not as a duplicate of itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+_CHUNK = 400  # keeps each query under SQLite's bound-parameter limit
+
+
+class SqliteSeenMessages:
+    """`SeenMessages` in SQLite; entries older than the window are pruned."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS seen (source_id TEXT NOT NULL, message_id TEXT NOT NULL,"
+            " first_offset INTEGER NOT NULL, seen_at REAL NOT NULL,"
+            " PRIMARY KEY (source_id, message_id)) WITHOUT ROWID"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS seen_by_time ON seen (seen_at)")
+
+    def first_offsets(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The offset each already-seen key was first seen at; unseen keys are absent."""
+        found: dict[tuple[str, str], int] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("(?,?)" for _ in chunk)
+            flat = [value for key in chunk for value in key]
+            rows = self._db.execute(
+                "SELECT source_id, message_id, first_offset FROM seen"
+                f" WHERE (source_id, message_id) IN (VALUES {marks})",
+                flat,
+            )
+            for source_id, message_id, offset in rows:
+                found[(source_id, message_id)] = offset
+        return found
+
+    def remember(self, entries: Sequence[tuple[str, str, int, float]]) -> None:
+        """Record (source, messageId, offset, seen_at) for keys not seen before."""
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", entries)
+        self._db.execute("COMMIT")
+
+    def forget_before(self, seen_at: float) -> int:
+        """Drop entries older than `seen_at` (epoch seconds); returns how many."""
+        return self._db.execute("DELETE FROM seen WHERE seen_at < ?", (seen_at,)).rowcount
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,78 @@
+"""Workspaces and sources in the state store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from seamline.collect.sources import Source
+from seamline.errors import Conflict
+from seamline.store.state import sources, workspaces
+
+
+class SqlSourceStore:
+    """`SourceStore` over SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def ensure_workspace(self, workspace_id: str, name: str) -> bool:
+        """Create the workspace unless it exists; True when it was created."""
+        with self._engine.begin() as conn:
+            found = conn.execute(
+                select(workspaces.c.id).where(workspaces.c.id == workspace_id)
+            ).first()
+            if found is not None:
+                return False
+            conn.execute(
+                insert(workspaces).values(id=workspace_id, name=name, created_at=datetime.now(UTC))
+            )
+            return True
+
+    def create(self, source: Source) -> Source:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(sources).values(
+                        id=source.id,
+                        workspace_id=source.workspace_id,
+                        name=source.name,
+                        write_key=source.write_key,
+                        enabled=source.enabled,
+                        created_at=source.created_at,
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(
+                "a source with that write key already exists; choose another key or omit it"
+            ) from None
+        return source
+
+    def by_write_key(self, write_key: str) -> Source | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(sources).where(sources.c.write_key == write_key)).first()
+        return None if row is None else _source(row._mapping)
+
+    def list(self, workspace_id: str | None = None) -> list[Source]:
+        query = select(sources).order_by(sources.c.created_at, sources.c.id)
+        if workspace_id is not None:
+            query = query.where(sources.c.workspace_id == workspace_id)
+        with self._engine.connect() as conn:
+            return [_source(row._mapping) for row in conn.execute(query)]
+
+
+def _source(row: object) -> Source:
+    data = dict(row)  # type: ignore[call-overload]
+    created = data["created_at"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return Source(
+        id=data["id"],
+        workspace_id=data["workspace_id"],
+        name=data["name"],
+        write_key=data["write_key"],
+        enabled=bool(data["enabled"]),
+        created_at=created,
+    )

@@ -1,0 +1,105 @@
+"""Start and stop a real `seamline serve` process for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+import seamline.cli  # noqa: F401  (fails early if the package is not installed)
+
+SEAMLINE = [sys.executable, "-m", "seamline"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    """Run `seamline --data-dir DATA_DIR ARGS… --json` and return the parsed JSON output."""
+    done = subprocess.run(
+        [*SEAMLINE, "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
+    return json.loads(done.stdout)
+
+
+class Server:
+    """A `seamline serve` child process on a free port with its own data directory."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.output = data_dir.parent / f"{data_dir.name}-serve.log"
+
+    def start(self, timeout: float = 30.0) -> Server:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        out = self.output.open("ab")
+        self.process = subprocess.Popen(
+            [*SEAMLINE, "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.output.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"server not ready in {timeout}s:\n{self.output.read_text()}")
+
+    @property
+    def write_key(self) -> str:
+        sources = run_cli(self.data_dir, "sources", "list", "--json")
+        return str(sources[0]["write_key"])
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM and wait: the server drains the pipeline before it exits."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: the crash the log must survive."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+        self.process = None
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.process is not None:
+            self.stop()
