@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -76,7 +77,16 @@ def serve(
         timeout_graceful_shutdown=30,
     )
     print_banner(console, settings, source)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
+    # that was installed before it; making that one exit 0 turns a clean stop into status 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
     uvicorn.Server(config).run()
+    logging.getLogger("seamline").info("stopped; accepted events were processed")
+
+
+def _exit_cleanly(_signal: int, _frame: object) -> None:
+    sys.exit(0)
 
 
 @sources_app.command("create")

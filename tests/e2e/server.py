@@ -52,13 +52,14 @@ class Server:
 
     def start(self, timeout: float = 30.0) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        out = self.output.open("ab")
-        self.process = subprocess.Popen(
-            [*SEAMLINE, "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-        )
+        # The child keeps its own copy of the descriptor; ours is closed at once.
+        with self.output.open("ab") as out:
+            self.process = subprocess.Popen(
+                [*SEAMLINE, "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

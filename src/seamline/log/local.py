@@ -46,6 +46,7 @@ class LocalLog:
         self._cond = threading.Condition()
         self._pending: list[tuple[Sequence[bytes], concurrent.futures.Future[int]]] = []
         self._closing = False
+        self._broken: Exception | None = None
         self._flusher: threading.Thread | None = None
         self._read_fds: dict[int, int] = {}
         self._cursor: tuple[int, int, int] | None = None  # (offset, segment base, position)
@@ -113,6 +114,8 @@ class LocalLog:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the log is closed")
+            if self._broken is not None:
+                raise RuntimeError(f"the log stopped after a failed write: {self._broken}")
             if self._flusher is None:
                 self._flusher = threading.Thread(target=self._flush_loop, name="log-flusher")
                 self._flusher.start()
@@ -131,28 +134,34 @@ class LocalLog:
             self._flush(group)
 
     def _flush(self, group: list[tuple[Sequence[bytes], concurrent.futures.Future[int]]]) -> None:
-        buffer = frames.encode(payload for payloads, _ in group for payload in payloads)
-        count = sum(len(payloads) for payloads, _ in group)
         try:
+            buffer = frames.encode(payload for payloads, _ in group for payload in payloads)
             if self._active_size and self._active_size + len(buffer) > self._segment_bytes:
                 self._roll()
             self._write_all(buffer)
             if self._fsync:
                 os.fdatasync(self._active_fd)
-        except OSError as exc:
-            # Cut back to the last durable record so a failed write leaves no half-record.
-            os.ftruncate(self._active_fd, self._active_size)
+        except Exception as exc:
             for _, future in group:
                 future.set_exception(exc)
+            self._cut_back(exc)
             return
         self._active_size += len(buffer)
         first = self._end
         with self._cond:
-            self._end += count
+            self._end += sum(len(payloads) for payloads, _ in group)
             self._cond.notify_all()
         for payloads, future in group:
             future.set_result(first)
             first += len(payloads)
+
+    def _cut_back(self, cause: Exception) -> None:
+        """Remove a partly written group; if even that fails, refuse all further appends."""
+        try:
+            os.ftruncate(self._active_fd, self._active_size)
+        except OSError:
+            with self._cond:
+                self._broken = cause
 
     def _write_all(self, buffer: bytes) -> None:
         view = memoryview(buffer)

@@ -48,9 +48,12 @@ class PipelineRunner:
         if self._on_resume is not None:
             await asyncio.to_thread(self._on_resume, self.offset)
         while True:
+            # Read `stop` before reading the log: an empty read that began after the stop
+            # request has seen every append made before it, so draining is complete.
+            stopping = stop.is_set()
             records = await self._log.read(self.offset, self._batch_size)
             if not records:
-                if stop.is_set():
+                if stopping:
                     return
                 await self._log.wait(self.offset, 0.2)
                 continue

@@ -93,6 +93,7 @@ def parse_request(
         except _Invalid as exc:
             rejected.append(Rejection(index, exc.code, exc.message, _message_id_of(raw)))
             continue
+        message.write_key = None  # the batch's key authenticates; never stored
         if batch.context:
             message.context = _merged(batch.context, message.context)
         if batch.integrations:
@@ -205,7 +206,6 @@ def _normalise(
 ) -> None:
     if not message.message_id:
         message.message_id = "api-" + os.urandom(16).hex()
-    message.write_key = None
     message.received_at = received_at
     sent_at = _utc(message.sent_at or batch_sent_at)
     message.sent_at = sent_at
