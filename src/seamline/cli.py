@@ -23,7 +23,7 @@ events_app = typer.Typer(no_args_is_help=True, help="Accepted and stored events.
 app.add_typer(sources_app, name="sources")
 app.add_typer(events_app, name="events")
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 class _Options(msgspec.Struct):

@@ -1,0 +1,158 @@
+"""The `seamline` command line: JSON output, exit codes, settings from env and seamline.toml."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from seamline.config import Settings, load_settings
+from tests.e2e.server import Server
+
+SEAMLINE = [sys.executable, "-m", "seamline"]
+
+
+def cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SEAMLINE, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_sources_create_and_list_as_json(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    made = cli("--data-dir", data, "sources", "create", "Website", "--json")
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert set(created) == {"id", "name", "write_key"}
+    assert created["name"] == "Website" and len(created["write_key"]) >= 20
+    chosen = json.loads(
+        cli(
+            "--data-dir", data, "sources", "create", "Backend", "--write-key", "my-key", "--json"
+        ).stdout
+    )
+    assert chosen["write_key"] == "my-key"
+    listed = json.loads(cli("--data-dir", data, "sources", "list", "--json").stdout)
+    assert [(s["name"], s["write_key"]) for s in listed] == [
+        ("Website", created["write_key"]),
+        ("Backend", "my-key"),
+    ]
+    assert all(s["workspace_id"] == "default" and s["enabled"] for s in listed)
+
+
+def test_a_taken_write_key_is_a_one_line_error_with_exit_2(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    cli("--data-dir", data, "sources", "create", "A", "--write-key", "k1", "--json")
+    again = cli("--data-dir", data, "sources", "create", "B", "--write-key", "k1", "--json")
+    assert again.returncode == 2
+    assert again.stdout == ""
+    assert len(again.stderr.strip().splitlines()) == 1
+    assert "already exists" in again.stderr
+    assert len(json.loads(cli("--data-dir", data, "sources", "list", "--json").stdout)) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sources", "create", "  "],
+        ["sources", "create", "X", "--write-key", "a:b"],
+        ["sources", "nope"],
+        ["serve", "--port", "99999"],
+    ],
+)
+def test_bad_arguments_exit_2(tmp_path: Path, args: list[str]) -> None:
+    done = cli("--data-dir", str(tmp_path / "d"), *args)
+    assert done.returncode == 2
+    assert done.stderr.strip()
+
+
+def test_events_count_on_an_empty_data_dir(tmp_path: Path) -> None:
+    done = cli("--data-dir", str(tmp_path / "empty"), "events", "count", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"accepted": 0, "stored": 0}
+
+
+@pytest.mark.slow
+def test_count_and_tail_while_the_server_runs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Server(data) as server:
+        tail = subprocess.Popen(
+            [*SEAMLINE, "--data-dir", str(data), "events", "tail", "--limit", "2"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            import time
+
+            time.sleep(1.5)  # let tail reach the end of the log before events arrive
+            for n in range(2):
+                httpx.post(
+                    f"{server.url}/v1/track",
+                    auth=(server.write_key, ""),
+                    json={"userId": "u", "event": f"Live {n}"},
+                )
+            out, _ = tail.communicate(timeout=20)
+        finally:
+            tail.kill()
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert [line["event"] for line in lines] == ["Live 0", "Live 1"]
+        assert all(line["type"] == "track" and line["messageId"] for line in lines)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            counts = json.loads(cli("--data-dir", str(data), "events", "count", "--json").stdout)
+            if counts["stored"] == 2:
+                break
+            time.sleep(0.1)
+        assert counts == {"accepted": 2, "stored": 2}
+        second = cli("--data-dir", str(data), "serve", "--port", "0")
+        assert second.returncode == 2
+        assert "another Seamline server" in second.stderr
+    history = cli("--data-dir", str(data), "events", "tail", "--from-start", "--limit", "2")
+    assert [json.loads(line)["event"] for line in history.stdout.splitlines()] == [
+        "Live 0",
+        "Live 1",
+    ]
+
+
+def test_settings_come_from_toml_then_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "seamline.toml").write_text(
+        'port = 9100\ndedup_window_seconds = 60\ntrusted_proxies = ["10.0.0.0/8"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SEAMLINE_CONFIG", raising=False)
+    settings = load_settings()
+    assert (settings.port, settings.dedup_window_seconds, settings.trusted_proxies) == (
+        9100,
+        60,
+        ["10.0.0.0/8"],
+    )
+    monkeypatch.setenv("SEAMLINE_PORT", "9200")
+    assert load_settings().port == 9200
+    assert load_settings(port=9300).port == 9300
+    monkeypatch.setenv("SEAMLINE_CONFIG", str(tmp_path / "missing.toml"))
+    monkeypatch.delenv("SEAMLINE_PORT")
+    assert load_settings().port == Settings.model_fields["port"].default
+
+
+def test_a_bad_setting_is_a_one_line_error(tmp_path: Path) -> None:
+    done = cli(
+        "--data-dir",
+        str(tmp_path),
+        "sources",
+        "list",
+        env={"SEAMLINE_TRUSTED_PROXIES": '["not-a-network"]'},
+    )
+    assert done.returncode == 2
+    assert "trusted_proxies" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
