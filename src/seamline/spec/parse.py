@@ -54,6 +54,7 @@ _batch_decoder = msgspec.json.Decoder(_BatchBody)
 _context_decoder = msgspec.json.Decoder(ContextProbe)
 _object_decoder = msgspec.json.Decoder(AnyObject)
 _json_str = msgspec.json.Encoder()
+_NULL = msgspec.Raw(b"null")
 
 
 def parse_request(
@@ -170,10 +171,11 @@ def _check(message: Message) -> None:
     elif kind == "group":
         message.group_id = _id_text(message.group_id)
         _require(message.group_id, "groupId", kind)
-    for field in ("properties", "traits", "context", "integrations"):
+    for field in ("properties", "traits", "integrations"):
         value: msgspec.Raw = getattr(message, field)
         if value and not _is_object(value, field):
             setattr(message, field, ABSENT)
+    # `context` is checked when its ip is read (one decode for both).
 
 
 def _require(value: object, field: str, kind: str) -> None:
@@ -189,7 +191,7 @@ def _id_text(value: str | int | None) -> str | None:
 
 def _is_object(value: msgspec.Raw, field: str) -> bool:
     """True for an object, False for null (dropped); anything else is rejected."""
-    if bytes(value) == b"null":
+    if value == _NULL:
         return False
     try:
         _object_decoder.decode(value)
@@ -218,8 +220,7 @@ def _normalise(
         # Segment's clock-skew correction: the client's clock is off by (sentAt - receivedAt),
         # so the event happened that much earlier than receivedAt as the client measured it.
         message.timestamp = received_at - (sent_at - original) if sent_at else original
-    if client_ip is not None:
-        message.context = _with_ip(message.context, client_ip)
+    message.context = _context_with_ip(message.context, client_ip)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -228,15 +229,21 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _with_ip(context: msgspec.Raw, client_ip: str) -> msgspec.Raw:
-    """Add `ip` to a context object that has none, splicing bytes rather than re-encoding."""
+def _context_with_ip(context: msgspec.Raw, client_ip: str | None) -> msgspec.Raw:
+    """Check `context` is an object and add `ip` if it has none, splicing bytes, not re-encoding."""
+    if context == _NULL:
+        context = ABSENT
     if not context:
+        if client_ip is None:
+            return context
         return msgspec.Raw(b'{"ip":' + _json_str.encode(client_ip) + b"}")
-    probe = _context_decoder.decode(context)
-    if probe.ip is not None:
+    try:
+        probe = _context_decoder.decode(context)
+    except msgspec.ValidationError:
+        raise _Invalid("invalid_message", "context must be an object") from None
+    if probe.ip is not None or client_ip is None:
         return context
-    text = bytes(context).lstrip()
-    rest = text[1:].lstrip()
+    rest = bytes(context).lstrip()[1:].lstrip()
     separator = b"" if rest.startswith(b"}") else b","
     return msgspec.Raw(b'{"ip":' + _json_str.encode(client_ip) + separator + rest)
 
