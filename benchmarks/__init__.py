@@ -1,0 +1,1 @@
+"""Benchmarks of Seamline, run as scripts: `.venv/bin/python benchmarks/ingest.py`."""
