@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-_CHUNK = 400  # keeps each query under SQLite's bound-parameter limit
+_CHUNK = 900  # keeps each query under SQLite's bound-parameter limit
 
 
 class SqliteSeenMessages:
@@ -30,18 +30,23 @@ class SqliteSeenMessages:
 
     def first_offsets(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """The offset each already-seen key was first seen at; unseen keys are absent."""
+        by_source: dict[str, list[str]] = {}
+        for source_id, message_id in keys:
+            by_source.setdefault(source_id, []).append(message_id)
         found: dict[tuple[str, str], int] = {}
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            marks = ",".join("(?,?)" for _ in chunk)
-            flat = [value for key in chunk for value in key]
-            rows = self._db.execute(
-                "SELECT source_id, message_id, first_offset FROM seen"
-                f" WHERE (source_id, message_id) IN (VALUES {marks})",
-                flat,
-            )
-            for source_id, message_id, offset in rows:
-                found[(source_id, message_id)] = offset
+        for source_id, message_ids in by_source.items():
+            # `source_id = ? AND message_id IN (…)` walks the primary key; a row-value
+            # `IN (VALUES …)` made SQLite scan the whole table (18 ms per 400 keys at 100k ids).
+            for start in range(0, len(message_ids), _CHUNK):
+                chunk = message_ids[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    "SELECT message_id, first_offset FROM seen"
+                    f" WHERE source_id = ? AND message_id IN ({marks})",
+                    [source_id, *chunk],
+                )
+                for message_id, offset in rows:
+                    found[(source_id, message_id)] = offset
         return found
 
     def remember(self, entries: Sequence[tuple[str, str, int, float]]) -> None:

