@@ -75,6 +75,9 @@ def serve(
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=30,
+        # Seamline reads X-Forwarded-For itself (trusted_proxies), only where it matters.
+        proxy_headers=False,
+        server_header=False,
     )
     print_banner(console, settings, source)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler

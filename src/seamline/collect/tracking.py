@@ -54,10 +54,7 @@ INGEST_PATHS: dict[str, str] = {
     "/v1/b": BATCH,
 }
 
-CORS_HEADERS = [
-    (b"access-control-allow-origin", b"*"),
-    (b"access-control-expose-headers", b"retry-after"),
-]
+CORS_HEADERS = [(b"access-control-allow-origin", b"*")]
 _PREFLIGHT_HEADERS = [
     *CORS_HEADERS,
     (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
@@ -95,6 +92,7 @@ class TrackingAPI:
         self._client_address = client_address
         self._metrics = metrics
         self._accepting = accepting
+        self._request_counters: dict[tuple[str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, kind: str) -> None:
         method = scope["method"]
@@ -115,7 +113,11 @@ class TrackingAPI:
         await self._answer(send, kind, status, body)
 
     async def _answer(self, send: Send, kind: str, status: int, body: bytes) -> None:
-        self._metrics.requests.labels(kind, str(status)).inc()
+        counter = self._request_counters.get((kind, status))
+        if counter is None:
+            counter = self._metrics.requests.labels(kind, str(status))
+            self._request_counters[(kind, status)] = counter
+        counter.inc()
         await send_json(send, status, body)
 
     async def _ingest(self, scope: Scope, receive: Receive, kind: str) -> tuple[int, bytes]:

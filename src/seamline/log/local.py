@@ -42,14 +42,7 @@ def _complete(outcomes: list[tuple[_Waiter, int | Exception]]) -> None:
             waiter.set_exception(outcome)
         else:
             waiter.set_result(outcome)
-    try:
-        here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-    except RuntimeError:
-        here = None
     for loop, settled in by_loop.items():
-        if loop is here:
-            _settle(settled)
-            continue
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
             loop.call_soon_threadsafe(_settle, settled)
 
@@ -88,9 +81,6 @@ class LocalLog:
         self._pending: list[tuple[Sequence[bytes], _Waiter]] = []
         self._closing = False
         self._broken: Exception | None = None
-        self._write_lock = threading.Lock()
-        self._loop_pending: list[tuple[Sequence[bytes], _Waiter]] = []
-        self._loop_flush_scheduled = False
         self._flusher: threading.Thread | None = None
         self._read_fds: dict[int, int] = {}
         self._cursor: tuple[int, int, int] | None = None  # (offset, segment base, position)
@@ -148,34 +138,10 @@ class LocalLog:
     # --- appending ------------------------------------------------------------------------
 
     async def append(self, payloads: Sequence[bytes]) -> int:
-        """Append from a coroutine: the group commit runs on the event loop itself.
-
-        Appends made while the loop is busy wait for one callback that writes and fsyncs them
-        together and wakes them directly. Measured against a flusher thread, this avoids a
-        thread hand-off and GIL contention per group (single-event ingest: see performance.md).
-        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        self._check_open()
-        self._loop_pending.append((payloads, (loop, future)))
-        if not self._loop_flush_scheduled:
-            self._loop_flush_scheduled = True
-            loop.call_soon(self._flush_in_loop)
+        self._enqueue(payloads, (loop, future))
         return await future
-
-    def _flush_in_loop(self) -> None:
-        self._loop_flush_scheduled = False
-        group, self._loop_pending = self._loop_pending, []
-        if group:
-            self._flush(group)
-
-    def _check_open(self) -> None:
-        if not self._writable:
-            raise RuntimeError("this log was opened read-only")
-        if self._closing:
-            raise RuntimeError("the log is closed")
-        if self._broken is not None:
-            raise RuntimeError(f"the log stopped after a failed write: {self._broken}")
 
     def submit(self, payloads: Sequence[bytes]) -> concurrent.futures.Future[int]:
         """Queue records for the next group commit; the future gives the first offset."""
@@ -184,8 +150,13 @@ class LocalLog:
         return future
 
     def _enqueue(self, payloads: Sequence[bytes], waiter: _Waiter) -> None:
+        if not self._writable:
+            raise RuntimeError("this log was opened read-only")
         with self._cond:
-            self._check_open()
+            if self._closing:
+                raise RuntimeError("the log is closed")
+            if self._broken is not None:
+                raise RuntimeError(f"the log stopped after a failed write: {self._broken}")
             if self._flusher is None:
                 self._flusher = threading.Thread(target=self._flush_loop, name="log-flusher")
                 self._flusher.start()
@@ -203,10 +174,6 @@ class LocalLog:
             self._flush(group)
 
     def _flush(self, group: list[tuple[Sequence[bytes], _Waiter]]) -> None:
-        with self._write_lock:
-            self._flush_locked(group)
-
-    def _flush_locked(self, group: list[tuple[Sequence[bytes], _Waiter]]) -> None:
         try:
             buffer = frames.encode(payload for payloads, _ in group for payload in payloads)
             if self._active_size and self._active_size + len(buffer) > self._segment_bytes:
