@@ -18,10 +18,11 @@ class Envelope(msgspec.Struct, kw_only=True):
 
 
 class Item(NamedTuple):
-    """An envelope read back from the log, with its log offset."""
+    """An envelope read back from the log, with its log offset and (once resolved) profile."""
 
     offset: int
     envelope: Envelope
+    profile_id: str | None = None
 
 
 envelope_encoder = msgspec.json.Encoder()

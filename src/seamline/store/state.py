@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     DateTime,
     Engine,
     ForeignKey,
+    Integer,
     MetaData,
     String,
     Table,
@@ -40,6 +42,55 @@ sources = Table(
     Column("write_key", String(200), nullable=False, unique=True),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("canonical_id", String(64), nullable=False, index=True),
+    Column("merged_into", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("first_message_id", String(200), nullable=True),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("type", String(100), primary_key=True),
+    Column("value", String(1000), primary_key=True),
+    Column("profile_id", String(64), nullable=False, index=True),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("first_message_id", String(200), nullable=True),
+)
+
+merges = Table(
+    "merges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("from_profile", String(64), nullable=False, index=True),
+    Column("into_profile", String(64), nullable=False, index=True),
+    Column("message_id", String(200), nullable=False),
+    Column("identifiers", JSON, nullable=False),
+    Column("merged_at", DateTime(timezone=True), nullable=False),
+    Column("undone_at", DateTime(timezone=True), nullable=True),
+)
+
+profile_traits = Table(
+    "profile_traits",
+    metadata,
+    Column("profile_id", String(64), primary_key=True),
+    Column("name", String(300), primary_key=True),
+    Column("value", JSON, nullable=True),
+    Column("removed", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("source_id", String(64), nullable=True),
+    Column("message_id", String(200), nullable=True),
 )
 
 

@@ -1,0 +1,1 @@
+"""Identity resolution: which person (profile) each message belongs to."""

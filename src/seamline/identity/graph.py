@@ -1,0 +1,39 @@
+"""The identity graph's storage interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Protocol, TypeVar
+
+from seamline.identity.identifiers import Identifier
+from seamline.identity.resolve import Merge, WorkingSet
+from seamline.identity.rules import IdentityRules
+
+T = TypeVar("T")
+
+
+class IdentityGraph(Protocol):
+    """Where identifiers, profiles and merges live (the state store)."""
+
+    def resolve(
+        self,
+        workspace_id: str,
+        identifiers: Collection[Identifier],
+        rules: IdentityRules,
+        work: Callable[[WorkingSet], T],
+    ) -> T:
+        """Run `work` on the working set for `identifiers` and write its changes, atomically.
+
+        The working set holds the owners of `identifiers` and the limited identifiers of their
+        profiles. On a server database the identifiers are locked for the transaction, so two
+        workers resolving the same person take turns instead of creating two profiles.
+        """
+        ...
+
+    def canonical(self, workspace_id: str, identifier: Identifier) -> str | None:
+        """The current profile of an identifier, following merges."""
+        ...
+
+    def merges_of(self, workspace_id: str, profile_id: str) -> list[Merge]:
+        """Every merge that built this profile, oldest first."""
+        ...

@@ -1,0 +1,120 @@
+"""The identifiers a message carries, normalised per type and filtered by the blocked values."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+import msgspec
+
+from seamline.identity.rules import IdentityRules
+from seamline.spec.messages import Message
+
+
+class Identifier(NamedTuple):
+    """One external id: its type (`user_id`, `email`, …) and normalised value."""
+
+    type: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+class _Contact(msgspec.Struct):
+    email: Any = None
+    phone: Any = None
+
+
+class _Device(msgspec.Struct, rename="camel"):
+    id: Any = None
+    advertising_id: Any = None
+    ad_tracking_enabled: Any = None
+    type: Any = None
+
+
+class _ExternalId(msgspec.Struct):
+    id: Any = None
+    type: Any = None
+
+
+class _Context(msgspec.Struct, rename="camel"):
+    traits: _Contact | None = None
+    device: _Device | None = None
+    external_ids: list[_ExternalId] | None = None
+
+
+_context = msgspec.json.Decoder(_Context)
+_contact = msgspec.json.Decoder(_Contact)
+
+_PHONE_NOISE = re.compile(r"[\s\-().]")
+_PHONE = re.compile(r"^\+?\d{6,15}$")
+
+
+def normalise(id_type: str, value: Any) -> str | None:
+    """The canonical text of an identifier value, or None when it is not usable."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if id_type == "email":
+        text = text.lower()
+        return text if "@" in text else None
+    if id_type == "phone":
+        digits = _PHONE_NOISE.sub("", text)
+        if digits.startswith("00"):
+            digits = "+" + digits[2:]
+        # E.164 when the number carries its country code; otherwise its digits as sent.
+        return digits if _PHONE.match(digits) else None
+    return text or None
+
+
+def _decode(decoder: Any, raw: msgspec.Raw) -> Any:
+    if not raw:
+        return None
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError:
+        return None
+
+
+def identifiers_of(message: Message, rules: IdentityRules) -> list[Identifier]:
+    """Every usable identifier of `message`, most trusted first, without duplicates."""
+    found: list[tuple[str, Any]] = [
+        ("user_id", message.user_id),
+        ("anonymous_id", message.anonymous_id),
+    ]
+    if message.type == "alias":
+        # alias links a previous id (almost always the anonymous id used before sign-up) to
+        # the userId; as an anonymous_id it never collides with the one-user_id limit.
+        found.append(("anonymous_id", message.previous_id))
+    traits = _decode(_contact, message.traits) if message.type == "identify" else None
+    if traits is not None:
+        found += [("email", traits.email), ("phone", traits.phone)]
+    if message.type == "track":
+        properties = _decode(_contact, message.properties)
+        if properties is not None:
+            found.append(("email", properties.email))
+    context = _decode(_context, message.context)
+    if context is not None:
+        if context.traits is not None:
+            found += [("email", context.traits.email), ("phone", context.traits.phone)]
+        device = context.device
+        if device is not None:
+            kind = device.type.lower() if isinstance(device.type, str) else ""
+            platform = kind if kind in ("android", "ios") else None
+            found.append((f"{platform}.id" if platform else "device_id", device.id))
+            if platform and device.ad_tracking_enabled is not False:
+                found.append((f"{platform}.idfa", device.advertising_id))
+        for external in context.external_ids or ():
+            if isinstance(external.type, str) and external.type.strip():
+                found.append((external.type.strip().lower(), external.id))
+    seen: dict[Identifier, None] = {}
+    for id_type, raw in found:
+        value = normalise(id_type, raw)
+        if value is not None and not rules.is_blocked(value):
+            seen.setdefault(Identifier(id_type, value))
+    return sorted(seen, key=lambda identifier: rules.priority(identifier.type))

@@ -1,0 +1,161 @@
+"""The identity resolution algorithm, over an in-memory working set for one batch.
+
+Per message, as Segment's "flat matching" does it:
+
+1. look up the profiles that own any of the message's identifiers;
+2. if joining them and adding the message's identifiers would give a profile more values of
+   a type than its limit allows, drop the message's lowest-priority identifier and go to 1;
+3. no profile: create one; one: attach the new identifiers; several: merge them into the
+   oldest, recording the merge and why.
+
+The working set is loaded from the identity graph for a whole batch and the resulting
+changes are written back in one transaction, so a batch costs a few queries, not a few per
+message.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from seamline.identity.identifiers import Identifier
+from seamline.identity.rules import IdentityRules
+
+
+def new_profile_id() -> str:
+    return "use_" + secrets.token_hex(12)
+
+
+@dataclass
+class ProfileState:
+    """What resolution needs of a canonical profile: its age and its limited identifiers."""
+
+    id: str
+    created_at: datetime
+    identifiers: dict[Identifier, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Merge:
+    """`from_id` was merged into `into_id` because message `message_id` linked them."""
+
+    from_id: str
+    into_id: str
+    message_id: str
+    identifiers: tuple[Identifier, ...]
+    at: datetime
+
+
+@dataclass
+class Changes:
+    """What one batch's resolution wants written to the identity graph."""
+
+    new_profiles: list[ProfileState] = field(default_factory=list)
+    new_identities: list[tuple[Identifier, str, datetime, str]] = field(default_factory=list)
+    seen: dict[Identifier, datetime] = field(default_factory=dict)
+    merges: list[Merge] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome for one message: its profile and the identifiers it had to give up."""
+
+    profile_id: str
+    dropped: tuple[Identifier, ...] = ()
+
+
+class WorkingSet:
+    """The part of the identity graph a batch touches, kept consistent as it is resolved."""
+
+    def __init__(
+        self,
+        rules: IdentityRules,
+        owners: dict[Identifier, str],
+        profiles: dict[str, ProfileState],
+    ) -> None:
+        self._rules = rules
+        self._owners = owners
+        self._profiles = profiles
+        self.changes = Changes()
+
+    def resolve(
+        self, identifiers: Iterable[Identifier], message_id: str, at: datetime
+    ) -> Resolution:
+        """Resolve one message's identifiers (most trusted first) to a profile."""
+        kept = list(identifiers)
+        dropped: list[Identifier] = []
+        owners = self._owners_of(kept)
+        while len(kept) > 1 and self._breaks_limits(owners, kept, at):
+            dropped.append(kept.pop())
+            owners = self._owners_of(kept)
+        if not owners:
+            profile = ProfileState(new_profile_id(), at)
+            self._profiles[profile.id] = profile
+            self.changes.new_profiles.append(profile)
+            owners = [profile.id]
+        survivor = min(owners, key=lambda pid: (self._profiles[pid].created_at, pid))
+        for other in owners:
+            if other != survivor:
+                self._merge(other, survivor, message_id, kept, at)
+        profile = self._profiles[survivor]
+        for identifier in kept:
+            if identifier not in self._owners:
+                self._owners[identifier] = survivor
+                self.changes.new_identities.append((identifier, survivor, at, message_id))
+            elif self._rules.rule(identifier.type).window_seconds is not None:
+                self.changes.seen[identifier] = max(at, self.changes.seen.get(identifier, at))
+            if self._is_limited(identifier):
+                previous = profile.identifiers.get(identifier)
+                profile.identifiers[identifier] = at if previous is None else max(previous, at)
+        return Resolution(survivor, tuple(dropped))
+
+    def _owners_of(self, identifiers: list[Identifier]) -> list[str]:
+        found: dict[str, None] = {}
+        for identifier in identifiers:
+            owner = self._owners.get(identifier)
+            if owner is not None:
+                found.setdefault(owner)
+        return list(found)
+
+    def _is_limited(self, identifier: Identifier) -> bool:
+        return self._rules.rule(identifier.type).limit is not None
+
+    def _breaks_limits(self, owners: list[str], incoming: list[Identifier], at: datetime) -> bool:
+        values: dict[str, set[str]] = {}
+        for owner in owners:
+            for identifier, last_seen in self._profiles[owner].identifiers.items():
+                if self._counts(identifier, last_seen, at):
+                    values.setdefault(identifier.type, set()).add(identifier.value)
+        for identifier in incoming:
+            if self._is_limited(identifier):
+                values.setdefault(identifier.type, set()).add(identifier.value)
+        for id_type, found in values.items():
+            limit = self._rules.rule(id_type).limit
+            if limit is not None and len(found) > limit:
+                return True
+        return False
+
+    def _counts(self, identifier: Identifier, last_seen: datetime, at: datetime) -> bool:
+        rule = self._rules.rule(identifier.type)
+        if rule.limit is None:
+            return False
+        if rule.window_seconds is None:
+            return True
+        return last_seen >= at - timedelta(seconds=rule.window_seconds)
+
+    def _merge(
+        self, other: str, survivor: str, message_id: str, why: list[Identifier], at: datetime
+    ) -> None:
+        merged = self._profiles.pop(other)
+        into = self._profiles[survivor]
+        for identifier, last_seen in merged.identifiers.items():
+            previous = into.identifiers.get(identifier)
+            into.identifiers[identifier] = (
+                last_seen if previous is None else max(previous, last_seen)
+            )
+        for identifier, owner in self._owners.items():
+            if owner == other:
+                self._owners[identifier] = survivor
+        self.changes.merges.append(Merge(other, survivor, message_id, tuple(why), at))

@@ -1,0 +1,84 @@
+"""Identity Resolution settings: per identifier type a priority and a limit, and blocked values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import msgspec
+
+
+class IdentifierRule(msgspec.Struct, frozen=True):
+    """How one identifier type behaves.
+
+    `priority`: 1 is the most trusted; when a merge would break a limit, identifiers of the
+    lowest priority (highest number) are dropped from the message first. `limit`: how many
+    values of this type one profile may hold (None: unlimited), counting only values seen in
+    the last `window_seconds` when that is set.
+    """
+
+    priority: int
+    limit: int | None = None
+    window_seconds: int | None = None
+
+
+DEFAULT_RULES: Mapping[str, IdentifierRule] = {
+    "user_id": IdentifierRule(priority=1, limit=1),
+    "email": IdentifierRule(priority=2, limit=5),
+    "phone": IdentifierRule(priority=3, limit=5),
+    "android.id": IdentifierRule(priority=4, limit=5),
+    "ios.id": IdentifierRule(priority=4, limit=5),
+    "android.idfa": IdentifierRule(priority=5, limit=5),
+    "ios.idfa": IdentifierRule(priority=5, limit=5),
+    "device_id": IdentifierRule(priority=5, limit=5),
+    "anonymous_id": IdentifierRule(priority=6, limit=None),
+}
+"""Defaults modelled on Segment's: one user_id per profile, a few emails and devices, any
+number of anonymous ids. Types not listed (custom external ids) get `CUSTOM_RULE`."""
+
+CUSTOM_RULE = IdentifierRule(priority=7, limit=None)
+
+DEFAULT_BLOCKED = (
+    "",
+    "null",
+    "undefined",
+    "unknown",
+    "anonymous",
+    "0",
+    "-1",
+    "none",
+    "nil",
+    "n/a",
+    "na",
+    "[object object]",
+)
+"""Values that are never identifiers, compared after normalisation (case-insensitively)."""
+
+
+class IdentityRules:
+    """The rules in force for a workspace."""
+
+    def __init__(
+        self,
+        rules: Mapping[str, IdentifierRule] | None = None,
+        *,
+        blocked_values: Iterable[str] = DEFAULT_BLOCKED,
+        blocked_patterns: Iterable[str] = (),
+    ) -> None:
+        self._rules = dict(DEFAULT_RULES if rules is None else rules)
+        self._blocked = frozenset(value.strip().lower() for value in blocked_values)
+        self._patterns = tuple(re.compile(pattern, re.IGNORECASE) for pattern in blocked_patterns)
+
+    def rule(self, id_type: str) -> IdentifierRule:
+        return self._rules.get(id_type, CUSTOM_RULE)
+
+    def priority(self, id_type: str) -> int:
+        return self.rule(id_type).priority
+
+    def limited_types(self) -> frozenset[str]:
+        """Types with a limit: only their values matter when checking a merge."""
+        return frozenset(name for name, rule in self._rules.items() if rule.limit is not None)
+
+    def is_blocked(self, value: str) -> bool:
+        lowered = value.strip().lower()
+        return lowered in self._blocked or any(p.fullmatch(value) for p in self._patterns)

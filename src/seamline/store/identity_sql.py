@@ -1,0 +1,261 @@
+"""The identity graph in the state store (SQLAlchemy Core; SQLite or PostgreSQL).
+
+Identifiers point at the profile they were first attached to; each profile records the
+canonical profile it now belongs to (itself unless merged). Merging re-points `canonical_id`
+instead of moving identifiers, which keeps every merge reversible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, insert, select, text, update
+
+from seamline.identity.identifiers import Identifier
+from seamline.identity.resolve import Changes, Merge, ProfileState, WorkingSet
+from seamline.identity.rules import IdentityRules
+from seamline.store.state import identities, merges, profiles
+
+T = TypeVar("T")
+_CHUNK = 500
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class SqlIdentityGraph:
+    """`IdentityGraph` over SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def resolve(
+        self,
+        workspace_id: str,
+        identifiers: Collection[Identifier],
+        rules: IdentityRules,
+        work: Callable[[WorkingSet], T],
+    ) -> T:
+        with self._engine.begin() as conn:
+            if self._postgres:
+                self._lock(conn, workspace_id, identifiers)
+            working = self._load(conn, workspace_id, identifiers, rules)
+            result = work(working)
+            self._write(conn, workspace_id, working.changes)
+        return result
+
+    def _lock(self, conn: Connection, workspace_id: str, ids: Collection[Identifier]) -> None:
+        # Transaction-scoped advisory locks on each identifier, taken in a fixed order so two
+        # workers never deadlock; a worker resolving the same person waits for the other.
+        keys = sorted({_lock_key(workspace_id, identifier) for identifier in ids})
+        for key in keys:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    def _load(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        ids: Collection[Identifier],
+        rules: IdentityRules,
+    ) -> WorkingSet:
+        owners: dict[Identifier, str] = {}
+        by_type: dict[str, list[str]] = {}
+        for identifier in ids:
+            by_type.setdefault(identifier.type, []).append(identifier.value)
+        for id_type, values in by_type.items():
+            for chunk in _chunks(values):
+                rows = conn.execute(
+                    select(identities.c.value, profiles.c.canonical_id)
+                    .join(profiles, profiles.c.id == identities.c.profile_id)
+                    .where(
+                        identities.c.workspace_id == workspace_id,
+                        identities.c.type == id_type,
+                        identities.c.value.in_(chunk),
+                    )
+                )
+                for value, canonical in rows:
+                    owners[Identifier(id_type, value)] = canonical
+        states: dict[str, ProfileState] = {}
+        canonicals = sorted(set(owners.values()))
+        limited = sorted(rules.limited_types())
+        for chunk in _chunks(canonicals):
+            for pid, created in conn.execute(
+                select(profiles.c.id, profiles.c.created_at).where(profiles.c.id.in_(chunk))
+            ):
+                states[pid] = ProfileState(pid, _utc(created))
+            if not limited:
+                continue
+            limited_rows = conn.execute(
+                select(
+                    profiles.c.canonical_id,
+                    identities.c.type,
+                    identities.c.value,
+                    identities.c.last_seen,
+                )
+                .join(profiles, profiles.c.id == identities.c.profile_id)
+                .where(profiles.c.canonical_id.in_(chunk), identities.c.type.in_(limited))
+            )
+            for canonical, id_type, value, last_seen in limited_rows:
+                identifier = Identifier(id_type, value)
+                states[canonical].identifiers[identifier] = _utc(last_seen)
+                owners.setdefault(identifier, canonical)
+        return WorkingSet(rules, owners, states)
+
+    def _write(self, conn: Connection, workspace_id: str, changes: Changes) -> None:
+        if changes.new_profiles:
+            conn.execute(
+                insert(profiles),
+                [
+                    {
+                        "id": p.id,
+                        "workspace_id": workspace_id,
+                        "canonical_id": p.id,
+                        "merged_into": None,
+                        "created_at": p.created_at,
+                        "first_message_id": None,
+                    }
+                    for p in changes.new_profiles
+                ],
+            )
+        if changes.new_identities:
+            conn.execute(
+                insert(identities),
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "type": identifier.type,
+                        "value": identifier.value,
+                        "profile_id": profile_id,
+                        "first_seen": at,
+                        "last_seen": at,
+                        "first_message_id": message_id,
+                    }
+                    for identifier, profile_id, at, message_id in changes.new_identities
+                ],
+            )
+        for identifier, at in changes.seen.items():
+            conn.execute(
+                update(identities)
+                .where(
+                    identities.c.workspace_id == workspace_id,
+                    identities.c.type == identifier.type,
+                    identities.c.value == identifier.value,
+                    identities.c.last_seen < at,
+                )
+                .values(last_seen=at)
+            )
+        for merge in changes.merges:
+            conn.execute(
+                update(profiles)
+                .where(profiles.c.canonical_id == merge.from_id)
+                .values(canonical_id=merge.into_id)
+            )
+            conn.execute(
+                update(profiles)
+                .where(profiles.c.id == merge.from_id)
+                .values(merged_into=merge.into_id)
+            )
+            conn.execute(
+                insert(merges).values(
+                    workspace_id=workspace_id,
+                    from_profile=merge.from_id,
+                    into_profile=merge.into_id,
+                    message_id=merge.message_id,
+                    identifiers=[str(identifier) for identifier in merge.identifiers],
+                    merged_at=merge.at,
+                )
+            )
+
+    def canonical(self, workspace_id: str, identifier: Identifier) -> str | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(profiles.c.canonical_id)
+                .join(identities, profiles.c.id == identities.c.profile_id)
+                .where(
+                    identities.c.workspace_id == workspace_id,
+                    identities.c.type == identifier.type,
+                    identities.c.value == identifier.value,
+                )
+            ).first()
+        return None if row is None else str(row[0])
+
+    def canonical_of_profile(self, profile_id: str) -> str | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(profiles.c.canonical_id).where(profiles.c.id == profile_id)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def members(self, canonical_id: str) -> list[str]:
+        """Every profile id merged into `canonical_id`, itself included."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(profiles.c.id).where(profiles.c.canonical_id == canonical_id)
+            )
+            return sorted(str(row[0]) for row in rows)
+
+    def identifiers_of(self, canonical_id: str) -> list[dict[str, Any]]:
+        """The identifiers of a canonical profile, oldest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    identities.c.type,
+                    identities.c.value,
+                    identities.c.first_seen,
+                    identities.c.last_seen,
+                    identities.c.first_message_id,
+                )
+                .join(profiles, profiles.c.id == identities.c.profile_id)
+                .where(profiles.c.canonical_id == canonical_id)
+                .order_by(identities.c.first_seen, identities.c.type, identities.c.value)
+            )
+            return [dict(row._mapping) for row in rows]
+
+    def merges_of(self, workspace_id: str, profile_id: str) -> list[Merge]:
+        members = self.members(profile_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(merges)
+                .where(
+                    merges.c.workspace_id == workspace_id,
+                    merges.c.into_profile.in_(members),
+                    merges.c.undone_at.is_(None),
+                )
+                .order_by(merges.c.merged_at, merges.c.id)
+            )
+            return [
+                Merge(
+                    row.from_profile,
+                    row.into_profile,
+                    row.message_id,
+                    tuple(_parse_identifier(text) for text in row.identifiers),
+                    _utc(row.merged_at),
+                )
+                for row in rows
+            ]
+
+
+def _parse_identifier(text: str) -> Identifier:
+    id_type, _, value = text.partition(":")
+    return Identifier(id_type, value)
+
+
+def _lock_key(workspace_id: str, identifier: Identifier) -> int:
+    digest = hashlib.blake2b(f"{workspace_id}\0{identifier}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    chunk: list[str] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

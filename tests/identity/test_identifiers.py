@@ -1,0 +1,159 @@
+"""Which identifiers a message carries, normalised and filtered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from seamline.identity.identifiers import Identifier, identifiers_of, normalise
+from seamline.identity.rules import IdentityRules
+from seamline.spec import Message
+
+RULES = IdentityRules()
+
+
+def message(**fields: Any) -> Message:
+    raw = {
+        k: msgspec.Raw(msgspec.json.encode(v))
+        for k, v in fields.items()
+        if k in ("traits", "context", "properties")
+    }
+    plain = {k: v for k, v in fields.items() if k not in raw}
+    return Message(**plain, **raw)
+
+
+CASES = [
+    (
+        "userId and anonymousId",
+        message(type="track", user_id="u1", anonymous_id="a1", event="E"),
+        ["user_id:u1", "anonymous_id:a1"],
+    ),
+    (
+        "identify traits give email and phone",
+        message(
+            type="identify",
+            user_id="u1",
+            traits={"email": " Ann@Example.COM ", "phone": "+31 (6) 1234-5678"},
+        ),
+        ["user_id:u1", "email:ann@example.com", "phone:+31612345678"],
+    ),
+    (
+        "context.traits.email on any call",
+        message(type="page", anonymous_id="a", context={"traits": {"email": "b@x.io"}}),
+        ["email:b@x.io", "anonymous_id:a"],
+    ),
+    (
+        "properties.email on track",
+        message(type="track", anonymous_id="a", event="E", properties={"email": "c@x.io"}),
+        ["email:c@x.io", "anonymous_id:a"],
+    ),
+    (
+        "traits on track are not identity",
+        message(type="track", anonymous_id="a", event="E", traits={"email": "d@x.io"}),
+        ["anonymous_id:a"],
+    ),
+    (
+        "ios device ids",
+        message(
+            type="screen",
+            anonymous_id="a",
+            context={"device": {"id": "D1", "advertisingId": "IDFA1", "type": "ios"}},
+        ),
+        ["ios.id:D1", "ios.idfa:IDFA1", "anonymous_id:a"],
+    ),
+    (
+        "no ad id when tracking is off",
+        message(
+            type="screen",
+            anonymous_id="a",
+            context={
+                "device": {
+                    "id": "D1",
+                    "advertisingId": "X",
+                    "adTrackingEnabled": False,
+                    "type": "android",
+                }
+            },
+        ),
+        ["android.id:D1", "anonymous_id:a"],
+    ),
+    (
+        "unknown device type",
+        message(type="screen", anonymous_id="a", context={"device": {"id": "D9"}}),
+        ["device_id:D9", "anonymous_id:a"],
+    ),
+    (
+        "externalIds",
+        message(
+            type="identify",
+            user_id="u",
+            context={
+                "externalIds": [
+                    {
+                        "id": "cus_1",
+                        "type": "stripe_customer_id",
+                        "collection": "users",
+                        "encoding": "none",
+                    }
+                ]
+            },
+        ),
+        ["user_id:u", "stripe_customer_id:cus_1"],
+    ),
+    (
+        "blocked values are dropped",
+        message(
+            type="identify", user_id="null", anonymous_id="undefined", traits={"email": "e@x.io"}
+        ),
+        ["email:e@x.io"],
+    ),
+    (
+        "alias previousId is linked",
+        message(type="alias", user_id="u", previous_id="a0"),
+        ["user_id:u", "anonymous_id:a0"],
+    ),
+    (
+        "invalid email and phone are ignored",
+        message(type="identify", user_id="u", traits={"email": "not-an-email", "phone": "call me"}),
+        ["user_id:u"],
+    ),
+    (
+        "a context that is not the expected shape is ignored",
+        message(type="page", anonymous_id="a", context={"device": "phone", "traits": 3}),
+        ["anonymous_id:a"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("_story", "msg", "expected"), CASES)
+def test_identifiers_of(_story: str, msg: Message, expected: list[str]) -> None:
+    assert [str(i) for i in identifiers_of(msg, RULES)] == expected
+
+
+def test_custom_blocked_values_and_patterns() -> None:
+    rules = IdentityRules(
+        blocked_values=["test@test.com"], blocked_patterns=[r".*@example\.invalid"]
+    )
+    msg = message(
+        type="identify",
+        user_id="u",
+        traits={"email": "TEST@test.com"},
+        context={"traits": {"email": "x@example.invalid"}},
+    )
+    assert identifiers_of(msg, rules) == [Identifier("user_id", "u")]
+
+
+@pytest.mark.parametrize(
+    ("id_type", "raw", "expected"),
+    [
+        ("user_id", 42, "42"),
+        ("user_id", True, None),
+        ("user_id", "  ", None),
+        ("phone", "0031 6 1234 5678", "+31612345678"),
+        ("email", ["a@b"], None),
+    ],
+)
+def test_normalise(id_type: str, raw: Any, expected: str | None) -> None:
+    assert normalise(id_type, raw) == expected
