@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
@@ -21,16 +22,21 @@ from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, WriteKeys, ne
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
 from seamline.config import Settings
 from seamline.errors import Conflict
+from seamline.identity.rules import IdentityRules
 from seamline.log.local import LocalLog
 from seamline.metrics import Metrics
 from seamline.pipeline.dedup import DropDuplicates
+from seamline.pipeline.identity_stage import ResolveIdentities
+from seamline.pipeline.profiles_stage import UpdateTraits
 from seamline.pipeline.runner import PipelineRunner
 from seamline.pipeline.store_events import StoreEvents
 from seamline.spec import Limits
 from seamline.store.dedup_sqlite import SqliteSeenMessages
 from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.sources_sql import SqlSourceStore
 from seamline.store.state import open_state_store
+from seamline.store.traits_sql import SqlTraitStore
 
 DEV_SOURCE_NAME = "Development"
 logger = logging.getLogger(__name__)
@@ -52,11 +58,16 @@ class DataDir:
         return f"sqlite:///{self.state_db}"
 
 
-def open_sources(settings: Settings) -> SqlSourceStore:
-    """The source store of the data directory (created on first use)."""
+def open_state(settings: Settings) -> Engine:
+    """The state store of the data directory (created on first use)."""
     paths = DataDir(settings.data_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
-    return SqlSourceStore(open_state_store(paths.state_url()))
+    return open_state_store(paths.state_url())
+
+
+def open_sources(settings: Settings) -> SqlSourceStore:
+    """The source store of the data directory (created on first use)."""
+    return SqlSourceStore(open_state(settings))
 
 
 def bootstrap(settings: Settings) -> Source:
@@ -105,7 +116,11 @@ class Seamline:
         self.settings = settings
         self.paths = DataDir(settings.data_dir)
         self.metrics = Metrics()
-        self.sources = open_sources(settings)
+        self.state = open_state(settings)
+        self.sources = SqlSourceStore(self.state)
+        self.identity_rules = IdentityRules()
+        self.identity = SqlIdentityGraph(self.state)
+        self.traits = SqlTraitStore(self.state)
         self.write_keys = WriteKeys(self.sources)
         self.accepting = False
         self._lock = ServeLock(self.paths.lock)
@@ -163,7 +178,12 @@ class Seamline:
         self._store_stage = StoreEvents(events)
         self.runner = PipelineRunner(
             self.log,
-            (self._dedup, self._store_stage),
+            (
+                self._dedup,
+                ResolveIdentities(self.identity, self.identity_rules),
+                UpdateTraits(self.traits),
+                self._store_stage,
+            ),
             batch_size=settings.pipeline_batch_size,
             on_resume=self._resume,
             on_commit=self._committed,
@@ -210,4 +230,5 @@ class Seamline:
         await self.log.close()
         self._events.close()
         self._seen.close()
+        self.state.dispose()
         self._lock.release()

@@ -15,6 +15,7 @@ message.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,8 +25,12 @@ from seamline.identity.identifiers import Identifier
 from seamline.identity.rules import IdentityRules
 
 
-def new_profile_id() -> str:
-    return "use_" + secrets.token_hex(12)
+def new_profile_id(seed: str | None = None) -> str:
+    """A profile id; derived from `seed` (the creating message) so a replay of the log gives
+    the same ids, random without one."""
+    if seed is None:
+        return "use_" + secrets.token_hex(12)
+    return "use_" + hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()
 
 
 @dataclass
@@ -81,9 +86,14 @@ class WorkingSet:
         self.changes = Changes()
 
     def resolve(
-        self, identifiers: Iterable[Identifier], message_id: str, at: datetime
+        self,
+        identifiers: Iterable[Identifier],
+        message_id: str,
+        at: datetime,
+        seed: str | None = None,
     ) -> Resolution:
-        """Resolve one message's identifiers (most trusted first) to a profile."""
+        """Resolve one message's identifiers (most trusted first) to a profile; `seed` names
+        the message uniquely so a profile it creates gets a reproducible id."""
         kept = list(identifiers)
         dropped: list[Identifier] = []
         owners = self._owners_of(kept)
@@ -91,7 +101,7 @@ class WorkingSet:
             dropped.append(kept.pop())
             owners = self._owners_of(kept)
         if not owners:
-            profile = ProfileState(new_profile_id(), at)
+            profile = ProfileState(new_profile_id(seed), at)
             self._profiles[profile.id] = profile
             self.changes.new_profiles.append(profile)
             owners = [profile.id]

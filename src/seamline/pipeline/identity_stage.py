@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+
 from seamline.identity.graph import IdentityGraph
 from seamline.identity.identifiers import Identifier, identifiers_of
 from seamline.identity.resolve import Resolution, WorkingSet
 from seamline.identity.rules import IdentityRules
 from seamline.pipeline.batch import Batch
+from seamline.spec.envelope import Item
 
 
 class ResolveIdentities:
@@ -18,30 +22,34 @@ class ResolveIdentities:
         self.dropped_identifiers = 0
 
     def __call__(self, batch: Batch) -> Batch:
-        ids: list[list[Identifier]] = [
-            identifiers_of(item.envelope.message, self._rules) for item in batch
-        ]
-        by_workspace: dict[str, list[int]] = {}
+        work: dict[str, list[tuple[int, list[Identifier]]]] = {}
         for index, item in enumerate(batch):
-            if ids[index]:
-                by_workspace.setdefault(item.envelope.workspace_id, []).append(index)
+            found = identifiers_of(item.envelope.message, self._rules)
+            if found:
+                work.setdefault(item.envelope.workspace_id, []).append((index, found))
         profile_ids: dict[int, str] = {}
-        for workspace_id, indexes in by_workspace.items():
-            wanted = {identifier for i in indexes for identifier in ids[i]}
-
-            def work(working: WorkingSet, indexes: list[int] = indexes) -> list[Resolution]:
-                out = []
-                for i in indexes:
-                    message = batch[i].envelope.message
-                    at = message.received_at or message.timestamp
-                    assert at is not None, "the collector sets receivedAt on every message"
-                    out.append(working.resolve(ids[i], message.message_id or "", at))
-                return out
-
-            resolutions = self._graph.resolve(workspace_id, wanted, self._rules, work)
-            for i, resolution in zip(indexes, resolutions, strict=True):
-                profile_ids[i] = resolution.profile_id
+        for workspace_id, todo in work.items():
+            wanted = {identifier for _, found in todo for identifier in found}
+            items = [batch[index] for index, _ in todo]
+            resolutions = self._graph.resolve(
+                workspace_id, wanted, self._rules, functools.partial(_resolve_all, items, todo)
+            )
+            for (index, _), resolution in zip(todo, resolutions, strict=True):
+                profile_ids[index] = resolution.profile_id
                 self.dropped_identifiers += len(resolution.dropped)
-        return [
-            item._replace(profile_id=profile_ids.get(index)) for index, item in enumerate(batch)
-        ]
+        return [item._replace(profile_id=profile_ids.get(i)) for i, item in enumerate(batch)]
+
+
+def _resolve_all(
+    items: Sequence[Item], todo: Sequence[tuple[int, list[Identifier]]], working: WorkingSet
+) -> list[Resolution]:
+    out = []
+    for item, (_, found) in zip(items, todo, strict=True):
+        envelope = item.envelope
+        message = envelope.message
+        at = message.received_at or message.timestamp
+        assert at is not None, "the collector sets receivedAt on every message"
+        # Seeded by the message, a new profile's id comes out the same when the log is replayed.
+        seed = f"{envelope.workspace_id}\0{envelope.source_id}\0{message.message_id}\0{at}"
+        out.append(working.resolve(found, message.message_id or "", at, seed))
+    return out

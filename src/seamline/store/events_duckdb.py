@@ -41,6 +41,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("traits", "JSON"),
     ("context", "JSON"),
     ("integrations", "JSON"),
+    ("profile_id", "VARCHAR"),
 )
 
 # How each column is read out of a message's JSON: (column, JSON key, DuckDB type in JSON).
@@ -81,8 +82,8 @@ _INSERT = (
     f"INSERT INTO events ({', '.join(name for name, _ in COLUMNS)}) "
     "SELECT log_offset, workspace_id, source_id, "
     + ", ".join(_select_column(*spec) for spec in _FROM_MESSAGE)
-    + f" FROM (SELECT log_offset, workspace_id, source_id, from_json(decode(message), '{_SHAPE}')"
-    " AS m FROM incoming)"
+    + ", profile_id FROM (SELECT log_offset, workspace_id, source_id, profile_id,"
+    f" from_json(decode(message), '{_SHAPE}') AS m FROM incoming)"
 )
 _message_encoder = msgspec.json.Encoder()
 
@@ -98,6 +99,8 @@ class DuckDBEventStore:
         if not read_only:
             columns = ", ".join(f'"{name}" {sql}' for name, sql in COLUMNS)
             self._conn.execute(f"CREATE TABLE IF NOT EXISTS events ({columns})")
+            # Stores made before identity resolution lack the column; it goes last.
+            self._conn.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS profile_id VARCHAR")
 
     def write(self, items: Sequence[Item]) -> int:
         """Append one row per item in a single transaction; returns the number written."""
@@ -108,6 +111,7 @@ class DuckDBEventStore:
                 "log_offset": pa.array([item.offset for item in items], pa.int64()),
                 "workspace_id": pa.array([item.envelope.workspace_id for item in items]),
                 "source_id": pa.array([item.envelope.source_id for item in items]),
+                "profile_id": pa.array([item.profile_id for item in items], pa.string()),
                 "message": pa.array(
                     [_message_encoder.encode(item.envelope.message) for item in items],
                     pa.binary(),

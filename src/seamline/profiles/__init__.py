@@ -1,0 +1,1 @@
+"""Profiles: the traits and metadata of each resolved person."""

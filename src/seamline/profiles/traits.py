@@ -1,0 +1,90 @@
+"""Trait updates from messages, merged per trait by the latest event timestamp."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import msgspec
+
+from seamline.spec.envelope import Item
+
+_object = msgspec.json.Decoder(dict[str, Any])
+
+
+class _ContextTraits(msgspec.Struct):
+    traits: dict[str, Any] | None = None
+
+
+_context = msgspec.json.Decoder(_ContextTraits)
+
+
+@dataclass(frozen=True)
+class TraitUpdate:
+    """One trait set (or removed, when `removed`) on a profile by a message at `at`."""
+
+    profile_id: str
+    name: str
+    value: Any
+    removed: bool
+    at: datetime
+    source_id: str
+    message_id: str
+
+
+class TraitStore(Protocol):
+    def upsert(self, updates: Sequence[TraitUpdate]) -> None:
+        """Keep each update unless the stored value of that trait is newer."""
+        ...
+
+
+def _decode(decoder: Any, raw: msgspec.Raw) -> Any:
+    if not raw:
+        return None
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError:
+        return None
+
+
+def trait_updates(batch: Sequence[Item]) -> list[TraitUpdate]:
+    """The newest update per (profile, trait) in the batch, from identify traits and
+    `context.traits` of any call; a `null` value removes the trait."""
+    latest: dict[tuple[str, str], TraitUpdate] = {}
+    for item in batch:
+        message = item.envelope.message
+        if item.profile_id is None or message.timestamp is None:
+            continue
+        found: dict[str, Any] = {}
+        context = _decode(_context, message.context)
+        if context is not None and context.traits:
+            found.update(context.traits)
+        if message.type == "identify":
+            found.update(_decode(_object, message.traits) or {})
+        for name, value in found.items():
+            update = TraitUpdate(
+                item.profile_id,
+                name,
+                value,
+                value is None,
+                message.timestamp,
+                item.envelope.source_id,
+                message.message_id or "",
+            )
+            key = (item.profile_id, name)
+            current = latest.get(key)
+            if current is None or update.at >= current.at:
+                latest[key] = update
+    return list(latest.values())
+
+
+def merge_traits(rows: Sequence[tuple[str, Any, bool, datetime]]) -> dict[str, Any]:
+    """A profile's traits from the rows of all its merged profiles: latest per name wins."""
+    newest: dict[str, tuple[datetime, Any, bool]] = {}
+    for name, value, removed, at in rows:
+        current = newest.get(name)
+        if current is None or at >= current[0]:
+            newest[name] = (at, value, removed)
+    return {name: value for name, (_, value, removed) in sorted(newest.items()) if not removed}

@@ -1,0 +1,72 @@
+"""Profile traits in the state store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from seamline.profiles.traits import TraitUpdate, merge_traits
+from seamline.store.state import profile_traits, profiles
+
+
+class SqlTraitStore:
+    """`TraitStore` with an upsert that never lets an older event overwrite a newer one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def upsert(self, updates: Sequence[TraitUpdate]) -> None:
+        statement = self._insert(profile_traits)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=[profile_traits.c.profile_id, profile_traits.c.name],
+            set_={
+                "value": excluded.value,
+                "removed": excluded.removed,
+                "updated_at": excluded.updated_at,
+                "source_id": excluded.source_id,
+                "message_id": excluded.message_id,
+            },
+            where=excluded.updated_at >= profile_traits.c.updated_at,
+        )
+        with self._engine.begin() as conn:
+            conn.execute(
+                statement,
+                [
+                    {
+                        "profile_id": u.profile_id,
+                        "name": u.name,
+                        "value": None if u.removed else u.value,
+                        "removed": u.removed,
+                        "updated_at": u.at,
+                        "source_id": u.source_id,
+                        "message_id": u.message_id,
+                    }
+                    for u in updates
+                ],
+            )
+
+    def traits_of(self, canonical_id: str) -> dict[str, Any]:
+        """Current traits of a canonical profile, across every profile merged into it."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    profile_traits.c.name,
+                    profile_traits.c.value,
+                    profile_traits.c.removed,
+                    profile_traits.c.updated_at,
+                )
+                .join(profiles, profiles.c.id == profile_traits.c.profile_id)
+                .where(profiles.c.canonical_id == canonical_id)
+            )
+            return merge_traits(
+                [
+                    (name, value, bool(removed), at if at.tzinfo else at.replace(tzinfo=UTC))
+                    for name, value, removed, at in rows
+                ]
+            )
