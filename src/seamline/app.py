@@ -12,16 +12,25 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO
 
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
-from seamline.api.routes import json_http_error, routes
+from seamline import __version__
+from seamline.api.profiles import ProfileAPI
+from seamline.api.profiles import router as profile_router
+from seamline.api.routes import (
+    json_http_error,
+    json_seamline_error,
+    json_validation_error,
+    routes,
+)
 from seamline.collect.client_ip import ClientAddress
 from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, WriteKeys, new_source
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
 from seamline.config import Settings
-from seamline.errors import Conflict
+from seamline.errors import Conflict, SeamlineError
 from seamline.identity.rules import IdentityRules
 from seamline.log.local import LocalLog
 from seamline.metrics import Metrics
@@ -36,6 +45,7 @@ from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.sources_sql import SqlSourceStore
 from seamline.store.state import open_state_store
+from seamline.store.tokens_sql import SqlTokenStore
 from seamline.store.traits_sql import SqlTraitStore
 
 DEV_SOURCE_NAME = "Development"
@@ -128,6 +138,9 @@ class Seamline:
         self.log = LocalLog(
             self.paths.log, fsync=settings.log_fsync, segment_bytes=settings.log_segment_bytes
         )
+        self._events = DuckDBEventStore(self.paths.events)
+        self._seen = SqliteSeenMessages(self.paths.dedup)
+        self.tokens = SqlTokenStore(self.state)
         self._stop = asyncio.Event()
         self._runner_task: asyncio.Task[None] | None = None
         self.runner: PipelineRunner | None = None
@@ -139,7 +152,9 @@ class Seamline:
             metrics=self.metrics,
             accepting=lambda: self.accepting,
         )
-        self._framework = Starlette(
+        self._framework = FastAPI(
+            title="Seamline",
+            version=__version__,
             routes=routes(
                 write_keys=self.write_keys,
                 metrics=self.metrics,
@@ -147,8 +162,22 @@ class Seamline:
                 public_url=settings.public_url,
                 refresh_metrics=self._refresh_metrics,
             ),
-            exception_handlers={HTTPException: json_http_error},
+            exception_handlers={
+                HTTPException: json_http_error,
+                SeamlineError: json_seamline_error,
+                RequestValidationError: json_validation_error,
+            },
             lifespan=self._lifespan,
+        )
+        self._framework.include_router(
+            profile_router(
+                ProfileAPI(
+                    graph=self.identity,
+                    traits=self.traits,
+                    events=self._events,
+                    tokens=self.tokens,
+                )
+            )
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -171,11 +200,8 @@ class Seamline:
     async def start(self) -> None:
         """Open the stores and start the pipeline; then accept events."""
         settings = self.settings
-        events = DuckDBEventStore(self.paths.events)
-        seen = SqliteSeenMessages(self.paths.dedup)
-        self._events, self._seen = events, seen
-        self._dedup = DropDuplicates(seen, settings.dedup_window_seconds)
-        self._store_stage = StoreEvents(events)
+        self._dedup = DropDuplicates(self._seen, settings.dedup_window_seconds)
+        self._store_stage = StoreEvents(self._events)
         self.runner = PipelineRunner(
             self.log,
             (

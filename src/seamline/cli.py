@@ -20,8 +20,12 @@ from seamline.errors import SeamlineError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 sources_app = typer.Typer(no_args_is_help=True, help="Sources and their write keys.")
 events_app = typer.Typer(no_args_is_help=True, help="Accepted and stored events.")
+tokens_app = typer.Typer(no_args_is_help=True, help="Access tokens for the Profile API.")
+profiles_app = typer.Typer(no_args_is_help=True, help="Resolved profiles.")
 app.add_typer(sources_app, name="sources")
 app.add_typer(events_app, name="events")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(profiles_app, name="profiles")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -191,6 +195,102 @@ def events_tail(
                 return
     except KeyboardInterrupt:
         return
+
+
+@tokens_app.command("create")
+def tokens_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create an access token for the default workspace; it is shown only this once."""
+    from seamline.access.tokens import create_token
+    from seamline.app import open_state
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.store.sources_sql import SqlSourceStore
+    from seamline.store.tokens_sql import SqlTokenStore
+
+    if not name.strip():
+        raise typer.BadParameter("--name must not be empty")
+    engine = open_state(_settings(ctx))
+    SqlSourceStore(engine).ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
+    record, secret = create_token(SqlTokenStore(engine), DEFAULT_WORKSPACE_ID, name.strip())
+    if as_json:
+        print(json.dumps({"id": record.id, "name": record.name, "token": secret}))
+    else:
+        console.print(f"token [bold green]{secret}[/] ({record.name}); store it now")
+
+
+@profiles_app.command("show")
+def profiles_show(
+    ctx: typer.Context,
+    identifier: Annotated[str, typer.Argument(help="type:value (user_id:abc) or a profile id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A profile's id, identifiers and traits."""
+    from seamline.app import open_state
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.profiles.lookup import find_profile
+    from seamline.store.identity_sql import SqlIdentityGraph
+    from seamline.store.traits_sql import SqlTraitStore
+
+    engine = open_state(_settings(ctx))
+    graph = SqlIdentityGraph(engine)
+    profile_id = find_profile(graph, DEFAULT_WORKSPACE_ID, identifier)
+    shown = {
+        "profile_id": profile_id,
+        "merged_profiles": [p for p in graph.members(profile_id) if p != profile_id],
+        "external_ids": [
+            {"type": row["type"], "id": row["value"], "created_at": row["first_seen"].isoformat()}
+            for row in graph.identifiers_of(profile_id)
+        ],
+        "traits": SqlTraitStore(engine).traits_of(profile_id),
+    }
+    if as_json:
+        print(json.dumps(shown))
+    else:
+        console.print_json(json.dumps(shown))
+
+
+@profiles_app.command("merge-history")
+def profiles_merge_history(
+    ctx: typer.Context,
+    identifier: Annotated[str, typer.Argument(help="type:value (user_id:abc) or a profile id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every merge that built the profile, oldest first, with the message that caused it."""
+    from rich.table import Table
+
+    from seamline.app import open_state
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.profiles.lookup import find_profile
+    from seamline.store.identity_sql import SqlIdentityGraph
+
+    graph = SqlIdentityGraph(open_state(_settings(ctx)))
+    profile_id = find_profile(graph, DEFAULT_WORKSPACE_ID, identifier)
+    history = [
+        {
+            "from_profile": merge.from_id,
+            "into_profile": merge.into_id,
+            "message_id": merge.message_id,
+            "identifiers": [str(i) for i in merge.identifiers],
+            "merged_at": merge.at.isoformat(),
+        }
+        for merge in graph.merges_of(DEFAULT_WORKSPACE_ID, profile_id)
+    ]
+    if as_json:
+        print(json.dumps(history))
+        return
+    table = Table("merged at", "from", "into", "message", "because of")
+    for row in history:
+        table.add_row(
+            str(row["merged_at"]),
+            str(row["from_profile"]),
+            str(row["into_profile"]),
+            str(row["message_id"]),
+            ", ".join(row["identifiers"]),
+        )
+    console.print(table)
 
 
 def main() -> None:

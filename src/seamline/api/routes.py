@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from seamline.collect.cdn_settings import browser_settings
 from seamline.collect.sources import WriteKeys
+from seamline.errors import SeamlineError
 from seamline.metrics import Metrics
 
 _CORS = {"access-control-allow-origin": "*"}
@@ -24,7 +26,7 @@ def routes(
     ready: Callable[[], bool],
     public_url: str | None,
     refresh_metrics: Callable[[], None],
-) -> list[Route]:
+) -> list[BaseRoute]:
     """The routes, bound to the parts they read."""
 
     async def healthz(_: Request) -> Response:
@@ -71,4 +73,30 @@ async def json_http_error(_: Request, exc: Exception) -> Response:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return JSONResponse(
         {"code": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=_CORS
+    )
+
+
+async def json_seamline_error(_: Request, exc: Exception) -> Response:
+    """Domain errors in their one JSON shape: a stable code, a message, maybe details."""
+    assert isinstance(exc, SeamlineError)
+    return JSONResponse(exc.to_json(), status_code=exc.status, headers=_CORS)
+
+
+async def json_validation_error(_: Request, exc: Exception) -> Response:
+    """Bad query or path parameters: 400 with the first problem named."""
+    assert isinstance(exc, RequestValidationError)
+    problems = exc.errors()
+    first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return JSONResponse(
+        {
+            "code": "invalid_input",
+            "message": f"{where}: {first.get('msg')}",
+            "details": [
+                {"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")}
+                for p in problems
+            ],
+        },
+        status_code=400,
+        headers=_CORS,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,58 @@ class DuckDBEventStore:
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query (for tests, the CLI and later the Profile API)."""
         return self._conn.execute(sql, list(parameters)).fetchall()
+
+    def events_of(
+        self,
+        profile_ids: Sequence[str],
+        limit: int,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest-first events of these profiles; `before` continues after (timestamp, id).
+
+        Safe to call from another thread than the writer: it reads through its own cursor.
+        """
+        if not profile_ids:
+            return []
+        marks = ", ".join("?" * len(profile_ids))
+        sql = f"SELECT * FROM events WHERE profile_id IN ({marks})"
+        parameters: list[Any] = list(profile_ids)
+        if before is not None:
+            sql += " AND (timestamp, message_id) < (?, ?)"
+            parameters += [before[0], before[1]]
+        sql += " ORDER BY timestamp DESC, message_id DESC LIMIT ?"
+        parameters.append(limit)
+        cursor = self._conn.cursor()
+        try:
+            result = cursor.execute(sql, parameters)
+            names = [column[0] for column in result.description]
+            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        finally:
+            cursor.close()
+
+    def first_and_last(
+        self, profile_ids: Sequence[str]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The earliest and the latest event of these profiles (by timestamp)."""
+        if not profile_ids:
+            return None, None
+        marks = ", ".join("?" * len(profile_ids))
+        cursor = self._conn.cursor()
+        try:
+            found = []
+            for order in ("ASC", "DESC"):
+                result = cursor.execute(
+                    "SELECT message_id, timestamp, original_timestamp, received_at, source_id"
+                    f" FROM events WHERE profile_id IN ({marks})"
+                    f" ORDER BY timestamp {order}, message_id {order} LIMIT 1",
+                    list(profile_ids),
+                )
+                names = [column[0] for column in result.description]
+                rows = result.fetchall()
+                found.append(dict(zip(names, rows[0], strict=True)) if rows else None)
+            return found[0], found[1]
+        finally:
+            cursor.close()
 
     def close(self) -> None:
         self._conn.close()

@@ -191,6 +191,15 @@ class SqlIdentityGraph:
             ).first()
         return None if row is None else str(row[0])
 
+    def created_at(self, canonical_id: str) -> datetime | None:
+        """When the first of the profiles merged into `canonical_id` was created."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(profiles.c.created_at).where(profiles.c.canonical_id == canonical_id)
+            )
+            times = [_utc(row[0]) for row in rows]
+        return min(times) if times else None
+
     def members(self, canonical_id: str) -> list[str]:
         """Every profile id merged into `canonical_id`, itself included."""
         with self._engine.connect() as conn:

@@ -94,6 +94,17 @@ profile_traits = Table(
 )
 
 
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("workspace_id", String(64), ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
 def open_state_store(url: str) -> Engine:
     """Create the engine for `url` and the tables that do not exist yet."""
     engine = create_engine(url)

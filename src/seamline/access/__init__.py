@@ -1,0 +1,1 @@
+"""Access control: API tokens (users, roles and the audit log come later)."""

@@ -1,0 +1,236 @@
+"""The Profile API, with Segment's paths and response shapes.
+
+`GET /v1/spaces/{space_id}/collections/users/profiles/{identifier}/{traits|external_ids|
+events|links|metadata}`; auth is HTTP Basic with an access token as the user name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from seamline.access.tokens import Token, TokenStore, authenticate
+from seamline.errors import InvalidInput, NotFound, Unauthorized
+from seamline.profiles.lookup import ProfileIndex, find_profile
+from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.identity_sql import SqlIdentityGraph
+from seamline.store.traits_sql import SqlTraitStore
+
+PREFIX = "/v1/spaces/{space_id}/collections/users/profiles/{identifier}"
+MAX_LIMIT = 200
+
+
+class ProfileAPI:
+    """What the Profile API reads: the identity graph, traits, events and tokens."""
+
+    def __init__(
+        self,
+        *,
+        graph: SqlIdentityGraph,
+        traits: SqlTraitStore,
+        events: DuckDBEventStore,
+        tokens: TokenStore,
+    ) -> None:
+        self.graph = graph
+        self.traits = traits
+        self.events = events
+        self.tokens = tokens
+
+
+def _basic_user(header: str | None) -> str | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.split(":", 1)[0] or None
+
+
+def router(reader: ProfileAPI) -> APIRouter:
+    """The Profile API's routes, bound to `reader`."""
+
+    def token(request: Request, space_id: str) -> Token:
+        secret = _basic_user(request.headers.get("authorization"))
+        found = authenticate(reader.tokens, secret) if secret else None
+        if found is None:
+            raise Unauthorized(
+                "send an access token as the Basic auth user name "
+                "(create one with `seamline tokens create --name NAME`)"
+            )
+        if found.workspace_id != space_id:
+            raise NotFound(f"no space {space_id!r} for this token")
+        return found
+
+    routes = APIRouter(tags=["Profile API"], dependencies=[Depends(token)])
+
+    def profile_of(space_id: str, identifier: str) -> str:
+        index: ProfileIndex = reader.graph
+        return find_profile(index, space_id, identifier)
+
+    def cursor(request: Request, next_value: str, has_more: bool) -> dict[str, Any]:
+        return {"url": request.url.path, "has_more": has_more, "next": next_value}
+
+    @routes.get(PREFIX + "/traits", summary="A profile's traits")
+    async def traits(
+        request: Request,
+        space_id: str,
+        identifier: str,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
+        include: Annotated[str | None, Query(description="Comma-separated trait names")] = None,
+        next: Annotated[str | None, Query(description="Cursor from the previous page")] = None,
+    ) -> JSONResponse:
+        profile_id = profile_of(space_id, identifier)
+        found = await asyncio.to_thread(reader.traits.traits_of, profile_id)
+        names = sorted(found)
+        if include:
+            wanted = {name.strip() for name in include.split(",")}
+            names = [name for name in names if name in wanted]
+        if next:
+            names = [name for name in names if name > next]
+        page = names[:limit]
+        has_more = len(names) > limit
+        return JSONResponse(
+            {
+                "traits": {name: found[name] for name in page},
+                "cursor": cursor(request, page[-1] if has_more else "", has_more),
+            }
+        )
+
+    @routes.get(PREFIX + "/external_ids", summary="A profile's identifiers")
+    async def external_ids(
+        request: Request,
+        space_id: str,
+        identifier: str,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 25,
+        next: Annotated[str | None, Query()] = None,
+    ) -> JSONResponse:
+        profile_id = profile_of(space_id, identifier)
+        rows = await asyncio.to_thread(reader.graph.identifiers_of, profile_id)
+        start = _offset(next)
+        page = rows[start : start + limit]
+        has_more = len(rows) > start + limit
+        data = [
+            {
+                "id": row["value"],
+                "type": row["type"],
+                "collection": "users",
+                "encoding": "none",
+                "source_id": row.get("source_id"),
+                "created_at": _iso(row["first_seen"]),
+            }
+            for row in page
+        ]
+        return JSONResponse(
+            {
+                "data": data,
+                "cursor": cursor(request, str(start + limit) if has_more else "", has_more),
+            }
+        )
+
+    @routes.get(PREFIX + "/events", summary="A profile's events, newest first")
+    async def events(
+        request: Request,
+        space_id: str,
+        identifier: str,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
+        next: Annotated[str | None, Query()] = None,
+    ) -> JSONResponse:
+        profile_id = profile_of(space_id, identifier)
+        members = await asyncio.to_thread(reader.graph.members, profile_id)
+        before = _event_cursor(next)
+        rows = await asyncio.to_thread(reader.events.events_of, members, limit + 1, before)
+        has_more = len(rows) > limit
+        page = rows[:limit]
+        last = page[-1] if has_more else None
+        next_value = f"{_iso(last['timestamp'])}|{last['message_id']}" if last else ""
+        return JSONResponse(
+            {"data": [_event(row) for row in page], "cursor": cursor(request, next_value, has_more)}
+        )
+
+    @routes.get(PREFIX + "/links", summary="Accounts (groups) the profile belongs to")
+    async def links(request: Request, space_id: str, identifier: str) -> JSONResponse:
+        profile_of(space_id, identifier)
+        return JSONResponse({"data": [], "cursor": cursor(request, "", False)})
+
+    @routes.get(PREFIX + "/metadata", summary="When the profile was created and last updated")
+    async def metadata(request: Request, space_id: str, identifier: str) -> JSONResponse:
+        profile_id = profile_of(space_id, identifier)
+        members = await asyncio.to_thread(reader.graph.members, profile_id)
+        first, last = await asyncio.to_thread(reader.events.first_and_last, members)
+        created = await asyncio.to_thread(reader.graph.created_at, profile_id)
+        return JSONResponse(
+            {
+                "metadata": {
+                    "created_at": _iso(created),
+                    "updated_at": _iso(last["received_at"]) if last else _iso(created),
+                    "expires_at": None,
+                    "first_message_id": first["message_id"] if first else None,
+                    "first_message_original_timestamp": _iso(_original(first)),
+                    "first_source_id": first["source_id"] if first else None,
+                    "last_message_id": last["message_id"] if last else None,
+                    "last_message_original_timestamp": _iso(_original(last)),
+                    "last_source_id": last["source_id"] if last else None,
+                }
+            }
+        )
+
+    return routes
+
+
+def _original(row: dict[str, Any] | None) -> datetime | None:
+    if row is None:
+        return None
+    value = row["original_timestamp"] or row["timestamp"]
+    return value if isinstance(value, datetime) else None
+
+
+def _offset(next_value: str | None) -> int:
+    if not next_value:
+        return 0
+    if not next_value.isdigit():
+        raise InvalidInput("next must be the cursor from the previous page")
+    return int(next_value)
+
+
+def _event_cursor(next_value: str | None) -> tuple[datetime, str] | None:
+    if not next_value:
+        return None
+    stamp, _, message_id = next_value.partition("|")
+    try:
+        return datetime.fromisoformat(stamp), message_id
+    except ValueError:
+        raise InvalidInput("next must be the cursor from the previous page") from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+_json = msgspec.json.Decoder()
+
+
+def _event(row: dict[str, Any]) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": row["type"],
+        "message_id": row["message_id"],
+        "source_id": row["source_id"],
+        "timestamp": _iso(row["timestamp"]),
+        "received_at": _iso(row["received_at"]),
+        "user_id": row["user_id"],
+        "anonymous_id": row["anonymous_id"],
+    }
+    for name in ("event", "name", "category", "group_id", "previous_id"):
+        if row[name] is not None:
+            event[name] = row[name]
+    for name in ("properties", "traits", "context"):
+        if row[name] is not None:
+            event[name] = _json.decode(row[name])
+    return event

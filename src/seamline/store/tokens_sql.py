@@ -1,0 +1,35 @@
+"""Access tokens in the state store."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from sqlalchemy import Engine, insert, select
+
+from seamline.access.tokens import Token
+from seamline.store.state import tokens
+
+
+class SqlTokenStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, token: Token, digest: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(tokens).values(
+                    id=token.id,
+                    workspace_id=token.workspace_id,
+                    name=token.name,
+                    digest=digest,
+                    created_at=token.created_at,
+                )
+            )
+
+    def by_digest(self, digest: str) -> Token | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.digest == digest)).first()
+        if row is None:
+            return None
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        return Token(id=row.id, workspace_id=row.workspace_id, name=row.name, created_at=created)

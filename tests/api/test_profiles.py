@@ -1,0 +1,198 @@
+"""The Profile API: Segment's paths and shapes, over events sent through the Tracking API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import pytest
+
+from seamline.access.tokens import create_token
+from tests.collect.conftest import Running
+
+pytestmark = pytest.mark.anyio
+BASE = "/v1/spaces/default/collections/users/profiles"
+
+
+def auth(secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{secret}:".encode()).decode()}
+
+
+async def send(running: Running, batch: list[dict[str, Any]]) -> None:
+    answer = await running.client.post("/v1/batch", json={"batch": batch, "writeKey": running.key})
+    assert answer.status_code == 200, answer.text
+    end = await running.app.log.end_offset()
+    for _ in range(500):
+        runner = running.app.runner
+        if runner is not None and runner.offset >= end:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the pipeline did not catch up")
+
+
+@pytest.fixture
+def token(running: Running) -> str:
+    _, secret = create_token(running.app.tokens, "default", "tests")
+    return secret
+
+
+STORY = [
+    {
+        "type": "page",
+        "anonymousId": "anon-z",
+        "name": "Home",
+        "messageId": "z1",
+        "timestamp": "2026-02-01T10:00:00Z",
+    },
+    {
+        "type": "identify",
+        "anonymousId": "anon-z",
+        "userId": "zoe",
+        "traits": {"email": "Zoe@Example.com", "plan": "pro", "age": 31},
+        "messageId": "z2",
+        "timestamp": "2026-02-01T10:05:00Z",
+    },
+    {
+        "type": "track",
+        "userId": "zoe",
+        "event": "Order Completed",
+        "properties": {"total": 20},
+        "messageId": "z3",
+        "timestamp": "2026-02-01T10:10:00Z",
+    },
+]
+
+
+async def test_traits_by_user_id_email_and_anonymous_id(running: Running, token: str) -> None:
+    await send(running, STORY)
+    for who in (
+        "user_id:zoe",
+        "email:zoe@example.com",
+        "anonymous_id:anon-z",
+        "email:ZOE@example.com",
+    ):
+        answer = await running.client.get(f"{BASE}/{who}/traits", headers=auth(token))
+        assert answer.status_code == 200, (who, answer.text)
+        body = answer.json()
+        assert body["traits"] == {"age": 31, "email": "Zoe@Example.com", "plan": "pro"}
+        assert body["cursor"] == {"url": f"{BASE}/{who}/traits", "has_more": False, "next": ""}
+
+
+async def test_traits_include_limit_and_cursor(running: Running, token: str) -> None:
+    await send(running, STORY)
+    only = await running.client.get(
+        f"{BASE}/user_id:zoe/traits?include=plan,age", headers=auth(token)
+    )
+    assert only.json()["traits"] == {"age": 31, "plan": "pro"}
+    first = (
+        await running.client.get(f"{BASE}/user_id:zoe/traits?limit=2", headers=auth(token))
+    ).json()
+    assert first["traits"] == {"age": 31, "email": "Zoe@Example.com"}
+    assert first["cursor"]["has_more"] is True
+    second = (
+        await running.client.get(
+            f"{BASE}/user_id:zoe/traits?limit=2&next={first['cursor']['next']}", headers=auth(token)
+        )
+    ).json()
+    assert second["traits"] == {"plan": "pro"}
+    assert second["cursor"]["has_more"] is False
+
+
+async def test_external_ids(running: Running, token: str) -> None:
+    await send(running, STORY)
+    body = (
+        await running.client.get(f"{BASE}/user_id:zoe/external_ids", headers=auth(token))
+    ).json()
+    assert {(d["type"], d["id"]) for d in body["data"]} == {
+        ("anonymous_id", "anon-z"),
+        ("user_id", "zoe"),
+        ("email", "zoe@example.com"),
+    }
+    assert all(d["collection"] == "users" and d["created_at"] for d in body["data"])
+
+
+async def test_events_newest_first_with_paging(running: Running, token: str) -> None:
+    await send(running, STORY)
+    first = (
+        await running.client.get(f"{BASE}/user_id:zoe/events?limit=2", headers=auth(token))
+    ).json()
+    assert [e["message_id"] for e in first["data"]] == ["z3", "z2"]
+    assert first["data"][0]["event"] == "Order Completed"
+    assert first["data"][0]["properties"] == {"total": 20}
+    assert first["cursor"]["has_more"] is True
+    rest = (
+        await running.client.get(
+            f"{BASE}/user_id:zoe/events?limit=2&next={first['cursor']['next']}", headers=auth(token)
+        )
+    ).json()
+    assert [e["message_id"] for e in rest["data"]] == ["z1"]
+    assert rest["cursor"]["has_more"] is False
+
+
+async def test_events_follow_merges(running: Running, token: str) -> None:
+    await send(running, [{"type": "page", "anonymousId": "a-other", "messageId": "o1"}])
+    await send(
+        running,
+        [{"type": "identify", "anonymousId": "a-other", "userId": "olly", "messageId": "o2"}],
+    )
+    body = (await running.client.get(f"{BASE}/user_id:olly/events", headers=auth(token))).json()
+    assert sorted(e["message_id"] for e in body["data"]) == ["o1", "o2"]
+
+
+async def test_metadata(running: Running, token: str) -> None:
+    await send(running, STORY)
+    meta = (await running.client.get(f"{BASE}/user_id:zoe/metadata", headers=auth(token))).json()[
+        "metadata"
+    ]
+    assert meta["first_message_id"] == "z1"
+    assert meta["last_message_id"] == "z3"
+    assert meta["first_message_original_timestamp"] == "2026-02-01T10:00:00Z"
+    assert meta["created_at"] and meta["updated_at"]
+
+
+async def test_a_profile_id_works_as_identifier(running: Running, token: str) -> None:
+    await send(running, STORY)
+    ids = await running.client.get(f"{BASE}/user_id:zoe/traits", headers=auth(token))
+    assert ids.status_code == 200
+    from seamline.identity.identifiers import Identifier
+
+    profile_id = running.app.identity.canonical("default", Identifier("user_id", "zoe"))
+    for who in (profile_id, f"profile_id:{profile_id}"):
+        answer = await running.client.get(f"{BASE}/{who}/traits", headers=auth(token))
+        assert answer.json()["traits"]["plan"] == "pro"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        (f"{BASE}/user_id:nobody/traits", 404, "not_found"),
+        (f"{BASE}/no-colon/traits", 400, "invalid_input"),
+        (f"{BASE}/email:not-an-email/traits", 400, "invalid_input"),
+        (f"{BASE}/user_id:zoe/traits?limit=0", 400, "invalid_input"),
+        (f"{BASE}/user_id:zoe/events?next=garbage", 400, "invalid_input"),
+        ("/v1/spaces/elsewhere/collections/users/profiles/user_id:zoe/traits", 404, "not_found"),
+    ],
+)
+async def test_errors_are_json(
+    running: Running, token: str, path: str, status: int, code: str
+) -> None:
+    await send(running, STORY)
+    answer = await running.client.get(path, headers=auth(token))
+    assert answer.status_code == status, answer.text
+    assert answer.json()["code"] == code
+    assert answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, auth("sl_wrong"), auth("not-a-token"), {"Authorization": "Bearer x"}]
+)
+async def test_no_valid_token_is_401(running: Running, headers: dict[str, str]) -> None:
+    answer = await running.client.get(f"{BASE}/user_id:zoe/traits", headers=headers)
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "unauthorized"
+
+
+async def test_the_profile_api_is_in_openapi(running: Running) -> None:
+    schema = (await running.client.get("/openapi.json")).json()
+    assert f"{BASE.replace('default', '{space_id}')}/{{identifier}}/traits" in schema["paths"]
