@@ -33,18 +33,20 @@ class PipelineRunner:
         batch_size: int = 2000,
         on_resume: Callable[[int], object] | None = None,
         on_commit: Callable[[int, int], None] | None = None,
+        consumer: str = CONSUMER,
     ) -> None:
         self._log = log
         self._stages = tuple(stages)
         self._batch_size = batch_size
         self._on_resume = on_resume
         self._on_commit = on_commit
+        self._consumer = consumer
         self.offset = 0
         self.undecodable = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process until `stop` is set and everything appended before then is processed."""
-        self.offset = await self._log.committed(CONSUMER)
+        self.offset = await self._log.committed(self._consumer)
         if self._on_resume is not None:
             await asyncio.to_thread(self._on_resume, self.offset)
         while True:
@@ -59,7 +61,7 @@ class PipelineRunner:
                 continue
             processed = await asyncio.to_thread(self._process, records)
             self.offset = records[-1].offset + 1
-            await self._log.commit(CONSUMER, self.offset)
+            await self._log.commit(self._consumer, self.offset)
             if self._on_commit is not None:
                 self._on_commit(self.offset, processed)
 
