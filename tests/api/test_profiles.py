@@ -196,3 +196,44 @@ async def test_no_valid_token_is_401(running: Running, headers: dict[str, str]) 
 async def test_the_profile_api_is_in_openapi(running: Running) -> None:
     schema = (await running.client.get("/openapi.json")).json()
     assert f"{BASE.replace('default', '{space_id}')}/{{identifier}}/traits" in schema["paths"]
+
+
+async def test_group_calls_link_people_to_accounts_with_traits(
+    running: Running, token: str
+) -> None:
+    await send(
+        running,
+        [
+            {"type": "identify", "userId": "una", "messageId": "u1"},
+            {
+                "type": "group",
+                "userId": "una",
+                "groupId": "acme",
+                "traits": {"plan": "team", "seats": 5},
+                "messageId": "u2",
+                "timestamp": "2026-03-01T00:00:00Z",
+            },
+            {
+                "type": "group",
+                "userId": "vic",
+                "groupId": "acme",
+                "traits": {"seats": 7},
+                "messageId": "u3",
+                "timestamp": "2026-03-02T00:00:00Z",
+            },
+            {"type": "group", "userId": "una", "groupId": "globex", "messageId": "u4"},
+        ],
+    )
+    links = (await running.client.get(f"{BASE}/user_id:una/links", headers=auth(token))).json()
+    assert [link["external_ids"][0]["id"] for link in links["data"]] == ["acme", "globex"]
+    assert all(link["to_collection"] == "accounts" for link in links["data"])
+    from seamline.profiles.accounts import account_id
+
+    assert running.app.traits.traits_of_account(account_id("default", "acme")) == {
+        "plan": "team",
+        "seats": 7,
+    }
+    # Group traits are the account's, not the person's.
+    assert (await running.client.get(f"{BASE}/user_id:una/traits", headers=auth(token))).json()[
+        "traits"
+    ] == {}

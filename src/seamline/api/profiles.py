@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from seamline.access.tokens import Token, TokenStore, authenticate
 from seamline.errors import InvalidInput, NotFound, Unauthorized
 from seamline.profiles.lookup import ProfileIndex, find_profile
+from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.traits_sql import SqlTraitStore
@@ -35,11 +36,13 @@ class ProfileAPI:
         *,
         graph: SqlIdentityGraph,
         traits: SqlTraitStore,
+        accounts: SqlAccountStore,
         events: DuckDBEventStore,
         tokens: TokenStore,
     ) -> None:
         self.graph = graph
         self.traits = traits
+        self.accounts = accounts
         self.events = events
         self.tokens = tokens
 
@@ -157,8 +160,27 @@ def router(reader: ProfileAPI) -> APIRouter:
 
     @routes.get(PREFIX + "/links", summary="Accounts (groups) the profile belongs to")
     async def links(request: Request, space_id: str, identifier: str) -> JSONResponse:
-        profile_of(space_id, identifier)
-        return JSONResponse({"data": [], "cursor": cursor(request, "", False)})
+        profile_id = profile_of(space_id, identifier)
+        found = await asyncio.to_thread(reader.accounts.accounts_of, profile_id)
+        data = [
+            {
+                "source_id": row["source_id"],
+                "from_collection": "users",
+                "to_collection": "accounts",
+                "external_ids": [
+                    {
+                        "id": row["group_id"],
+                        "type": "group_id",
+                        "collection": "accounts",
+                        "encoding": "none",
+                        "source_id": row["source_id"],
+                        "created_at": _iso(row["first_seen"]),
+                    }
+                ],
+            }
+            for row in found
+        ]
+        return JSONResponse({"data": data, "cursor": cursor(request, "", False)})
 
     @routes.get(PREFIX + "/metadata", summary="When the profile was created and last updated")
     async def metadata(request: Request, space_id: str, identifier: str) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from seamline.pipeline.batch import Batch
+from seamline.profiles.accounts import AccountStore, group_changes
 from seamline.profiles.traits import TraitStore, trait_updates
 
 
@@ -16,4 +17,20 @@ class UpdateTraits:
         updates = trait_updates(batch)
         if updates:
             self._store.upsert(updates)
+        return batch
+
+
+class UpdateAccounts:
+    """Attaches profiles to the accounts their `group` calls name and sets account traits."""
+
+    def __init__(self, accounts: AccountStore, traits: TraitStore) -> None:
+        self._accounts = accounts
+        self._traits = traits
+
+    def __call__(self, batch: Batch) -> Batch:
+        memberships, updates = group_changes(batch)
+        if memberships:
+            self._accounts.add_members(memberships)
+        if updates:
+            self._traits.upsert(updates)
         return batch

@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     create_engine,
     event,
 )
@@ -93,6 +94,25 @@ profile_traits = Table(
     Column("message_id", String(200), nullable=True),
 )
 
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("group_id", String(1000), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("workspace_id", "group_id"),
+)
+
+account_members = Table(
+    "account_members",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("profile_id", String(64), primary_key=True),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("source_id", String(64), nullable=True),
+)
 
 tokens = Table(
     "tokens",

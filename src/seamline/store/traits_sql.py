@@ -51,6 +51,24 @@ class SqlTraitStore:
                 ],
             )
 
+    def traits_of_account(self, account_id: str) -> dict[str, Any]:
+        """Current traits of an account (group profile)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    profile_traits.c.name,
+                    profile_traits.c.value,
+                    profile_traits.c.removed,
+                    profile_traits.c.updated_at,
+                ).where(profile_traits.c.profile_id == account_id)
+            )
+            return merge_traits(
+                [
+                    (name, value, bool(removed), at if at.tzinfo else at.replace(tzinfo=UTC))
+                    for name, value, removed, at in rows
+                ]
+            )
+
     def traits_of(self, canonical_id: str) -> dict[str, Any]:
         """Current traits of a canonical profile, across every profile merged into it."""
         with self._engine.connect() as conn:
