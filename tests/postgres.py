@@ -119,10 +119,14 @@ class EmbeddedPostgres:
             return
         self.url = ""
         if (root / "data" / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(root / "data"), "-m", "fast", "-w", "stop", check=False)
+            # Whatever pg_ctl leaves running, the watchdog kills below.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._run(
+                    "pg_ctl", "-D", str(root / "data"), "-m", "fast", "-w", "stop", check=False
+                )
         self._root = None
         if self._watchdog is not None:
-            # Closing its stdin tells the watchdog to finish (it kills what pg_ctl could not).
+            # Closing its stdin tells the watchdog to finish.
             assert self._watchdog.stdin is not None
             self._watchdog.stdin.close()
             try:
@@ -208,7 +212,9 @@ class EmbeddedPostgres:
                 raise RuntimeError(f"PostgreSQL did not start:\n{started.stderr}\n{text}")
         raise AssertionError("unreachable")
 
-    def _run(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, program: str, *args: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         assert self._root is not None
         account = self._account
         result = subprocess.run(
@@ -302,8 +308,17 @@ def _service_account() -> pwd.struct_passwd:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(SERVICE_USER)
         result = subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-             "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVICE_USER,
+            ],
             capture_output=True,
             text=True,
             check=False,

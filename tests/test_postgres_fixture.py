@@ -31,18 +31,24 @@ _databases_seen: list[str] = []
 
 
 @pytest.mark.parametrize("run", [1, 2])
-def test_each_test_gets_its_own_empty_database_dropped_afterwards(postgres_url: str, run: int) -> None:
+def test_each_test_gets_its_own_empty_database_dropped_afterwards(
+    postgres_url: str, run: int
+) -> None:
     engine = sa.create_engine(postgres_url)
     try:
         with engine.begin() as connection:
             # The other run left a table behind in its database; ours must not see it.
             assert sa.inspect(connection).get_table_names() == []
             metadata.create_all(connection)
-            existing = connection.execute(sa.text("SELECT datname FROM pg_database")).scalars().all()
+            existing = (
+                connection.execute(sa.text("SELECT datname FROM pg_database")).scalars().all()
+            )
         name = engine.url.database
         assert name in existing
         assert name not in _databases_seen
-        assert not set(_databases_seen) & set(existing), "an earlier test's database was not dropped"
+        assert not set(_databases_seen) & set(existing), (
+            "an earlier test's database was not dropped"
+        )
         _databases_seen.append(name)
     finally:
         engine.dispose()

@@ -21,11 +21,13 @@ class IdentityGraph(Protocol):
         identifiers: Collection[Identifier],
         rules: IdentityRules,
         work: Callable[[WorkingSet], T],
+        checked: Collection[Identifier] = (),
     ) -> T:
         """Run `work` on the working set for `identifiers` and write its changes, atomically.
 
-        The working set holds the owners of `identifiers` and the limited identifiers of their
-        profiles. On a server database the identifiers are locked for the transaction, so two
+        The working set holds the owners of `identifiers`, and for the owners of `checked`
+        (identifiers of messages that carry several, so may merge) their age and limited
+        identifiers. On a server database the identifiers are locked for the transaction, so two
         workers resolving the same person take turns instead of creating two profiles.
         """
         ...

@@ -101,22 +101,24 @@ class WorkingSet:
             dropped.append(kept.pop())
             owners = self._owners_of(kept)
         if not owners:
-            profile = ProfileState(new_profile_id(seed), at)
-            self._profiles[profile.id] = profile
-            self.changes.new_profiles.append(profile)
-            owners = [profile.id]
-        survivor = min(owners, key=lambda pid: (self._profiles[pid].created_at, pid))
+            created = ProfileState(new_profile_id(seed), at)
+            self._profiles[created.id] = created
+            self.changes.new_profiles.append(created)
+            owners = [created.id]
+        survivor = owners[0]
+        if len(owners) > 1:
+            survivor = min(owners, key=lambda pid: (self._profiles[pid].created_at, pid))
         for other in owners:
             if other != survivor:
                 self._merge(other, survivor, message_id, kept, at)
-        profile = self._profiles[survivor]
+        profile = self._profiles.get(survivor)  # None: not at risk, so not loaded
         for identifier in kept:
             if identifier not in self._owners:
                 self._owners[identifier] = survivor
                 self.changes.new_identities.append((identifier, survivor, at, message_id))
             elif self._rules.rule(identifier.type).window_seconds is not None:
                 self.changes.seen[identifier] = max(at, self.changes.seen.get(identifier, at))
-            if self._is_limited(identifier):
+            if profile is not None and self._is_limited(identifier):
                 previous = profile.identifiers.get(identifier)
                 profile.identifiers[identifier] = at if previous is None else max(previous, at)
         return Resolution(survivor, tuple(dropped))

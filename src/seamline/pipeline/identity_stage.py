@@ -30,9 +30,14 @@ class ResolveIdentities:
         profile_ids: dict[int, str] = {}
         for workspace_id, todo in work.items():
             wanted = {identifier for _, found in todo for identifier in found}
+            checked = {identifier for _, found in todo if len(found) > 1 for identifier in found}
             items = [batch[index] for index, _ in todo]
             resolutions = self._graph.resolve(
-                workspace_id, wanted, self._rules, functools.partial(_resolve_all, items, todo)
+                workspace_id,
+                wanted,
+                self._rules,
+                functools.partial(_resolve_all, items, todo),
+                checked,
             )
             for (index, _), resolution in zip(todo, resolutions, strict=True):
                 profile_ids[index] = resolution.profile_id

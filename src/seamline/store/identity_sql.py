@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
 
 from seamline.identity.identifiers import Identifier
 from seamline.identity.resolve import Changes, Merge, ProfileState, WorkingSet
@@ -20,6 +20,28 @@ from seamline.identity.rules import IdentityRules
 from seamline.store.state import identities, merges, profiles
 
 T = TypeVar("T")
+
+# Built once: expanding IN parameters keep SQLAlchemy's compiled-statement cache warm.
+_OWNERS = (
+    select(identities.c.value, profiles.c.canonical_id)
+    .join(profiles, profiles.c.id == identities.c.profile_id)
+    .where(
+        identities.c.workspace_id == bindparam("workspace_id"),
+        identities.c.type == bindparam("type"),
+        identities.c.value.in_(bindparam("values", expanding=True)),
+    )
+)
+_CREATED = select(profiles.c.id, profiles.c.created_at).where(
+    profiles.c.id.in_(bindparam("ids", expanding=True))
+)
+_LIMITED = (
+    select(profiles.c.canonical_id, identities.c.type, identities.c.value, identities.c.last_seen)
+    .join(profiles, profiles.c.id == identities.c.profile_id)
+    .where(
+        profiles.c.canonical_id.in_(bindparam("ids", expanding=True)),
+        identities.c.type.in_(bindparam("types", expanding=True)),
+    )
+)
 _CHUNK = 500
 
 
@@ -40,11 +62,12 @@ class SqlIdentityGraph:
         identifiers: Collection[Identifier],
         rules: IdentityRules,
         work: Callable[[WorkingSet], T],
+        checked: Collection[Identifier] = (),
     ) -> T:
         with self._engine.begin() as conn:
             if self._postgres:
                 self._lock(conn, workspace_id, identifiers)
-            working = self._load(conn, workspace_id, identifiers, rules)
+            working = self._load(conn, workspace_id, identifiers, rules, checked)
             result = work(working)
             self._write(conn, workspace_id, working.changes)
         return result
@@ -62,6 +85,7 @@ class SqlIdentityGraph:
         workspace_id: str,
         ids: Collection[Identifier],
         rules: IdentityRules,
+        checked: Collection[Identifier],
     ) -> WorkingSet:
         owners: dict[Identifier, str] = {}
         by_type: dict[str, list[str]] = {}
@@ -70,37 +94,23 @@ class SqlIdentityGraph:
         for id_type, values in by_type.items():
             for chunk in _chunks(values):
                 rows = conn.execute(
-                    select(identities.c.value, profiles.c.canonical_id)
-                    .join(profiles, profiles.c.id == identities.c.profile_id)
-                    .where(
-                        identities.c.workspace_id == workspace_id,
-                        identities.c.type == id_type,
-                        identities.c.value.in_(chunk),
-                    )
+                    _OWNERS, {"workspace_id": workspace_id, "type": id_type, "values": chunk}
                 )
                 for value, canonical in rows:
                     owners[Identifier(id_type, value)] = canonical
+        # Only profiles a message with several identifiers points at can merge or break a
+        # limit; the rest (most traffic: one anonymous id) need no state loaded.
+        at_risk = sorted({owners[i] for i in checked if i in owners})
         states: dict[str, ProfileState] = {}
-        canonicals = sorted(set(owners.values()))
         limited = sorted(rules.limited_types())
-        for chunk in _chunks(canonicals):
-            for pid, created in conn.execute(
-                select(profiles.c.id, profiles.c.created_at).where(profiles.c.id.in_(chunk))
-            ):
+        for chunk in _chunks(at_risk):
+            for pid, created in conn.execute(_CREATED, {"ids": chunk}):
                 states[pid] = ProfileState(pid, _utc(created))
             if not limited:
                 continue
-            limited_rows = conn.execute(
-                select(
-                    profiles.c.canonical_id,
-                    identities.c.type,
-                    identities.c.value,
-                    identities.c.last_seen,
-                )
-                .join(profiles, profiles.c.id == identities.c.profile_id)
-                .where(profiles.c.canonical_id.in_(chunk), identities.c.type.in_(limited))
-            )
-            for canonical, id_type, value, last_seen in limited_rows:
+            for canonical, id_type, value, last_seen in conn.execute(
+                _LIMITED, {"ids": chunk, "types": limited}
+            ):
                 identifier = Identifier(id_type, value)
                 states[canonical].identifiers[identifier] = _utc(last_seen)
                 owners.setdefault(identifier, canonical)
