@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from seamline.identity.identifiers import Identifier
 from seamline.identity.rules import IdentityRules
@@ -15,7 +15,7 @@ from seamline.pipeline.identity_stage import ResolveIdentities
 from seamline.spec import Envelope, Limits, parse_request
 from seamline.spec.envelope import Item
 from seamline.store.identity_sql import SqlIdentityGraph
-from seamline.store.state import metadata
+from seamline.store.state import open_state_store
 from tests.identity.scenarios import SCENARIOS
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
@@ -39,9 +39,9 @@ def items_of(messages: list[dict[str, Any]], first_offset: int = 0) -> list[Item
 
 
 @pytest.fixture
-def engine(tmp_path: Any) -> Any:
-    engine = create_engine(f"sqlite:///{tmp_path}/state.db")
-    metadata.create_all(engine)
+def engine(state_url: str) -> Any:
+    """The state store, on SQLite and on PostgreSQL."""
+    engine = open_state_store(state_url)
     yield engine
     engine.dispose()
 

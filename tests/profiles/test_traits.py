@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from seamline.identity.identifiers import Identifier
 from seamline.identity.rules import IdentityRules
 from seamline.pipeline.identity_stage import ResolveIdentities
 from seamline.pipeline.profiles_stage import UpdateTraits
 from seamline.store.identity_sql import SqlIdentityGraph
-from seamline.store.state import metadata
+from seamline.store.state import open_state_store
 from seamline.store.traits_sql import SqlTraitStore
 from tests.identity.test_resolution import items_of
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_engine(f"sqlite:///{tmp_path}/state.db")
-    metadata.create_all(engine)
+def engine(state_url: str) -> Iterator[Engine]:
+    """The state store, on SQLite and on PostgreSQL."""
+    engine = open_state_store(state_url)
     yield engine
     engine.dispose()
 

@@ -81,6 +81,8 @@ class WorkingSet:
         profiles: dict[str, ProfileState],
     ) -> None:
         self._rules = rules
+        self._limited = rules.limited_types()
+        self._windowed = rules.windowed_types()
         self._owners = owners
         self._profiles = profiles
         self.changes = Changes()
@@ -116,7 +118,7 @@ class WorkingSet:
             if identifier not in self._owners:
                 self._owners[identifier] = survivor
                 self.changes.new_identities.append((identifier, survivor, at, message_id))
-            elif self._rules.rule(identifier.type).window_seconds is not None:
+            elif identifier.type in self._windowed:
                 self.changes.seen[identifier] = max(at, self.changes.seen.get(identifier, at))
             if profile is not None and self._is_limited(identifier):
                 previous = profile.identifiers.get(identifier)
@@ -132,7 +134,7 @@ class WorkingSet:
         return list(found)
 
     def _is_limited(self, identifier: Identifier) -> bool:
-        return self._rules.rule(identifier.type).limit is not None
+        return identifier.type in self._limited
 
     def _breaks_limits(self, owners: list[str], incoming: list[Identifier], at: datetime) -> bool:
         values: dict[str, set[str]] = {}

@@ -68,16 +68,24 @@ class IdentityRules:
         self._rules = dict(DEFAULT_RULES if rules is None else rules)
         self._blocked = frozenset(value.strip().lower() for value in blocked_values)
         self._patterns = tuple(re.compile(pattern, re.IGNORECASE) for pattern in blocked_patterns)
+        self._limited = frozenset(n for n, r in self._rules.items() if r.limit is not None)
+        self._windowed = frozenset(
+            n for n, r in self._rules.items() if r.window_seconds is not None
+        )
 
     def rule(self, id_type: str) -> IdentifierRule:
         return self._rules.get(id_type, CUSTOM_RULE)
 
     def priority(self, id_type: str) -> int:
-        return self.rule(id_type).priority
+        return self._rules.get(id_type, CUSTOM_RULE).priority
 
     def limited_types(self) -> frozenset[str]:
         """Types with a limit: only their values matter when checking a merge."""
-        return frozenset(name for name, rule in self._rules.items() if rule.limit is not None)
+        return self._limited
+
+    def windowed_types(self) -> frozenset[str]:
+        """Types whose limit counts only recently seen values (their last-seen time is kept)."""
+        return self._windowed
 
     def is_blocked(self, value: str) -> bool:
         lowered = value.strip().lower()
