@@ -120,6 +120,7 @@ async def test_events_newest_first_with_paging(running: Running, token: str) -> 
     assert [e["message_id"] for e in first["data"]] == ["z3", "z2"]
     assert first["data"][0]["event"] == "Order Completed"
     assert first["data"][0]["properties"] == {"total": 20}
+    assert first["data"][0]["related"]["users"].startswith("use_")
     assert first["cursor"]["has_more"] is True
     rest = (
         await running.client.get(
@@ -182,6 +183,7 @@ async def test_errors_are_json(
     assert answer.status_code == status, answer.text
     assert answer.json()["code"] == code
     assert answer.json()["message"]
+    assert answer.json()["error"] == {"code": code, "message": answer.json()["message"]}
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ CASES = [
             anonymous_id="a",
             context={"device": {"id": "D1", "advertisingId": "IDFA1", "type": "ios"}},
         ),
-        ["ios.id:D1", "ios.idfa:IDFA1", "anonymous_id:a"],
+        ["anonymous_id:a", "ios.id:D1", "ios.idfa:IDFA1"],
     ),
     (
         "no ad id when tracking is off",
@@ -82,7 +82,7 @@ CASES = [
     (
         "unknown device type",
         message(type="screen", anonymous_id="a", context={"device": {"id": "D9"}}),
-        ["device_id:D9", "anonymous_id:a"],
+        ["anonymous_id:a", "device_id:D9"],
     ),
     (
         "externalIds",

@@ -163,3 +163,50 @@ def test_a_windowed_limit_counts_only_recent_values(engine: Engine) -> None:
     assert items[0].profile_id == items[1].profile_id
     assert stage.dropped_identifiers == 1
     assert graph.canonical("default", Identifier("email", "q2@x.io")) is None
+
+
+def test_a_sixth_anonymous_id_in_a_week_is_not_attached(engine: Engine) -> None:
+    messages = [
+        {"id": f"m{n}", "type": "identify", "userId": "sam", "anonymousId": f"sam-anon-{n}"}
+        for n in range(6)
+    ]
+    profile_of = run(engine, messages, 1)
+    assert len(set(profile_of.values())) == 1  # every message is still Sam's
+    graph = SqlIdentityGraph(engine)
+    attached = {
+        i["value"] for i in graph.identifiers_of(profile_of["m0"]) if i["type"] == "anonymous_id"
+    }
+    assert attached == {f"sam-anon-{n}" for n in range(5)}
+
+
+def test_anonymous_ids_older_than_a_week_stop_counting(engine: Engine) -> None:
+    graph = SqlIdentityGraph(engine)
+    stage = ResolveIdentities(graph, IdentityRules())
+    early = items_of(
+        [
+            {"id": f"e{n}", "type": "identify", "userId": "tia", "anonymousId": f"tia-old-{n}"}
+            for n in range(5)
+        ]
+    )
+    stage(early)
+    later = items_of(
+        [{"id": "late", "type": "identify", "userId": "tia", "anonymousId": "tia-new"}]
+    )
+    later = [
+        item._replace(
+            envelope=type(item.envelope)(
+                workspace_id="default",
+                source_id="src",
+                message=_shifted(item.envelope.message, days=8),
+            )
+        )
+        for item in later
+    ]
+    [resolved] = stage(later)
+    assert graph.canonical("default", Identifier("anonymous_id", "tia-new")) == resolved.profile_id
+
+
+def _shifted(message: Any, days: int) -> Any:
+    import msgspec
+
+    return msgspec.structs.replace(message, received_at=message.received_at + timedelta(days=days))

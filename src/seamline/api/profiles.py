@@ -154,6 +154,8 @@ def router(reader: ProfileAPI) -> APIRouter:
         page = rows[:limit]
         last = page[-1] if has_more else None
         next_value = f"{_iso(last['timestamp'])}|{last['message_id']}" if last else ""
+        for row in page:
+            row["profile_id"] = profile_id  # the canonical profile, whatever it was when stored
         return JSONResponse(
             {"data": [_event(row) for row in page], "cursor": cursor(request, next_value, has_more)}
         )
@@ -248,6 +250,7 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
         "received_at": _iso(row["received_at"]),
         "user_id": row["user_id"],
         "anonymous_id": row["anonymous_id"],
+        "related": {"users": row["profile_id"]},
     }
     for name in ("event", "name", "category", "group_id", "previous_id"):
         if row[name] is not None:

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from seamline.collect.cdn_settings import browser_settings
 from seamline.collect.sources import WriteKeys
-from seamline.errors import SeamlineError
+from seamline.errors import InvalidInput, SeamlineError
 from seamline.metrics import Metrics
 
 _CORS = {"access-control-allow-origin": "*"}
@@ -76,27 +76,30 @@ async def json_http_error(_: Request, exc: Exception) -> Response:
     )
 
 
-async def json_seamline_error(_: Request, exc: Exception) -> Response:
-    """Domain errors in their one JSON shape: a stable code, a message, maybe details."""
+async def json_seamline_error(request: Request, exc: Exception) -> Response:
+    """Domain errors in their one JSON shape: a stable code, a message, maybe details.
+
+    Profile API clients written for Segment read `error.code` / `error.message`, so those
+    answers carry the same two fields nested under `error` as well.
+    """
     assert isinstance(exc, SeamlineError)
-    return JSONResponse(exc.to_json(), status_code=exc.status, headers=_CORS)
+    body = exc.to_json()
+    if request.url.path.startswith("/v1/spaces/"):
+        body["error"] = {"code": exc.code, "message": exc.message}
+    return JSONResponse(body, status_code=exc.status, headers=_CORS)
 
 
-async def json_validation_error(_: Request, exc: Exception) -> Response:
+async def json_validation_error(request: Request, exc: Exception) -> Response:
     """Bad query or path parameters: 400 with the first problem named."""
     assert isinstance(exc, RequestValidationError)
     problems = exc.errors()
     first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(part) for part in first.get("loc", ()))
-    return JSONResponse(
-        {
-            "code": "invalid_input",
-            "message": f"{where}: {first.get('msg')}",
-            "details": [
-                {"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")}
-                for p in problems
-            ],
-        },
-        status_code=400,
-        headers=_CORS,
+    error = InvalidInput(
+        f"{where}: {first.get('msg')}",
+        details=[
+            {"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")}
+            for p in problems
+        ],
     )
+    return await json_seamline_error(request, error)

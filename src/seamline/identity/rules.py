@@ -22,21 +22,29 @@ class IdentifierRule(msgspec.Struct, frozen=True):
     window_seconds: int | None = None
 
 
+WEEK = 7 * 24 * 3600
+
 DEFAULT_RULES: Mapping[str, IdentifierRule] = {
     "user_id": IdentifierRule(priority=1, limit=1),
     "email": IdentifierRule(priority=2, limit=5),
-    "phone": IdentifierRule(priority=3, limit=5),
-    "android.id": IdentifierRule(priority=4, limit=5),
-    "ios.id": IdentifierRule(priority=4, limit=5),
-    "android.idfa": IdentifierRule(priority=5, limit=5),
-    "ios.idfa": IdentifierRule(priority=5, limit=5),
-    "device_id": IdentifierRule(priority=5, limit=5),
-    "anonymous_id": IdentifierRule(priority=6, limit=None),
+    # Then alphabetical, as Segment ranks identifiers it has no explicit priority for.
+    "android.id": IdentifierRule(priority=3, limit=5),
+    "android.idfa": IdentifierRule(priority=4, limit=5),
+    "android.push_token": IdentifierRule(priority=5, limit=5),
+    # Cookies churn: five anonymous ids per week, not five ever (Segment's recommendation).
+    "anonymous_id": IdentifierRule(priority=6, limit=5, window_seconds=WEEK),
+    "device_id": IdentifierRule(priority=7, limit=5),
+    "ga_client_id": IdentifierRule(priority=8, limit=5, window_seconds=WEEK),
+    "ios.id": IdentifierRule(priority=9, limit=5),
+    "ios.idfa": IdentifierRule(priority=10, limit=5),
+    "ios.push_token": IdentifierRule(priority=11, limit=5),
+    "phone": IdentifierRule(priority=12, limit=5),
 }
-"""Defaults modelled on Segment's: one user_id per profile, a few emails and devices, any
-number of anonymous ids. Types not listed (custom external ids) get `CUSTOM_RULE`."""
+"""Defaults modelled on Segment's: one user_id per profile, five of every other type (anonymous
+ids per week); priority user_id, email, then alphabetical. Types not listed (custom external
+ids) get `CUSTOM_RULE`."""
 
-CUSTOM_RULE = IdentifierRule(priority=7, limit=None)
+CUSTOM_RULE = IdentifierRule(priority=50, limit=5)
 
 DEFAULT_BLOCKED = (
     "",

@@ -40,5 +40,5 @@ def find_profile(index: ProfileIndex, workspace_id: str, text: str) -> str:
     else:
         found = index.canonical(workspace_id, identifier)
     if found is None:
-        raise NotFound(f"no profile has {identifier}")
+        raise NotFound(f"Profile was not found: no profile has {identifier}")
     return found

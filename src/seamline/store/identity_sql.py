@@ -31,6 +31,16 @@ _OWNERS = (
         identities.c.value.in_(bindparam("values", expanding=True)),
     )
 )
+_SEEN = (
+    update(identities)
+    .where(
+        identities.c.workspace_id == bindparam("w"),
+        identities.c.type == bindparam("t"),
+        identities.c.value == bindparam("v"),
+        identities.c.last_seen < bindparam("at"),
+    )
+    .values(last_seen=bindparam("at"))
+)
 _CREATED = select(profiles.c.id, profiles.c.created_at).where(
     profiles.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -148,16 +158,13 @@ class SqlIdentityGraph:
                     for identifier, profile_id, at, message_id in changes.new_identities
                 ],
             )
-        for identifier, at in changes.seen.items():
+        if changes.seen:
             conn.execute(
-                update(identities)
-                .where(
-                    identities.c.workspace_id == workspace_id,
-                    identities.c.type == identifier.type,
-                    identities.c.value == identifier.value,
-                    identities.c.last_seen < at,
-                )
-                .values(last_seen=at)
+                _SEEN,
+                [
+                    {"w": workspace_id, "t": identifier.type, "v": identifier.value, "at": at}
+                    for identifier, at in changes.seen.items()
+                ],
             )
         for merge in changes.merges:
             conn.execute(
