@@ -33,6 +33,9 @@ def new_profile_id(seed: str | None = None) -> str:
     return "use_" + hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()
 
 
+SEEN_GRANULARITY = timedelta(hours=1)
+
+
 @dataclass
 class ProfileState:
     """What resolution needs of a canonical profile: its age and its limited identifiers."""
@@ -79,12 +82,14 @@ class WorkingSet:
         rules: IdentityRules,
         owners: dict[Identifier, str],
         profiles: dict[str, ProfileState],
+        last_seen: dict[Identifier, datetime] | None = None,
     ) -> None:
         self._rules = rules
         self._limited = rules.limited_types()
         self._windowed = rules.windowed_types()
         self._owners = owners
         self._profiles = profiles
+        self._last_seen = last_seen if last_seen is not None else {}
         self.changes = Changes()
 
     def resolve(
@@ -119,11 +124,19 @@ class WorkingSet:
                 self._owners[identifier] = survivor
                 self.changes.new_identities.append((identifier, survivor, at, message_id))
             elif identifier.type in self._windowed:
-                self.changes.seen[identifier] = max(at, self.changes.seen.get(identifier, at))
+                self._touch(identifier, at)
             if profile is not None and self._is_limited(identifier):
                 previous = profile.identifiers.get(identifier)
                 profile.identifiers[identifier] = at if previous is None else max(previous, at)
         return Resolution(survivor, tuple(dropped))
+
+    def _touch(self, identifier: Identifier, at: datetime) -> None:
+        # Last-seen times only feed windows of days; writing them at most hourly spares the
+        # state store an update for nearly every message from a returning visitor.
+        previous = self._last_seen.get(identifier)
+        if previous is None or at - previous >= SEEN_GRANULARITY:
+            self._last_seen[identifier] = at
+            self.changes.seen[identifier] = at
 
     def _owners_of(self, identifiers: list[Identifier]) -> list[str]:
         found: dict[str, None] = {}

@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 # Built once: expanding IN parameters keep SQLAlchemy's compiled-statement cache warm.
 _OWNERS = (
-    select(identities.c.value, profiles.c.canonical_id)
+    select(identities.c.value, profiles.c.canonical_id, identities.c.last_seen)
     .join(profiles, profiles.c.id == identities.c.profile_id)
     .where(
         identities.c.workspace_id == bindparam("workspace_id"),
@@ -98,6 +98,8 @@ class SqlIdentityGraph:
         checked: Collection[Identifier],
     ) -> WorkingSet:
         owners: dict[Identifier, str] = {}
+        seen_at: dict[Identifier, datetime] = {}
+        windowed = rules.windowed_types()
         by_type: dict[str, list[str]] = {}
         for identifier in ids:
             by_type.setdefault(identifier.type, []).append(identifier.value)
@@ -106,8 +108,11 @@ class SqlIdentityGraph:
                 rows = conn.execute(
                     _OWNERS, {"workspace_id": workspace_id, "type": id_type, "values": chunk}
                 )
-                for value, canonical in rows:
-                    owners[Identifier(id_type, value)] = canonical
+                for value, canonical, seen in rows:
+                    identifier = Identifier(id_type, value)
+                    owners[identifier] = canonical
+                    if id_type in windowed:
+                        seen_at[identifier] = _utc(seen)
         # Only profiles a message with several identifiers points at can merge or break a
         # limit; the rest (most traffic: one anonymous id) need no state loaded.
         at_risk = sorted({owners[i] for i in checked if i in owners})
@@ -124,7 +129,7 @@ class SqlIdentityGraph:
                 identifier = Identifier(id_type, value)
                 states[canonical].identifiers[identifier] = _utc(last_seen)
                 owners.setdefault(identifier, canonical)
-        return WorkingSet(rules, owners, states)
+        return WorkingSet(rules, owners, states, seen_at)
 
     def _write(self, conn: Connection, workspace_id: str, changes: Changes) -> None:
         if changes.new_profiles:
