@@ -268,29 +268,51 @@ def profiles_merge_history(
 
     graph = SqlIdentityGraph(open_state(_settings(ctx)))
     profile_id = find_profile(graph, DEFAULT_WORKSPACE_ID, identifier)
-    history = [
-        {
-            "from_profile": merge.from_id,
-            "into_profile": merge.into_id,
-            "message_id": merge.message_id,
-            "identifiers": [str(i) for i in merge.identifiers],
-            "merged_at": merge.at.isoformat(),
-        }
-        for merge in graph.merges_of(DEFAULT_WORKSPACE_ID, profile_id)
-    ]
+    found = graph.merges_of(DEFAULT_WORKSPACE_ID, profile_id)
     if as_json:
+        history = [
+            {
+                "merge_id": merge.id,
+                "from_profile": merge.from_id,
+                "into_profile": merge.into_id,
+                "message_id": merge.message_id,
+                "identifiers": [str(i) for i in merge.identifiers],
+                "merged_at": merge.at.isoformat(),
+            }
+            for merge in found
+        ]
         print(json.dumps(history))
         return
-    table = Table("merged at", "from", "into", "message", "because of")
-    for row in history:
+    table = Table("merge id", "merged at", "from", "into", "message", "because of")
+    for merge in found:
         table.add_row(
-            str(row["merged_at"]),
-            str(row["from_profile"]),
-            str(row["into_profile"]),
-            str(row["message_id"]),
-            ", ".join(row["identifiers"]),
+            str(merge.id),
+            merge.at.isoformat(),
+            merge.from_id,
+            merge.into_id,
+            merge.message_id,
+            ", ".join(str(i) for i in merge.identifiers),
         )
     console.print(table)
+
+
+@profiles_app.command("unmerge")
+def profiles_unmerge(
+    ctx: typer.Context,
+    merge_id: Annotated[int, typer.Argument(help="The merge id from `profiles merge-history`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Split a profile along a recorded merge; the two are never merged again."""
+    from seamline.app import open_state
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.store.identity_sql import SqlIdentityGraph
+
+    graph = SqlIdentityGraph(open_state(_settings(ctx)))
+    split, kept = graph.unmerge(DEFAULT_WORKSPACE_ID, merge_id)
+    if as_json:
+        print(json.dumps({"merge_id": merge_id, "profile_id": split, "split_from": kept}))
+    else:
+        console.print(f"profile [bold]{split}[/] is split from [bold]{kept}[/] again")
 
 
 def main() -> None:

@@ -239,3 +239,54 @@ async def test_group_calls_link_people_to_accounts_with_traits(
     assert (await running.client.get(f"{BASE}/user_id:una/traits", headers=auth(token))).json()[
         "traits"
     ] == {}
+
+
+async def test_merge_history_and_unmerge_over_the_api(running: Running, token: str) -> None:
+    await send(
+        running,
+        [
+            {
+                "type": "page",
+                "anonymousId": "x-web",
+                "context": {"traits": {"email": "xan@x.io"}},
+                "messageId": "x1",
+            }
+        ],
+    )
+    await send(
+        running, [{"type": "identify", "anonymousId": "x-app", "userId": "xan", "messageId": "x2"}]
+    )
+    await send(
+        running,
+        [
+            {
+                "type": "identify",
+                "anonymousId": "x-app",
+                "traits": {"email": "xan@x.io"},
+                "messageId": "x3",
+            }
+        ],
+    )
+    history = (await running.client.get(f"{BASE}/user_id:xan/merges", headers=auth(token))).json()[
+        "data"
+    ]
+    assert [(m["message_id"], m["identifiers"]) for m in history] == [
+        ("x3", ["anonymous_id:x-app", "email:xan@x.io"])
+    ]
+    done = await running.client.post(
+        f"/v1/spaces/default/merges/{history[0]['merge_id']}/unmerge", headers=auth(token)
+    )
+    assert done.status_code == 200, done.text
+    web = (
+        await running.client.get(f"{BASE}/anonymous_id:x-web/external_ids", headers=auth(token))
+    ).json()["data"]
+    assert {(d["type"], d["id"]) for d in web} == {("anonymous_id", "x-web"), ("email", "xan@x.io")}
+    again = await running.client.post(
+        f"/v1/spaces/default/merges/{history[0]['merge_id']}/unmerge", headers=auth(token)
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "conflict"
+    unauthorised = await running.client.post(
+        f"/v1/spaces/default/merges/{history[0]['merge_id']}/unmerge"
+    )
+    assert unauthorised.status_code == 401

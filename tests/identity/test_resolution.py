@@ -15,7 +15,6 @@ from seamline.pipeline.identity_stage import ResolveIdentities
 from seamline.spec import Envelope, Limits, parse_request
 from seamline.spec.envelope import Item
 from seamline.store.identity_sql import SqlIdentityGraph
-from seamline.store.state import open_state_store
 from tests.identity.scenarios import SCENARIOS
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
@@ -36,14 +35,6 @@ def items_of(messages: list[dict[str, Any]], first_offset: int = 0) -> list[Item
         envelope = Envelope(workspace_id="default", source_id="src", message=parsed.messages[0])
         out.append(Item(first_offset + n, envelope))
     return out
-
-
-@pytest.fixture
-def engine(state_url: str) -> Any:
-    """The state store, on SQLite and on PostgreSQL."""
-    engine = open_state_store(state_url)
-    yield engine
-    engine.dispose()
 
 
 def run(

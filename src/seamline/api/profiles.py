@@ -206,6 +206,37 @@ def router(reader: ProfileAPI) -> APIRouter:
             }
         )
 
+    @routes.get(
+        "/v1/spaces/{space_id}/collections/users/profiles/{identifier}/merges",
+        summary="Every merge that built the profile, with its cause",
+    )
+    async def merge_history(space_id: str, identifier: str) -> JSONResponse:
+        profile_id = profile_of(space_id, identifier)
+        found = await asyncio.to_thread(reader.graph.merges_of, space_id, profile_id)
+        return JSONResponse(
+            {
+                "data": [
+                    {
+                        "merge_id": merge.id,
+                        "from_profile": merge.from_id,
+                        "into_profile": merge.into_id,
+                        "message_id": merge.message_id,
+                        "identifiers": [str(i) for i in merge.identifiers],
+                        "merged_at": _iso(merge.at),
+                    }
+                    for merge in found
+                ]
+            }
+        )
+
+    @routes.post(
+        "/v1/spaces/{space_id}/merges/{merge_id}/unmerge",
+        summary="Split a profile along a recorded merge; the two are never merged again",
+    )
+    async def unmerge(space_id: str, merge_id: int) -> JSONResponse:
+        split, kept = await asyncio.to_thread(reader.graph.unmerge, space_id, merge_id)
+        return JSONResponse({"merge_id": merge_id, "profile_id": split, "split_from": kept})
+
     return routes
 
 

@@ -54,6 +54,7 @@ class Merge:
     message_id: str
     identifiers: tuple[Identifier, ...]
     at: datetime
+    id: int | None = None  # set once stored
 
 
 @dataclass
@@ -83,6 +84,7 @@ class WorkingSet:
         owners: dict[Identifier, str],
         profiles: dict[str, ProfileState],
         last_seen: dict[Identifier, datetime] | None = None,
+        separated: set[frozenset[str]] | None = None,
     ) -> None:
         self._rules = rules
         self._limited = rules.limited_types()
@@ -90,6 +92,7 @@ class WorkingSet:
         self._owners = owners
         self._profiles = profiles
         self._last_seen = last_seen if last_seen is not None else {}
+        self._separated = separated if separated is not None else set()
         self.changes = Changes()
 
     def resolve(
@@ -150,6 +153,11 @@ class WorkingSet:
         return identifier.type in self._limited
 
     def _breaks_limits(self, owners: list[str], incoming: list[Identifier], at: datetime) -> bool:
+        if self._separated and len(owners) > 1:
+            for n, first in enumerate(owners):
+                for second in owners[n + 1 :]:
+                    if frozenset((first, second)) in self._separated:
+                        return True  # an operator unmerged these: never join them again
         values: dict[str, set[str]] = {}
         for owner in owners:
             for identifier, last_seen in self._profiles[owner].identifiers.items():
@@ -185,4 +193,7 @@ class WorkingSet:
         for identifier, owner in self._owners.items():
             if owner == other:
                 self._owners[identifier] = survivor
+        for pair in [pair for pair in self._separated if other in pair]:
+            self._separated.discard(pair)
+            self._separated.add(frozenset(survivor if p == other else p for p in pair))
         self.changes.merges.append(Merge(other, survivor, message_id, tuple(why), at))

@@ -12,12 +12,13 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, text, update
 
+from seamline.errors import Conflict, NotFound
 from seamline.identity.identifiers import Identifier
 from seamline.identity.resolve import Changes, Merge, ProfileState, WorkingSet
 from seamline.identity.rules import IdentityRules
-from seamline.store.state import identities, merges, profiles
+from seamline.store.state import identities, merges, profiles, separations
 
 T = TypeVar("T")
 
@@ -40,6 +41,20 @@ _SEEN = (
         identities.c.last_seen < bindparam("at"),
     )
     .values(last_seen=bindparam("at"))
+)
+_profile_a = profiles.alias("profile_a")
+_profile_b = profiles.alias("profile_b")
+_SEPARATED = (
+    select(_profile_a.c.canonical_id, _profile_b.c.canonical_id)
+    .select_from(separations)
+    .join(_profile_a, _profile_a.c.id == separations.c.profile_a)
+    .join(_profile_b, _profile_b.c.id == separations.c.profile_b)
+    .where(
+        or_(
+            _profile_a.c.canonical_id.in_(bindparam("ids", expanding=True)),
+            _profile_b.c.canonical_id.in_(bindparam("ids", expanding=True)),
+        )
+    )
 )
 _CREATED = select(profiles.c.id, profiles.c.created_at).where(
     profiles.c.id.in_(bindparam("ids", expanding=True))
@@ -129,7 +144,12 @@ class SqlIdentityGraph:
                 identifier = Identifier(id_type, value)
                 states[canonical].identifiers[identifier] = _utc(last_seen)
                 owners.setdefault(identifier, canonical)
-        return WorkingSet(rules, owners, states, seen_at)
+        separated: set[frozenset[str]] = set()
+        for chunk in _chunks(at_risk):
+            for first, second in conn.execute(_SEPARATED, {"ids": chunk}):
+                if first != second:
+                    separated.add(frozenset((first, second)))
+        return WorkingSet(rules, owners, states, seen_at, separated)
 
     def _write(self, conn: Connection, workspace_id: str, changes: Changes) -> None:
         if changes.new_profiles:
@@ -192,6 +212,55 @@ class SqlIdentityGraph:
                     merged_at=merge.at,
                 )
             )
+
+    def unmerge(self, workspace_id: str, merge_id: int) -> tuple[str, str]:
+        """Undo a recorded merge: the merged profile (with what was merged into it before)
+        becomes its own person again, and the two are never merged again.
+
+        Returns (split-off profile, profile it was merged into).
+        """
+        with self._engine.begin() as conn:
+            if self._postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0})
+            row = conn.execute(
+                select(merges).where(merges.c.id == merge_id, merges.c.workspace_id == workspace_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no merge {merge_id}; see `seamline profiles merge-history`")
+            if row.undone_at is not None:
+                raise Conflict(f"merge {merge_id} was already undone")
+            now = datetime.now(UTC)
+            conn.execute(update(merges).where(merges.c.id == merge_id).values(undone_at=now))
+            conn.execute(
+                update(profiles).where(profiles.c.id == row.from_profile).values(merged_into=None)
+            )
+            subtree = [row.from_profile]
+            frontier = [row.from_profile]
+            while frontier:
+                children = [
+                    str(child)
+                    for (child,) in conn.execute(
+                        select(profiles.c.id).where(profiles.c.merged_into.in_(frontier))
+                    )
+                ]
+                subtree += children
+                frontier = children
+            for chunk in _chunks(subtree):
+                conn.execute(
+                    update(profiles)
+                    .where(profiles.c.id.in_(chunk))
+                    .values(canonical_id=row.from_profile)
+                )
+            conn.execute(
+                insert(separations).values(
+                    workspace_id=workspace_id,
+                    profile_a=row.from_profile,
+                    profile_b=row.into_profile,
+                    merge_id=merge_id,
+                    created_at=now,
+                )
+            )
+        return str(row.from_profile), str(row.into_profile)
 
     def canonical(self, workspace_id: str, identifier: Identifier) -> str | None:
         with self._engine.connect() as conn:
@@ -266,6 +335,7 @@ class SqlIdentityGraph:
                     row.message_id,
                     tuple(_parse_identifier(text) for text in row.identifiers),
                     _utc(row.merged_at),
+                    row.id,
                 )
                 for row in rows
             ]

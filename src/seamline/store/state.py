@@ -82,6 +82,17 @@ merges = Table(
     Column("undone_at", DateTime(timezone=True), nullable=True),
 )
 
+separations = Table(
+    "separations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("profile_a", String(64), nullable=False, index=True),
+    Column("profile_b", String(64), nullable=False, index=True),
+    Column("merge_id", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 profile_traits = Table(
     "profile_traits",
     metadata,
