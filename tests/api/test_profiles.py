@@ -290,3 +290,40 @@ async def test_merge_history_and_unmerge_over_the_api(running: Running, token: s
         f"/v1/spaces/default/merges/{history[0]['merge_id']}/unmerge"
     )
     assert unauthorised.status_code == 401
+
+
+async def test_search_by_trait_and_by_identifier(running: Running, token: str) -> None:
+    await send(running, STORY)
+    await send(
+        running,
+        [
+            {
+                "type": "identify",
+                "userId": "yan",
+                "traits": {"plan": "free", "age": 31},
+                "messageId": "y1",
+            }
+        ],
+    )
+    by_plan = (
+        await running.client.get("/v1/spaces/default/profiles?trait.plan=pro", headers=auth(token))
+    ).json()["data"]
+    assert [p["traits"]["email"] for p in by_plan] == ["Zoe@Example.com"]
+    by_age = (
+        await running.client.get("/v1/spaces/default/profiles?trait.age=31", headers=auth(token))
+    ).json()["data"]
+    assert len(by_age) == 2
+    by_email = (
+        await running.client.get(
+            "/v1/spaces/default/profiles?identifier=email:zoe@example.com", headers=auth(token)
+        )
+    ).json()["data"]
+    assert [p["traits"]["plan"] for p in by_email] == ["pro"]
+    nobody = (
+        await running.client.get(
+            "/v1/spaces/default/profiles?trait.plan=enterprise", headers=auth(token)
+        )
+    ).json()
+    assert nobody == {"data": []}
+    bad = await running.client.get("/v1/spaces/default/profiles", headers=auth(token))
+    assert bad.status_code == 400

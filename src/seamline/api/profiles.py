@@ -229,6 +229,34 @@ def router(reader: ProfileAPI) -> APIRouter:
             }
         )
 
+    @routes.get(
+        "/v1/spaces/{space_id}/profiles",
+        summary="Find profiles by identifier (`identifier=email:a@b.com`) or by a trait value "
+        "(`trait.plan=pro`; the value is read as JSON when it parses, else as text)",
+    )
+    async def search(request: Request, space_id: str) -> JSONResponse:
+        limit = _offset(request.query_params.get("limit")) or 20
+        found: list[str] = []
+        identifier = request.query_params.get("identifier")
+        wanted = {k[6:]: v for k, v in request.query_params.items() if k.startswith("trait.")}
+        if identifier:
+            try:
+                found = [profile_of(space_id, identifier)]
+            except NotFound:
+                found = []
+        elif len(wanted) == 1:
+            [(name, text)] = wanted.items()
+            found = await asyncio.to_thread(
+                reader.traits.profiles_with, name, _json_or_text(text), min(limit, MAX_LIMIT)
+            )
+        else:
+            raise InvalidInput("search with identifier=type:value or one trait.NAME=VALUE")
+        data = []
+        for profile_id in found:
+            traits = await asyncio.to_thread(reader.traits.traits_of, profile_id)
+            data.append({"profile_id": profile_id, "traits": traits})
+        return JSONResponse({"data": data})
+
     @routes.post(
         "/v1/spaces/{space_id}/merges/{merge_id}/unmerge",
         summary="Split a profile along a recorded merge; the two are never merged again",
@@ -238,6 +266,13 @@ def router(reader: ProfileAPI) -> APIRouter:
         return JSONResponse({"merge_id": merge_id, "profile_id": split, "split_from": kept})
 
     return routes
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return _json.decode(text)
+    except msgspec.DecodeError:
+        return text
 
 
 def _original(row: dict[str, Any] | None) -> datetime | None:

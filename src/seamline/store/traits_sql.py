@@ -69,6 +69,26 @@ class SqlTraitStore:
                 ]
             )
 
+    def profiles_with(self, name: str, value: Any, limit: int) -> list[str]:
+        """Canonical profiles whose current trait `name` equals `value` (for search)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(profiles.c.canonical_id)
+                .join(profile_traits, profiles.c.id == profile_traits.c.profile_id)
+                .where(profile_traits.c.name == name, profile_traits.c.removed.is_(False))
+                .distinct()
+            )
+            candidates = [str(row[0]) for row in rows]
+        found = []
+        for canonical in candidates:
+            # Compare against the merged, current value: an older value on a merged
+            # profile must not match.
+            if self.traits_of(canonical).get(name) == value:
+                found.append(canonical)
+                if len(found) >= limit:
+                    break
+        return found
+
     def traits_of(self, canonical_id: str) -> dict[str, Any]:
         """Current traits of a canonical profile, across every profile merged into it."""
         with self._engine.connect() as conn:
