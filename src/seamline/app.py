@@ -31,7 +31,12 @@ from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, WriteKeys, ne
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
 from seamline.config import Settings
 from seamline.errors import Conflict, SeamlineError
-from seamline.identity.rules import IdentityRules
+from seamline.identity.rules import (
+    DEFAULT_BLOCKED,
+    DEFAULT_RULES,
+    IdentifierRule,
+    IdentityRules,
+)
 from seamline.log.local import LocalLog
 from seamline.metrics import Metrics
 from seamline.pipeline.dedup import DropDuplicates
@@ -67,6 +72,23 @@ class DataDir:
 
     def state_url(self) -> str:
         return f"sqlite:///{self.state_db}"
+
+
+def identity_rules(settings: Settings) -> IdentityRules:
+    """The identity resolution rules the settings describe, on top of the defaults."""
+    rules = dict(DEFAULT_RULES)
+    for name, rule in settings.identity_types.items():
+        rules[name] = IdentifierRule(rule.priority, rule.limit, rule.window_seconds)
+    return IdentityRules(
+        rules,
+        blocked_values=(
+            DEFAULT_BLOCKED
+            if settings.identity_blocked_values is None
+            else settings.identity_blocked_values
+        ),
+        blocked_patterns=settings.identity_blocked_patterns,
+        custom=[(c.name, c.path) for c in settings.identity_custom_identifiers],
+    )
 
 
 def open_state(settings: Settings) -> Engine:
@@ -129,7 +151,7 @@ class Seamline:
         self.metrics = Metrics()
         self.state = open_state(settings)
         self.sources = SqlSourceStore(self.state)
-        self.identity_rules = IdentityRules()
+        self.identity_rules = identity_rules(settings)
         self.identity = SqlIdentityGraph(self.state)
         self.traits = SqlTraitStore(self.state)
         self.accounts = SqlAccountStore(self.state)
@@ -255,7 +277,9 @@ class Seamline:
         self.accepting = False
         self._stop.set()
         if self._runner_task is not None:
-            await self._runner_task
+            # A pipeline that failed was reported when it stopped; closing must go on anyway.
+            with contextlib.suppress(Exception):
+                await self._runner_task
             self._runner_task = None
         await self.log.close()
         self._events.close()

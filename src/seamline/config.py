@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +22,30 @@ from pydantic_settings import (
 )
 
 DEFAULT_PORT = 8088
+
+
+_PATH = r"^(userId|anonymousId|groupId|(properties|traits|context)(\.[^.]+)+)$"
+
+
+class IdentifierSetting(BaseModel):
+    """Priority and limit of one identifier type (see docs/identity.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int = Field(ge=1)
+    limit: int | None = Field(None, ge=1)
+    window_seconds: int | None = Field(None, ge=1)
+
+
+class CustomIdentifier(BaseModel):
+    """An identifier type read from a path in the message, e.g. `properties.customer_number`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9_.]+$")
+    path: str = Field(
+        pattern=r"^(userId|anonymousId|groupId|(properties|traits|context)(\.[^.]+)+)$"
+    )
 
 
 class Settings(BaseSettings):
@@ -48,6 +73,27 @@ class Settings(BaseSettings):
     pipeline_batch_size: int = Field(2000, ge=1, description="Max messages per pipeline batch.")
     max_message_bytes: int = Field(32 * 1024, ge=1, description="Largest accepted message.")
     max_request_bytes: int = Field(500 * 1024, ge=1, description="Largest accepted request body.")
+    identity_types: dict[str, IdentifierSetting] = Field(
+        default_factory=dict,
+        description="Priority/limit per identifier type; added to (or replacing) the defaults.",
+    )
+    identity_blocked_values: list[str] | None = Field(
+        None, description="Values that are never identifiers (default: see docs/identity.md)."
+    )
+    identity_blocked_patterns: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions of values that are never identifiers.",
+    )
+    identity_custom_identifiers: list[CustomIdentifier] = Field(
+        default_factory=list, description="Extra identifier types read from message paths."
+    )
+
+    @field_validator("identity_blocked_patterns")
+    @classmethod
+    def _valid_patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            re.compile(pattern)
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

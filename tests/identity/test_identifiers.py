@@ -157,3 +157,32 @@ def test_custom_blocked_values_and_patterns() -> None:
 )
 def test_normalise(id_type: str, raw: Any, expected: str | None) -> None:
     assert normalise(id_type, raw) == expected
+
+
+def test_custom_identifiers_and_rules_come_from_settings(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seamline.app import identity_rules
+    from seamline.config import load_settings
+
+    (tmp_path / "seamline.toml").write_text(
+        'identity_blocked_patterns = ["^test.*"]\n\n'
+        "[identity_types.phone]\npriority = 3\nlimit = 1\n\n"
+        '[[identity_custom_identifiers]]\nname = "customer_number"\npath = "properties.account.number"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SEAMLINE_CONFIG", raising=False)
+    rules = identity_rules(load_settings())
+    assert rules.rule("phone").limit == 1 and rules.priority("phone") == 3
+    assert rules.is_blocked("testing-user") and not rules.is_blocked("real-user")
+    msg = message(type="track", user_id="u", event="E", properties={"account": {"number": 12345}})
+    assert [str(i) for i in identifiers_of(msg, rules)] == ["user_id:u", "customer_number:12345"]
+
+
+def test_a_bad_custom_identifier_path_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from seamline.config import Settings
+
+    with pytest.raises(ValidationError):
+        Settings(identity_custom_identifiers=[{"name": "x", "path": "somewhere.else"}])  # type: ignore[list-item]

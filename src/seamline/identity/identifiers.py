@@ -81,6 +81,25 @@ def _decode(decoder: Any, raw: msgspec.Raw) -> Any:
         return None
 
 
+_any = msgspec.json.Decoder()
+_TOP = {"userId": "user_id", "anonymousId": "anonymous_id", "groupId": "group_id"}
+
+
+def _at_path(message: Message, path: tuple[str, ...]) -> Any:
+    """The value at a configured path (`properties.customer_number`, `userId`), or None."""
+    if len(path) == 1:
+        return getattr(message, _TOP[path[0]], None)
+    raw = getattr(message, path[0])
+    if not raw:
+        return None
+    value: Any = _any.decode(raw)
+    for key in path[1:]:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
 def identifiers_of(message: Message, rules: IdentityRules) -> list[Identifier]:
     """Every usable identifier of `message`, most trusted first, without duplicates."""
     found: list[tuple[str, Any]] = [
@@ -112,6 +131,8 @@ def identifiers_of(message: Message, rules: IdentityRules) -> list[Identifier]:
         for external in context.external_ids or ():
             if isinstance(external.type, str) and external.type.strip():
                 found.append((external.type.strip().lower(), external.id))
+    if rules.custom:
+        found += [(name, _at_path(message, path)) for name, path in rules.custom]
     seen: dict[Identifier, None] = {}
     for id_type, raw in found:
         value = normalise(id_type, raw)

@@ -72,10 +72,14 @@ class IdentityRules:
         *,
         blocked_values: Iterable[str] = DEFAULT_BLOCKED,
         blocked_patterns: Iterable[str] = (),
+        custom: Iterable[tuple[str, str]] = (),
     ) -> None:
         self._rules = dict(DEFAULT_RULES if rules is None else rules)
         self._blocked = frozenset(value.strip().lower() for value in blocked_values)
         self._patterns = tuple(re.compile(pattern, re.IGNORECASE) for pattern in blocked_patterns)
+        self.custom: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+            (name, tuple(path.split("."))) for name, path in custom
+        )
         self._limited = frozenset(n for n, r in self._rules.items() if r.limit is not None)
         self._windowed = frozenset(
             n for n, r in self._rules.items() if r.window_seconds is not None

@@ -158,7 +158,11 @@ class LocalLog:
             if self._broken is not None:
                 raise RuntimeError(f"the log stopped after a failed write: {self._broken}")
             if self._flusher is None:
-                self._flusher = threading.Thread(target=self._flush_loop, name="log-flusher")
+                # A daemon: appends are acknowledged only after their fsync, so a flusher cut
+                # off at interpreter exit loses nothing acknowledged, and never hangs the exit.
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="log-flusher", daemon=True
+                )
                 self._flusher.start()
             self._pending.append((payloads, waiter))
             self._cond.notify_all()
