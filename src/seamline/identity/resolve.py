@@ -125,6 +125,7 @@ class WorkingSet:
         for identifier in kept:
             if identifier not in self._owners:
                 self._owners[identifier] = survivor
+                self._last_seen[identifier] = at
                 self.changes.new_identities.append((identifier, survivor, at, message_id))
             elif identifier.type in self._windowed:
                 self._touch(identifier, at)
