@@ -137,12 +137,24 @@ tokens = Table(
 
 
 def open_state_store(url: str) -> Engine:
-    """Create the engine for `url` and the tables that do not exist yet."""
+    """Create the engine for `url` and bring its schema to the latest migration."""
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+    migrate(engine)
     return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Apply the Alembic migrations (`store/migrations/versions`) not applied yet."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "seamline.store:migrations")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(connection: Any, _record: object) -> None:
