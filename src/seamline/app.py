@@ -95,7 +95,7 @@ def open_state(settings: Settings) -> Engine:
     """The state store of the data directory (created on first use)."""
     paths = DataDir(settings.data_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
-    return open_state_store(paths.state_url())
+    return open_state_store(settings.database_url or paths.state_url())
 
 
 def open_sources(settings: Settings) -> SqlSourceStore:
@@ -105,12 +105,16 @@ def open_sources(settings: Settings) -> SqlSourceStore:
 
 def bootstrap(settings: Settings) -> Source:
     """Create the default workspace and its development source unless they exist."""
-    store = open_sources(settings)
-    store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
-    for source in store.list(DEFAULT_WORKSPACE_ID):
-        if source.name == DEV_SOURCE_NAME:
-            return source
-    return store.create(new_source(DEV_SOURCE_NAME, DEFAULT_WORKSPACE_ID))
+    engine = open_state(settings)
+    try:
+        store = SqlSourceStore(engine)
+        store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
+        for source in store.list(DEFAULT_WORKSPACE_ID):
+            if source.name == DEV_SOURCE_NAME:
+                return source
+        return store.create(new_source(DEV_SOURCE_NAME, DEFAULT_WORKSPACE_ID))
+    finally:
+        engine.dispose()
 
 
 class ServeLock:

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEAMLINE_", extra="forbid")
 
     data_dir: Path = Field(Path("seamline-data"), description="Where the embedded stores live.")
+    database_url: str | None = Field(
+        None,
+        description="State store URL (postgresql+psycopg://…); default: SQLite in the data dir.",
+    )
     host: str = Field("127.0.0.1", description="Interface the HTTP server binds.")
     port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="TCP port of the HTTP server.")
     public_url: str | None = Field(

@@ -29,8 +29,11 @@ class Running:
 
 
 @pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[Running]:
-    settings = Settings(data_dir=tmp_path / "data")
+async def running(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Running]:
+    # Profile API tests run on both state stores (they ask for `state_url`); the Tracking API
+    # tests do not touch the state store beyond write keys and stay on SQLite.
+    url = request.getfixturevalue("state_url") if "state_url" in request.fixturenames else None
+    settings = Settings(data_dir=tmp_path / "data", database_url=url)
     source = bootstrap(settings)
     app = Seamline(settings)
     await app.start()
