@@ -100,5 +100,8 @@ class IdentityRules:
         return self._windowed
 
     def is_blocked(self, value: str) -> bool:
-        lowered = value.strip().lower()
-        return lowered in self._blocked or any(p.fullmatch(value) for p in self._patterns)
+        if value.strip().lower() in self._blocked:
+            return True
+        if self._patterns:
+            return any(pattern.fullmatch(value) for pattern in self._patterns)
+        return False
