@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-root", default=None)
     args = parser.parse_args()
-    asyncio.run(run(args, Console()))
+    asyncio.run(run(args, Console(width=140)))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from seamline.identity.rules import IdentityRules
-from seamline.spec.messages import Message
+from seamline.spec.messages import Message, decode_part
 
 
 class Identifier(NamedTuple):
@@ -72,15 +72,6 @@ def normalise(id_type: str, value: Any) -> str | None:
     return text or None
 
 
-def _decode(decoder: Any, raw: msgspec.Raw) -> Any:
-    if not raw:
-        return None
-    try:
-        return decoder.decode(raw)
-    except msgspec.ValidationError:
-        return None
-
-
 _any = msgspec.json.Decoder()
 _TOP = {"userId": "user_id", "anonymousId": "anonymous_id", "groupId": "group_id"}
 
@@ -110,14 +101,14 @@ def identifiers_of(message: Message, rules: IdentityRules) -> list[Identifier]:
         # alias links a previous id (almost always the anonymous id used before sign-up) to
         # the userId; as an anonymous_id it never collides with the one-user_id limit.
         found.append(("anonymous_id", message.previous_id))
-    traits = _decode(_contact, message.traits) if message.type == "identify" else None
+    traits = decode_part(_contact, message.traits) if message.type == "identify" else None
     if traits is not None:
         found += [("email", traits.email), ("phone", traits.phone)]
     if message.type == "track":
-        properties = _decode(_contact, message.properties)
+        properties = decode_part(_contact, message.properties)
         if properties is not None:
             found.append(("email", properties.email))
-    context = _decode(_context, message.context)
+    context = decode_part(_context, message.context)
     if context is not None:
         if context.traits is not None:
             found += [("email", context.traits.email), ("phone", context.traits.phone)]

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import msgspec
 
 from seamline.spec.envelope import Item
+from seamline.spec.messages import decode_part
 
 _object = msgspec.json.Decoder(dict[str, Any])
 
@@ -40,15 +41,6 @@ class TraitStore(Protocol):
         ...
 
 
-def _decode(decoder: Any, raw: msgspec.Raw) -> Any:
-    if not raw:
-        return None
-    try:
-        return decoder.decode(raw)
-    except msgspec.ValidationError:
-        return None
-
-
 def trait_updates(batch: Sequence[Item]) -> list[TraitUpdate]:
     """The newest update per (profile, trait) in the batch, from identify traits and
     `context.traits` of any call; a `null` value removes the trait."""
@@ -58,11 +50,13 @@ def trait_updates(batch: Sequence[Item]) -> list[TraitUpdate]:
         if item.profile_id is None or message.timestamp is None:
             continue
         found: dict[str, Any] = {}
-        context = _decode(_context, message.context)
+        context = decode_part(_context, message.context)
         if context is not None and context.traits:
             found.update(context.traits)
         if message.type == "identify":
-            found.update(_decode(_object, message.traits) or {})
+            traits = decode_part(_object, message.traits)
+            if traits:
+                found.update(traits)
         for name, value in found.items():
             update = TraitUpdate(
                 item.profile_id,

@@ -8,7 +8,7 @@ what keeps decoding close to the speed of a bare parse.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -16,6 +16,8 @@ MESSAGE_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alia
 
 Id = str | int
 """Segment ids are strings; numbers are accepted and stored as their decimal text."""
+
+T = TypeVar("T")
 
 ABSENT = msgspec.Raw()
 """Default of a free-form field that was not sent (an empty Raw is omitted when encoding)."""
@@ -44,6 +46,17 @@ class Message(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
     traits: msgspec.Raw = ABSENT
     context: msgspec.Raw = ABSENT
     integrations: msgspec.Raw = ABSENT
+
+
+def decode_part(decoder: msgspec.json.Decoder[T], raw: msgspec.Raw) -> T | None:
+    """Decode a free-form part (`context`, `traits` …) into the shape a stage reads, or None
+    when it is absent or not that shape (stages read what they understand, never fail on it)."""
+    if not raw:
+        return None
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError:
+        return None
 
 
 class ContextProbe(msgspec.Struct):

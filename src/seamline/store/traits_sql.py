@@ -62,12 +62,7 @@ class SqlTraitStore:
                     profile_traits.c.updated_at,
                 ).where(profile_traits.c.profile_id == account_id)
             )
-            return merge_traits(
-                [
-                    (name, value, bool(removed), at if at.tzinfo else at.replace(tzinfo=UTC))
-                    for name, value, removed, at in rows
-                ]
-            )
+            return _merged(rows)
 
     def profiles_with(self, name: str, value: Any, limit: int) -> list[str]:
         """Canonical profiles whose current trait `name` equals `value` (for search)."""
@@ -102,9 +97,13 @@ class SqlTraitStore:
                 .join(profiles, profiles.c.id == profile_traits.c.profile_id)
                 .where(profiles.c.canonical_id == canonical_id)
             )
-            return merge_traits(
-                [
-                    (name, value, bool(removed), at if at.tzinfo else at.replace(tzinfo=UTC))
-                    for name, value, removed, at in rows
-                ]
-            )
+            return _merged(rows)
+
+
+def _merged(rows: Any) -> dict[str, Any]:
+    return merge_traits(
+        [
+            (name, value, bool(removed), at if at.tzinfo else at.replace(tzinfo=UTC))
+            for name, value, removed, at in rows
+        ]
+    )
