@@ -25,6 +25,8 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import func, select
 
+from seamline.app import tune_runtime
+from seamline.config import Settings
 from seamline.identity.rules import IdentityRules
 from seamline.log import LocalLog
 from seamline.pipeline import PipelineRunner
@@ -216,10 +218,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=Settings().pipeline_batch_size)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-root", default=None)
     args = parser.parse_args()
+    tune_runtime()  # as `seamline serve` does
     asyncio.run(run(args, Console(width=140)))
 
 

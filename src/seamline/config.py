@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     dedup_window_seconds: int = Field(
         24 * 3600, ge=0, description="How long a (source, messageId) is remembered for dedup."
     )
-    pipeline_batch_size: int = Field(2000, ge=1, description="Max messages per pipeline batch.")
+    pipeline_batch_size: int = Field(5000, ge=1, description="Max messages per pipeline batch.")
     max_message_bytes: int = Field(32 * 1024, ge=1, description="Largest accepted message.")
     max_request_bytes: int = Field(500 * 1024, ge=1, description="Largest accepted request body.")
     identity_types: dict[str, IdentifierSetting] = Field(
