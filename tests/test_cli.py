@@ -156,3 +156,78 @@ def test_a_bad_setting_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "trusted_proxies" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_tokens_and_profile_commands(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    token = json.loads(
+        cli("--data-dir", str(data), "tokens", "create", "--name", "ops", "--json").stdout
+    )
+    assert token["token"].startswith("sl_") and token["name"] == "ops"
+    with Server(data) as server:
+        batch = [
+            {
+                "type": "page",
+                "anonymousId": "cli-web",
+                "context": {"traits": {"email": "cli@x.io"}},
+                "messageId": "c1",
+            },
+            {
+                "type": "identify",
+                "anonymousId": "cli-app",
+                "userId": "cli-user",
+                "traits": {"plan": "pro"},
+                "messageId": "c2",
+            },
+            {
+                "type": "identify",
+                "anonymousId": "cli-app",
+                "traits": {"email": "cli@x.io"},
+                "messageId": "c3",
+            },
+        ]
+        for message in batch:  # one request each: the merge needs them in order
+            assert (
+                httpx.post(
+                    f"{server.url}/v1/batch", auth=(server.write_key, ""), json={"batch": [message]}
+                ).status_code
+                == 200
+            )
+        assert server.stop() == 0
+    shown = json.loads(
+        cli("--data-dir", str(data), "profiles", "show", "user_id:cli-user", "--json").stdout
+    )
+    assert shown["traits"] == {"email": "cli@x.io", "plan": "pro"}
+    assert {(e["type"], e["id"]) for e in shown["external_ids"]} >= {
+        ("user_id", "cli-user"),
+        ("anonymous_id", "cli-web"),
+    }
+    history = json.loads(
+        cli("--data-dir", str(data), "profiles", "merge-history", "email:cli@x.io", "--json").stdout
+    )
+    assert [h["message_id"] for h in history] == ["c3"]
+    undone = json.loads(
+        cli(
+            "--data-dir", str(data), "profiles", "unmerge", str(history[0]["merge_id"]), "--json"
+        ).stdout
+    )
+    assert undone["merge_id"] == history[0]["merge_id"]
+    web = json.loads(
+        cli("--data-dir", str(data), "profiles", "show", "anonymous_id:cli-web", "--json").stdout
+    )
+    user = json.loads(
+        cli("--data-dir", str(data), "profiles", "show", "user_id:cli-user", "--json").stdout
+    )
+    assert web["profile_id"] == shown["profile_id"]  # the older profile kept its id
+    assert user["profile_id"] != web["profile_id"]  # the merged-in one is on its own again
+    assert {(e["type"], e["id"]) for e in user["external_ids"]} == {
+        ("user_id", "cli-user"),
+        ("anonymous_id", "cli-app"),
+    }
+    again = cli("--data-dir", str(data), "profiles", "unmerge", str(history[0]["merge_id"]))
+    assert again.returncode == 2 and "already undone" in again.stderr
+    missing = cli("--data-dir", str(data), "profiles", "show", "user_id:nobody")
+    assert missing.returncode == 2 and "not found" in missing.stderr.lower()
+    bad = cli("--data-dir", str(data), "profiles", "show", "nocolon")
+    assert bad.returncode == 2
