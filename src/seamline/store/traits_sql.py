@@ -12,6 +12,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from seamline.profiles.traits import TraitUpdate, merge_traits
 from seamline.store.state import profile_traits, profiles
 
+_TRAIT_ROWS = select(
+    profile_traits.c.name,
+    profile_traits.c.value,
+    profile_traits.c.removed,
+    profile_traits.c.updated_at,
+)
+
 
 class SqlTraitStore:
     """`TraitStore` with an upsert that never lets an older event overwrite a newer one."""
@@ -54,14 +61,7 @@ class SqlTraitStore:
     def traits_of_account(self, account_id: str) -> dict[str, Any]:
         """Current traits of an account (group profile)."""
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    profile_traits.c.name,
-                    profile_traits.c.value,
-                    profile_traits.c.removed,
-                    profile_traits.c.updated_at,
-                ).where(profile_traits.c.profile_id == account_id)
-            )
+            rows = conn.execute(_TRAIT_ROWS.where(profile_traits.c.profile_id == account_id))
             return _merged(rows)
 
     def profiles_with(self, name: str, value: Any, limit: int) -> list[str]:
@@ -88,14 +88,9 @@ class SqlTraitStore:
         """Current traits of a canonical profile, across every profile merged into it."""
         with self._engine.connect() as conn:
             rows = conn.execute(
-                select(
-                    profile_traits.c.name,
-                    profile_traits.c.value,
-                    profile_traits.c.removed,
-                    profile_traits.c.updated_at,
+                _TRAIT_ROWS.join(profiles, profiles.c.id == profile_traits.c.profile_id).where(
+                    profiles.c.canonical_id == canonical_id
                 )
-                .join(profiles, profiles.c.id == profile_traits.c.profile_id)
-                .where(profiles.c.canonical_id == canonical_id)
             )
             return _merged(rows)
 
