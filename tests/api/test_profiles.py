@@ -235,6 +235,21 @@ async def test_group_calls_link_people_to_accounts_with_traits(
         "plan": "team",
         "seats": 7,
     }
+    accounts = "/v1/spaces/default/collections/accounts/profiles"
+    acme = (
+        await running.client.get(f"{accounts}/group_id:acme/traits", headers=auth(token))
+    ).json()
+    assert acme["traits"] == {"plan": "team", "seats": 7}
+    people = (
+        await running.client.get(f"{accounts}/group_id:acme/links", headers=auth(token))
+    ).json()["data"]
+    assert len(people) == 2 and all(p["to_collection"] == "users" for p in people)
+    assert (
+        await running.client.get(f"{accounts}/group_id:nope/traits", headers=auth(token))
+    ).status_code == 404
+    assert (
+        await running.client.get(f"{accounts}/user_id:x/traits", headers=auth(token))
+    ).status_code == 400
     # Group traits are the account's, not the person's.
     assert (await running.client.get(f"{BASE}/user_id:una/traits", headers=auth(token))).json()[
         "traits"

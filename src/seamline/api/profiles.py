@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from seamline.access.tokens import Token, TokenStore, authenticate
 from seamline.errors import InvalidInput, NotFound, Unauthorized
+from seamline.profiles.accounts import account_id
 from seamline.profiles.lookup import ProfileIndex, find_profile
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.events_duckdb import DuckDBEventStore
@@ -25,6 +26,7 @@ from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.traits_sql import SqlTraitStore
 
 PREFIX = "/v1/spaces/{space_id}/collections/users/profiles/{identifier}"
+ACCOUNTS = "/v1/spaces/{space_id}/collections/accounts/profiles/{identifier}"
 MAX_LIMIT = 200
 
 
@@ -228,6 +230,43 @@ def router(reader: ProfileAPI) -> APIRouter:
                 ]
             }
         )
+
+    def account_of(space_id: str, identifier: str) -> str:
+        id_type, _, group_id = identifier.partition(":")
+        if id_type != "group_id" or not group_id:
+            raise InvalidInput("accounts are found by group_id:VALUE")
+        found = account_id(space_id, group_id)
+        if not reader.accounts.exists(found):
+            raise NotFound(f"Profile was not found: no account has {identifier}")
+        return found
+
+    @routes.get(ACCOUNTS + "/traits", summary="An account's (group's) traits")
+    async def account_traits(request: Request, space_id: str, identifier: str) -> JSONResponse:
+        found = account_of(space_id, identifier)
+        traits = await asyncio.to_thread(reader.traits.traits_of_account, found)
+        return JSONResponse({"traits": traits, "cursor": cursor(request, "", False)})
+
+    @routes.get(ACCOUNTS + "/links", summary="The people linked to an account")
+    async def account_links(request: Request, space_id: str, identifier: str) -> JSONResponse:
+        found = account_of(space_id, identifier)
+        members = await asyncio.to_thread(reader.accounts.members_of, found)
+        data = [
+            {
+                "to_collection": "users",
+                "external_ids": [
+                    {
+                        "id": row["canonical_id"],
+                        "type": "profile_id",
+                        "collection": "users",
+                        "encoding": "none",
+                        "source_id": row["source_id"],
+                        "created_at": _iso(row["first_seen"]),
+                    }
+                ],
+            }
+            for row in members
+        ]
+        return JSONResponse({"data": data, "cursor": cursor(request, "", False)})
 
     @routes.get(
         "/v1/spaces/{space_id}/profiles",

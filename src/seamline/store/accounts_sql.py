@@ -65,3 +65,26 @@ class SqlAccountStore:
             for row in rows:
                 seen.setdefault(row.id, dict(row._mapping))
             return list(seen.values())
+
+    def exists(self, account_id: str) -> bool:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first()
+        return row is not None
+
+    def members_of(self, account_id: str) -> list[dict[str, Any]]:
+        """The (canonical) people linked to an account, by when they joined."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    profiles.c.canonical_id,
+                    account_members.c.source_id,
+                    account_members.c.first_seen,
+                )
+                .join(profiles, profiles.c.id == account_members.c.profile_id)
+                .where(account_members.c.account_id == account_id)
+                .order_by(account_members.c.first_seen, profiles.c.canonical_id)
+            )
+            seen: dict[str, dict[str, Any]] = {}
+            for row in rows:
+                seen.setdefault(row.canonical_id, dict(row._mapping))
+            return list(seen.values())
