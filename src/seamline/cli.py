@@ -101,6 +101,25 @@ def _exit_cleanly(_signal: int, _frame: object) -> None:
     sys.exit(0)
 
 
+@app.command()
+def rebuild(ctx: typer.Context) -> None:
+    """Rebuild profiles, traits and the event store by replaying the whole log.
+
+    Stop the server first. Sources, tokens and unmerges are kept; everything derived from
+    events is recomputed with the current rules.
+    """
+    from rich.progress import Progress
+
+    from seamline.rebuild import replay, reset_derived
+
+    settings = _settings(ctx)
+    total = reset_derived(settings)
+    with Progress(console=errors, transient=True) as progress:
+        task = progress.add_task("replaying the log", total=total or 1)
+        done = replay(settings, lambda offset: progress.update(task, completed=offset))
+    console.print(f"rebuilt from {done} log records")
+
+
 @sources_app.command("create")
 def sources_create(
     ctx: typer.Context,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
 
 from seamline.errors import Conflict, NotFound
 from seamline.identity.identifiers import Identifier
@@ -44,17 +44,18 @@ _SEEN = (
 )
 _profile_a = profiles.alias("profile_a")
 _profile_b = profiles.alias("profile_b")
+# Every separation of the workspace (unmerges are rare), mapped to today's canonical profiles;
+# a profile that does not exist yet — a rebuild replaying the log — stands for itself, since
+# profile ids are derived from the message that creates them.
 _SEPARATED = (
-    select(_profile_a.c.canonical_id, _profile_b.c.canonical_id)
-    .select_from(separations)
-    .join(_profile_a, _profile_a.c.id == separations.c.profile_a)
-    .join(_profile_b, _profile_b.c.id == separations.c.profile_b)
-    .where(
-        or_(
-            _profile_a.c.canonical_id.in_(bindparam("ids", expanding=True)),
-            _profile_b.c.canonical_id.in_(bindparam("ids", expanding=True)),
-        )
+    select(
+        func.coalesce(_profile_a.c.canonical_id, separations.c.profile_a),
+        func.coalesce(_profile_b.c.canonical_id, separations.c.profile_b),
     )
+    .select_from(separations)
+    .outerjoin(_profile_a, _profile_a.c.id == separations.c.profile_a)
+    .outerjoin(_profile_b, _profile_b.c.id == separations.c.profile_b)
+    .where(separations.c.workspace_id == bindparam("workspace_id"))
 )
 _CREATED = select(profiles.c.id, profiles.c.created_at).where(
     profiles.c.id.in_(bindparam("ids", expanding=True))
@@ -145,10 +146,9 @@ class SqlIdentityGraph:
                 states[canonical].identifiers[identifier] = _utc(last_seen)
                 owners.setdefault(identifier, canonical)
         separated: set[frozenset[str]] = set()
-        for chunk in _chunks(at_risk):
-            for first, second in conn.execute(_SEPARATED, {"ids": chunk}):
-                if first != second:
-                    separated.add(frozenset((first, second)))
+        for first, second in conn.execute(_SEPARATED, {"workspace_id": workspace_id}):
+            if first != second:
+                separated.add(frozenset((first, second)))
         return WorkingSet(rules, owners, states, seen_at, separated)
 
     def _write(self, conn: Connection, workspace_id: str, changes: Changes) -> None:
