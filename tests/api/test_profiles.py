@@ -99,6 +99,22 @@ async def test_traits_include_limit_and_cursor(running: Running, token: str) -> 
     assert second["cursor"]["has_more"] is False
 
 
+async def test_verbose_traits_say_where_and_when(running: Running, token: str) -> None:
+    await send(running, STORY)
+    body = (
+        await running.client.get(
+            f"{BASE}/user_id:zoe/traits?verbose=true&include=plan", headers=auth(token)
+        )
+    ).json()
+    assert body["traits"] == {
+        "plan": {
+            "value": "pro",
+            "source_id": running.source.id,
+            "updated_at": "2026-02-01T10:05:00Z",
+        }
+    }
+
+
 async def test_external_ids(running: Running, token: str) -> None:
     await send(running, STORY)
     body = (

@@ -91,9 +91,12 @@ def router(reader: ProfileAPI) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
         include: Annotated[str | None, Query(description="Comma-separated trait names")] = None,
         next: Annotated[str | None, Query(description="Cursor from the previous page")] = None,
+        verbose: Annotated[
+            bool, Query(description="Each trait as {value, source_id, updated_at}")
+        ] = False,
     ) -> JSONResponse:
         profile_id = profile_of(space_id, identifier)
-        found = await asyncio.to_thread(reader.traits.traits_of, profile_id)
+        found = await asyncio.to_thread(reader.traits.traits_of, profile_id, verbose=verbose)
         names = sorted(found)
         if include:
             wanted = {name.strip() for name in include.split(",")}

@@ -74,11 +74,27 @@ def trait_updates(batch: Sequence[Item]) -> list[TraitUpdate]:
     return list(latest.values())
 
 
-def merge_traits(rows: Sequence[tuple[str, Any, bool, datetime]]) -> dict[str, Any]:
-    """A profile's traits from the rows of all its merged profiles: latest per name wins."""
-    newest: dict[str, tuple[datetime, Any, bool]] = {}
-    for name, value, removed, at in rows:
+def merge_traits(
+    rows: Sequence[tuple[str, Any, bool, datetime, str | None]], *, verbose: bool = False
+) -> dict[str, Any]:
+    """A profile's traits from the rows of all its merged profiles: latest per name wins.
+
+    Rows are (name, value, removed, updated_at, source_id). With `verbose`, each trait is
+    `{"value", "source_id", "updated_at"}` as Segment's Profile API gives it.
+    """
+    newest: dict[str, tuple[datetime, Any, bool, str | None]] = {}
+    for name, value, removed, at, source_id in rows:
         current = newest.get(name)
         if current is None or at >= current[0]:
-            newest[name] = (at, value, removed)
-    return {name: value for name, (_, value, removed) in sorted(newest.items()) if not removed}
+            newest[name] = (at, value, removed, source_id)
+    if not verbose:
+        return {name: row[1] for name, row in sorted(newest.items()) if not row[2]}
+    return {
+        name: {
+            "value": value,
+            "source_id": source_id,
+            "updated_at": at.isoformat().replace("+00:00", "Z"),
+        }
+        for name, (at, value, removed, source_id) in sorted(newest.items())
+        if not removed
+    }

@@ -17,6 +17,7 @@ _TRAIT_ROWS = select(
     profile_traits.c.value,
     profile_traits.c.removed,
     profile_traits.c.updated_at,
+    profile_traits.c.source_id,
 )
 
 
@@ -84,7 +85,7 @@ class SqlTraitStore:
                     break
         return found
 
-    def traits_of(self, canonical_id: str) -> dict[str, Any]:
+    def traits_of(self, canonical_id: str, *, verbose: bool = False) -> dict[str, Any]:
         """Current traits of a canonical profile, across every profile merged into it."""
         with self._engine.connect() as conn:
             rows = conn.execute(
@@ -92,13 +93,14 @@ class SqlTraitStore:
                     profiles.c.canonical_id == canonical_id
                 )
             )
-            return _merged(rows)
+            return _merged(rows, verbose=verbose)
 
 
-def _merged(rows: Any) -> dict[str, Any]:
+def _merged(rows: Any, *, verbose: bool = False) -> dict[str, Any]:
     return merge_traits(
         [
-            (name, value, bool(removed), at if at.tzinfo else at.replace(tzinfo=UTC))
-            for name, value, removed, at in rows
-        ]
+            (name, value, bool(removed), at if at.tzinfo else at.replace(tzinfo=UTC), source)
+            for name, value, removed, at, source in rows
+        ],
+        verbose=verbose,
     )
