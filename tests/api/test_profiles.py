@@ -115,6 +115,22 @@ async def test_verbose_traits_say_where_and_when(running: Running, token: str) -
     }
 
 
+async def test_trait_classes(running: Running, token: str) -> None:
+    await send(running, STORY)
+    custom = (
+        await running.client.get(
+            f"{BASE}/user_id:zoe/traits?class=custom_trait", headers=auth(token)
+        )
+    ).json()
+    assert custom["traits"]["plan"] == "pro"
+    audiences = (
+        await running.client.get(f"{BASE}/user_id:zoe/traits?class=audience", headers=auth(token))
+    ).json()
+    assert audiences["traits"] == {}
+    bad = await running.client.get(f"{BASE}/user_id:zoe/traits?class=nope", headers=auth(token))
+    assert bad.status_code == 400
+
+
 async def test_external_ids(running: Running, token: str) -> None:
     await send(running, STORY)
     body = (

@@ -28,6 +28,7 @@ from seamline.store.traits_sql import SqlTraitStore
 PREFIX = "/v1/spaces/{space_id}/collections/users/profiles/{identifier}"
 ACCOUNTS = "/v1/spaces/{space_id}/collections/accounts/profiles/{identifier}"
 MAX_LIMIT = 200
+TRAIT_CLASSES = ("audience", "computed_trait", "custom_trait")
 
 
 class ProfileAPI:
@@ -94,9 +95,22 @@ def router(reader: ProfileAPI) -> APIRouter:
         verbose: Annotated[
             bool, Query(description="Each trait as {value, source_id, updated_at}")
         ] = False,
+        trait_class: Annotated[
+            str | None,
+            Query(
+                alias="class",
+                description="audience | computed_trait | custom_trait: only traits of that class",
+            ),
+        ] = None,
     ) -> JSONResponse:
+        if trait_class not in (None, *TRAIT_CLASSES):
+            raise InvalidInput(f"class must be one of {', '.join(TRAIT_CLASSES)}")
         profile_id = profile_of(space_id, identifier)
         found = await asyncio.to_thread(reader.traits.traits_of, profile_id, verbose=verbose)
+        if trait_class in ("audience", "computed_trait"):
+            # Every stored trait today comes from identify/context.traits: audiences and
+            # computed traits arrive with engage, and will be kept apart by class then.
+            found = {}
         names = sorted(found)
         if include:
             wanted = {name.strip() for name in include.split(",")}
