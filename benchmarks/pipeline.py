@@ -134,7 +134,6 @@ async def run(args: argparse.Namespace, console: Console) -> None:
         ResolveIdentities(SqlIdentityGraph(engine), IdentityRules()),
         UpdateTraits(traits),
         UpdateAccounts(SqlAccountStore(engine), traits),
-        StoreEvents(events),
     )
     batch_times: list[float] = []
     memory: list[tuple[int, float]] = []
@@ -154,6 +153,7 @@ async def run(args: argparse.Namespace, console: Console) -> None:
         runner = PipelineRunner(
             log,
             stages,
+            tail=(StoreEvents(events),),  # as `seamline serve` wires it
             batch_size=args.batch_size,
             on_commit=committed,
             on_resume=events.truncate_from,

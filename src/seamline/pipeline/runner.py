@@ -34,6 +34,7 @@ class PipelineRunner:
         on_resume: Callable[[int], object] | None = None,
         on_commit: Callable[[int, int], None] | None = None,
         consumer: str = CONSUMER,
+        tail: Sequence[Stage] = (),
     ) -> None:
         self._log = log
         self._stages = tuple(stages)
@@ -41,31 +42,59 @@ class PipelineRunner:
         self._on_resume = on_resume
         self._on_commit = on_commit
         self._consumer = consumer
+        self._tail = tuple(tail)
         self.offset = 0
         self.undecodable = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Process until `stop` is set and everything appended before then is processed."""
+        """Process until `stop` is set and everything appended before then is processed.
+
+        The `tail` stages of one batch run while the other stages work on the next batch (they
+        touch different stores, and the event store's write mostly runs outside the GIL); a
+        batch's offset is committed once its tail is done, in log order.
+        """
         self.offset = await self._log.committed(self._consumer)
         if self._on_resume is not None:
             await asyncio.to_thread(self._on_resume, self.offset)
-        while True:
-            # Read `stop` before reading the log: an empty read that began after the stop
-            # request has seen every append made before it, so draining is complete.
-            stopping = stop.is_set()
-            records = await self._log.read(self.offset, self._batch_size)
-            if not records:
-                if stopping:
-                    return
-                await self._log.wait(self.offset, 0.2)
-                continue
-            processed = await asyncio.to_thread(self._process, records)
-            self.offset = records[-1].offset + 1
-            await self._log.commit(self._consumer, self.offset)
-            if self._on_commit is not None:
-                self._on_commit(self.offset, processed)
+        next_offset = self.offset
+        finishing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                # Read `stop` before reading the log: an empty read that began after the stop
+                # request has seen every append made before it, so draining is complete.
+                stopping = stop.is_set()
+                records = await self._log.read(next_offset, self._batch_size)
+                if not records:
+                    if finishing is not None:
+                        await finishing
+                        finishing = None
+                    if stopping:
+                        return
+                    await self._log.wait(next_offset, 0.2)
+                    continue
+                batch = await asyncio.to_thread(self._process, records)
+                next_offset = records[-1].offset + 1
+                if finishing is not None:
+                    await finishing
+                finishing = asyncio.create_task(self._finish(batch, next_offset))
+        finally:
+            if finishing is not None and not finishing.done():
+                await finishing
 
-    def _process(self, records: list[LogRecord]) -> int:
+    async def _finish(self, batch: Batch, offset: int) -> None:
+        if self._tail:
+            batch = await asyncio.to_thread(self._run_tail, batch)
+        self.offset = offset
+        await self._log.commit(self._consumer, offset)
+        if self._on_commit is not None:
+            self._on_commit(offset, len(batch))
+
+    def _run_tail(self, batch: Batch) -> Batch:
+        for stage in self._tail:
+            batch = stage(batch)
+        return batch
+
+    def _process(self, records: list[LogRecord]) -> Batch:
         batch: Batch = []
         for record in records:
             try:
@@ -77,4 +106,4 @@ class PipelineRunner:
                 logger.error("log record %d cannot be decoded; skipped", record.offset)
         for stage in self._stages:
             batch = stage(batch)
-        return len(batch)
+        return batch
