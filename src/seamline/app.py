@@ -9,6 +9,7 @@ import gc
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO
@@ -251,6 +252,7 @@ class Seamline:
                 UpdateAccounts(self.accounts, self.traits),
             ),
             tail=(self._store_stage,),
+            yield_for=self._yield_to_ingest,
             batch_size=settings.pipeline_batch_size,
             on_resume=self._resume,
             on_commit=self._committed,
@@ -259,6 +261,17 @@ class Seamline:
         self._runner_task = asyncio.create_task(self.runner.run(self._stop), name="pipeline")
         self._runner_task.add_done_callback(self._pipeline_ended)
         self.accepting = True
+
+    def _yield_to_ingest(self, busy: float) -> float:
+        """How long the pipeline pauses after a batch that took `busy` seconds.
+
+        The pipeline shares the process (and its GIL) with the Tracking API. While events
+        are arriving, it pauses as long as it worked, so acceptance keeps at least half the
+        interpreter; the log absorbs the backlog, which is processed at full speed once the
+        traffic calms. With no recent traffic it does not pause at all.
+        """
+        recently = time.monotonic() - self.tracking.last_accepted < 1.0
+        return busy * self.settings.pipeline_yield if recently else 0.0
 
     def _pipeline_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None:

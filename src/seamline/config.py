@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         24 * 3600, ge=0, description="How long a (source, messageId) is remembered for dedup."
     )
     pipeline_batch_size: int = Field(5000, ge=1, description="Max messages per pipeline batch.")
+    pipeline_yield: float = Field(
+        1.0,
+        ge=0,
+        description="While events arrive, the pipeline pauses this many times as long as a "
+        "batch took, leaving the interpreter to the Tracking API (0: never pause).",
+    )
     max_message_bytes: int = Field(32 * 1024, ge=1, description="Largest accepted message.")
     max_request_bytes: int = Field(500 * 1024, ge=1, description="Largest accepted request body.")
     identity_types: dict[str, IdentifierSetting] = Field(

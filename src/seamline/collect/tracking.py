@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -93,6 +94,7 @@ class TrackingAPI:
         self._metrics = metrics
         self._accepting = accepting
         self._request_counters: dict[tuple[str, int], Any] = {}
+        self.last_accepted = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, kind: str) -> None:
         method = scope["method"]
@@ -165,6 +167,7 @@ class TrackingAPI:
             logger.error("log append failed: %s", exc)
             raise Unavailable("the log could not store the messages; retry later") from None
         self._metrics.accepted.inc(len(envelopes))
+        self.last_accepted = time.monotonic()
         if parsed.rejected:
             return 200, _result_encoder.encode(_Result(True, parsed.rejected))
         return 200, _SUCCESS

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -35,6 +36,7 @@ class PipelineRunner:
         on_commit: Callable[[int, int], None] | None = None,
         consumer: str = CONSUMER,
         tail: Sequence[Stage] = (),
+        yield_for: Callable[[float], float] | None = None,
     ) -> None:
         self._log = log
         self._stages = tuple(stages)
@@ -43,6 +45,7 @@ class PipelineRunner:
         self._on_commit = on_commit
         self._consumer = consumer
         self._tail = tuple(tail)
+        self._yield_for = yield_for
         self.offset = 0
         self.undecodable = 0
 
@@ -72,8 +75,13 @@ class PipelineRunner:
                         return
                     await self._log.wait(next_offset, 0.2)
                     continue
+                began = time.perf_counter()
                 batch = await asyncio.to_thread(self._process, records)
                 next_offset = records[-1].offset + 1
+                if self._yield_for is not None and not stopping:
+                    pause = self._yield_for(time.perf_counter() - began)
+                    if pause > 0:
+                        await asyncio.sleep(pause)
                 if finishing is not None:
                     await finishing
                 finishing = asyncio.create_task(self._finish(batch, next_offset))
