@@ -385,3 +385,13 @@ async def test_raw_byte_bodies_never_500(running: Running) -> None:
         answer = await running.client.post("/v1/batch", content=body, headers=basic(running.key))
         assert answer.status_code == 400, body
         assert answer.json()["code"]
+
+
+async def test_the_pipeline_yields_to_ingest_only_while_events_arrive(running: Running) -> None:
+    assert running.app._yield_to_ingest(0.2) == 0.0  # no traffic: full speed
+    await running.client.post("/v1/track", json=TRACK, headers=basic(running.key))
+    assert running.app._yield_to_ingest(0.2) == pytest.approx(
+        0.2 * running.app.settings.pipeline_yield
+    )
+    running.app.tracking.last_accepted -= 5  # the traffic stopped a while ago
+    assert running.app._yield_to_ingest(0.2) == 0.0
