@@ -66,6 +66,7 @@ def serve(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations say nothing when fine
     settings = _settings(ctx, host=host, port=port)
     source = bootstrap(settings)
     seamline = Seamline(settings)
