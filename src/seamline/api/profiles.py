@@ -140,14 +140,9 @@ def router(reader: ProfileAPI) -> APIRouter:
         page = rows[start : start + limit]
         has_more = len(rows) > start + limit
         data = [
-            {
-                "id": row["value"],
-                "type": row["type"],
-                "collection": "users",
-                "encoding": "none",
-                "source_id": row.get("source_id"),
-                "created_at": _iso(row["first_seen"]),
-            }
+            _external_id(
+                row["value"], row["type"], "users", row.get("source_id"), row["first_seen"]
+            )
             for row in page
         ]
         return JSONResponse(
@@ -189,14 +184,9 @@ def router(reader: ProfileAPI) -> APIRouter:
                 "from_collection": "users",
                 "to_collection": "accounts",
                 "external_ids": [
-                    {
-                        "id": row["group_id"],
-                        "type": "group_id",
-                        "collection": "accounts",
-                        "encoding": "none",
-                        "source_id": row["source_id"],
-                        "created_at": _iso(row["first_seen"]),
-                    }
+                    _external_id(
+                        row["group_id"], "group_id", "accounts", row["source_id"], row["first_seen"]
+                    )
                 ],
             }
             for row in found
@@ -271,14 +261,13 @@ def router(reader: ProfileAPI) -> APIRouter:
             {
                 "to_collection": "users",
                 "external_ids": [
-                    {
-                        "id": row["canonical_id"],
-                        "type": "profile_id",
-                        "collection": "users",
-                        "encoding": "none",
-                        "source_id": row["source_id"],
-                        "created_at": _iso(row["first_seen"]),
-                    }
+                    _external_id(
+                        row["canonical_id"],
+                        "profile_id",
+                        "users",
+                        row["source_id"],
+                        row["first_seen"],
+                    )
                 ],
             }
             for row in members
@@ -322,6 +311,20 @@ def router(reader: ProfileAPI) -> APIRouter:
         return JSONResponse({"merge_id": merge_id, "profile_id": split, "split_from": kept})
 
     return routes
+
+
+def _external_id(
+    value: str, id_type: str, collection: str, source_id: str | None, created: datetime
+) -> dict[str, Any]:
+    """One external id in the Profile API's shape."""
+    return {
+        "id": value,
+        "type": id_type,
+        "collection": collection,
+        "encoding": "none",
+        "source_id": source_id,
+        "created_at": _iso(created),
+    }
 
 
 def _json_or_text(text: str) -> Any:
