@@ -1,0 +1,1 @@
+"""Privacy: PII classification and controls, consent, suppression."""
