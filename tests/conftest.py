@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from seamline.store.state import open_state_store
 from tests.postgres import EmbeddedPostgres, server_url_from, temporary_database
 
 
@@ -42,3 +44,11 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/state.db"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def engine(state_url: str) -> Iterator[Engine]:
+    """The state store with its schema migrated, on SQLite and on PostgreSQL."""
+    engine = open_state_store(state_url)
+    yield engine
+    engine.dispose()

@@ -46,6 +46,7 @@ from seamline.pipeline.identity_stage import ResolveIdentities
 from seamline.pipeline.profiles_stage import UpdateAccounts, UpdateTraits
 from seamline.pipeline.runner import PipelineRunner
 from seamline.pipeline.store_events import StoreEvents
+from seamline.privacy.suppression import DropSuppressed
 from seamline.spec import Limits
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.dedup_sqlite import SqliteSeenMessages
@@ -53,6 +54,7 @@ from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.sources_sql import SqlSourceStore
 from seamline.store.state import open_state_store
+from seamline.store.suppressions_sql import SqlSuppressionList
 from seamline.store.tokens_sql import SqlTokenStore
 from seamline.store.traits_sql import SqlTraitStore
 
@@ -171,6 +173,7 @@ class Seamline:
         self.identity = SqlIdentityGraph(self.state)
         self.traits = SqlTraitStore(self.state)
         self.accounts = SqlAccountStore(self.state)
+        self.suppressions = SqlSuppressionList(self.state)
         self.write_keys = WriteKeys(self.sources)
         self.accepting = False
         self._lock = ServeLock(self.paths.lock)
@@ -248,6 +251,7 @@ class Seamline:
             (
                 self._dedup,
                 ResolveIdentities(self.identity, self.identity_rules),
+                DropSuppressed(self.suppressions, self.identity, self.identity_rules),
                 UpdateTraits(self.traits),
                 UpdateAccounts(self.accounts, self.traits),
             ),

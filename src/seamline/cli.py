@@ -336,6 +336,42 @@ def profiles_unmerge(
         console.print(f"profile [bold]{split}[/] is split from [bold]{kept}[/] again")
 
 
+suppressions_app = typer.Typer(no_args_is_help=True, help="Suppressed people (SUPPRESS_ONLY).")
+app.add_typer(suppressions_app, name="suppressions")
+
+
+@suppressions_app.command("add")
+def suppressions_add(
+    ctx: typer.Context,
+    identifier: Annotated[str, typer.Argument(help="type:value, e.g. email:a@b.com.")],
+) -> None:
+    """Suppress a person: from now on their events (by any of their ids) are dropped."""
+    from seamline.app import open_state
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.profiles.lookup import parse_identifier
+    from seamline.store.suppressions_sql import SqlSuppressionList
+
+    parsed = parse_identifier(identifier)
+    SqlSuppressionList(open_state(_settings(ctx))).add(DEFAULT_WORKSPACE_ID, parsed)
+    console.print(f"suppressed {parsed}")
+
+
+@suppressions_app.command("list")
+def suppressions_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The suppressed identifiers."""
+    from seamline.app import open_state
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.store.suppressions_sql import SqlSuppressionList
+
+    listed = sorted(
+        map(str, SqlSuppressionList(open_state(_settings(ctx))).listed(DEFAULT_WORKSPACE_ID))
+    )
+    print(json.dumps(listed) if as_json else "\n".join(listed))
+
+
 def main() -> None:
     """Entry point: errors become one line on stderr and exit code 2."""
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,17 +12,8 @@ from seamline.identity.rules import IdentityRules
 from seamline.pipeline.identity_stage import ResolveIdentities
 from seamline.pipeline.profiles_stage import UpdateTraits
 from seamline.store.identity_sql import SqlIdentityGraph
-from seamline.store.state import open_state_store
 from seamline.store.traits_sql import SqlTraitStore
 from tests.identity.test_resolution import items_of
-
-
-@pytest.fixture
-def engine(state_url: str) -> Iterator[Engine]:
-    """The state store, on SQLite and on PostgreSQL."""
-    engine = open_state_store(state_url)
-    yield engine
-    engine.dispose()
 
 
 def traits_after(

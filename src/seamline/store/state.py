@@ -125,6 +125,15 @@ account_members = Table(
     Column("source_id", String(64), nullable=True),
 )
 
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("type", String(100), primary_key=True),
+    Column("value", String(1000), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 tokens = Table(
     "tokens",
     metadata,
