@@ -246,12 +246,13 @@ class Seamline:
         settings = self.settings
         self._dedup = DropDuplicates(self._seen, settings.dedup_window_seconds)
         self._store_stage = StoreEvents(self._events)
+        self._suppress = DropSuppressed(self.suppressions, self.identity, self.identity_rules)
         self.runner = PipelineRunner(
             self.log,
             (
                 self._dedup,
                 ResolveIdentities(self.identity, self.identity_rules),
-                DropSuppressed(self.suppressions, self.identity, self.identity_rules),
+                self._suppress,
                 UpdateTraits(self.traits),
                 UpdateAccounts(self.accounts, self.traits),
             ),
@@ -296,6 +297,7 @@ class Seamline:
             "committed_offset": offset,
             "stored": self._stored_total,
             "duplicates_dropped": self._dedup.dropped,
+            "suppressed_dropped": self._suppress.dropped,
         }
         temporary = self.paths.progress.with_suffix(".tmp")
         temporary.write_text(json.dumps(progress))
