@@ -7,8 +7,6 @@ events|links|metadata}`; auth is HTTP Basic with an access token as the user nam
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from seamline.access.tokens import Token, TokenStore, authenticate
+from seamline.collect.auth import basic_user
 from seamline.errors import InvalidInput, NotFound, Unauthorized
 from seamline.profiles.accounts import account_id
 from seamline.profiles.lookup import ProfileIndex, find_profile
@@ -50,21 +49,11 @@ class ProfileAPI:
         self.tokens = tokens
 
 
-def _basic_user(header: str | None) -> str | None:
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return decoded.split(":", 1)[0] or None
-
-
 def router(reader: ProfileAPI) -> APIRouter:
     """The Profile API's routes, bound to `reader`."""
 
     def token(request: Request, space_id: str) -> Token:
-        secret = _basic_user(request.headers.get("authorization"))
+        secret = basic_user(request.headers.get("authorization"))
         found = authenticate(reader.tokens, secret) if secret else None
         if found is None:
             raise Unauthorized(

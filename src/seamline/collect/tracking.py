@@ -7,8 +7,6 @@ The answer is 200 only once every accepted message of the request is durable.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -17,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from seamline.collect.auth import basic_user
 from seamline.collect.body import (
     ClientGone,
     check_content_type,
@@ -127,7 +126,7 @@ class TrackingAPI:
             raise Unavailable("Seamline is starting or stopping; retry shortly")
         headers = dict(scope["headers"])
         check_content_type(headers.get(b"content-type", b""))
-        header_key = _basic_user(headers.get(b"authorization"))
+        header_key = basic_user(headers.get(b"authorization"))
         source = self._source(header_key) if header_key is not None else None
         limit = self._limits.max_request_bytes
         raw = await read_body(receive, limit)
@@ -177,18 +176,6 @@ class TrackingAPI:
         if source is None:
             raise Unauthorized("unknown or disabled write key; check the source's write key")
         return source
-
-
-def _basic_user(header: bytes | None) -> str | None:
-    """The user name of an HTTP Basic `Authorization` header (Segment's write key), if any."""
-    if not header or header[:6].lower() != b"basic ":
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("Authorization header is not valid Basic auth") from None
-    user = decoded.split(":", 1)[0]
-    return user or None
 
 
 def _error_body(error: SeamlineError) -> bytes:
