@@ -18,7 +18,7 @@ from seamline.errors import Conflict, NotFound
 from seamline.identity.identifiers import Identifier
 from seamline.identity.resolve import Changes, Merge, ProfileState, WorkingSet
 from seamline.identity.rules import IdentityRules
-from seamline.store.state import identities, merges, profiles, separations
+from seamline.store.state import as_utc, identities, merges, profiles, separations
 
 T = TypeVar("T")
 
@@ -69,10 +69,6 @@ _LIMITED = (
     )
 )
 _CHUNK = 500
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class SqlIdentityGraph:
@@ -128,7 +124,7 @@ class SqlIdentityGraph:
                     identifier = Identifier(id_type, value)
                     owners[identifier] = canonical
                     if id_type in windowed:
-                        seen_at[identifier] = _utc(seen)
+                        seen_at[identifier] = as_utc(seen)
         # Only profiles a message with several identifiers points at can merge or break a
         # limit; the rest (most traffic: one anonymous id) need no state loaded.
         at_risk = sorted({owners[i] for i in checked if i in owners})
@@ -136,14 +132,14 @@ class SqlIdentityGraph:
         limited = sorted(rules.limited_types())
         for chunk in _chunks(at_risk):
             for pid, created in conn.execute(_CREATED, {"ids": chunk}):
-                states[pid] = ProfileState(pid, _utc(created))
+                states[pid] = ProfileState(pid, as_utc(created))
             if not limited:
                 continue
             for canonical, id_type, value, last_seen in conn.execute(
                 _LIMITED, {"ids": chunk, "types": limited}
             ):
                 identifier = Identifier(id_type, value)
-                states[canonical].identifiers[identifier] = _utc(last_seen)
+                states[canonical].identifiers[identifier] = as_utc(last_seen)
                 owners.setdefault(identifier, canonical)
         separated: set[frozenset[str]] = set()
         for first, second in conn.execute(_SEPARATED, {"workspace_id": workspace_id}):
@@ -288,7 +284,7 @@ class SqlIdentityGraph:
             rows = conn.execute(
                 select(profiles.c.created_at).where(profiles.c.canonical_id == canonical_id)
             )
-            times = [_utc(row[0]) for row in rows]
+            times = [as_utc(row[0]) for row in rows]
         return min(times) if times else None
 
     def members(self, canonical_id: str) -> list[str]:
@@ -334,7 +330,7 @@ class SqlIdentityGraph:
                     row.into_profile,
                     row.message_id,
                     tuple(_parse_identifier(text) for text in row.identifiers),
-                    _utc(row.merged_at),
+                    as_utc(row.merged_at),
                     row.id,
                 )
                 for row in rows

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from seamline.collect.sources import Source
 from seamline.errors import Conflict
-from seamline.store.state import sources, workspaces
+from seamline.store.state import as_utc, sources, workspaces
 
 
 class SqlSourceStore:
@@ -65,14 +65,11 @@ class SqlSourceStore:
 
 def _source(row: object) -> Source:
     data = dict(row)  # type: ignore[call-overload]
-    created = data["created_at"]
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
     return Source(
         id=data["id"],
         workspace_id=data["workspace_id"],
         name=data["name"],
         write_key=data["write_key"],
         enabled=bool(data["enabled"]),
-        created_at=created,
+        created_at=as_utc(data["created_at"]),
     )

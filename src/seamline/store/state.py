@@ -6,6 +6,7 @@ first change to an existing table.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -143,6 +144,11 @@ tokens = Table(
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives naive ones back)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def open_state_store(url: str) -> Engine:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from sqlalchemy import Engine, insert, select
 
 from seamline.access.tokens import Token
-from seamline.store.state import tokens
+from seamline.store.state import as_utc, tokens
 
 
 class SqlTokenStore:
@@ -31,5 +29,9 @@ class SqlTokenStore:
             row = conn.execute(select(tokens).where(tokens.c.digest == digest)).first()
         if row is None:
             return None
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        return Token(id=row.id, workspace_id=row.workspace_id, name=row.name, created_at=created)
+        return Token(
+            id=row.id,
+            workspace_id=row.workspace_id,
+            name=row.name,
+            created_at=as_utc(row.created_at),
+        )

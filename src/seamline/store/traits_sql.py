@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from seamline.profiles.traits import TraitUpdate, merge_traits
-from seamline.store.state import profile_traits, profiles
+from seamline.store.state import as_utc, profile_traits, profiles
 
 _TRAIT_ROWS = select(
     profile_traits.c.name,
@@ -99,7 +98,7 @@ class SqlTraitStore:
 def _merged(rows: Any, *, verbose: bool = False) -> dict[str, Any]:
     return merge_traits(
         [
-            (name, value, bool(removed), at if at.tzinfo else at.replace(tzinfo=UTC), source)
+            (name, value, bool(removed), as_utc(at), source)
             for name, value, removed, at, source in rows
         ],
         verbose=verbose,
