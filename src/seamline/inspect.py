@@ -6,12 +6,12 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import msgspec
 
 from seamline.log.local import LocalLog
-from seamline.spec.envelope import envelope_decoder
 
 
 def count_events(data_dir: Path) -> dict[str, int]:
@@ -58,15 +58,17 @@ def follow_log(data_dir: Path, *, from_start: bool, poll: float = 0.2) -> Iterat
             time.sleep(poll)
             continue
         for record in records:
-            envelope = envelope_decoder.decode(record.payload)
-            line = msgspec.json.encode(
-                {"offset": record.offset, "source_id": envelope.source_id, **_as_dict(envelope)}
-            )
-            yield line.decode()
+            envelope = _tail_decoder.decode(record.payload)
+            line = {"offset": record.offset, "source_id": envelope.source_id, **envelope.message}
+            yield msgspec.json.encode(line).decode()
         offset = records[-1].offset + 1
 
 
-def _as_dict(envelope: object) -> dict[str, object]:
-    message = msgspec.json.decode(msgspec.json.encode(envelope))["message"]
-    assert isinstance(message, dict)
-    return message
+class _TailLine(msgspec.Struct):
+    """What `events tail` prints of a log envelope: the message as sent on, and its source."""
+
+    source_id: str
+    message: dict[str, Any]
+
+
+_tail_decoder = msgspec.json.Decoder(_TailLine)
