@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from seamline.pipeline.batch import Batch
+from seamline.spec.envelope import Item
 
 
 class SeenMessages(Protocol):
@@ -31,7 +32,7 @@ class DropDuplicates:
         self.dropped = 0
 
     def __call__(self, batch: Batch) -> Batch:
-        keys = [(i.envelope.source_id, i.envelope.message.message_id or "") for i in batch]
+        keys = [_key(item) for item in batch]
         known = self._seen.first_offsets(keys)
         kept: Batch = []
         fresh: list[tuple[str, str, int, float]] = []
@@ -50,3 +51,11 @@ class DropDuplicates:
             newest = max(entry[3] for entry in fresh)
             self._seen.forget_before(newest - self._window)
         return kept
+
+
+def _key(item: Item) -> tuple[str, str]:
+    envelope = item.envelope
+    message_id = envelope.message.message_id or ""
+    if envelope.rerun is not None:
+        message_id = f"{message_id}#rerun-{envelope.rerun}"
+    return envelope.source_id, message_id

@@ -33,6 +33,7 @@ def normalise_for_hash(kind: str, text: str) -> str:
 
 def mask(kind: str, text: str) -> str:
     """Hide all but what a person needs to recognise the value (last 4 digits, email domain)."""
+    text = text.strip()
     if kind == "email" and "@" in text:
         local, _, domain = text.partition("@")
         return local[:1] + "***@" + domain

@@ -9,12 +9,18 @@ import msgspec
 from seamline.spec.messages import Message
 
 
-class Envelope(msgspec.Struct, kw_only=True):
-    """An accepted message with the workspace and source it arrived on."""
+class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An accepted message with the workspace and source it arrived on.
+
+    `rerun` is set when a held message is appended again (`seamline quarantine rerun`): it is
+    the held record's id, so the re-run is not taken for a duplicate of the first attempt,
+    while re-running the same held record twice still is one.
+    """
 
     workspace_id: str
     source_id: str
     message: Message
+    rerun: int | None = None
 
 
 class Item(NamedTuple):

@@ -1,7 +1,7 @@
 """The state store's tables and engine. SQLite in the data directory by default.
 
-Tables are created on first start (`metadata.create_all`); versioned migrations arrive with the
-first change to an existing table.
+These definitions are what the code queries; the schema itself is created and changed by the
+Alembic migrations in `store/migrations/versions`, which must agree with them (a test checks).
 """
 
 from __future__ import annotations
@@ -11,15 +11,18 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Engine,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     create_engine,
     event,
@@ -143,6 +146,103 @@ tokens = Table(
     Column("name", String(200), nullable=False),
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("name", String(300), primary_key=True),
+    Column("document", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+resource_versions = Table(
+    "resource_versions",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("name", String(300), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("document", JSON, nullable=True),  # None: the resource was deleted
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+config_revisions = Table(
+    "config_revisions",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("revision", Integer, nullable=False),
+)
+
+violations = Table(
+    "violations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("log_offset", BigInteger, nullable=False, index=True),
+    Column("message_id", String(200), nullable=True),
+    Column("message_type", String(20), nullable=True),
+    Column("event_name", String(500), nullable=True),
+    Column("path", String(500), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("expected", String(500), nullable=False),
+    Column("actual", String(500), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("violations_by_source", "workspace_id", "source_id", "id"),
+)
+
+held_events = Table(
+    "held_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("log_offset", BigInteger, nullable=False, index=True),
+    Column("message_id", String(200), nullable=True),
+    Column("disposition", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("held_at", DateTime(timezone=True), nullable=False),
+    Column("rerun_at", DateTime(timezone=True), nullable=True),
+    Index("held_by_source", "workspace_id", "source_id", "id"),
+)
+
+data_inventory = Table(
+    "data_inventory",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("source_id", String(64), primary_key=True),
+    Column("path", String(500), primary_key=True),
+    Column("classification", String(10), nullable=False),
+    Column("kind", String(50), nullable=True),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("last_offset", BigInteger, nullable=False),
+)
+
+profile_consent = Table(
+    "profile_consent",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("profile_id", String(64), primary_key=True),
+    Column("preferences", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("message_id", String(200), nullable=True),
+    Column("log_offset", BigInteger, nullable=False),
+)
+
+workspace_secrets = Table(
+    "workspace_secrets",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("value", String(500), nullable=False),
 )
 
 

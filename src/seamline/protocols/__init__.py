@@ -1,0 +1,1 @@
+"""Protocols: checks and transformations applied to events before the pipeline stores them."""

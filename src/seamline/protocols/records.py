@@ -1,0 +1,56 @@
+"""What the protocols stage leaves behind: violations and held messages, with their store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Protocol
+
+import msgspec
+
+HeldDisposition = Literal["block", "quarantine", "drop", "function_error"]
+
+
+class ViolationRecord(msgspec.Struct, frozen=True, kw_only=True):
+    workspace_id: str
+    source_id: str
+    log_offset: int
+    message_id: str | None
+    message_type: str | None
+    event_name: str | None
+    path: str
+    rule: str
+    expected: str
+    actual: str
+    recorded_at: datetime
+
+
+class HeldMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A message that did not go on: blocked or quarantined by schema controls, dropped by a
+    transformation, or failed by a custom function. `message` is its JSON as it arrived."""
+
+    id: int | None = None
+    workspace_id: str
+    source_id: str
+    log_offset: int
+    message_id: str | None
+    disposition: HeldDisposition
+    reason: str
+    message: str
+    held_at: datetime
+    rerun_at: datetime | None = None
+
+
+class ViolationCount(msgspec.Struct, frozen=True, kw_only=True):
+    source_id: str
+    event_name: str | None
+    rule: str
+    count: int
+    last_seen: datetime
+
+
+class ProtocolsStore(Protocol):
+    def record(self, violations: list[ViolationRecord], held: list[HeldMessage]) -> None: ...
+
+    def truncate_from(self, log_offset: int) -> None:
+        """Forget what was recorded for log offsets ≥ `log_offset` (they will be re-run)."""
+        ...

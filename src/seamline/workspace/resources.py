@@ -1,0 +1,49 @@
+"""A resource is one named piece of workspace configuration, stored as a JSON document.
+
+Every kind is kept the same way (one table, a version per change, a workspace-wide revision
+that the pipeline polls to know when to reload), so the REST API, `seamline apply` and the
+pipeline share one mechanism. What a document of each kind may hold is checked by
+`workspace.kinds` before anything is stored.
+"""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+from typing import Any, Protocol
+
+import msgspec
+
+
+class Resource(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    name: str
+    document: dict[str, Any]
+    version: int
+    updated_at: datetime
+
+
+class ResourceVersion(msgspec.Struct, frozen=True, kw_only=True):
+    version: int
+    document: dict[str, Any] | None  # None: this version deleted the resource
+    created_at: datetime
+
+
+class ResourceStore(Protocol):
+    def put(self, workspace_id: str, kind: str, name: str, document: dict[str, Any]) -> Resource:
+        """Store `document` as the resource's new version; an identical document is a no-op."""
+        ...
+
+    def get(self, workspace_id: str, kind: str, name: str) -> Resource | None: ...
+
+    def list(self, workspace_id: str, kind: str | None = None) -> list[Resource]: ...
+
+    def delete(self, workspace_id: str, kind: str, name: str) -> bool: ...
+
+    def versions(
+        self, workspace_id: str, kind: str, name: str
+    ) -> builtins.list[ResourceVersion]: ...
+
+    def revision(self, workspace_id: str) -> int:
+        """A number that grows with every change to the workspace's resources."""
+        ...
