@@ -1,0 +1,485 @@
+"""Custom transformation functions, each run in its own worker process.
+
+A *function* is a Python file that defines::
+
+    def transform(event: dict) -> dict | None: ...
+
+`event` is one Segment message as plain JSON data, with the Spec's camelCase names (`type`,
+`event`, `messageId`, `userId`, `properties`, `context`, ...). Returning a dict replaces the
+event; returning None drops it on purpose (a `dropped` outcome, counted apart from errors).
+
+A function may:
+
+- reshape one event: rename, add, remove or compute fields, or drop the event;
+- use the standard library (and packages installed next to Seamline);
+- keep module-level caches, which persist between calls within one worker life.
+
+A function must not:
+
+- rely on state between calls: the worker is replaced after a timeout or a crash, and whenever
+  Seamline restarts, so module-level state may be reset at any time;
+- be slow: each event has a time limit (`time_limit`); an event over it gets a `timeout`
+  outcome and the worker is killed and replaced;
+- have external side effects that are not idempotent: an event may be transformed again on
+  replay or after a restart;
+- use more memory than `memory_limit_mb` (address space, RLIMIT_AS, on Linux): an allocation
+  over it raises MemoryError inside the function.
+
+The network is not blocked, but discouraged: a call per event makes the pipeline as slow as the
+remote end, and the time limit still applies. What a function prints goes to Seamline's output.
+
+The worker is started with `spawn` (the pipeline is multi-threaded, so fork is unsafe). The
+function cannot touch the caller's objects: it gets a copy of each event, and its result must
+be JSON data (msgspec.json encodes it, so datetimes, UUIDs and the like arrive as their JSON
+strings). Whatever it raises, returns or does to its process, `FunctionRunner.run` returns one
+`Outcome` per event and the runner keeps working.
+
+Protocol: the parent sends a whole batch as one JSON array on one pipe; the worker transforms
+the events one by one and writes each outcome as a length-prefixed frame on a second pipe as
+soon as it is done. The parent reads whatever has arrived in bulk (a few syscalls per batch,
+not per event), and since outcomes come in order, the event after the last outcome is the one
+running: when nothing arrives for `time_limit` seconds, that event is the one that hung.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import linecache
+import multiprocessing
+import os
+import selectors
+import signal
+import struct
+import sys
+import threading
+import time
+import traceback
+import types
+import weakref
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import msgspec
+
+from seamline.errors import InvalidInput
+
+Transform = Callable[[dict[str, Any]], object]
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """What became of one event: `ok` with the transformed `event`, `dropped` (the function
+    returned None), `error` with the traceback or reason, or `timeout` with a message."""
+
+    kind: Literal["ok", "dropped", "error", "timeout"]
+    event: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class FunctionRunner:
+    """Runs the `transform` in the file at `path` in a worker process, batch by batch.
+
+    The worker is started, and the file loaded, at construction: InvalidInput if the file can't
+    be read, doesn't compile, fails on import, defines no `transform` or takes longer than
+    `load_time_limit` seconds. Calls to `run` are serialised, so a runner may be shared by
+    threads. Call `close` (or use it as a context manager) to stop the worker; it is a daemon
+    process and also stops when this process exits.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        name: str,
+        time_limit: float = 1.0,
+        memory_limit_mb: int | None = 512,
+        load_time_limit: float = 10.0,
+    ) -> None:
+        details = {"function": name, "path": str(path)}
+        if time_limit <= 0 or load_time_limit <= 0:
+            raise InvalidInput(f"function {name!r}: time limits must be positive", details=details)
+        if memory_limit_mb is not None and memory_limit_mb <= 0:
+            raise InvalidInput(f"function {name!r}: memory limit must be positive", details=details)
+        try:
+            # Read once: a restarted worker runs the same code even if the file changes.
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            message = f"function {name!r}: cannot read {path}: {error}"
+            raise InvalidInput(message, details=details) from error
+        self.path = path
+        self.name = name
+        self.time_limit = time_limit
+        self.memory_limit_mb = memory_limit_mb
+        self.load_time_limit = load_time_limit
+        self._source = source
+        self._lock = threading.Lock()
+        self._closed = False
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder(dict[str, Any])
+        self._worker: _Worker | None = None
+        self._stop: weakref.finalize[[], FunctionRunner] | None = None
+        self._ensure_worker()
+
+    def run(self, events: list[dict[str, Any]]) -> list[Outcome]:
+        """One outcome per event, in order. Nothing the function does makes this raise: an event
+        that hangs or kills the worker gets its outcome, and a fresh worker takes the rest.
+        InvalidInput if `events` are not JSON objects; RuntimeError once the runner is closed."""
+        batch = self._encode(events)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"function runner {self.name!r} is closed")
+            outcomes: list[Outcome] = []
+            try:
+                while len(outcomes) < len(events):
+                    done = len(outcomes)
+                    if done:  # a worker hung or died: the rest goes to a fresh one
+                        batch = self._encode(events[done:])
+                    outcomes += self._run_batch(batch, len(events) - done)
+            except BaseException:
+                self._stop_worker()  # it may still be sending outcomes of this batch
+                raise
+            return outcomes
+
+    def close(self) -> None:
+        """Stop the worker; `run` raises afterwards. Closing twice is fine."""
+        with self._lock:
+            self._closed = True
+            self._stop_worker()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _encode(self, events: list[dict[str, Any]]) -> bytes:
+        for event in events:
+            if not isinstance(event, dict):
+                raise InvalidInput(f"events must be dicts, got {type(event).__name__}")
+        try:
+            return self._encoder.encode(events)
+        except (TypeError, msgspec.EncodeError) as error:
+            raise InvalidInput(f"events must be JSON data: {error}") from error
+
+    def _run_batch(self, batch: bytes, wanted: int) -> list[Outcome]:
+        """Outcomes of the `wanted` events in `batch` (a JSON array), stopping early after an
+        event that hung or killed the worker (that event's outcome is the last one)."""
+        try:
+            worker = self._ensure_worker()
+        except InvalidInput as error:  # the file loaded once; whatever broke now, say so
+            return [Outcome("error", error=error.message)] * wanted
+        worker.send(batch)
+        outcomes: list[Outcome] = []
+        deadline = time.monotonic() + self.time_limit
+        while len(outcomes) < wanted:
+            try:
+                frames = worker.read(deadline - time.monotonic())
+            except _WorkerExited as exited:
+                self._stop_worker()
+                return [*outcomes, Outcome("error", error=str(exited))]
+            if frames is None:
+                self._stop_worker()
+                message = f"transform took longer than {self.time_limit} s"
+                return [*outcomes, Outcome("timeout", error=message)]
+            # Progress: the event now running started no earlier than this.
+            deadline = time.monotonic() + self.time_limit
+            outcomes += map(self._outcome, frames)
+        return outcomes
+
+    def _outcome(self, frame: bytearray) -> Outcome:
+        tag = frame[0]
+        if tag == _OK_TAG:
+            return Outcome("ok", event=self._decoder.decode(frame))
+        if tag == _DROPPED_TAG:
+            return _DROPPED_OUTCOME
+        return Outcome("error", error=frame[1:].decode("utf-8", "replace"))
+
+    def _ensure_worker(self) -> _Worker:
+        worker = self._worker
+        if worker is not None and worker.process.is_alive():
+            return worker
+        self._stop_worker()  # died while idle (killed from outside): replace it
+        worker = _Worker.start(self.path, self.name, self._source, self.memory_limit_mb)
+        try:
+            worker.wait_loaded(self.name, self.path, self.load_time_limit)
+        except BaseException:
+            worker.stop()
+            raise
+        self._worker = worker
+        # Stops the worker when the runner is garbage collected or the interpreter exits.
+        self._stop = weakref.finalize(self, worker.stop)
+        return worker
+
+    def _stop_worker(self) -> None:
+        if self._stop is not None:
+            self._stop()  # runs worker.stop at most once
+        self._worker = None
+        self._stop = None
+
+
+class _WorkerExited(Exception):
+    """The worker process ended (or closed its pipe) while it had work."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+        if exitcode is None:
+            message = "worker closed its pipe"
+        elif exitcode < 0:
+            message = f"worker exited with code {exitcode} ({_signal_name(-exitcode)})"
+        else:
+            message = f"worker exited with code {exitcode}"
+        super().__init__(message)
+
+
+# Frames on the outcome pipe: a 4-byte length, then a tag byte and its payload, except that a
+# result is its JSON alone: an object starts with "{", so the parent decodes it without a copy.
+_HEADER = struct.Struct("<I")
+_LOADED = b"L"  # the file loaded, `transform` found
+_LOAD_FAILED = b"F"  # + why, as text
+_OK_TAG = ord("{")
+_DROPPED = b"d"
+_DROPPED_TAG = ord(_DROPPED)
+_ERROR = b"e"  # + traceback or reason, as text
+_DROPPED_OUTCOME = Outcome("dropped")
+_READ_SIZE = 1 << 18
+_KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
+_PARENT_CHECK_INTERVAL = 1.0
+_MODULE_NAME = "seamline_function"
+
+
+class _Worker:
+    """The parent's handle on one worker process and its two pipes."""
+
+    def __init__(self, process: BaseProcess, requests: Connection, outcomes: Connection) -> None:
+        self.process = process
+        self.requests = requests
+        self.outcomes = outcomes
+        self._fd = outcomes.fileno()
+        os.set_blocking(self._fd, False)  # read what is there, never wait for a whole frame
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._fd, selectors.EVENT_READ)
+        self._selector.register(process.sentinel, selectors.EVENT_READ)
+        self._buffer = bytearray()
+        self._exited = False
+
+    @classmethod
+    def start(cls, path: Path, name: str, source: str, memory_limit_mb: int | None) -> _Worker:
+        context = multiprocessing.get_context("spawn")
+        requests_reader, requests_writer = context.Pipe(duplex=False)
+        outcomes_reader, outcomes_writer = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_serve,
+            args=(requests_reader, outcomes_writer, source, str(path), memory_limit_mb),
+            name=f"seamline-function-{name}",
+            daemon=True,
+        )
+        try:
+            process.start()
+        except BaseException:
+            for connection in (requests_reader, requests_writer, outcomes_reader):
+                connection.close()
+            raise
+        finally:
+            # Only the worker may hold the write end, or its exit would not show as end of file.
+            outcomes_writer.close()
+        requests_reader.close()
+        return cls(process, requests_writer, outcomes_reader)
+
+    def wait_loaded(self, name: str, path: Path, time_limit: float) -> None:
+        """Return once the worker has loaded the function; InvalidInput if it could not."""
+        details: dict[str, Any] = {"function": name, "path": str(path)}
+        deadline = time.monotonic() + time_limit
+        frames: list[bytearray] | None = []
+        while frames == []:
+            try:
+                frames = self.read(deadline - time.monotonic())
+            except _WorkerExited as exited:
+                message = f"function {name!r} could not be loaded: {exited}"
+                raise InvalidInput(message, details=details) from None
+        if frames is None:
+            message = f"function {name!r} took longer than {time_limit} s to load"
+            raise InvalidInput(message, details=details)
+        if frames[0][:1] != _LOADED:
+            reason = frames[0][1:].decode("utf-8", "replace")
+            details["traceback"] = reason
+            summary = reason.strip().splitlines()[-1] if reason.strip() else "unknown error"
+            raise InvalidInput(f"function {name!r} could not be loaded: {summary}", details=details)
+
+    def send(self, batch: bytes) -> None:
+        with contextlib.suppress(BrokenPipeError):  # the worker died; the next read says how
+            self.requests.send_bytes(batch)
+
+    def read(self, timeout: float) -> list[bytearray] | None:
+        """The whole frames that arrived within `timeout` seconds (empty if only part of one
+        did), or None if nothing did. _WorkerExited once the worker is gone and drained."""
+        if not self._exited:
+            ready = self._selector.select(max(timeout, 0.0))
+            if not ready:
+                return None
+            at_end = self._drain()
+            # By the time the exit shows, everything the worker wrote is in the pipe.
+            self._exited = at_end or any(key.fd != self._fd for key, _ in ready)
+        frames = _split_frames(self._buffer)
+        if self._exited and not frames:
+            self.process.join(_KILL_GRACE)
+            raise _WorkerExited(self.process.exitcode)
+        return frames
+
+    def _drain(self) -> bool:
+        """Append all that can be read now to the buffer; True at end of file."""
+        while True:
+            try:
+                chunk = os.read(self._fd, _READ_SIZE)
+            except BlockingIOError:
+                return False
+            if not chunk:
+                return True
+            self._buffer += chunk
+
+    def stop(self) -> None:
+        """Kill the worker (SIGTERM, SIGKILL after a grace period) and close its pipes."""
+        process = self.process
+        if process.exitcode is None:
+            process.terminate()
+            process.join(_KILL_GRACE)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
+        self._selector.close()
+        self.requests.close()
+        self.outcomes.close()
+        process.close()
+
+
+def _split_frames(buffer: bytearray) -> list[bytearray]:
+    """Remove the complete frames at the start of `buffer` and return their contents."""
+    frames = []
+    offset = 0
+    end = len(buffer)
+    while end - offset >= _HEADER.size:
+        (size,) = _HEADER.unpack_from(buffer, offset)
+        start = offset + _HEADER.size
+        if end - start < size:
+            break
+        frames.append(buffer[start : start + size])
+        offset = start + size
+    del buffer[:offset]
+    return frames
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+# The worker side: everything below runs in the worker process.
+
+
+class _LoadFailed(Exception):
+    pass
+
+
+def _serve(
+    requests: Connection,
+    outcomes: Connection,
+    source: str,
+    filename: str,
+    memory_limit_mb: int | None,
+) -> None:
+    """The worker's main: load the function, then transform batches until the parent closes
+    the request pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches us too; the parent decides
+    _exit_with_parent()
+    if memory_limit_mb is not None:
+        _limit_memory(memory_limit_mb)
+    fd = outcomes.fileno()
+    try:
+        transform = _load(source, filename)
+    except _LoadFailed as failed:
+        _write(fd, _LOAD_FAILED + str(failed).encode())
+        return
+    _write(fd, _LOADED)
+    decoder = msgspec.json.Decoder(list[dict[str, Any]])
+    encoder = msgspec.json.Encoder()
+    while True:
+        try:
+            batch = requests.recv_bytes()
+        except EOFError:
+            return
+        for event in decoder.decode(batch):
+            _write(fd, _apply(transform, event, encoder))
+
+
+def _load(source: str, filename: str) -> Transform:
+    module = types.ModuleType(_MODULE_NAME)
+    module.__file__ = filename
+    sys.modules[_MODULE_NAME] = module  # dataclasses and pickle look their module up
+    # Tracebacks quote the source that runs, even if the file has changed on disk since.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    try:
+        exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
+    except BaseException as error:
+        raise _LoadFailed(_user_traceback(error)) from None
+    transform = getattr(module, "transform", None)
+    if not callable(transform):
+        raise _LoadFailed(f"{filename} does not define a transform(event) function")
+    return transform  # type: ignore[no-any-return]
+
+
+def _apply(transform: Transform, event: dict[str, Any], encoder: msgspec.json.Encoder) -> bytes:
+    """The outcome frame for one event."""
+    try:
+        result = transform(event)
+    except (Exception, SystemExit) as error:
+        return _ERROR + _user_traceback(error).encode()
+    if result is None:
+        return _DROPPED
+    if not isinstance(result, dict):
+        got = type(result).__name__
+        return _ERROR + f"transform must return a dict or None, got {got}".encode()
+    try:
+        return encoder.encode(result)
+    except Exception as error:
+        return _ERROR + f"transform must return JSON data: {error}".encode()
+
+
+def _user_traceback(error: BaseException) -> str:
+    """The traceback from the user's code down, without the worker's own frame."""
+    tb = error.__traceback__
+    return "".join(traceback.format_exception(type(error), error, tb.tb_next if tb else None))
+
+
+def _write(fd: int, payload: bytes) -> None:
+    data = memoryview(_HEADER.pack(len(payload)) + payload)
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _exit_with_parent() -> None:
+    """Exit if the parent dies, even during a transform that never returns (an idle worker
+    would see end of file on the request pipe, a busy one would not)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_CHECK_INTERVAL)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _limit_memory(megabytes: int) -> None:
+    if sys.platform != "linux":
+        return  # RLIMIT_AS is only enforced on Linux; elsewhere there is no limit
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = megabytes * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
