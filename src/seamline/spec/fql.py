@@ -1,0 +1,435 @@
+"""FQL, Segment's Filter Query Language: compile a query once into a fast predicate over events.
+
+Segment uses FQL for destination filters and Actions subscription triggers, for example
+`type = 'track' and match(event, 'Order *')`. `compile_fql` parses the query (`fql_parse`) and
+turns the tree into nested closures, specialised for the common shapes (a field compared with a
+literal), so testing an event costs a few dict lookups and no tree walking.
+
+Semantics follow Segment's FQL reference: a missing field is `null`; `=` holds only for the same
+JSON type and value (`1 = '1'` and `1 = true` are false); `<`, `<=`, `>`, `>=` hold only between
+numbers; `and`, `or` and `!` treat anything but `true` as false; functions give `null` the
+documented defaults. Events are plain JSON-like dicts with the Spec's camelCase names, and a
+predicate never raises: a comparison that makes no sense is simply false.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from seamline.spec.fql_parse import (
+    FUNCTIONS,
+    And,
+    Call,
+    Compare,
+    FQLError,
+    ListLiteral,
+    Literal,
+    Node,
+    Not,
+    Or,
+    Path,
+    glob_regex,
+    parse_fql,
+)
+
+__all__ = ["FQLError", "Node", "Predicate", "compile_fql", "parse_fql"]
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+Getter = Callable[[Mapping[str, Any]], Any]
+
+# Exact types, as JSON decoders produce them: bool is an int subclass but never an FQL number.
+_NUMBER_TYPES = frozenset({int, float})
+_LIST_TYPES = frozenset({list, tuple})
+_KINDS: dict[type, str] = {
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "bool",
+    type(None): "null",
+    list: "list",
+    tuple: "list",
+    dict: "object",
+}
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_NUMERIC_STRING = re.compile(r"\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*")
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_fql(text: str) -> Predicate:
+    """Compile an FQL query into a predicate over Segment messages; raise FQLError if invalid.
+
+    Compiled predicates are cached by query text; calling one never raises.
+    """
+    return _Compiler(text).condition(parse_fql(text))
+
+
+# --- values
+
+
+def _kind(value: object) -> str:
+    """FQL's name for a value's type, as `typeof()` reports it."""
+    kind = _KINDS.get(type(value))
+    if kind is None:
+        kind = "object" if isinstance(value, Mapping) else "unknown"
+    return kind
+
+
+def _same(a: Any, b: Any) -> bool:
+    """FQL `=`: the same kind and strictly equal, element by element for lists and objects."""
+    kind = _kind(a)
+    if kind != _kind(b):
+        return False
+    try:
+        if kind == "list":
+            return len(a) == len(b) and all(map(_same, a, b))
+        if kind == "object":
+            return bool(a.keys() == b.keys()) and all(_same(a[k], b[k]) for k in a)
+    except RecursionError:  # absurdly deep nesting: unequal rather than an exception
+        return False
+    return a is b if kind == "unknown" else bool(a == b)
+
+
+def _walk(value: Any, keys: tuple[str, ...]) -> Any:
+    """Follow `keys` through objects (and lists, by index); anything missing is None."""
+    for key in keys:
+        if type(value) is dict or isinstance(value, Mapping):  # the ABC check is slow: try dict
+            value = value.get(key)
+        elif type(value) in _LIST_TYPES and key.isascii() and key.isdigit() and len(key) < 19:
+            index = int(key)
+            value = value[index] if index < len(value) else None
+        else:
+            return None
+    return value
+
+
+def _getter(keys: tuple[str, ...]) -> Getter:
+    # Unrolled for the one- and two-step paths most filters use (`event`, `properties.total`):
+    # 2-2.5x faster than `_walk`, measured.
+    if len(keys) == 1:
+        (key,) = keys
+
+        def get1(event: Mapping[str, Any]) -> Any:
+            return event.get(key) if type(event) is dict else _walk(event, keys)
+
+        return get1
+    if len(keys) == 2:
+        first, second = keys
+
+        def get2(event: Mapping[str, Any]) -> Any:
+            if type(event) is dict:
+                value = event.get(first)
+                if type(value) is dict:
+                    return value.get(second)
+                if value is None:
+                    return None
+            return _walk(event, keys)
+
+        return get2
+
+    def get(event: Mapping[str, Any]) -> Any:
+        value: Any = event
+        for key in keys:
+            if type(value) is not dict:
+                return None if value is None else _walk(event, keys)
+            value = value.get(key)
+        return value
+
+    return get
+
+
+def _const(value: Any) -> Getter:
+    def constant(event: Mapping[str, Any]) -> Any:
+        return value
+
+    return constant
+
+
+_always: Predicate = _const(True)
+_never: Predicate = _const(False)
+
+
+# --- functions; each takes evaluated arguments and gives null the documented default.
+
+
+def _contains(s: Any, sub: Any) -> bool:
+    return type(s) is str and type(sub) is str and sub in s
+
+
+def _match(s: Any, pattern: Any) -> bool:
+    if type(s) is not str or type(pattern) is not str:
+        return False
+    try:
+        return _cached_glob(pattern).fullmatch(s) is not None
+    except ValueError:  # a pattern read from the event may be malformed: it matches nothing
+        return False
+
+
+def _length(value: Any) -> int | None:
+    if type(value) is str:  # Segment counts UTF-8 bytes, not characters
+        return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+    if type(value) in _LIST_TYPES:
+        return len(value)
+    return 0 if value is None else None
+
+
+def _text(transform: Callable[[str], str]) -> Callable[[Any], str | None]:
+    def apply(value: Any) -> str | None:
+        return transform(value) if type(value) is str else None
+
+    return apply
+
+
+def _titlecase(s: str) -> str:
+    return " ".join(word[:1].upper() + word[1:] for word in s.split(" "))
+
+
+def _to_bool(value: Any) -> bool:
+    kind = _kind(value)
+    if kind == "bool":
+        return bool(value)
+    if kind == "number":
+        return bool(value != 0)
+    if kind == "string":
+        return str(value).strip().lower() in ("true", "1")
+    return kind in ("list", "object") and len(value) > 0
+
+
+def _to_string(value: Any) -> str | None:
+    if type(value) is str:
+        return value
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))  # 3.0 prints as "3", as JSON numbers do in JavaScript and Go
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _to_number(value: Any) -> int | float | None:
+    if type(value) in _NUMBER_TYPES:
+        return value  # type: ignore[no-any-return]
+    if type(value) is not str or not _NUMERIC_STRING.fullmatch(value):
+        return None
+    text = value.strip()
+    try:
+        number: int | float = int(text) if text.lstrip("+-").isdigit() else float(text)
+    except ValueError:  # more digits than int() accepts
+        return None
+    return number if math.isfinite(number) else None
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(glob_regex(pattern), re.DOTALL)
+
+
+_IMPLS: dict[str, Callable[..., Any]] = {
+    "bool": _to_bool,
+    "contains": _contains,
+    "kebabcase": _text(lambda s: s.replace(" ", "-")),
+    "length": _length,
+    "lowercase": _text(str.lower),
+    "match": _match,
+    "number": _to_number,
+    "snakecase": _text(lambda s: s.replace(" ", "_")),
+    "string": _to_string,
+    "titlecase": _text(_titlecase),
+    "typeof": _kind,
+    "uppercase": _text(str.upper),
+}
+
+
+# --- compiling the tree into closures
+
+
+class _Compiler:
+    def __init__(self, query: str) -> None:
+        self.query = query
+
+    def condition(self, node: Node) -> Predicate:
+        """A predicate that is True only where the node is `true`."""
+        match node:
+            case And(terms=terms):
+                return _join([self.condition(t) for t in terms], every=True)
+            case Or(terms=terms):
+                return _join([self.condition(t) for t in terms], every=False)
+            case Not(operand=operand):
+                inner = self.condition(operand)
+
+                def negated(event: Mapping[str, Any]) -> bool:
+                    return not inner(event)
+
+                return negated
+            case Compare():
+                return self.compare(node)
+            case Literal(value=bool() as constant):
+                return _always if constant else _never
+            case Path(keys=keys):
+                get = _getter(keys)
+
+                def is_true(event: Mapping[str, Any]) -> bool:
+                    return get(event) is True
+
+                return is_true
+            case Call(name=name) if FUNCTIONS[name][1] == "bool":
+                return self.call(node)  # bool functions always return a real bool
+        raise FQLError("expected a condition", node.pos, self.query)
+
+    def value(self, node: Node) -> Getter:
+        match node:
+            case Literal(value=constant):
+                return _const(constant)
+            case Path(keys=keys):
+                return _getter(keys)
+            case ListLiteral(items=items):
+                constants = [item.value for item in items if isinstance(item, Literal)]
+                if len(constants) == len(items):
+                    return _const(constants)
+                getters = [self.value(item) for item in items]
+                return lambda event: [get(event) for get in getters]
+            case Call():
+                return self.call(node)
+        return self.condition(node)  # a parenthesised condition used as a value is a bool
+
+    def compare(self, node: Compare) -> Predicate:
+        op, left, right = node.op, node.left, node.right
+        if op == "in":
+            return self.member(left, right)
+        if isinstance(left, Literal) and not isinstance(right, Literal):
+            left, right, op = right, left, _FLIPPED[op]
+        get = self.value(left)
+        if isinstance(right, Literal):
+            if op in ("=", "!="):
+                return _equals_literal(get, right.value, negate=op == "!=")
+            return _order_literal(get, _ORDER[op], right.value)
+        other = self.value(right)
+        if op in ("=", "!="):
+            want = op == "="
+
+            def equal(event: Mapping[str, Any]) -> bool:
+                return _same(get(event), other(event)) is want
+
+            return equal
+        cmp = _ORDER[op]
+
+        def ordered(event: Mapping[str, Any]) -> bool:
+            a, b = get(event), other(event)
+            return type(a) in _NUMBER_TYPES and type(b) in _NUMBER_TYPES and cmp(a, b)
+
+        return ordered
+
+    def member(self, left: Node, right: Node) -> Predicate:
+        get = self.value(left)
+        if isinstance(right, ListLiteral) and all(
+            isinstance(item, Literal) and type(item.value) is str for item in right.items
+        ):
+            # `type in ['track', 'page']`: one set lookup instead of a loop of comparisons.
+            names = frozenset(item.value for item in right.items if isinstance(item, Literal))
+
+            def in_names(event: Mapping[str, Any]) -> bool:
+                value = get(event)
+                return type(value) is str and value in names
+
+            return in_names
+        get_list = self.value(right)
+
+        def in_list(event: Mapping[str, Any]) -> bool:
+            items = get_list(event)
+            if type(items) not in _LIST_TYPES:
+                return False
+            value = get(event)
+            return any(_same(value, item) for item in items)
+
+        return in_list
+
+    def call(self, node: Call) -> Getter:
+        name, args = node.name, node.args
+        first = self.value(args[0])
+        pattern = args[1] if len(args) == 2 and isinstance(args[1], Literal) else None
+        if pattern is not None and type(pattern.value) is str and name in ("match", "contains"):
+            literal = pattern.value
+            if name == "contains":
+
+                def contains_literal(event: Mapping[str, Any]) -> bool:
+                    value = first(event)
+                    return type(value) is str and literal in value
+
+                return contains_literal
+            matches = _cached_glob(literal).fullmatch  # the parser has checked the pattern
+
+            def match_literal(event: Mapping[str, Any]) -> bool:
+                value = first(event)
+                return type(value) is str and matches(value) is not None
+
+            return match_literal
+        impl = _IMPLS[name]
+        if len(args) == 1:
+            return lambda event: impl(first(event))
+        second = self.value(args[1])
+        return lambda event: impl(first(event), second(event))
+
+
+def _join(predicates: list[Predicate], *, every: bool) -> Predicate:
+    if len(predicates) == 2:  # the usual shape; a generator here doubles the cost of `a and b`
+        a, b = predicates
+
+        def both(event: Mapping[str, Any]) -> bool:
+            return a(event) and b(event)
+
+        def either(event: Mapping[str, Any]) -> bool:
+            return a(event) or b(event)
+
+        return both if every else either
+    terms = tuple(predicates)
+    if every:
+        return lambda event: all(p(event) for p in terms)
+    return lambda event: any(p(event) for p in terms)
+
+
+def _equals_literal(get: Getter, literal: Any, *, negate: bool) -> Predicate:
+    if literal is None or type(literal) is bool:  # null, true, false are singletons
+
+        def same_object(event: Mapping[str, Any]) -> bool:
+            return (get(event) is literal) is not negate
+
+        return same_object
+    if type(literal) is str:  # `==` is already type-strict between str and anything else
+
+        def equals_string(event: Mapping[str, Any]) -> bool:
+            value: object = get(event)
+            return value == literal
+
+        def differs_from_string(event: Mapping[str, Any]) -> bool:
+            value: object = get(event)
+            return value != literal
+
+        return differs_from_string if negate else equals_string
+
+    def same_number(event: Mapping[str, Any]) -> bool:
+        value = get(event)
+        return (type(value) in _NUMBER_TYPES and value == literal) is not negate
+
+    return same_number
+
+
+def _order_literal(get: Getter, cmp: Callable[[Any, Any], bool], literal: Any) -> Predicate:
+    if type(literal) not in _NUMBER_TYPES:
+        return _never  # ordering only holds between numbers
+
+    def ordered(event: Mapping[str, Any]) -> bool:
+        value = get(event)
+        return type(value) in _NUMBER_TYPES and cmp(value, literal)
+
+    return ordered
