@@ -15,7 +15,15 @@ ORDER = {
     "type": "track",
     "event": "order_completed",
     "userId": "u1",
-    "properties": {"total": "12.50", "currency": "usd", "qty": "3", "coupon": None, "first": "Ada", "last": "Lovelace", "gift": "yes"},
+    "properties": {
+        "total": "12.50",
+        "currency": "usd",
+        "qty": "3",
+        "coupon": None,
+        "first": "Ada",
+        "last": "Lovelace",
+        "gift": "yes",
+    },
     "context": {"page": {"path": "/checkout"}},
 }
 
@@ -31,23 +39,101 @@ def run(document: dict[str, Any], message: dict[str, Any] | None = None) -> dict
     ("document", "path", "expected"),
     [
         ({"kind": "rename_event", "to": "Order Completed"}, ("event",), "Order Completed"),
-        ({"kind": "merge_events", "events": ["order_completed", "Order Complete"], "to": "Order Completed"}, ("event",), "Order Completed"),
-        ({"kind": "rename_property", "property": "properties.qty", "to": "properties.quantity"}, ("properties", "quantity"), "3"),
-        ({"kind": "rename_property", "property": "properties.first", "to": "traits.first_name"}, ("traits", "first_name"), "Ada"),
-        ({"kind": "map_value", "property": "properties.currency", "map": {"usd": "USD", "eur": "EUR"}}, ("properties", "currency"), "USD"),
-        ({"kind": "cast", "property": "properties.total", "cast": "number"}, ("properties", "total"), 12.5),
-        ({"kind": "cast", "property": "properties.qty", "cast": "integer"}, ("properties", "qty"), 3),
-        ({"kind": "cast", "property": "properties.gift", "cast": "boolean"}, ("properties", "gift"), True),
-        ({"kind": "cast", "property": "properties.currency", "cast": "number"}, ("properties", "currency"), "usd"),
-        ({"kind": "default", "property": "properties.coupon", "value": "NONE"}, ("properties", "coupon"), "NONE"),
-        ({"kind": "default", "property": "properties.channel", "value": "web"}, ("properties", "channel"), "web"),
-        ({"kind": "default", "property": "properties.total", "value": 0}, ("properties", "total"), "12.50"),
-        ({"kind": "derive", "property": "properties.name", "template": "{{properties.first}} {{properties.last}}"}, ("properties", "name"), "Ada Lovelace"),
-        ({"kind": "derive", "property": "properties.path", "template": "{{ context.page.path }}"}, ("properties", "path"), "/checkout"),
-        ({"kind": "derive", "property": "properties.label", "template": "{{properties.missing}}-x"}, ("properties", "label"), "-x"),
+        (
+            {
+                "kind": "merge_events",
+                "events": ["order_completed", "Order Complete"],
+                "to": "Order Completed",
+            },
+            ("event",),
+            "Order Completed",
+        ),
+        (
+            {"kind": "rename_property", "property": "properties.qty", "to": "properties.quantity"},
+            ("properties", "quantity"),
+            "3",
+        ),
+        (
+            {"kind": "rename_property", "property": "properties.first", "to": "traits.first_name"},
+            ("traits", "first_name"),
+            "Ada",
+        ),
+        (
+            {
+                "kind": "map_value",
+                "property": "properties.currency",
+                "map": {"usd": "USD", "eur": "EUR"},
+            },
+            ("properties", "currency"),
+            "USD",
+        ),
+        (
+            {"kind": "cast", "property": "properties.total", "cast": "number"},
+            ("properties", "total"),
+            12.5,
+        ),
+        (
+            {"kind": "cast", "property": "properties.qty", "cast": "integer"},
+            ("properties", "qty"),
+            3,
+        ),
+        (
+            {"kind": "cast", "property": "properties.gift", "cast": "boolean"},
+            ("properties", "gift"),
+            True,
+        ),
+        (
+            {"kind": "cast", "property": "properties.currency", "cast": "number"},
+            ("properties", "currency"),
+            "usd",
+        ),
+        (
+            {"kind": "default", "property": "properties.coupon", "value": "NONE"},
+            ("properties", "coupon"),
+            "NONE",
+        ),
+        (
+            {"kind": "default", "property": "properties.channel", "value": "web"},
+            ("properties", "channel"),
+            "web",
+        ),
+        (
+            {"kind": "default", "property": "properties.total", "value": 0},
+            ("properties", "total"),
+            "12.50",
+        ),
+        (
+            {
+                "kind": "derive",
+                "property": "properties.name",
+                "template": "{{properties.first}} {{properties.last}}",
+            },
+            ("properties", "name"),
+            "Ada Lovelace",
+        ),
+        (
+            {
+                "kind": "derive",
+                "property": "properties.path",
+                "template": "{{ context.page.path }}",
+            },
+            ("properties", "path"),
+            "/checkout",
+        ),
+        (
+            {
+                "kind": "derive",
+                "property": "properties.label",
+                "template": "{{properties.missing}}-x",
+            },
+            ("properties", "label"),
+            "-x",
+        ),
     ],
 )
-def test_each_kind_changes_what_it_says(document: dict[str, Any], path: tuple[str, ...], expected: Any) -> None:
+def test_each_kind_changes_what_it_says(
+    document: dict[str, Any], path: tuple[str, ...], expected: Any
+) -> None:
     result = run(document)
     assert result is not None
     node: Any = result
@@ -57,7 +143,9 @@ def test_each_kind_changes_what_it_says(document: dict[str, Any], path: tuple[st
 
 
 def test_rename_property_never_overwrites_an_existing_field() -> None:
-    result = run({"kind": "rename_property", "property": "properties.first", "to": "properties.last"})
+    result = run(
+        {"kind": "rename_property", "property": "properties.first", "to": "properties.last"}
+    )
     assert result is not None
     assert result["properties"]["first"] == "Ada"
     assert result["properties"]["last"] == "Lovelace"
@@ -82,7 +170,7 @@ def test_drop_property_and_drop_event() -> None:
         ({"sources": ["other"]}, False),
         ({"where": 'properties.currency = "usd"'}, True),
         ({"where": 'properties.currency = "eur"'}, False),
-        ({"events": ["order_completed"], "where": "userId = \"u2\""}, False),
+        ({"events": ["order_completed"], "where": 'userId = "u2"'}, False),
     ],
 )
 def test_scope_decides_which_messages_are_transformed(scope: dict[str, Any], applies: bool) -> None:
@@ -102,7 +190,9 @@ def test_scope_decides_which_messages_are_transformed(scope: dict[str, Any], app
         ({"kind": "map_value", "property": "properties.x"}, "needs map"),
     ],
 )
-def test_bad_definitions_are_refused_with_the_reason(document: dict[str, Any], message: str) -> None:
+def test_bad_definitions_are_refused_with_the_reason(
+    document: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidInput, match=message):
         parse_transformation("t", document)
 

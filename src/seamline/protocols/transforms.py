@@ -107,9 +107,7 @@ def parse_transformation(name: str, document: Mapping[str, Any]) -> Transformati
         if getattr(spec, field) in (None, NOT_GIVEN, [], {}) and getattr(spec, field) is not False
     ]
     if missing:
-        raise InvalidInput(
-            f"transformation {name!r}: kind {spec.kind} needs {', '.join(missing)}"
-        )
+        raise InvalidInput(f"transformation {name!r}: kind {spec.kind} needs {', '.join(missing)}")
     if spec.where:
         compile_fql(spec.where)  # raises FQLError with the position of the problem
     return spec
@@ -262,7 +260,7 @@ def cast_value(value: Any, to: CastTo) -> Any:
         if lowered in ("false", "0", "no", "n", "off", ""):
             return False
         return paths.MISSING
-    if isinstance(value, bool) or isinstance(value, dict | list):
+    if isinstance(value, bool | dict | list):
         return paths.MISSING
     try:
         number = float(value)
