@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO
 
+import msgspec
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
@@ -28,6 +29,8 @@ from seamline.api.routes import (
     json_validation_error,
     routes,
 )
+from seamline.api.workspace import WorkspaceAPI
+from seamline.api.workspace import router as workspace_router
 from seamline.collect.client_ip import ClientAddress
 from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, WriteKeys, new_source
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
@@ -43,20 +46,34 @@ from seamline.log.local import LocalLog
 from seamline.metrics import Metrics
 from seamline.pipeline.dedup import DropDuplicates
 from seamline.pipeline.identity_stage import ResolveIdentities
+from seamline.pipeline.privacy_stage import ControlPersonalData, RecordConsent
 from seamline.pipeline.profiles_stage import UpdateAccounts, UpdateTraits
+from seamline.pipeline.protocols_stage import ApplyProtocols
+from seamline.pipeline.route_stage import Destination, RouteToDestinations
 from seamline.pipeline.runner import PipelineRunner
 from seamline.pipeline.store_events import StoreEvents
+from seamline.privacy.egress import Egress
+from seamline.privacy.fields import FieldClassifier
 from seamline.privacy.suppression import DropSuppressed
+from seamline.protocols.records import HeldMessage
 from seamline.spec import Limits
+from seamline.spec.envelope import Envelope, envelope_encoder
+from seamline.spec.messages import Message
 from seamline.store.accounts_sql import SqlAccountStore
+from seamline.store.consent_sql import SqlConsentStore
 from seamline.store.dedup_sqlite import SqliteSeenMessages
 from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
+from seamline.store.inventory_sql import SqlInventory
+from seamline.store.protocols_sql import SqlProtocolsStore
+from seamline.store.resources_sql import SqlResourceStore
+from seamline.store.secrets_sql import PII_SALT, SqlWorkspaceSecrets
 from seamline.store.sources_sql import SqlSourceStore
 from seamline.store.state import open_state_store
 from seamline.store.suppressions_sql import SqlSuppressionList
 from seamline.store.tokens_sql import SqlTokenStore
 from seamline.store.traits_sql import SqlTraitStore
+from seamline.workspace.compiled import RulesCache, WorkspaceRules
 
 DEV_SOURCE_NAME = "Development"
 logger = logging.getLogger(__name__)
@@ -72,6 +89,7 @@ class DataDir:
         self.events = root / "events.duckdb"
         self.dedup = root / "pipeline" / "dedup.sqlite"
         self.progress = root / "pipeline" / "progress.json"
+        self.functions = root / "functions"
         self.lock = root / ".serve.lock"
 
     def state_url(self) -> str:
@@ -161,9 +179,13 @@ class ServeLock:
 
 
 class Seamline:
-    """Everything `serve` runs in one process: Tracking API, log, pipeline, event store."""
+    """Everything `serve` runs in one process: Tracking API, log, pipeline, event store.
 
-    def __init__(self, settings: Settings) -> None:
+    `destinations` receive what the route stage sends them (until the delivery framework
+    lands, tests use it to see what would leave Seamline).
+    """
+
+    def __init__(self, settings: Settings, destinations: tuple[Destination, ...] = ()) -> None:
         self.settings = settings
         self.paths = DataDir(settings.data_dir)
         self.metrics = Metrics()
@@ -174,6 +196,15 @@ class Seamline:
         self.traits = SqlTraitStore(self.state)
         self.accounts = SqlAccountStore(self.state)
         self.suppressions = SqlSuppressionList(self.state)
+        self.resources = SqlResourceStore(self.state)
+        self.protocols = SqlProtocolsStore(self.state)
+        self.inventory = SqlInventory(self.state)
+        self.consent = SqlConsentStore(self.state)
+        self.secrets = SqlWorkspaceSecrets(self.state)
+        self.rules = RulesCache(self.resources, self.paths.functions)
+        self._destinations = destinations
+        self._salts: dict[str, bytes] = {}
+        self._egress: dict[str, tuple[int, Egress]] = {}
         self.write_keys = WriteKeys(self.sources)
         self.accepting = False
         self._lock = ServeLock(self.paths.lock)
@@ -220,6 +251,20 @@ class Seamline:
                     accounts=self.accounts,
                     events=self._events,
                     tokens=self.tokens,
+                    consent=self.consent,
+                )
+            )
+        )
+
+        self._framework.include_router(
+            workspace_router(
+                WorkspaceAPI(
+                    resources=self.resources,
+                    protocols=self.protocols,
+                    inventory=self.inventory,
+                    tokens=self.tokens,
+                    changed=self.rules.invalidate,
+                    rerun=self.rerun,
                 )
             )
         )
@@ -247,16 +292,24 @@ class Seamline:
         self._dedup = DropDuplicates(self._seen, settings.dedup_window_seconds)
         self._store_stage = StoreEvents(self._events)
         self._suppress = DropSuppressed(self.suppressions, self.identity, self.identity_rules)
+        self._protocols = ApplyProtocols(self.rules.get, self.protocols)
+        self._personal_data = ControlPersonalData(
+            self.rules.get, self._salt, self.inventory, self.protocols
+        )
+        self.route = RouteToDestinations(self._destinations, self._egress_for)
         self.runner = PipelineRunner(
             self.log,
             (
                 self._dedup,
+                self._protocols,
+                self._personal_data,
                 ResolveIdentities(self.identity, self.identity_rules),
                 self._suppress,
+                RecordConsent(self.consent),
                 UpdateTraits(self.traits),
                 UpdateAccounts(self.accounts, self.traits),
             ),
-            tail=(self._store_stage,),
+            tail=(self._store_stage, self.route),
             yield_for=self._yield_to_ingest,
             batch_size=settings.pipeline_batch_size,
             on_resume=self._resume,
@@ -266,6 +319,48 @@ class Seamline:
         self._runner_task = asyncio.create_task(self.runner.run(self._stop), name="pipeline")
         self._runner_task.add_done_callback(self._pipeline_ended)
         self.accepting = True
+
+    async def rerun(self, held: list[HeldMessage]) -> int:
+        """Append held messages to the log again, as they first arrived, to go through the
+        pipeline under today's configuration. Each is marked re-run once durable; re-running
+        one twice (a crash between the two steps) is dropped by dedup as the same re-run."""
+        pending = [h for h in held if h.id is not None and h.rerun_at is None]
+        if not pending:
+            return 0
+        await self.log.append(
+            [
+                envelope_encoder.encode(
+                    Envelope(
+                        workspace_id=h.workspace_id,
+                        source_id=h.source_id,
+                        message=msgspec.json.decode(h.message, type=Message),
+                        rerun=h.id,
+                    )
+                )
+                for h in pending
+            ]
+        )
+        await asyncio.to_thread(self.protocols.mark_rerun, [h.id for h in pending if h.id])
+        return len(pending)
+
+    def _salt(self, workspace_id: str) -> bytes:
+        salt = self._salts.get(workspace_id)
+        if salt is None:
+            salt = self._salts[workspace_id] = self.secrets.get_or_create(workspace_id, PII_SALT)
+        return salt
+
+    def _egress_for(self, workspace_id: str) -> Egress:
+        rules: WorkspaceRules = self.rules.get(workspace_id)
+        cached = self._egress.get(workspace_id)
+        if cached is None or cached[0] != rules.revision:
+            egress = Egress(
+                rules.consent,
+                [c for c in rules.pii_controls if c.destinations],
+                FieldClassifier(rules.matchers),
+                self._salt(workspace_id),
+            )
+            cached = self._egress[workspace_id] = (rules.revision, egress)
+        return cached[1]
 
     def _yield_to_ingest(self, busy: float) -> float:
         """How long the pipeline pauses after a batch that took `busy` seconds.
@@ -287,6 +382,7 @@ class Seamline:
 
     def _resume(self, offset: int) -> None:
         self._events.truncate_from(offset)
+        self.protocols.truncate_from(offset)
         self._stored_total = self._events.count()
 
     def _committed(self, offset: int, processed: int) -> None:
@@ -298,6 +394,8 @@ class Seamline:
             "stored": self._stored_total,
             "duplicates_dropped": self._dedup.dropped,
             "suppressed_dropped": self._suppress.dropped,
+            "held": self._protocols.held + self._personal_data.blocked,
+            "violations": self._protocols.violations,
         }
         temporary = self.paths.progress.with_suffix(".tmp")
         temporary.write_text(json.dumps(progress))
@@ -316,6 +414,7 @@ class Seamline:
                 await self._runner_task
             self._runner_task = None
         await self.log.close()
+        self.rules.close()
         self._events.close()
         self._seen.close()
         self.state.dispose()

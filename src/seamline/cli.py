@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from seamline.cli_protocols import register as register_protocols
 from seamline.config import Settings, load_settings
 from seamline.errors import SeamlineError
 
@@ -370,6 +371,9 @@ def suppressions_list(
         map(str, SqlSuppressionList(open_state(_settings(ctx))).listed(DEFAULT_WORKSPACE_ID))
     )
     print(json.dumps(listed) if as_json else "\n".join(listed))
+
+
+register_protocols(app, _settings)
 
 
 def main() -> None:

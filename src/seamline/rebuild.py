@@ -2,8 +2,9 @@
 
 The log is the source of truth (ARCHITECTURE rule 3): the identity graph, traits, accounts,
 dedup state and event store are cut back to nothing and the pipeline runs over the whole log
-again. Configuration survives — workspaces, sources, tokens, and the separations recorded by
-unmerges — so a rebuild applies today's rules (and every unmerge) from the very first event.
+again. Configuration survives — workspaces, sources, tokens, workspace resources (plans,
+transformations, controls) and the separations recorded by unmerges — so a rebuild applies
+today's rules (and every unmerge) from the very first event.
 """
 
 from __future__ import annotations
@@ -21,13 +22,28 @@ from seamline.pipeline.runner import CONSUMER
 from seamline.store.state import (
     account_members,
     accounts,
+    data_inventory,
+    held_events,
     identities,
     merges,
+    profile_consent,
     profile_traits,
     profiles,
+    violations,
 )
 
-DERIVED_TABLES = (account_members, accounts, profile_traits, merges, identities, profiles)
+DERIVED_TABLES = (
+    account_members,
+    accounts,
+    profile_traits,
+    merges,
+    identities,
+    profiles,
+    violations,
+    held_events,
+    data_inventory,
+    profile_consent,
+)
 
 
 def _remove(path: Path) -> None:

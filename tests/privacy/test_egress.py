@@ -58,7 +58,9 @@ def test_consent_needs_every_category_of_the_destination(
 
 
 def test_an_event_goes_only_where_it_consents_to_go() -> None:
-    gate = egress(consent={"meta": frozenset({"Advertising"}), "mixpanel": frozenset({"Analytics"})})
+    gate = egress(
+        consent={"meta": frozenset({"Advertising"}), "mixpanel": frozenset({"Analytics"})}
+    )
     event = message({"Advertising": False, "Analytics": True})
     assert gate.prepare("meta", event).reason == "consent"
     assert gate.prepare("mixpanel", event).message is not None
@@ -92,7 +94,9 @@ def test_controls_apply_per_destination_and_leave_the_original_alone() -> None:
 
 
 def test_a_block_control_stops_the_event_for_that_destination() -> None:
-    gate = egress(PiiControl(control="block", classification=Classification.RED, destinations=["crm"]))
+    gate = egress(
+        PiiControl(control="block", classification=Classification.RED, destinations=["crm"])
+    )
     assert gate.prepare("crm", message()).reason == "pii:credit_card"
     assert gate.prepare("other", message()).message is not None
 

@@ -70,7 +70,9 @@ def held(offset: int) -> HeldMessage:
 
 def test_violations_and_held_messages_are_counted_and_cut_back_on_resume(engine: Engine) -> None:
     store = SqlProtocolsStore(engine)
-    store.record([violation(1), violation(2), violation(2, "required"), violation(5)], [held(3), held(6)])
+    store.record(
+        [violation(1), violation(2), violation(2, "required"), violation(5)], [held(3), held(6)]
+    )
     counts = {(c.event_name, c.rule): c.count for c in store.violation_counts("w")}
     assert counts == {("Order Completed", "type"): 3, ("Order Completed", "required"): 1}
     page = store.violations("w", limit=2)

@@ -20,6 +20,7 @@ from seamline.errors import InvalidInput, NotFound, Unauthorized
 from seamline.profiles.accounts import account_id
 from seamline.profiles.lookup import ProfileIndex, find_profile
 from seamline.store.accounts_sql import SqlAccountStore
+from seamline.store.consent_sql import SqlConsentStore
 from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.traits_sql import SqlTraitStore
@@ -41,7 +42,9 @@ class ProfileAPI:
         accounts: SqlAccountStore,
         events: DuckDBEventStore,
         tokens: TokenStore,
+        consent: SqlConsentStore,
     ) -> None:
+        self.consent = consent
         self.graph = graph
         self.traits = traits
         self.accounts = accounts
@@ -201,6 +204,21 @@ def router(reader: ProfileAPI) -> APIRouter:
                     "last_message_original_timestamp": _iso(_original(last)),
                     "last_source_id": last["source_id"] if last else None,
                 }
+            }
+        )
+
+    @routes.get(PREFIX + "/consent", summary="The profile's latest consent preferences")
+    async def consent(space_id: str, identifier: str) -> JSONResponse:
+        profile_id = profile_of(space_id, identifier)
+        members = await asyncio.to_thread(reader.graph.members, profile_id)
+        latest = await asyncio.to_thread(reader.consent.latest, space_id, members)
+        if latest is None:
+            return JSONResponse({"consent": None})
+        return JSONResponse(
+            {
+                "consent": {"categoryPreferences": latest.preferences},
+                "updated_at": _iso(latest.updated_at),
+                "message_id": latest.message_id,
             }
         )
 

@@ -1,0 +1,222 @@
+"""The management API for workspace configuration and data quality, under `/api/v1`.
+
+Resources (tracking plans, source connections, transformations, functions, PII matchers and
+controls, consent categories) share one shape: `PUT /api/v1/{kind}/{name}` creates or replaces
+(idempotent), `GET` reads, `DELETE` removes, `GET …/versions` lists the history. Violations,
+held messages (with re-run) and the data inventory are read here too. Auth: an access token
+as a Bearer token or as the Basic auth user name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from seamline.access.tokens import Token, TokenStore, authenticate
+from seamline.collect.auth import basic_user
+from seamline.errors import InvalidInput, NotFound, Unauthorized
+from seamline.privacy.inventory import Inventory
+from seamline.protocols.records import HeldMessage
+from seamline.store.protocols_sql import SqlProtocolsStore
+from seamline.workspace.kinds import KINDS, normalise
+from seamline.workspace.resources import Resource, ResourceStore
+
+PREFIX = "/api/v1"
+PATHS = {kind: kind.replace("_", "-") + "s" for kind in KINDS}
+"""URL segment of each kind: `tracking_plan` → `tracking-plans`."""
+
+Rerun = Callable[[list[HeldMessage]], Awaitable[int]]
+
+
+class WorkspaceAPI:
+    def __init__(
+        self,
+        *,
+        resources: ResourceStore,
+        protocols: SqlProtocolsStore,
+        inventory: Inventory,
+        tokens: TokenStore,
+        changed: Callable[[str], None],
+        rerun: Rerun,
+    ) -> None:
+        self.resources = resources
+        self.protocols = protocols
+        self.inventory = inventory
+        self.tokens = tokens
+        self.changed = changed
+        self.rerun = rerun
+
+
+def router(api: WorkspaceAPI) -> APIRouter:
+    def token(request: Request) -> Token:
+        header = request.headers.get("authorization") or ""
+        secret = header[7:].strip() if header.lower().startswith("bearer ") else None
+        secret = secret or basic_user(header)
+        found = authenticate(api.tokens, secret) if secret else None
+        if found is None:
+            raise Unauthorized(
+                "send an access token as `Authorization: Bearer TOKEN` "
+                "(create one with `seamline tokens create --name NAME`)"
+            )
+        request.state.token = found
+        return found
+
+    routes = APIRouter(prefix=PREFIX, tags=["Management API"], dependencies=[Depends(token)])
+
+    @routes.get("/resources", summary="Every configuration resource of the workspace")
+    async def all_resources(request: Request) -> JSONResponse:
+        found = await asyncio.to_thread(api.resources.list, _workspace(request))
+        return JSONResponse({"data": [_resource(r) for r in found]})
+
+    for kind, segment in PATHS.items():
+        _resource_routes(routes, api, kind, segment)
+
+    @routes.get("/violations", summary="Recorded violations, newest first")
+    async def violations(
+        request: Request,
+        source: str | None = None,
+        event: str | None = None,
+        rule: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        before: int | None = None,
+    ) -> JSONResponse:
+        found = await asyncio.to_thread(
+            api.protocols.violations,
+            _workspace(request),
+            source_id=source,
+            event_name=event,
+            rule=rule,
+            limit=limit,
+            before_id=before,
+        )
+        data = [{"id": row_id, **msgspec.to_builtins(v)} for row_id, v in found]
+        next_before = found[-1][0] if len(found) == limit else None
+        return JSONResponse({"data": data, "next_before": next_before})
+
+    @routes.get("/violations/summary", summary="Violation counts per source, event and rule")
+    async def violation_summary(request: Request, source: str | None = None) -> JSONResponse:
+        counts = await asyncio.to_thread(
+            api.protocols.violation_counts, _workspace(request), source_id=source
+        )
+        return JSONResponse({"data": msgspec.to_builtins(counts)})
+
+    @routes.get("/held", summary="Held messages: blocked, quarantined, dropped or failed")
+    async def held(
+        request: Request,
+        source: str | None = None,
+        include_rerun: bool = False,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> JSONResponse:
+        found = await asyncio.to_thread(
+            api.protocols.held,
+            _workspace(request),
+            source_id=source,
+            pending_only=not include_rerun,
+            limit=limit,
+        )
+        return JSONResponse({"data": [_held(h) for h in found]})
+
+    @routes.post("/held/rerun", summary="Run held messages through the pipeline again")
+    async def rerun(
+        request: Request,
+        body: Annotated[dict[str, Any], Body(examples=[{"source": "src_1"}, {"ids": [1, 2]}])],
+    ) -> JSONResponse:
+        ids = body.get("ids")
+        if ids is not None and not (isinstance(ids, list) and all(type(i) is int for i in ids)):
+            raise InvalidInput("ids must be a list of held message ids")
+        found = await asyncio.to_thread(
+            api.protocols.held,
+            _workspace(request),
+            source_id=body.get("source"),
+            ids=ids,
+            limit=100_000,
+        )
+        count = await api.rerun(found)
+        return JSONResponse({"rerun": count})
+
+    @routes.get("/inventory", summary="Every field seen per source, with its classification")
+    async def inventory(request: Request, source: str | None = None) -> JSONResponse:
+        found = await asyncio.to_thread(api.inventory.entries, _workspace(request), source)
+        data = [
+            {k: v for k, v in msgspec.to_builtins(e).items() if k != "last_offset"} for e in found
+        ]
+        return JSONResponse({"data": data})
+
+    return routes
+
+
+def _workspace(request: Request) -> str:
+    token: Token = request.state.token
+    return token.workspace_id
+
+
+def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: str) -> None:
+    label = kind.replace("_", " ")
+
+    async def list_kind(
+        request: Request,
+    ) -> JSONResponse:
+        found = await asyncio.to_thread(api.resources.list, _workspace(request), kind)
+        return JSONResponse({"data": [_resource(r) for r in found]})
+
+    async def get_one(name: str, request: Request) -> JSONResponse:
+        found = await asyncio.to_thread(api.resources.get, _workspace(request), kind, name)
+        if found is None:
+            raise NotFound(f"no {label} named {name!r}")
+        return JSONResponse(_resource(found))
+
+    async def put_one(
+        name: str,
+        request: Request,
+        document: Annotated[dict[str, Any], Body()],
+    ) -> JSONResponse:
+        canonical = normalise(kind, name, document)
+        stored = await asyncio.to_thread(
+            api.resources.put, _workspace(request), kind, name, canonical
+        )
+        api.changed(_workspace(request))
+        return JSONResponse(_resource(stored))
+
+    async def delete_one(name: str, request: Request) -> JSONResponse:
+        gone = await asyncio.to_thread(api.resources.delete, _workspace(request), kind, name)
+        if not gone:
+            raise NotFound(f"no {label} named {name!r}")
+        api.changed(_workspace(request))
+        return JSONResponse({"deleted": name})
+
+    async def versions(name: str, request: Request) -> JSONResponse:
+        found = await asyncio.to_thread(api.resources.versions, _workspace(request), kind, name)
+        if not found:
+            raise NotFound(f"no {label} named {name!r}")
+        return JSONResponse({"data": msgspec.to_builtins(found)})
+
+    path = f"/{segment}"
+    routes.add_api_route(path, list_kind, methods=["GET"], summary=f"List {label}s")
+    routes.add_api_route(path + "/{name}", get_one, methods=["GET"], summary=f"Get a {label}")
+    routes.add_api_route(
+        path + "/{name}", put_one, methods=["PUT"], summary=f"Create or replace a {label}"
+    )
+    routes.add_api_route(
+        path + "/{name}", delete_one, methods=["DELETE"], summary=f"Delete a {label}"
+    )
+    routes.add_api_route(
+        path + "/{name}/versions", versions, methods=["GET"], summary=f"A {label}'s history"
+    )
+
+
+def _resource(resource: Resource) -> dict[str, Any]:
+    plain = msgspec.to_builtins(resource)
+    assert isinstance(plain, dict)
+    return plain
+
+
+def _held(held: HeldMessage) -> dict[str, Any]:
+    plain = msgspec.to_builtins(held)
+    assert isinstance(plain, dict)
+    plain["message"] = msgspec.json.decode(held.message)
+    return plain

@@ -1,0 +1,210 @@
+"""`seamline apply`, `violations`, `held` and `inventory`: workspace configuration as code and
+what the data-quality stages recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seamline.config import Settings
+from seamline.errors import InvalidInput
+
+held_app = typer.Typer(no_args_is_help=True, help="Held messages: blocked, quarantined, failed.")
+console = Console()
+
+
+def register(app: typer.Typer, settings: Any) -> None:
+    """Add the commands to `app`; `settings(ctx)` gives the Settings for a command."""
+
+    @app.command("apply")
+    def apply(
+        ctx: typer.Context,
+        file: Annotated[Path, typer.Option("-f", "--file", help="The workspace YAML file.")],
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show the changes.")] = False,
+        prune: Annotated[
+            bool, typer.Option("--prune", help="Delete resources the file does not name.")
+        ] = False,
+    ) -> None:
+        """Make the workspace match FILE: shows the changes first, applies them once agreed."""
+        from seamline.app import open_state
+        from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+        from seamline.store.resources_sql import SqlResourceStore
+        from seamline.store.sources_sql import SqlSourceStore
+        from seamline.workspace.apply import desired, plan_changes, read_file
+
+        config: Settings = settings(ctx)
+        engine = open_state(config)
+        document = read_file(file)
+        workspace = str(document.get("workspace") or DEFAULT_WORKSPACE_ID)
+        known = SqlSourceStore(engine).list(workspace)
+
+        def source_id(name: str) -> str:
+            for source in known:
+                if name in (source.id, source.name):
+                    return source.id
+            raise InvalidInput(
+                f"no source named {name!r} in workspace {workspace!r}; create it with "
+                f"`seamline sources create --name {name!r}`"
+            )
+
+        store = SqlResourceStore(engine)
+        wanted = desired(document, file.parent, source_id)
+        changes = plan_changes(store.list(workspace), wanted, prune=prune)
+        if not changes:
+            console.print("no changes: the workspace already matches the file")
+            return
+        for change in changes:
+            console.print(change.describe(), highlight=False, markup=False)
+        console.print(f"{len(changes)} change(s)")
+        if dry_run:
+            return
+        if not yes and not typer.confirm("Apply these changes?"):
+            console.print("nothing changed")
+            raise typer.Exit(1)
+        for change in changes:
+            if change.after is None:
+                store.delete(workspace, change.kind, change.name)
+            else:
+                store.put(workspace, change.kind, change.name, change.after)
+        console.print(f"applied {len(changes)} change(s)")
+
+    @app.command("violations")
+    def violations(
+        ctx: typer.Context,
+        source: Annotated[str | None, typer.Option(help="Source name or id.")] = None,
+        summary: Annotated[bool, typer.Option(help="Counts per event and rule.")] = False,
+        limit: Annotated[int, typer.Option(help="How many (newest first).")] = 50,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Tracking-plan violations recorded by the pipeline."""
+        store, workspace, source_id = _protocols(settings(ctx), source)
+        if summary:
+            counts = store.violation_counts(workspace, source_id=source_id)
+            if as_json:
+                print(json.dumps(msgspec.to_builtins(counts)))
+                return
+            table = Table("source", "event", "rule", "count", "last seen")
+            for c in counts:
+                table.add_row(
+                    c.source_id, c.event_name or "", c.rule, str(c.count), c.last_seen.isoformat()
+                )
+            console.print(table)
+            return
+        found = store.violations(workspace, source_id=source_id, limit=limit)
+        if as_json:
+            print(json.dumps([{"id": i, **msgspec.to_builtins(v)} for i, v in found]))
+            return
+        table = Table("event", "message id", "path", "rule", "expected", "actual")
+        for _, v in found:
+            table.add_row(
+                v.event_name or v.message_type or "",
+                v.message_id or "",
+                v.path,
+                v.rule,
+                v.expected,
+                v.actual,
+            )
+        console.print(table)
+
+    @app.command("inventory")
+    def inventory(
+        ctx: typer.Context,
+        source: Annotated[str | None, typer.Option(help="Source name or id.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Every field seen per source, with its PII classification (never a value)."""
+        from seamline.app import open_state
+        from seamline.store.inventory_sql import SqlInventory
+
+        config: Settings = settings(ctx)
+        _, workspace, source_id = _protocols(config, source)
+        entries = SqlInventory(open_state(config)).entries(workspace, source_id)
+        if as_json:
+            print(
+                json.dumps(
+                    [
+                        {k: v for k, v in msgspec.to_builtins(e).items() if k != "last_offset"}
+                        for e in entries
+                    ]
+                )
+            )
+            return
+        table = Table("source", "path", "class", "kind", "count", "last seen")
+        for e in entries:
+            table.add_row(
+                e.source_id,
+                e.path,
+                e.classification.value,
+                e.kind or "",
+                str(e.count),
+                e.last_seen.isoformat(),
+            )
+        console.print(table)
+
+    @held_app.command("list")
+    def held_list(
+        ctx: typer.Context,
+        source: Annotated[str | None, typer.Option(help="Source name or id.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Messages held back and not re-run yet."""
+        store, workspace, source_id = _protocols(settings(ctx), source)
+        found = store.held(workspace, source_id=source_id)
+        if as_json:
+            print(json.dumps(msgspec.to_builtins(found)))
+            return
+        table = Table("id", "source", "disposition", "message id", "reason")
+        for h in found:
+            table.add_row(str(h.id), h.source_id, h.disposition, h.message_id or "", h.reason)
+        console.print(table)
+
+    @held_app.command("rerun")
+    def held_rerun(
+        ctx: typer.Context,
+        source: Annotated[str | None, typer.Option(help="Source name or id.")] = None,
+    ) -> None:
+        """Run held messages through the pipeline again (stop the server first, or use
+        `POST /api/v1/held/rerun` while it runs)."""
+        import asyncio
+
+        from seamline.app import Seamline
+
+        config: Settings = settings(ctx)
+        store, workspace, source_id = _protocols(config, source)
+
+        async def run() -> int:
+            app = Seamline(config)  # takes the data directory's lock: refuses if a server runs
+            try:
+                return await app.rerun(store.held(workspace, source_id=source_id, limit=100_000))
+            finally:
+                await app.stop()
+
+        count = asyncio.run(run())
+        console.print(
+            f"{count} message(s) appended to the log again; `seamline serve` processes them"
+        )
+
+    app.add_typer(held_app, name="held")
+
+
+def _protocols(config: Settings, source: str | None) -> tuple[Any, str, str | None]:
+    from seamline.app import open_state
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.store.protocols_sql import SqlProtocolsStore
+    from seamline.store.sources_sql import SqlSourceStore
+
+    engine = open_state(config)
+    source_id = None
+    if source is not None:
+        match = [s for s in SqlSourceStore(engine).list() if source in (s.id, s.name)]
+        if not match:
+            raise InvalidInput(f"no source named {source!r}; see `seamline sources list`")
+        source_id = match[0].id
+    return SqlProtocolsStore(engine), DEFAULT_WORKSPACE_ID, source_id

@@ -1,0 +1,226 @@
+"""Protocols stage: naming rules, tracking-plan validation with schema controls, then the
+workspace's transformations in order — on the sources that have any of them configured.
+
+A message that does not go on (blocked, quarantined, dropped by a transformation, failed by a
+custom function) is held with the reason, so nothing accepted disappears without a trace.
+Messages of sources with no protocols configuration pass through untouched and undecoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from seamline.pipeline.batch import Batch
+from seamline.protocols.enforce import enforce
+from seamline.protocols.records import (
+    HeldDisposition,
+    HeldMessage,
+    ProtocolsStore,
+    ViolationRecord,
+)
+from seamline.protocols.transforms import Transformation
+from seamline.protocols.validate import Violation
+from seamline.spec.envelope import Envelope, Item
+from seamline.spec.messages import Message
+from seamline.workspace.compiled import WorkspaceRules
+
+_encode = msgspec.json.Encoder().encode
+_as_dict = msgspec.json.Decoder(dict[str, Any]).decode
+_as_message = msgspec.json.Decoder(Message).decode
+
+
+class _Pending:
+    """A message on its way through the stage, as a dict while rules work on it."""
+
+    __slots__ = ("changed", "item", "message")
+
+    def __init__(self, item: Item, message: dict[str, Any], changed: bool) -> None:
+        self.item = item
+        self.message = message
+        self.changed = changed
+
+
+class ApplyProtocols:
+    def __init__(
+        self,
+        rules: Callable[[str], WorkspaceRules],
+        store: ProtocolsStore,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._rules = rules
+        self._store = store
+        self._now = now
+        self.held = 0
+        self.violations = 0
+
+    def __call__(self, batch: Batch) -> Batch:
+        now = self._now()
+        found: list[ViolationRecord] = []
+        held: list[HeldMessage] = []
+        results: list[Item | _Pending | None] = []
+        pending: dict[str, list[_Pending]] = {}
+        workspaces: dict[str, WorkspaceRules] = {}
+        for item in batch:
+            envelope = item.envelope
+            rules = workspaces.get(envelope.workspace_id)
+            if rules is None:
+                rules = workspaces[envelope.workspace_id] = self._rules(envelope.workspace_id)
+            if not rules.touches(envelope.source_id):
+                results.append(item)
+                continue
+            entry = self._check(item, rules, now, found, held)
+            results.append(entry)
+            if entry is not None:
+                pending.setdefault(envelope.workspace_id, []).append(entry)
+        for workspace_id, entries in pending.items():
+            for transformation in workspaces[workspace_id].transformations:
+                self._transform(transformation, workspaces[workspace_id], entries, now, held)
+                entries = [entry for entry in entries if entry.message is not None]
+        out: Batch = []
+        for result in results:
+            if isinstance(result, Item):
+                out.append(result)
+            elif result is not None and result.message is not None:
+                finished = self._finish(result, now, held)
+                if finished is not None:
+                    out.append(finished)
+        self._store.record(found, held)
+        self.held += len(held)
+        self.violations += len(found)
+        return out
+
+    def _check(
+        self,
+        item: Item,
+        rules: WorkspaceRules,
+        now: datetime,
+        found: list[ViolationRecord],
+        held: list[HeldMessage],
+    ) -> _Pending | None:
+        message = _as_dict(_encode(item.envelope.message))
+        source = rules.sources.get(item.envelope.source_id)
+        changed = False
+        if source is not None and source.naming is not None:
+            named = source.naming.check(message)
+            # Names fixed on the way are still reported: the instrumentation should change.
+            found.extend(_records(item, message, named.violations + named.fixed, now))
+            if named.message is not message:
+                message, changed = named.message, True
+        if source is not None and source.plan is not None:
+            decision = enforce(message, source.plan.check(message), source.controls)
+            found.extend(_records(item, message, decision.violations, now))
+            if decision.disposition != "keep":
+                held.append(_held(item, decision.disposition, decision.reason, now))
+                return None
+            changed = changed or bool(decision.omitted)
+        return _Pending(item, message, changed)
+
+    def _transform(
+        self,
+        transformation: Transformation,
+        rules: WorkspaceRules,
+        entries: list[_Pending],
+        now: datetime,
+        held: list[HeldMessage],
+    ) -> None:
+        chosen = [
+            entry
+            for entry in entries
+            if transformation.applies_to(entry.item.envelope.source_id, entry.message)
+        ]
+        if not chosen:
+            return
+        if transformation.function is None:
+            for entry in chosen:
+                result = transformation.apply(entry.message)
+                if result is None:
+                    reason = f"dropped by transformation {transformation.name!r}"
+                    held.append(_held(entry.item, "drop", reason, now))
+                    entry.message = None  # type: ignore[assignment]
+                else:
+                    entry.message, entry.changed = result, True
+            return
+        runner = rules.functions.get(transformation.function)
+        if runner is None:
+            reason = f"transformation {transformation.name!r} names a function that does not exist"
+            for entry in chosen:
+                held.append(_held(entry.item, "function_error", reason, now))
+                entry.message = None  # type: ignore[assignment]
+            return
+        outcomes = runner.run([entry.message for entry in chosen])
+        for entry, outcome in zip(chosen, outcomes, strict=True):
+            if outcome.kind == "ok" and outcome.event is not None:
+                entry.message, entry.changed = outcome.event, True
+                continue
+            if outcome.kind == "dropped":
+                disposition: HeldDisposition = "drop"
+                reason = f"dropped by function {transformation.function!r}"
+            else:
+                disposition = "function_error"
+                reason = f"function {transformation.function!r}: {outcome.error}"
+            held.append(_held(entry.item, disposition, reason, now))
+            entry.message = None  # type: ignore[assignment]
+
+    def _finish(self, entry: _Pending, now: datetime, held: list[HeldMessage]) -> Item | None:
+        if not entry.changed:
+            return entry.item
+        envelope = entry.item.envelope
+        try:
+            message = _as_message(_encode(entry.message))
+        except (msgspec.ValidationError, TypeError) as error:
+            reason = f"the transformed message is not a valid Segment message: {error}"
+            held.append(_held(entry.item, "function_error", reason, now))
+            return None
+        return entry.item._replace(
+            envelope=Envelope(
+                workspace_id=envelope.workspace_id,
+                source_id=envelope.source_id,
+                message=message,
+                rerun=envelope.rerun,
+            )
+        )
+
+
+def _records(
+    item: Item, message: dict[str, Any], violations: Any, now: datetime
+) -> list[ViolationRecord]:
+    if not violations:
+        return []
+    envelope = item.envelope
+    kind = message.get("type")
+    name = message.get("event") if kind == "track" else message.get("name")
+    found: list[Violation] = list(violations)
+    return [
+        ViolationRecord(
+            workspace_id=envelope.workspace_id,
+            source_id=envelope.source_id,
+            log_offset=item.offset,
+            message_id=envelope.message.message_id,
+            message_type=kind if isinstance(kind, str) else None,
+            event_name=str(name)[:500] if name is not None else None,
+            path=v.path[:500],
+            rule=v.rule[:100],
+            expected=v.expected[:500],
+            actual=v.actual[:500],
+            recorded_at=now,
+        )
+        for v in found
+    ]
+
+
+def _held(item: Item, disposition: HeldDisposition, reason: str, now: datetime) -> HeldMessage:
+    envelope = item.envelope
+    return HeldMessage(
+        workspace_id=envelope.workspace_id,
+        source_id=envelope.source_id,
+        log_offset=item.offset,
+        message_id=envelope.message.message_id,
+        disposition=disposition,
+        reason=reason,
+        message=_encode(envelope.message).decode(),
+        held_at=now,
+    )

@@ -1,0 +1,155 @@
+"""Workspace as code: a YAML file describes resources; `apply` shows the difference and makes
+the workspace match it. Applying the same file twice changes nothing the second time.
+
+```yaml
+tracking_plans:
+  Web: {events: {Order Completed: {properties: {total: {type: number}}}}}
+sources:
+  Website: {tracking_plan: Web, schema_controls: {unplanned_events: quarantine}}
+transformations:
+  fix-name: {kind: rename_event, events: [order_completed], to: Order Completed}
+functions:
+  enrich: {file: enrich.py, time_limit: 1.0}   # or `code: |` inline
+pii:
+  matchers: {loyalty-id: {kind: loyalty_id, classification: yellow, names: [loyalty_id]}}
+  controls: {hash-emails: {kind: email, control: hash_plain, destinations: [meta]}}
+consent:
+  categories: {Advertising: {destinations: [meta]}}
+```
+Sources are named by their name or id; the file's names of sources inside transformations'
+`sources` lists are turned into ids too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import yaml
+
+from seamline.errors import InvalidInput
+from seamline.workspace.kinds import KINDS, normalise
+from seamline.workspace.resources import Resource
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "tracking_plans": ("tracking_plan",),
+    "sources": ("source_connection",),
+    "transformations": ("transformation",),
+    "functions": ("function",),
+    "pii": ("pii_matcher", "pii_control"),
+    "consent": ("consent_category",),
+}
+_SUBSECTIONS = {
+    "pii_matcher": "matchers",
+    "pii_control": "controls",
+    "consent_category": "categories",
+}
+
+
+class Change(NamedTuple):
+    action: Literal["create", "update", "delete"]
+    kind: str
+    name: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def describe(self) -> str:
+        """A header line and, for updates, a unified diff of the documents in YAML."""
+        sign = {"create": "+", "update": "~", "delete": "-"}[self.action]
+        header = f"{sign} {self.action} {self.kind} {self.name!r}"
+        if self.action != "update":
+            return header
+        diff = difflib.unified_diff(
+            _yaml(self.before).splitlines(),
+            _yaml(self.after).splitlines(),
+            "current",
+            "file",
+            lineterm="",
+            n=2,
+        )
+        return "\n".join([header, *("    " + line for line in diff)])
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise InvalidInput(f"{path} is not valid YAML: {error}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise InvalidInput(f"{path}: the file must be a mapping of sections")
+    unknown = set(loaded) - set(SECTIONS) - {"workspace"}
+    if unknown:
+        raise InvalidInput(
+            f"{path}: unknown section {sorted(unknown)[0]!r}; sections are " + ", ".join(SECTIONS)
+        )
+    return loaded
+
+
+def desired(
+    document: Mapping[str, Any], base: Path, source_id: Callable[[str], str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The resources the file describes, normalised, keyed by (kind, name)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for section, kinds in SECTIONS.items():
+        body = document.get(section) or {}
+        for kind in kinds:
+            entries = body.get(_SUBSECTIONS[kind]) or {} if kind in _SUBSECTIONS else body
+            if not isinstance(entries, dict):
+                raise InvalidInput(f"{section}: expected a mapping of names to definitions")
+            for name, spec in entries.items():
+                spec = dict(spec or {})
+                name = str(name)
+                if kind == "source_connection":
+                    name = source_id(name)
+                elif kind == "transformation" and spec.get("sources"):
+                    spec["sources"] = [source_id(str(s)) for s in spec["sources"]]
+                elif kind == "function" and "file" in spec:
+                    spec["code"] = _read_code(base / str(spec.pop("file")))
+                found[kind, name] = normalise(kind, name, spec)
+    return found
+
+
+def plan_changes(
+    current: list[Resource], wanted: dict[tuple[str, str], dict[str, Any]], *, prune: bool
+) -> list[Change]:
+    """What to do to go from `current` to `wanted`, in an order that keeps references valid."""
+    have = {(r.kind, r.name): r.document for r in current}
+    changes: list[Change] = []
+    for key, after in wanted.items():
+        before = have.get(key)
+        if before is None:
+            changes.append(Change("create", *key, None, after))
+        elif before != after:
+            changes.append(Change("update", *key, before, after))
+    if prune:
+        changes.extend(
+            Change("delete", *key, before, None)
+            for key, before in have.items()
+            if key not in wanted
+        )
+    order = {kind: position for position, kind in enumerate(KINDS)}
+    changes.sort(
+        key=lambda c: (
+            c.action == "delete",
+            order[c.kind] * (-1 if c.action == "delete" else 1),
+            c.name,
+        )
+    )
+    return changes
+
+
+def _read_code(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise InvalidInput(f"cannot read function file {path}: {error.strerror}") from None
+
+
+def _yaml(document: dict[str, Any] | None) -> str:
+    return yaml.safe_dump(document or {}, sort_keys=True, allow_unicode=True)

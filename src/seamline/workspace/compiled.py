@@ -1,0 +1,196 @@
+"""A workspace's resources compiled for the pipeline: plans, controls, transformations,
+functions, PII matchers and controls, consent categories — built once per configuration
+revision, never per message."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from seamline.privacy.fields import PiiControl
+from seamline.privacy.pii import DEFAULT_MATCHERS, Matcher, custom_matcher
+from seamline.protocols.enforce import SchemaControls, parse_controls
+from seamline.protocols.functions import FunctionRunner
+from seamline.protocols.naming import NamingRules
+from seamline.protocols.plan import load_plan
+from seamline.protocols.transforms import Transformation, parse_transformation
+from seamline.protocols.validate import CompiledPlan
+from seamline.workspace.kinds import ConsentCategory, SourceConnection
+from seamline.workspace.resources import Resource, ResourceStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    """What the protocols stage does to one source's messages."""
+
+    plan: CompiledPlan | None
+    controls: SchemaControls
+    naming: NamingRules | None
+
+
+@dataclass
+class WorkspaceRules:
+    revision: int
+    sources: dict[str, SourceRules] = field(default_factory=dict)
+    transformations: list[Transformation] = field(default_factory=list)
+    functions: dict[str, FunctionRunner] = field(default_factory=dict)
+    function_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    matchers: tuple[Matcher, ...] = DEFAULT_MATCHERS
+    pii_controls: list[PiiControl] = field(default_factory=list)
+    consent: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Destination → the consent categories it needs."""
+
+    @property
+    def ingest_controls(self) -> list[PiiControl]:
+        return [control for control in self.pii_controls if not control.destinations]
+
+    def touches(self, source_id: str) -> bool:
+        """Whether the protocols stage has anything to do for this source."""
+        return source_id in self.sources or any(
+            not t.source_ids or source_id in t.source_ids for t in self.transformations
+        )
+
+
+RunnerFactory = Callable[[str, str, float], FunctionRunner]
+"""(name, code, time_limit) → a started runner."""
+
+
+def compile_rules(
+    revision: int,
+    found: list[Resource],
+    runners: dict[tuple[str, str], FunctionRunner],
+    start_runner: RunnerFactory,
+) -> WorkspaceRules:
+    """Compile `found`. Runners whose code did not change are taken from `runners` (and
+    removed from it, so what is left there is stale and can be closed)."""
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for resource in found:
+        by_kind.setdefault(resource.kind, {})[resource.name] = resource.document
+    rules = WorkspaceRules(revision)
+    plans = {
+        name: CompiledPlan(load_plan({**doc, "name": name}))
+        for name, doc in by_kind.get("tracking_plan", {}).items()
+    }
+    for source_id, doc in by_kind.get("source_connection", {}).items():
+        connection = msgspec.convert(doc, SourceConnection)
+        naming = connection.naming
+        rules.sources[source_id] = SourceRules(
+            plan=plans.get(connection.tracking_plan) if connection.tracking_plan else None,
+            controls=parse_controls(connection.schema_controls),
+            naming=None
+            if naming is None
+            else NamingRules(
+                events=naming.events,
+                properties=naming.properties,
+                traits=naming.traits,
+                mode=naming.mode,
+            ),
+        )
+    for name, doc in by_kind.get("function", {}).items():
+        code, limit = str(doc["code"]), float(doc.get("time_limit", 1.0))
+        key = (name, hashlib.sha256(f"{limit}\n{code}".encode()).hexdigest())
+        runner = runners.pop(key, None)
+        rules.functions[name] = runner if runner is not None else start_runner(name, code, limit)
+        rules.function_keys[name] = key
+    transformations = [
+        Transformation(name, parse_transformation(name, doc), frozenset(doc.get("sources") or ()))
+        for name, doc in by_kind.get("transformation", {}).items()
+        if doc.get("enabled", True)
+    ]
+    rules.transformations = sorted(transformations, key=lambda t: (t.order, t.name))
+    rules.matchers = DEFAULT_MATCHERS + tuple(
+        custom_matcher(
+            doc["kind"],
+            doc["classification"],
+            names=doc.get("names") or (),
+            name_regex=doc.get("name_regex"),
+            value_regex=doc.get("value_regex"),
+        )
+        for doc in by_kind.get("pii_matcher", {}).values()
+    )
+    rules.pii_controls = [
+        msgspec.convert(doc, PiiControl) for doc in by_kind.get("pii_control", {}).values()
+    ]
+    needs: dict[str, set[str]] = {}
+    for category, doc in by_kind.get("consent_category", {}).items():
+        for destination in msgspec.convert(doc, ConsentCategory).destinations:
+            needs.setdefault(destination, set()).add(category)
+    rules.consent = {dest: frozenset(categories) for dest, categories in needs.items()}
+    return rules
+
+
+class RulesCache:
+    """Each workspace's compiled rules, rebuilt when its configuration revision moves.
+
+    The revision is read at most every `check_every` seconds, so asking for the rules per
+    message costs a dict lookup; a change made in this process (the management API) calls
+    `invalidate` and is seen at once, one made by another process (`seamline apply`) within
+    `check_every`.
+    """
+
+    def __init__(
+        self, resources: ResourceStore, functions_dir: Path, check_every: float = 0.5
+    ) -> None:
+        self._resources = resources
+        self._functions_dir = functions_dir
+        self._check_every = check_every
+        self._rules: dict[str, WorkspaceRules] = {}
+        self._checked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def invalidate(self, workspace_id: str) -> None:
+        self._checked.pop(workspace_id, None)
+
+    def get(self, workspace_id: str) -> WorkspaceRules:
+        current = self._rules.get(workspace_id)
+        now = time.monotonic()
+        if current is not None and now - self._checked.get(workspace_id, -1e9) < self._check_every:
+            return current
+        revision = self._resources.revision(workspace_id)
+        with self._lock:
+            self._checked[workspace_id] = now
+            current = self._rules.get(workspace_id)
+            if current is not None and current.revision == revision:
+                return current
+            runners = (
+                {current.function_keys[n]: r for n, r in current.functions.items()}
+                if current is not None
+                else {}
+            )
+            rules = compile_rules(
+                revision, self._resources.list(workspace_id), runners, self._start_runner
+            )
+            for stale in runners.values():
+                stale.close()
+            self._rules[workspace_id] = rules
+            logger.info("workspace %s: configuration revision %d loaded", workspace_id, revision)
+            return rules
+
+    def close(self) -> None:
+        with self._lock:
+            for rules in self._rules.values():
+                for runner in rules.functions.values():
+                    runner.close()
+            self._rules.clear()
+
+    def _start_runner(self, name: str, code: str, time_limit: float) -> FunctionRunner:
+        digest = hashlib.sha256(code.encode()).hexdigest()[:16]
+        self._functions_dir.mkdir(parents=True, exist_ok=True)
+        path = self._functions_dir / f"{_safe(name)}-{digest}.py"
+        if not path.exists():
+            path.write_text(code)
+        return FunctionRunner(path, name=name, time_limit=time_limit)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:60]

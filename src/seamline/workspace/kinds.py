@@ -1,0 +1,141 @@
+"""The kinds of workspace resource and what each document may hold.
+
+`normalise` checks a document and returns its canonical form (what is stored and compared by
+`apply`), so two spellings of the same configuration are one version, not two.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import msgspec
+
+from seamline.errors import InvalidInput
+from seamline.privacy.controls import Control
+from seamline.privacy.fields import PiiControl
+from seamline.privacy.pii import Classification
+from seamline.protocols.enforce import parse_controls
+from seamline.protocols.naming import Case
+from seamline.protocols.plan import load_plan, plan_to_document
+from seamline.protocols.transforms import parse_transformation
+
+KINDS = (
+    "tracking_plan",
+    "source_connection",
+    "transformation",
+    "function",
+    "pii_matcher",
+    "pii_control",
+    "consent_category",
+)
+"""In the order `apply` creates them: later kinds may refer to earlier ones."""
+
+
+class Naming(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    events: Case | None = None
+    properties: Case | None = None
+    traits: Case | None = None
+    mode: Literal["flag", "fix"] = "flag"
+
+
+class SourceConnection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    tracking_plan: str | None = None
+    schema_controls: dict[str, Any] = {}
+    naming: Naming | None = None
+
+
+class Function(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    code: str
+    time_limit: float = 1.0
+
+
+class PiiMatcher(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    kind: str
+    classification: Classification
+    names: list[str] = []
+    name_regex: str | None = None
+    value_regex: str | None = None
+
+
+class ConsentCategory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    description: str = ""
+    destinations: list[str] = []
+
+
+def normalise(kind: str, name: str, document: Any) -> dict[str, Any]:
+    """The canonical document of a resource; InvalidInput names what is wrong."""
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown resource kind {kind!r}; kinds are {', '.join(KINDS)}")
+    if not name or len(name) > 300:
+        raise InvalidInput(f"a {kind} needs a name of 1 to 300 characters")
+    if not isinstance(document, dict):
+        raise InvalidInput(f"{kind} {name!r}: the document must be an object")
+    if kind == "tracking_plan":
+        plan = load_plan({**document, "name": name})
+        return plan_to_document(plan)
+    if kind == "transformation":
+        return _plain(parse_transformation(name, document))
+    typed: Any = _convert(kind, name, document)
+    if isinstance(typed, SourceConnection):
+        parse_controls(typed.schema_controls)
+    elif isinstance(typed, Function):
+        _check_function(name, typed)
+    elif isinstance(typed, PiiMatcher):
+        for pattern in (typed.name_regex, typed.value_regex):
+            _check_regex(name, pattern)
+    elif isinstance(typed, PiiControl):
+        if (typed.kind is None) == (typed.classification is None):
+            raise InvalidInput(f"pii_control {name!r}: give exactly one of kind or classification")
+        if typed.control != "block" and typed.control not in set(Control):
+            raise InvalidInput(
+                f"pii_control {name!r}: control must be one of allow, hash, hash_plain, mask, "
+                "drop, block"
+            )
+    return _plain(typed)
+
+
+_TYPES: dict[str, type[msgspec.Struct]] = {
+    "source_connection": SourceConnection,
+    "function": Function,
+    "pii_matcher": PiiMatcher,
+    "pii_control": PiiControl,
+    "consent_category": ConsentCategory,
+}
+
+
+def _convert(kind: str, name: str, document: dict[str, Any]) -> msgspec.Struct:
+    try:
+        return msgspec.convert(document, _TYPES[kind])
+    except msgspec.ValidationError as error:
+        raise InvalidInput(f"{kind} {name!r}: {error}") from None
+
+
+def _plain(value: msgspec.Struct) -> dict[str, Any]:
+    plain = msgspec.to_builtins(value)
+    assert isinstance(plain, dict)
+    return plain
+
+
+def _check_function(name: str, function: Function) -> None:
+    try:
+        compiled = compile(function.code, f"<function {name}>", "exec")
+    except SyntaxError as error:
+        raise InvalidInput(
+            f"function {name!r}: syntax error on line {error.lineno}: {error.msg}"
+        ) from None
+    if "transform" not in compiled.co_names and "transform" not in compiled.co_varnames:
+        raise InvalidInput(f"function {name!r}: define `def transform(event):`")
+    if not 0 < function.time_limit <= 30:
+        raise InvalidInput(f"function {name!r}: time_limit must be between 0 and 30 seconds")
+
+
+def _check_regex(name: str, pattern: str | None) -> None:
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise InvalidInput(
+            f"pii_matcher {name!r}: bad regular expression {pattern!r}: {error}"
+        ) from None
