@@ -269,6 +269,10 @@ class Seamline:
             )
         )
 
+    @property
+    def event_store(self) -> DuckDBEventStore:
+        return self._events
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]

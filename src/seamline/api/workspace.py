@@ -27,7 +27,10 @@ from seamline.workspace.kinds import KINDS, normalise
 from seamline.workspace.resources import Resource, ResourceStore
 
 PREFIX = "/api/v1"
-PATHS = {kind: kind.replace("_", "-") + "s" for kind in KINDS}
+PATHS = {
+    kind: kind.replace("_", "-")[:-1] + "ies" if kind.endswith("y") else kind.replace("_", "-") + "s"
+    for kind in KINDS
+}
 """URL segment of each kind: `tracking_plan` → `tracking-plans`."""
 
 Rerun = Callable[[list[HeldMessage]], Awaitable[int]]
