@@ -143,3 +143,21 @@ async def test_naming_conventions_fix_and_report(workspace: Workspace) -> None:
     assert stored["properties"] == {"order_id": "o1", "total": 3}
     found = (await workspace.get("violations", rule="naming"))["data"]
     assert {row["path"] for row in found} == {"event", "properties.OrderId"}
+
+
+async def test_transformations_run_before_validation_so_they_can_fix_events(
+    workspace: Workspace,
+) -> None:
+    plan = {"events": {"Order Completed": {"properties": {"total": {"type": "number"}}}}}
+    await workspace.put("tracking-plans", "Shop", plan)
+    await workspace.put(
+        "source-connections",
+        workspace.source.id,
+        {"tracking_plan": "Shop", "schema_controls": {"unplanned_events": "quarantine", "violations": "block"}},
+    )
+    await workspace.put("transformations", "rename", {"kind": "rename_event", "events": ["order_completed"], "to": "Order Completed"})
+    await workspace.put("transformations", "cast", {"kind": "cast", "property": "properties.total", "cast": "number", "order": 1})
+    await workspace.send([track("fixed", "order_completed", total="12")])
+    assert workspace.stored()["fixed"]["properties"] == {"total": 12}
+    assert (await workspace.get("held"))["data"] == []
+    assert (await workspace.get("violations"))["data"] == []

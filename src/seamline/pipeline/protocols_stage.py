@@ -1,5 +1,9 @@
-"""Protocols stage: naming rules, tracking-plan validation with schema controls, then the
-workspace's transformations in order — on the sources that have any of them configured.
+"""Protocols stage: the workspace's transformations in order, then naming rules and
+tracking-plan validation with schema controls — on the sources that have any configured.
+
+Transformations come first so that they can fix what validation would otherwise flag or hold
+(an event renamed to its planned name is planned), and so that violations describe the data
+that goes on. A held message keeps the message as it arrived, ready to re-run.
 
 A message that does not go on (blocked, quarantined, dropped by a transformation, failed by a
 custom function) is held with the reason, so nothing accepted disappears without a trace.
@@ -61,7 +65,7 @@ class ApplyProtocols:
         now = self._now()
         found: list[ViolationRecord] = []
         held: list[HeldMessage] = []
-        results: list[Item | _Pending | None] = []
+        results: list[Item | _Pending] = []
         pending: dict[str, list[_Pending]] = {}
         workspaces: dict[str, WorkspaceRules] = {}
         for item in batch:
@@ -72,19 +76,20 @@ class ApplyProtocols:
             if not rules.touches(envelope.source_id):
                 results.append(item)
                 continue
-            entry = self._check(item, rules, now, found, held)
+            entry = _Pending(item, _as_dict(_encode(envelope.message)), False)
             results.append(entry)
-            if entry is not None:
-                pending.setdefault(envelope.workspace_id, []).append(entry)
+            pending.setdefault(envelope.workspace_id, []).append(entry)
         for workspace_id, entries in pending.items():
             for transformation in workspaces[workspace_id].transformations:
                 self._transform(transformation, workspaces[workspace_id], entries, now, held)
                 entries = [entry for entry in entries if entry.message is not None]
+            for entry in entries:
+                self._check(entry, workspaces[workspace_id], now, found, held)
         out: Batch = []
         for result in results:
             if isinstance(result, Item):
                 out.append(result)
-            elif result is not None and result.message is not None:
+            elif result.message is not None:
                 finished = self._finish(result, now, held)
                 if finished is not None:
                     out.append(finished)
@@ -95,29 +100,32 @@ class ApplyProtocols:
 
     def _check(
         self,
-        item: Item,
+        entry: _Pending,
         rules: WorkspaceRules,
         now: datetime,
         found: list[ViolationRecord],
         held: list[HeldMessage],
-    ) -> _Pending | None:
-        message = _as_dict(_encode(item.envelope.message))
-        source = rules.sources.get(item.envelope.source_id)
-        changed = False
-        if source is not None and source.naming is not None:
+    ) -> None:
+        """Naming rules, then the plan; holds the message (sets it to None) when controls say."""
+        source = rules.sources.get(entry.item.envelope.source_id)
+        if source is None:
+            return
+        message = entry.message
+        if source.naming is not None:
             named = source.naming.check(message)
             # Names fixed on the way are still reported: the instrumentation should change.
-            found.extend(_records(item, message, named.violations + named.fixed, now))
+            found.extend(_records(entry.item, message, named.violations + named.fixed, now))
             if named.message is not message:
-                message, changed = named.message, True
-        if source is not None and source.plan is not None:
+                message = entry.message = named.message
+                entry.changed = True
+        if source.plan is not None:
             decision = enforce(message, source.plan.check(message), source.controls)
-            found.extend(_records(item, message, decision.violations, now))
+            found.extend(_records(entry.item, message, decision.violations, now))
             if decision.disposition != "keep":
-                held.append(_held(item, decision.disposition, decision.reason, now))
-                return None
-            changed = changed or bool(decision.omitted)
-        return _Pending(item, message, changed)
+                held.append(_held(entry.item, decision.disposition, decision.reason, now))
+                entry.message = None  # type: ignore[assignment]
+            elif decision.omitted:
+                entry.changed = True
 
     def _transform(
         self,

@@ -78,7 +78,10 @@ def read_file(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise InvalidInput(f"{path} is not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "unreadable"
+        raise InvalidInput(f"{path} is not valid YAML{where}: {problem}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
