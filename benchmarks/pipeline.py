@@ -1,10 +1,19 @@
-"""Pipeline throughput: log → dedup → identity → traits → accounts → event store.
+"""Pipeline throughput: log → dedup → [protocols → PII] → identity → traits → accounts → events.
 
-Generates N events for M users (70 % anonymous page views, an identify at login, track events,
-5 % of users on two devices), appends them to a fresh local log, runs the pipeline until it is
-quiet and prints events/s, profiles, merges, p99 time per batch and memory as it goes.
+Generates N events for M users (70 % anonymous page views, an identify at login, track events
+over 50 event names, 5 % of users on two devices), appends them to a fresh local log, runs the
+pipeline until it is quiet and prints events/s, profiles, merges, p99 time per batch and memory.
+
+`--protocols` picks what runs between dedup and identity:
+  off   neither the protocols nor the privacy stage (the pipeline before they existed);
+  idle  both stages, nothing configured (every workspace pays this: the data inventory);
+  on    a 50-event tracking plan with schema controls, 5 transformations, PII controls
+        (red data dropped before storage, emails hashed for one destination);
+  on-ip `on`, and every IP address masked before storage (every message changes);
+  all   each in turn on the same workload, with their ratios to `off`.
 
     .venv/bin/python benchmarks/pipeline.py --events 1000000 --users 100000
+    .venv/bin/python benchmarks/pipeline.py --events 300000 --users 30000 --protocols all
 """
 
 from __future__ import annotations
@@ -32,7 +41,9 @@ from seamline.log import LocalLog
 from seamline.pipeline import PipelineRunner
 from seamline.pipeline.dedup import DropDuplicates
 from seamline.pipeline.identity_stage import ResolveIdentities
+from seamline.pipeline.privacy_stage import ControlPersonalData
 from seamline.pipeline.profiles_stage import UpdateAccounts, UpdateTraits
+from seamline.pipeline.protocols_stage import ApplyProtocols
 from seamline.pipeline.store_events import StoreEvents
 from seamline.spec import Envelope, Message
 from seamline.spec.envelope import envelope_encoder
@@ -40,10 +51,24 @@ from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.dedup_sqlite import SqliteSeenMessages
 from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
+from seamline.store.inventory_sql import SqlInventory
+from seamline.store.protocols_sql import SqlProtocolsStore
+from seamline.store.resources_sql import SqlResourceStore
 from seamline.store.state import merges, open_state_store, profiles
 from seamline.store.traits_sql import SqlTraitStore
+from seamline.workspace.compiled import RulesCache
+from seamline.workspace.kinds import normalise
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+SOURCE = "src_bench"
+NOUNS = ("Product", "Cart", "Checkout", "Order", "Coupon", "Promotion", "Wishlist", "Review")
+NOUNS += ("Video", "Account")
+EVENT_NAMES = [
+    f"{noun} {verb}"
+    for verb in ("Viewed", "Started", "Completed", "Applied", "Clicked")
+    for noun in NOUNS
+]
+"""50 distinct event names: the tracking plan's events."""
 _raw = msgspec.json.Encoder()
 
 
@@ -94,11 +119,21 @@ def generate(events: int, users: int, seed: int) -> list[bytes]:
             )
         else:
             user_id = f"user-{user}" if logged_in[user] else None
+            defect = rng.random()
+            name = rng.choice(EVENT_NAMES)
+            price: object = n % 200
+            if defect < 0.01:
+                name = "product viewed"  # a merge_events transformation renames it back
+            elif defect < 0.03:
+                price = str(price)  # a cast transformation fixes it
+            elif defect < 0.035:
+                name = "Legacy Event"  # unplanned: quarantined
+            properties = {"sku": f"sku-{n % 977}", "price": price, "currency": "usd", "debug": "1"}
             message = Message(
                 type="track",
                 user_id=user_id,
-                event="Product Viewed",
-                properties=raw({"sku": f"sku-{n % 977}", "price": n % 200}),
+                event=name,
+                properties=raw(properties),
                 **common,
             )
         records.append(
@@ -109,6 +144,70 @@ def generate(events: int, users: int, seed: int) -> list[bytes]:
     return records
 
 
+def configure(resources: SqlResourceStore, mask_ips: bool) -> None:
+    """The `on` configuration: a 50-event plan, 5 transformations, PII controls (red data
+    dropped before storage, emails hashed for an ad destination); `on-ip` also masks every
+    IP address before storage, which changes every message."""
+    product = {
+        "sku": {"type": "string", "required": True},
+        "price": {"type": "number", "minimum": 0},
+        "currency": {"enum": ["USD", "EUR"]},
+        "label": "string",
+    }
+    plan = {
+        "events": {name: {"properties": product} for name in EVENT_NAMES},
+        "pages": {"Product": {"properties": {"sku": "string"}}},
+        "identify": {"traits": {"email": {"type": "string", "format": "email"}}},
+    }
+    documents = {
+        ("tracking_plan", "Shop"): plan,
+        ("source_connection", SOURCE): {
+            "tracking_plan": "Shop",
+            "schema_controls": {
+                "unplanned_events": "quarantine",
+                "violations": "omit",
+                "unplanned_properties": "omit",
+            },
+        },
+        ("transformation", "1-merge"): {
+            "kind": "merge_events",
+            "events": ["product viewed"],
+            "to": "Product Viewed",
+        },
+        ("transformation", "2-cast-price"): {
+            "kind": "cast",
+            "types": ["track"],
+            "property": "properties.price",
+            "cast": "number",
+        },
+        ("transformation", "3-currency"): {
+            "kind": "map_value",
+            "property": "properties.currency",
+            "map": {"usd": "USD"},
+        },
+        ("transformation", "4-drop-debug"): {
+            "kind": "drop_property",
+            "properties": ["properties.debug"],
+        },
+        ("transformation", "5-label"): {
+            "kind": "derive",
+            "property": "properties.label",
+            "template": "{{properties.sku}}/{{properties.currency}}",
+            "where": "properties.price > 100",
+        },
+        ("pii_control", "drop-red"): {"classification": "red", "control": "drop"},
+        ("pii_control", "ads-emails"): {
+            "kind": "email",
+            "control": "hash_plain",
+            "destinations": ["meta"],
+        },
+    }
+    if mask_ips:
+        documents["pii_control", "mask-ips"] = {"kind": "ip_address", "control": "mask"}
+    for (kind, name), document in documents.items():
+        resources.put("default", kind, name, normalise(kind, name, document))
+
+
 def rss_mib() -> float:
     with open("/proc/self/status") as status:
         for line in status:
@@ -117,20 +216,30 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run(args: argparse.Namespace, console: Console) -> None:
+async def run(args: argparse.Namespace, console: Console, mode: str, records: list[bytes]) -> float:
+    """One run on a fresh data directory; returns events/s."""
     root = Path(tempfile.mkdtemp(prefix="seamline-pipeline-bench-", dir=args.data_root))
-    console.print(f"data dir {root}; generating {args.events:,} events for {args.users:,} users …")
-    records = generate(args.events, args.users, args.seed)
+    console.print(f"[bold]protocols {mode}[/]: data dir {root}")
     log = LocalLog(root / "log", fsync=False)
     for start in range(0, len(records), 10_000):
         await log.append(records[start : start + 10_000])
-    del records
     engine = open_state_store(f"sqlite:///{root}/state.db")
     events = DuckDBEventStore(root / "events.duckdb")
     seen = SqliteSeenMessages(root / "dedup.sqlite")
     traits = SqlTraitStore(engine)
+    resources = SqlResourceStore(engine)
+    rules = RulesCache(resources, root / "functions")
+    if mode in ("on", "on-ip"):
+        configure(resources, mask_ips=mode == "on-ip")
+    data_controls = (
+        ApplyProtocols(rules.get, SqlProtocolsStore(engine)),
+        ControlPersonalData(
+            rules.get, lambda _w: b"bench-salt", SqlInventory(engine), SqlProtocolsStore(engine)
+        ),
+    )
     stages = (
         DropDuplicates(seen, 86400),
+        *(data_controls if mode != "off" else ()),
         ResolveIdentities(SqlIdentityGraph(engine), IdentityRules()),
         UpdateTraits(traits),
         UpdateAccounts(SqlAccountStore(engine), traits),
@@ -172,7 +281,7 @@ async def run(args: argparse.Namespace, console: Console) -> None:
         ).scalar_one()
         merge_count = conn.execute(select(func.count()).select_from(merges)).scalar_one()
     stored = events.count()
-    table = Table(title="Seamline pipeline (embedded: SQLite state, DuckDB events)")
+    table = Table(title=f"Seamline pipeline, protocols {mode} (SQLite state, DuckDB events)")
     for column in (
         "events",
         "users",
@@ -207,11 +316,29 @@ async def run(args: argparse.Namespace, console: Console) -> None:
     console.print(
         "command: .venv/bin/python benchmarks/pipeline.py"
         f" --events {args.events} --users {args.users} --batch-size {args.batch_size}"
+        f" --protocols {args.protocols}"
     )
     await log.close()
     events.close()
     seen.close()
+    rules.close()
     engine.dispose()
+    return args.events / elapsed
+
+
+async def compare(args: argparse.Namespace, console: Console) -> None:
+    console.print(f"generating {args.events:,} events for {args.users:,} users …")
+    records = generate(args.events, args.users, args.seed)
+    modes = ("off", "idle", "on", "on-ip") if args.protocols == "all" else (args.protocols,)
+    rates = {mode: await run(args, console, mode, records) for mode in modes}
+    if len(rates) > 1:
+        table = Table(title="Protocols and privacy stages: cost against `off` in the same run")
+        for column in ("configuration", "events/s", "ratio to off", "cost"):
+            table.add_column(column, justify="right")
+        for mode, rate in rates.items():
+            ratio = rate / rates["off"]
+            table.add_row(mode, f"{rate:,.0f}", f"{ratio:.2f}", f"{(1 - ratio) * 100:.0f} %")
+        console.print(table)
 
 
 def main() -> None:
@@ -221,9 +348,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=Settings().pipeline_batch_size)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-root", default=None)
+    parser.add_argument(
+        "--protocols", choices=("off", "idle", "on", "on-ip", "all"), default="idle"
+    )
     args = parser.parse_args()
     tune_runtime()  # as `seamline serve` does
-    asyncio.run(run(args, Console(width=140)))
+    asyncio.run(compare(args, Console(width=140)))
 
 
 if __name__ == "__main__":

@@ -106,10 +106,18 @@ def test_violations_held_and_inventory_of_a_running_server(tmp_path: Path) -> No
         key = json.loads(cli("--data-dir", data, "sources", "list", "--json").stdout)
         website = next(s for s in key if s["name"] == "Website")
         batch = [
-            {"type": "track", "userId": "u", "event": "order_completed", "properties": {"order_id": "o1", "total": "x", "email": "a@b.co"}, "messageId": "m1"},
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "order_completed",
+                "properties": {"order_id": "o1", "total": "x", "email": "a@b.co"},
+                "messageId": "m1",
+            },
             {"type": "track", "userId": "u", "event": "Wishlist Opened", "messageId": "m2"},
         ]
-        answer = httpx.post(f"{server.url}/v1/batch", json={"batch": batch}, auth=(website["write_key"], ""))
+        answer = httpx.post(
+            f"{server.url}/v1/batch", json={"batch": batch}, auth=(website["write_key"], "")
+        )
         assert answer.status_code == 200
         for _ in range(200):
             found = cli("--data-dir", data, "violations", "--source", "Website", "--json")

@@ -114,16 +114,28 @@ def test_a_field_named_as_personal_data_is_controlled_as_a_whole() -> None:
 
 
 def test_every_field_is_observed_with_its_classification() -> None:
-    seen: dict[str, str] = {}
-    control_fields(
-        message(),
+    paths: list[str] = []
+    classified: list[tuple[str, Any]] = []
+    control_fields(message(), FieldClassifier(DEFAULT_MATCHERS), [], SALT, paths, classified)
+    kinds = {path: ",".join(m.kind for m in matches) for path, matches in classified}
+    assert kinds["properties.email"] == "email"
+    assert kinds["properties.payment"] == "credit_card"
+    assert kinds["context.ip"] == "ip_address"
+    assert "properties.total" in paths and "properties.total" not in kinds
+    assert "context.library.name" in paths
+
+
+def test_the_first_control_that_selects_a_field_decides() -> None:
+    event = message()
+    changed, _ = control_fields(
+        event,
         FieldClassifier(DEFAULT_MATCHERS),
-        [],
+        [
+            PiiControl(control="allow", kind="email"),
+            PiiControl(control="drop", classification=Classification.YELLOW),
+        ],
         SALT,
-        lambda path, matches: seen.__setitem__(path, ",".join(m.kind for m in matches)),
     )
-    assert seen["properties.email"] == "email"
-    assert seen["properties.payment"] == "credit_card"
-    assert seen["context.ip"] == "ip_address"
-    assert seen["properties.total"] == ""
-    assert "context.library.name" in seen
+    assert changed
+    assert event["properties"]["email"] == " Ada@Example.com "  # allowed by the first
+    assert "ip" not in event["context"]  # yellow, dropped by the second

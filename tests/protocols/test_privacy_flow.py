@@ -35,10 +35,22 @@ def order(message_id: str, consent: dict[str, bool] | None = None, **extra: Any)
 
 
 async def test_pii_controls_shape_what_reaches_each_destination(workspace: Workspace) -> None:
-    await workspace.put("pii-controls", "never-store-cards", {"classification": "red", "control": "drop"})
-    await workspace.put("pii-controls", "ads-want-sha256", {"kind": "email", "control": "hash_plain", "destinations": ["meta"]})
-    await workspace.put("pii-controls", "mask-phones", {"kind": "phone", "control": "mask", "destinations": ["*"]})
-    await workspace.put("pii-controls", "hash-emails-webhook", {"kind": "email", "control": "hash", "destinations": ["webhook"]})
+    await workspace.put(
+        "pii-controls", "never-store-cards", {"classification": "red", "control": "drop"}
+    )
+    await workspace.put(
+        "pii-controls",
+        "ads-want-sha256",
+        {"kind": "email", "control": "hash_plain", "destinations": ["meta"]},
+    )
+    await workspace.put(
+        "pii-controls", "mask-phones", {"kind": "phone", "control": "mask", "destinations": ["*"]}
+    )
+    await workspace.put(
+        "pii-controls",
+        "hash-emails-webhook",
+        {"kind": "email", "control": "hash", "destinations": ["webhook"]},
+    )
     await workspace.send([order("m1")])
     stored = workspace.stored()["m1"]["properties"]
     assert "card" not in stored  # red: dropped before storage
@@ -56,12 +68,28 @@ async def test_pii_controls_shape_what_reaches_each_destination(workspace: Works
 
 
 async def test_a_block_control_holds_the_event(workspace: Workspace) -> None:
-    await workspace.put("pii-matchers", "passport-no", {"kind": "passport", "classification": "red", "value_regex": "P[0-9]{8}"})
+    await workspace.put(
+        "pii-matchers",
+        "passport-no",
+        {"kind": "passport", "classification": "red", "value_regex": "P[0-9]{8}"},
+    )
     await workspace.put("pii-controls", "block-red", {"classification": "red", "control": "block"})
     await workspace.send(
         [
-            {"type": "track", "userId": "u", "event": "A", "properties": {"doc": "P12345678"}, "messageId": "b1"},
-            {"type": "track", "userId": "u", "event": "A", "properties": {"doc": "none"}, "messageId": "b2"},
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "A",
+                "properties": {"doc": "P12345678"},
+                "messageId": "b1",
+            },
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "A",
+                "properties": {"doc": "none"},
+                "messageId": "b2",
+            },
         ]
     )
     assert set(workspace.stored()) == {"b2"}

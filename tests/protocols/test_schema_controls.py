@@ -28,7 +28,12 @@ GOOD_PROPERTIES: dict[str, dict[str, Any]] = {
     "Checkout Step Viewed": {"step": 1},
     "Checkout Step Completed": {"step": 1},
     "Payment Info Entered": {"payment_method": "card"},
-    "Order Completed": {"order_id": "o1", "total": 20, "currency": "EUR", "products": [{"sku": "a"}]},
+    "Order Completed": {
+        "order_id": "o1",
+        "total": 20,
+        "currency": "EUR",
+        "products": [{"sku": "a"}],
+    },
     "Order Updated": {"order_id": "o1"},
     "Order Refunded": {"order_id": "o1", "total": 20},
     "Order Cancelled": {"order_id": "o1"},
@@ -51,11 +56,15 @@ def track(event: str, properties: dict[str, Any], kind: str) -> dict[str, Any]:
 def stream() -> list[dict[str, Any]]:
     """20 good events, 3 unplanned, 4 with violations, 2 with an unplanned property."""
     good = [track(name, props, "good") for name, props in GOOD_PROPERTIES.items()]
-    unplanned = [track(name, {}, "unplanned") for name in ("Wishlist Opened", "order completed", "Foo")]
+    unplanned = [
+        track(name, {}, "unplanned") for name in ("Wishlist Opened", "order completed", "Foo")
+    ]
     violating = [
         track("Order Completed", {"order_id": "o2", "total": "20", "currency": "EUR"}, "bad"),
         track("Order Completed", {"order_id": "o3", "total": 5, "currency": "GBP"}, "bad"),
-        track("Order Completed", {"total": 5, "currency": "USD", "products": [{"price": 1}]}, "bad"),
+        track(
+            "Order Completed", {"total": 5, "currency": "USD", "products": [{"price": 1}]}, "bad"
+        ),
         track("Product Added", {"product_id": "sku-1", "quantity": 0}, "bad"),
     ]
     extra = [
@@ -83,7 +92,9 @@ def ids(messages: list[dict[str, Any]], kind: str) -> set[str]:
     return {m["messageId"] for m in messages if m["messageId"].startswith(kind)}
 
 
-async def test_allow_everything_stores_everything_and_flags_violations(workspace: Workspace) -> None:
+async def test_allow_everything_stores_everything_and_flags_violations(
+    workspace: Workspace,
+) -> None:
     await connect(workspace)
     sent = stream()
     await workspace.send(sent)
@@ -111,7 +122,9 @@ async def test_block_and_quarantine_hold_messages_and_lose_none(workspace: Works
     await workspace.send(sent)
     stored, kept = workspace.stored(), await held(workspace)
     assert set(stored) == ids(sent, "good") | ids(sent, "extra")
-    assert {m for m, row in kept.items() if row["disposition"] == "quarantine"} == ids(sent, "unplanned")
+    assert {m for m, row in kept.items() if row["disposition"] == "quarantine"} == ids(
+        sent, "unplanned"
+    )
     assert {m for m, row in kept.items() if row["disposition"] == "block"} == ids(sent, "bad")
     assert set(stored) | set(kept) == {m["messageId"] for m in sent}
     assert not set(stored) & set(kept)
@@ -135,18 +148,19 @@ async def test_omit_removes_bad_and_unplanned_properties_and_says_so(workspace: 
     stored = workspace.stored()
     assert set(stored) == {m["messageId"] for m in sent}
     by_event = {(row["event"], tuple(sorted(row["properties"]))): row for row in stored.values()}
-    wrong_total = next(
-        row for row in stored.values() if row["properties"].get("order_id") == "o2"
-    )
+    wrong_total = next(row for row in stored.values() if row["properties"].get("order_id") == "o2")
     assert "total" not in wrong_total["properties"]
     assert wrong_total["context"]["protocols"]["omitted"] == ["properties.total"]
-    wrong_currency = next(row for row in stored.values() if row["properties"].get("order_id") == "o3")
+    wrong_currency = next(
+        row for row in stored.values() if row["properties"].get("order_id") == "o3"
+    )
     assert "currency" not in wrong_currency["properties"]
     extra = [row for row in stored.values() if row["event"] in ("Coupon Applied", "Signed Up")]
     assert {"discount", "referrer"}.isdisjoint(k for row in extra for k in row["properties"])
     assert ("Coupon Applied", ("coupon_id",)) in by_event
     assert any(
-        row["context"].get("protocols", {}).get("omitted") == ["properties.discount"] for row in extra
+        row["context"].get("protocols", {}).get("omitted") == ["properties.discount"]
+        for row in extra
     )
     unplanned = await workspace.get("violations", rule="unplanned_property")
     assert {row["path"] for row in unplanned["data"]} == {
@@ -162,9 +176,7 @@ async def test_held_messages_rerun_once_the_plan_is_fixed(workspace: Workspace) 
     assert set(await held(workspace)) == ids(sent, "unplanned")
     fixed = {**PLAN, "events": {**PLAN["events"], "Wishlist Opened": {}, "Foo": {}}}
     await workspace.put("tracking-plans", "Shop", fixed)
-    answer = await workspace.client.post(
-        "/api/v1/held/rerun", json={}, headers=workspace.headers
-    )
+    answer = await workspace.client.post("/api/v1/held/rerun", json={}, headers=workspace.headers)
     assert answer.json() == {"rerun": 3}
     await workspace.settle()
     stored = workspace.stored()
@@ -173,7 +185,9 @@ async def test_held_messages_rerun_once_the_plan_is_fixed(workspace: Workspace) 
     }
     kept = await held(workspace)
     assert set(kept) == {m["messageId"] for m in sent if m["event"] == "order completed"}
-    again = await workspace.client.post("/api/v1/held/rerun", json={"ids": []}, headers=workspace.headers)
+    again = await workspace.client.post(
+        "/api/v1/held/rerun", json={"ids": []}, headers=workspace.headers
+    )
     assert again.json() == {"rerun": 0}
     versions = await workspace.get("tracking-plans/Shop/versions")
     assert [v["version"] for v in versions["data"]] == [1, 2]

@@ -10,7 +10,7 @@ from tests.protocols.conftest import Workspace
 
 pytestmark = pytest.mark.anyio
 
-FUNCTION = '''
+FUNCTION = """
 def transform(event):
     props = event.setdefault("properties", {})
     if props.get("boom"):
@@ -22,7 +22,7 @@ def transform(event):
         return None
     props["enriched"] = True
     return event
-'''
+"""
 
 
 def track(message_id: str, event: str, **properties: Any) -> dict[str, Any]:
@@ -39,12 +39,23 @@ async def test_declarative_transformations_run_in_order(workspace: Workspace) ->
     await workspace.put(
         "transformations",
         "1-merge-names",
-        {"kind": "merge_events", "events": ["order_completed", "Order Complete"], "to": "Order Completed", "order": 1},
+        {
+            "kind": "merge_events",
+            "events": ["order_completed", "Order Complete"],
+            "to": "Order Completed",
+            "order": 1,
+        },
     )
     await workspace.put(
         "transformations",
         "2-cast-total",
-        {"kind": "cast", "property": "properties.total", "cast": "number", "events": ["Order Completed"], "order": 2},
+        {
+            "kind": "cast",
+            "property": "properties.total",
+            "cast": "number",
+            "events": ["Order Completed"],
+            "order": 2,
+        },
     )
     await workspace.put(
         "transformations",
@@ -59,7 +70,13 @@ async def test_declarative_transformations_run_in_order(workspace: Workspace) ->
     await workspace.put(
         "transformations",
         "5-big",
-        {"kind": "derive", "property": "properties.big", "template": "yes", "where": "properties.total > 100", "order": 5},
+        {
+            "kind": "derive",
+            "property": "properties.big",
+            "template": "yes",
+            "where": "properties.total > 100",
+            "order": 5,
+        },
     )
     await workspace.send(
         [
@@ -99,7 +116,7 @@ async def test_a_function_that_raises_or_hangs_holds_that_event_only(workspace: 
     held = {row["message_id"]: row for row in (await workspace.get("held"))["data"]}
     assert held["boom"]["disposition"] == "function_error"
     assert "ValueError: cannot handle boom" in held["boom"]["reason"]
-    assert 'line 5' in held["boom"]["reason"]
+    assert "line 5" in held["boom"]["reason"]
     assert held["hang"]["disposition"] == "function_error"
     assert "longer than 0.5 s" in held["hang"]["reason"]
     assert held["skip"]["disposition"] == "drop"
@@ -114,7 +131,11 @@ async def test_bad_definitions_are_refused_and_change_nothing(workspace: Workspa
         ("transformations", {"kind": "teleport"}, "invalid_input"),
         ("functions", {"code": "def transform(event) return event"}, "invalid_input"),
         ("tracking-plans", {"events": {"A": {"properties": {"x": "numbr"}}}}, "invalid_input"),
-        ("source-connections", {"schema_controls": {"unplanned_events": "explode"}}, "invalid_input"),
+        (
+            "source-connections",
+            {"schema_controls": {"unplanned_events": "explode"}},
+            "invalid_input",
+        ),
         ("pii-controls", {"control": "shred", "kind": "email"}, "invalid_input"),
     ]:
         answer = await workspace.client.put(
@@ -153,10 +174,21 @@ async def test_transformations_run_before_validation_so_they_can_fix_events(
     await workspace.put(
         "source-connections",
         workspace.source.id,
-        {"tracking_plan": "Shop", "schema_controls": {"unplanned_events": "quarantine", "violations": "block"}},
+        {
+            "tracking_plan": "Shop",
+            "schema_controls": {"unplanned_events": "quarantine", "violations": "block"},
+        },
     )
-    await workspace.put("transformations", "rename", {"kind": "rename_event", "events": ["order_completed"], "to": "Order Completed"})
-    await workspace.put("transformations", "cast", {"kind": "cast", "property": "properties.total", "cast": "number", "order": 1})
+    await workspace.put(
+        "transformations",
+        "rename",
+        {"kind": "rename_event", "events": ["order_completed"], "to": "Order Completed"},
+    )
+    await workspace.put(
+        "transformations",
+        "cast",
+        {"kind": "cast", "property": "properties.total", "cast": "number", "order": 1},
+    )
     await workspace.send([track("fixed", "order_completed", total="12")])
     assert workspace.stored()["fixed"]["properties"] == {"total": 12}
     assert (await workspace.get("held"))["data"] == []

@@ -32,7 +32,30 @@ def run(document: dict[str, Any], message: dict[str, Any] | None = None) -> dict
     spec = parse_transformation("t", document)
     transformation = Transformation("t", spec, frozenset(spec.sources))
     message = copy.deepcopy(message or ORDER)
-    return transformation.apply(message) if transformation.applies_to("src", message) else message
+    if transformation.applies_to("src", message) and transformation.apply(message) is None:
+        return None
+    return message
+
+
+@pytest.mark.parametrize(
+    ("document", "changed"),
+    [
+        ({"kind": "rename_event", "to": "Order Completed"}, True),
+        ({"kind": "rename_event", "to": "order_completed"}, False),
+        ({"kind": "map_value", "property": "properties.currency", "map": {"eur": "EUR"}}, False),
+        ({"kind": "cast", "property": "properties.total", "cast": "number"}, True),
+        ({"kind": "cast", "property": "properties.first", "cast": "string"}, False),
+        ({"kind": "default", "property": "properties.total", "value": 0}, False),
+        ({"kind": "drop_property", "properties": ["properties.nope"]}, False),
+        ({"kind": "drop_property", "properties": ["properties.nope", "properties.qty"]}, True),
+        ({"kind": "rename_property", "property": "properties.nope", "to": "properties.x"}, False),
+    ],
+)
+def test_a_transformation_says_whether_it_changed_anything(
+    document: dict[str, Any], changed: bool
+) -> None:
+    spec = parse_transformation("t", document)
+    assert Transformation("t", spec, frozenset()).apply(copy.deepcopy(ORDER)) is changed
 
 
 @pytest.mark.parametrize(

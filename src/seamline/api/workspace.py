@@ -28,7 +28,9 @@ from seamline.workspace.resources import Resource, ResourceStore
 
 PREFIX = "/api/v1"
 PATHS = {
-    kind: kind.replace("_", "-")[:-1] + "ies" if kind.endswith("y") else kind.replace("_", "-") + "s"
+    kind: kind.replace("_", "-")[:-1] + "ies"
+    if kind.endswith("y")
+    else kind.replace("_", "-") + "s"
     for kind in KINDS
 }
 """URL segment of each kind: `tracking_plan` → `tracking-plans`."""

@@ -8,7 +8,6 @@ destinations) before anything is stored: hash, mask or drop a field, or block th
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +16,10 @@ import msgspec
 
 from seamline.pipeline.batch import Batch
 from seamline.privacy.consent import ConsentStore, ProfileConsent, preferences_of
-from seamline.privacy.fields import PARTS, FieldClassifier, control_fields
+from seamline.privacy.fields import PARTS, FieldClassifier, control_fields, leaves
 from seamline.privacy.inventory import Inventory, InventoryBatch
+from seamline.privacy.pii import Match
+from seamline.privacy.prefilter import Prefilter
 from seamline.protocols.records import HeldMessage, ProtocolsStore
 from seamline.spec.envelope import Envelope, Item
 from seamline.workspace.compiled import WorkspaceRules
@@ -27,16 +28,25 @@ _encode = msgspec.json.Encoder().encode
 _as_dict = msgspec.json.Decoder(dict[str, Any]).decode
 
 
-def _parts(message: Any) -> dict[str, Any]:
+def _parts(message: Any, wanted: Callable[[bytes], bool] | None = None) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for part in PARTS:
         raw = getattr(message, part)
-        if raw:
+        if raw and (wanted is None or wanted(bytes(raw))):
             found[part] = _as_dict(raw)
     return found
 
 
 class ControlPersonalData:
+    """See the module docstring. The data inventory is fed from a sample: every message of a
+    source until it has sent `SAMPLE_ALL_FIRST`, then one message in `SAMPLE_EVERY`, so a
+    field is listed (and classified) soon after it first appears at a fraction of the cost;
+    its count is the number of sampled messages that had it. PII controls are applied to
+    every message."""
+
+    SAMPLE_ALL_FIRST = 1_000
+    SAMPLE_EVERY = 16
+
     def __init__(
         self,
         rules: Callable[[str], WorkspaceRules],
@@ -50,7 +60,8 @@ class ControlPersonalData:
         self._inventory = inventory
         self._holds = holds
         self._now = now
-        self._classifiers: dict[str, tuple[int, FieldClassifier]] = {}
+        self._classifiers: dict[str, tuple[int, FieldClassifier, Prefilter]] = {}
+        self._seen_per_source: dict[str, int] = {}
         self.blocked = 0
 
     def __call__(self, batch: Batch) -> Batch:
@@ -60,14 +71,40 @@ class ControlPersonalData:
         out: Batch = []
         for item in batch:
             envelope = item.envelope
-            rules = self._rules(envelope.workspace_id)
-            classifier = self._classifier(envelope.workspace_id, rules)
-            controls = rules.ingest_controls
-            salt = self._salt(envelope.workspace_id) if controls else b""
-            parts = _parts(envelope.message)
             workspace_id, source_id = envelope.workspace_id, envelope.source_id
-            observe = functools.partial(seen.observe, workspace_id, source_id, item.offset)
-            changed, blocked = control_fields(parts, classifier, controls, salt, observe)
+            rules = self._rules(workspace_id)
+            controls = rules.ingest_controls
+            sampled = self._sampled(source_id)
+            if not controls and not sampled:
+                out.append(item)
+                continue
+            classifier, prefilter = self._classifier(workspace_id, rules)
+            if sampled:
+                parts = _parts(envelope.message)
+            else:
+                # Controls only: decode just the parts a control may apply to.
+                parts = _parts(envelope.message, prefilter.may_apply)
+                if not parts:
+                    out.append(item)
+                    continue
+            changed, blocked = False, None
+            if controls:
+                paths: list[str] | None = [] if sampled else None
+                classified: list[tuple[str, list[Match]]] | None = [] if sampled else None
+                changed, blocked = control_fields(
+                    parts, classifier, controls, self._salt(workspace_id), paths, classified
+                )
+                if paths is not None and classified is not None:
+                    seen.count(workspace_id, source_id, item.offset, paths)
+                    for path, matches in classified:
+                        seen.classify(workspace_id, source_id, path, matches)
+            else:
+                pairs = leaves(parts)
+                seen.count(workspace_id, source_id, item.offset, [path for path, _ in pairs])
+                for path, value in pairs:
+                    matches = classifier.classify(path, value)
+                    if matches:
+                        seen.classify(workspace_id, source_id, path, matches)
             if blocked is not None:
                 reason = f"carries {blocked} data, which a PII control blocks"
                 held.append(_held(item, reason, now))
@@ -92,12 +129,23 @@ class ControlPersonalData:
             self.blocked += len(held)
         return out
 
-    def _classifier(self, workspace_id: str, rules: WorkspaceRules) -> FieldClassifier:
+    def _sampled(self, source_id: str) -> bool:
+        seen = self._seen_per_source.get(source_id, 0) + 1
+        self._seen_per_source[source_id] = seen
+        return seen <= self.SAMPLE_ALL_FIRST or seen % self.SAMPLE_EVERY == 0
+
+    def _classifier(
+        self, workspace_id: str, rules: WorkspaceRules
+    ) -> tuple[FieldClassifier, Prefilter]:
         cached = self._classifiers.get(workspace_id)
         if cached is None or cached[0] != rules.revision:
-            cached = (rules.revision, FieldClassifier(rules.matchers))
+            cached = (
+                rules.revision,
+                FieldClassifier(rules.matchers),
+                Prefilter(rules.ingest_controls, rules.matchers),
+            )
             self._classifiers[workspace_id] = cached
-        return cached[1]
+        return cached[1], cached[2]
 
 
 class RecordConsent:

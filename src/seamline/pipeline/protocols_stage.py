@@ -29,12 +29,10 @@ from seamline.protocols.records import (
 from seamline.protocols.transforms import Transformation
 from seamline.protocols.validate import Violation
 from seamline.spec.envelope import Envelope, Item
-from seamline.spec.messages import Message
+from seamline.spec.plain import from_plain, to_plain
 from seamline.workspace.compiled import WorkspaceRules
 
 _encode = msgspec.json.Encoder().encode
-_as_dict = msgspec.json.Decoder(dict[str, Any]).decode
-_as_message = msgspec.json.Decoder(Message).decode
 
 
 class _Pending:
@@ -76,7 +74,7 @@ class ApplyProtocols:
             if not rules.touches(envelope.source_id):
                 results.append(item)
                 continue
-            entry = _Pending(item, _as_dict(_encode(envelope.message)), False)
+            entry = _Pending(item, to_plain(envelope.message, rules.plain_parts), False)
             results.append(entry)
             pending.setdefault(envelope.workspace_id, []).append(entry)
         for workspace_id, entries in pending.items():
@@ -90,7 +88,8 @@ class ApplyProtocols:
             if isinstance(result, Item):
                 out.append(result)
             elif result.message is not None:
-                finished = self._finish(result, now, held)
+                parts = workspaces[result.item.envelope.workspace_id].plain_parts
+                finished = self._finish(result, parts, now, held)
                 if finished is not None:
                     out.append(finished)
         self._store.record(found, held)
@@ -144,13 +143,13 @@ class ApplyProtocols:
             return
         if transformation.function is None:
             for entry in chosen:
-                result = transformation.apply(entry.message)
-                if result is None:
+                changed = transformation.apply(entry.message)
+                if changed is None:
                     reason = f"dropped by transformation {transformation.name!r}"
                     held.append(_held(entry.item, "drop", reason, now))
                     entry.message = None  # type: ignore[assignment]
-                else:
-                    entry.message, entry.changed = result, True
+                elif changed:
+                    entry.changed = True
             return
         runner = rules.functions.get(transformation.function)
         if runner is None:
@@ -173,12 +172,14 @@ class ApplyProtocols:
             held.append(_held(entry.item, disposition, reason, now))
             entry.message = None  # type: ignore[assignment]
 
-    def _finish(self, entry: _Pending, now: datetime, held: list[HeldMessage]) -> Item | None:
+    def _finish(
+        self, entry: _Pending, parts: tuple[str, ...], now: datetime, held: list[HeldMessage]
+    ) -> Item | None:
         if not entry.changed:
             return entry.item
         envelope = entry.item.envelope
         try:
-            message = _as_message(_encode(entry.message))
+            message = from_plain(envelope.message, entry.message, parts)
         except (msgspec.ValidationError, TypeError) as error:
             reason = f"the transformed message is not a valid Segment message: {error}"
             held.append(_held(entry.item, "function_error", reason, now))

@@ -8,7 +8,7 @@ data (an `address` object) is classified and controlled as a whole, without desc
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -35,42 +35,53 @@ class PiiControl(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froze
         return match.kind == self.kind if self.kind else match.classification == self.classification
 
 
-class Field(msgspec.Struct, frozen=True):
-    path: str
-    holder: Any  # the dict or list that holds the value
-    key: Any  # its key or index there
-    value: Any
-
-
-def fields(message: dict[str, Any], parts: Sequence[str] = PARTS) -> Iterator[Field]:
-    """Every leaf field of the free-form parts, and every object or list under a key."""
+def leaves(message: dict[str, Any], parts: Sequence[str] = PARTS) -> list[tuple[str, Any]]:
+    """(path, value) of every field of the free-form parts, objects and lists included."""
+    found: list[tuple[str, Any]] = []
     for part in parts:
         node = message.get(part)
-        if isinstance(node, dict):
-            yield from _walk(part, node)
+        if type(node) is dict:
+            _leaves(node, part + ".", found)
+    return found
 
 
-def _walk(prefix: str, node: dict[str, Any] | list[Any]) -> Iterator[Field]:
-    items = node.items() if isinstance(node, dict) else enumerate(node)
-    for key, value in items:
-        path = f"{prefix}.{key}" if isinstance(node, dict) else f"{prefix}[]"
-        yield Field(path, node, key, value)
-        if isinstance(value, dict | list):
-            yield from _walk(path, value)
+def _leaves(node: dict[str, Any], prefix: str, found: list[tuple[str, Any]]) -> None:
+    for key, value in node.items():
+        path = prefix + key
+        found.append((path, value))
+        kind = type(value)
+        if kind is dict:
+            _leaves(value, path + ".", found)
+        elif kind is list:
+            items = path + "[]"
+            for item in value:
+                found.append((items, item))
+                if type(item) is dict:
+                    _leaves(item, items + ".", found)
+
+
+_NONE: list[Match] = []
 
 
 class FieldClassifier:
-    """Classifies fields by name (once per path, remembered) and by value (every time)."""
+    """Classifies fields by name (once per path, remembered) and by value.
+
+    Value matches are remembered per text (a bounded cache: user agents, library versions,
+    SKUs repeat), which took the classification of a typical event from ~40 to ~20 µs.
+    """
+
+    CACHE_SIZE = 50_000
 
     def __init__(self, matchers: Sequence[Matcher]) -> None:
         self._matchers = tuple(matchers)
         self._value_matchers = tuple(m for m in self._matchers if m.value is not None)
         self._by_name: dict[str, list[Match]] = {}
+        self._by_value: dict[str, list[Match]] = {}
 
     def by_name(self, path: str) -> list[Match]:
         found = self._by_name.get(path)
         if found is None:
-            key = field_key(path.replace("[]", ""))
+            key = field_key(path)
             found = [
                 Match(m.kind, m.classification, "name")
                 for m in self._matchers
@@ -80,15 +91,29 @@ class FieldClassifier:
         return found
 
     def classify(self, path: str, value: Any) -> list[Match]:
+        """Matches by the field's name (its path's last key), else by its value."""
         named = self.by_name(path)
         if named or not isinstance(value, str) or not _MAY_BE_PII(value):
             return named
-        text = value.strip()
-        return [
-            Match(m.kind, m.classification, "value")
-            for m in self._value_matchers
-            if m.matches_value(text)
-        ]
+        return self.by_value(value)
+
+    def by_value(self, value: str) -> list[Match]:
+        found = self._by_value.get(value)
+        if found is None:
+            text = value.strip()
+            found = (
+                [
+                    Match(m.kind, m.classification, "value")
+                    for m in self._value_matchers
+                    if m.matches_value(text)
+                ]
+                if _MAY_BE_PII(value)
+                else _NONE
+            )
+            if len(self._by_value) >= self.CACHE_SIZE:
+                self._by_value.clear()
+            self._by_value[value] = found
+        return found
 
 
 Blocked = str
@@ -100,44 +125,172 @@ def control_fields(
     classifier: FieldClassifier,
     controls: Sequence[PiiControl],
     salt: bytes,
-    observe: Callable[[str, list[Match]], None] | None = None,
+    paths: list[str] | None = None,
+    classified: list[tuple[str, list[Match]]] | None = None,
 ) -> tuple[bool, Blocked | None]:
     """Apply `controls` to the message in place; returns (changed, blocking control's kind).
 
-    `observe` is told every field's path and matches (the data inventory listens there).
+    For each field the first control (in the order given) that selects it decides: `allow`
+    leaves it, the others hash, mask or drop it as a whole, `block` stops the message. When
+    given, `paths` collects every field's path and `classified` the fields that matched.
     """
+    if paths is None and classified is None:
+        return _control_quickly(message, classifier, tuple(controls), salt)
+    walker = _Walker(classifier, tuple(controls), salt, paths, classified)
+    for part in PARTS:
+        node = message.get(part)
+        if type(node) is dict:
+            blocked = walker.node(node, part + ".")
+            if blocked is not None:
+                return walker.changed, blocked
+    return walker.changed, None
+
+
+def _control_quickly(
+    message: dict[str, Any],
+    classifier: FieldClassifier,
+    controls: tuple[PiiControl, ...],
+    salt: bytes,
+) -> tuple[bool, Blocked | None]:
+    """`control_fields` without paths: a name match depends only on the field's own key, so
+    this walk builds no path strings; it is the per-message hot path (3x the walker's speed)."""
+    by_name, by_value = classifier.by_name, classifier.by_value
     changed = False
-    skip: set[int] = set()
-    for field in list(fields(message)):
-        if id(field.holder) in skip:
-            # Inside a value a control already replaced or removed as a whole.
-            if isinstance(field.value, dict | list):
-                skip.add(id(field.value))
-            continue
-        matches = classifier.classify(field.path, field.value)
-        if observe is not None:
-            observe(field.path, matches)
-        if not matches:
-            continue
+
+    def decide(holder: Any, key: Any, value: Any, matches: list[Match]) -> Blocked | None:
+        nonlocal changed
         for control in controls:
             match = next((m for m in matches if control.selects(m)), None)
-            if match is None or control.control == "allow":
+            if match is None:
                 continue
+            if control.control == "allow":
+                return None
             if control.control == "block":
-                return changed, match.kind
-            if isinstance(field.value, dict | list):
-                skip.add(id(field.value))
-            value = field.value
-            if isinstance(value, dict | list):
-                value = msgspec.json.encode(value).decode()
-            result = apply_control(control.control, match.kind, value, salt)
-            if result is DROPPED:
-                _remove(field)
-            else:
-                field.holder[field.key] = result
+                return match.kind
+            _apply_control(holder, key, value, control.control, match.kind, salt)
             changed = True
-            break
+            return None
+        return None
+
+    def node(holder: dict[str, Any], traits: bool = False) -> Blocked | None:
+        for key, value in list(holder.items()):
+            matches = by_name("traits." + key if traits else key)
+            kind = type(value)
+            if not matches and kind is str:
+                matches = by_value(value)
+            if matches:
+                blocked = decide(holder, key, value, matches)
+                if blocked is not None:
+                    return blocked
+                if holder.get(key) is not value:
+                    continue  # replaced or removed as a whole
+            if kind is dict:
+                blocked = node(value, key == "traits")
+            elif kind is list:
+                blocked = items(value, matches)
+            else:
+                continue
+            if blocked is not None:
+                return blocked
+        return None
+
+    def items(holder: list[Any], named: list[Match]) -> Blocked | None:
+        for index, value in enumerate(holder):
+            kind = type(value)
+            matches = named
+            if not matches and kind is str:
+                matches = by_value(value)
+            if matches:
+                blocked = decide(holder, index, value, matches)
+                if blocked is not None:
+                    return blocked
+                if holder[index] is not value:
+                    continue
+            if kind is dict:
+                blocked = node(value)
+            elif kind is list:
+                blocked = items(value, named)
+            else:
+                continue
+            if blocked is not None:
+                return blocked
+        return None
+
+    for part in PARTS:
+        found = message.get(part)
+        if type(found) is dict:
+            blocked = node(found, part == "traits")
+            if blocked is not None:
+                return changed, blocked
     return changed, None
+
+
+def _apply_control(holder: Any, key: Any, value: Any, control: str, kind: str, salt: bytes) -> None:
+    if isinstance(value, dict | list):
+        value = msgspec.json.encode(value).decode()
+    result = apply_control(control, kind, value, salt)
+    if result is DROPPED:
+        if isinstance(holder, dict):
+            holder.pop(key, None)
+        else:
+            holder[key] = None  # keep list positions stable
+    else:
+        holder[key] = result
+
+
+class _Walker:
+    __slots__ = ("changed", "classified", "classify", "controls", "paths", "salt")
+
+    def __init__(
+        self,
+        classifier: FieldClassifier,
+        controls: tuple[PiiControl, ...],
+        salt: bytes,
+        paths: list[str] | None,
+        classified: list[tuple[str, list[Match]]] | None,
+    ) -> None:
+        self.classify = classifier.classify
+        self.controls = controls
+        self.salt = salt
+        self.paths = paths
+        self.classified = classified
+        self.changed = False
+
+    def node(self, node: dict[str, Any], prefix: str) -> Blocked | None:
+        for key, value in list(node.items()):
+            blocked = self.field(node, key, prefix + key, value)
+            if blocked is not None:
+                return blocked
+        return None
+
+    def field(self, holder: Any, key: Any, path: str, value: Any) -> Blocked | None:
+        if self.paths is not None:
+            self.paths.append(path)
+        matches = self.classify(path, value)
+        if matches:
+            if self.classified is not None:
+                self.classified.append((path, matches))
+            for control in self.controls:
+                match = next((m for m in matches if control.selects(m)), None)
+                if match is None:
+                    continue
+                if control.control == "allow":
+                    break
+                if control.control == "block":
+                    return match.kind
+                _apply_control(holder, key, value, control.control, match.kind, self.salt)
+                self.changed = True
+                return None
+        kind = type(value)
+        if kind is dict:
+            return self.node(value, path + ".")
+        if kind is list:
+            items = path + "[]"
+            for index, item in enumerate(value):
+                blocked = self.field(value, index, items, item)
+                if blocked is not None:
+                    return blocked
+        return None
 
 
 def classification(matches: list[Match]) -> tuple[Classification, str | None]:
@@ -145,10 +298,3 @@ def classification(matches: list[Match]) -> tuple[Classification, str | None]:
     level = classification_of(matches)
     kind = next((m.kind for m in matches if m.classification == level), None)
     return level, kind
-
-
-def _remove(field: Field) -> None:
-    if isinstance(field.holder, dict):
-        field.holder.pop(field.key, None)
-    else:
-        field.holder[field.key] = None  # keep list positions stable

@@ -6,6 +6,8 @@ cannot leak through the inventory.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -39,37 +41,51 @@ class Inventory(Protocol):
 
 
 class InventoryBatch:
-    """Collects one batch's observations, one entry per (workspace, source, path)."""
+    """One batch's observations: how many messages had each path, and the strictest
+    classification seen for it. Counting is a C-level Counter update per message; the
+    classification comes from whichever fields were classified (see `FieldClassifier`)."""
 
     def __init__(self, now: datetime) -> None:
         self._now = now
-        self._entries: dict[tuple[str, str, str], InventoryEntry] = {}
+        self._counts: dict[tuple[str, str], Counter[str]] = {}
+        self._classes: dict[tuple[str, str, str], tuple[Classification, str | None]] = {}
+        self._last_offset = -1
 
-    def observe(
-        self, workspace_id: str, source_id: str, offset: int, path: str, matches: list[Match]
-    ) -> None:
-        key = (workspace_id, source_id, path)
-        entry = self._entries.get(key)
-        level, kind = classification(matches) if matches else (Classification.GREEN, None)
-        if entry is None:
-            self._entries[key] = InventoryEntry(
-                workspace_id=workspace_id,
-                source_id=source_id,
-                path=path,
-                classification=level,
-                kind=kind,
-                first_seen=self._now,
-                last_seen=self._now,
-                count=1,
-                last_offset=offset,
-            )
+    def count(self, workspace_id: str, source_id: str, offset: int, paths: Iterable[str]) -> None:
+        """One message had these paths (a path repeated in a list's items counts once)."""
+        counter = self._counts.get((workspace_id, source_id))
+        if counter is None:
+            counter = self._counts[workspace_id, source_id] = Counter()
+        counter.update(set(paths))
+        self._last_offset = max(self._last_offset, offset)
+
+    def classify(self, workspace_id: str, source_id: str, path: str, matches: list[Match]) -> None:
+        if not matches:
             return
-        if entry.last_offset != offset:
-            # A path repeated inside one message (a list's items) counts once per message.
-            entry.count += 1
-            entry.last_offset = offset
-        if _RANK[level] > _RANK[entry.classification]:
-            entry.classification, entry.kind = level, kind
+        level, kind = classification(matches)
+        key = (workspace_id, source_id, path)
+        known = self._classes.get(key)
+        if known is None or _RANK[level] > _RANK[known[0]]:
+            self._classes[key] = (level, kind)
 
     def entries(self) -> list[InventoryEntry]:
-        return list(self._entries.values())
+        found: list[InventoryEntry] = []
+        for (workspace_id, source_id), counter in self._counts.items():
+            for path, count in counter.items():
+                level, kind = self._classes.get(
+                    (workspace_id, source_id, path), (Classification.GREEN, None)
+                )
+                found.append(
+                    InventoryEntry(
+                        workspace_id=workspace_id,
+                        source_id=source_id,
+                        path=path,
+                        classification=level,
+                        kind=kind,
+                        first_seen=self._now,
+                        last_seen=self._now,
+                        count=count,
+                        last_offset=self._last_offset,
+                    )
+                )
+        return found

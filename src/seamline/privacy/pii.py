@@ -50,10 +50,21 @@ class Match:
     by: str  # "name" or "value"
 
 
+def _normal(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
 def field_key(path: str) -> str:
-    """The comparable form of a field's last path segment: `properties.First-Name` → firstname."""
-    last = path.rsplit(".", 1)[-1]
-    return re.sub(r"[^a-z0-9]", "", last.lower())
+    """The comparable form of a field's last path segment: `properties.First-Name` → firstname.
+
+    A bare `name` is a person's name only among traits (`traits.name`, Segment's reserved
+    trait); elsewhere (`context.library.name`, a product's `properties.name`) it is not.
+    """
+    segments = path.replace("[]", "").rsplit(".", 2)
+    last = _normal(segments[-1])
+    if last == "name" and (len(segments) < 2 or _normal(segments[-2]) != "traits"):
+        return "name-of-a-thing"
+    return last
 
 
 # --- value checks ---------------------------------------------------------------------------
@@ -122,7 +133,13 @@ def is_phone(text: str) -> bool:
     return written_as_phone and not _NOT_PHONE.match(text) and not is_card_number(text)
 
 
+_IP_SHAPE = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
+
+
 def is_ip_address(text: str) -> bool:
+    # The shape check first: ipaddress raises (slowly) for most text it is handed.
+    if not _IP_SHAPE.match(text):
+        return False
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -131,7 +148,7 @@ def is_ip_address(text: str) -> bool:
 
 
 def _names(*names: str) -> frozenset[str]:
-    return frozenset(field_key(name) for name in names)
+    return frozenset(_normal(name) for name in names)
 
 
 DEFAULT_MATCHERS: tuple[Matcher, ...] = (

@@ -67,8 +67,9 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "function": ("function",),
 }
 
-Apply = Callable[[dict[str, Any]], dict[str, Any] | None]
-"""Changes a message in place and returns it, or returns None to drop it."""
+Apply = Callable[[dict[str, Any]], bool | None]
+"""Changes a message in place: True when it changed something, False when not, None to drop
+the message (knowing nothing changed spares re-encoding it)."""
 
 
 class Transformation:
@@ -120,9 +121,12 @@ def _name_of(message: Mapping[str, Any]) -> Any:
 def _rename_event(spec: TransformationSpec) -> Apply:
     to = spec.to
 
-    def apply(message: dict[str, Any]) -> dict[str, Any]:
-        message["event" if message.get("type") == "track" else "name"] = to
-        return message
+    def apply(message: dict[str, Any]) -> bool:
+        key = "event" if message.get("type") == "track" else "name"
+        if message.get(key) == to:
+            return False
+        message[key] = to
+        return True
 
     return apply
 
@@ -130,13 +134,14 @@ def _rename_event(spec: TransformationSpec) -> Apply:
 def _rename_property(spec: TransformationSpec) -> Apply:
     source, target = _path(spec.property), _path(spec.to)
 
-    def apply(message: dict[str, Any]) -> dict[str, Any]:
+    def apply(message: dict[str, Any]) -> bool:
         # Never overwrite a value already at the new name: the old one is kept as it is.
         if paths.get(message, target) is paths.MISSING:
             value = paths.get(message, source)
             if value is not paths.MISSING and paths.put(message, target, value):
                 paths.pop(message, source)
-        return message
+                return True
+        return False
 
     return apply
 
@@ -144,14 +149,12 @@ def _rename_property(spec: TransformationSpec) -> Apply:
 def _map_value(spec: TransformationSpec) -> Apply:
     where, table = _path(spec.property), dict(spec.map or {})
 
-    def apply(message: dict[str, Any]) -> dict[str, Any]:
+    def apply(message: dict[str, Any]) -> bool:
         value = paths.get(message, where)
         if value is paths.MISSING or isinstance(value, dict | list):
-            return message
+            return False
         key = value if isinstance(value, str) else _text(value)
-        if key in table:
-            paths.put(message, where, table[key])
-        return message
+        return key in table and paths.put(message, where, table[key])
 
     return apply
 
@@ -159,13 +162,14 @@ def _map_value(spec: TransformationSpec) -> Apply:
 def _cast(spec: TransformationSpec) -> Apply:
     where, to = _path(spec.property), spec.cast or "string"
 
-    def apply(message: dict[str, Any]) -> dict[str, Any]:
+    def apply(message: dict[str, Any]) -> bool:
         value = paths.get(message, where)
-        if value is not paths.MISSING and value is not None:
-            converted = cast_value(value, to)
-            if converted is not paths.MISSING:
-                paths.put(message, where, converted)
-        return message
+        if value is paths.MISSING or value is None:
+            return False
+        converted = cast_value(value, to)
+        if converted is paths.MISSING or (converted == value and type(converted) is type(value)):
+            return False
+        return paths.put(message, where, converted)
 
     return apply
 
@@ -173,10 +177,10 @@ def _cast(spec: TransformationSpec) -> Apply:
 def _default(spec: TransformationSpec) -> Apply:
     where, value = _path(spec.property), spec.value
 
-    def apply(message: dict[str, Any]) -> dict[str, Any]:
+    def apply(message: dict[str, Any]) -> bool:
         if paths.get(message, where) in (paths.MISSING, None):
-            paths.put(message, where, value)
-        return message
+            return paths.put(message, where, value)
+        return False
 
     return apply
 
@@ -184,10 +188,11 @@ def _default(spec: TransformationSpec) -> Apply:
 def _drop_property(spec: TransformationSpec) -> Apply:
     wheres = [_path(p) for p in spec.properties]
 
-    def apply(message: dict[str, Any]) -> dict[str, Any]:
+    def apply(message: dict[str, Any]) -> bool:
+        changed = False
         for where in wheres:
-            paths.pop(message, where)
-        return message
+            changed = paths.pop(message, where) is not paths.MISSING or changed
+        return changed
 
     return apply
 
@@ -206,28 +211,25 @@ def _derive(spec: TransformationSpec) -> Apply:
         # A template that is one placeholder copies the value with its type (a number stays one).
         origin = paths.split(whole.group(1))
 
-        def copy(message: dict[str, Any]) -> dict[str, Any]:
+        def copy(message: dict[str, Any]) -> bool:
             value = paths.get(message, origin)
-            if value is not paths.MISSING:
-                paths.put(message, where, value)
-            return message
+            return value is not paths.MISSING and paths.put(message, where, value)
 
         return copy
     pieces = [(m.group(0), paths.split(m.group(1))) for m in _PLACEHOLDER.finditer(template)]
 
-    def fill(message: dict[str, Any]) -> dict[str, Any]:
+    def fill(message: dict[str, Any]) -> bool:
         text = template
         for placeholder, origin in pieces:
             value = paths.get(message, origin)
             text = text.replace(placeholder, "" if value in (paths.MISSING, None) else _text(value))
-        paths.put(message, where, text)
-        return message
+        return paths.put(message, where, text)
 
     return fill
 
 
 def _function(_spec: TransformationSpec) -> Apply:
-    def apply(message: dict[str, Any]) -> dict[str, Any]:
+    def apply(message: dict[str, Any]) -> bool:
         raise RuntimeError("function transformations run in batches through their runner")
 
     return apply

@@ -8,7 +8,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from seamline.protocols.naming import NamingRules
 from seamline.protocols.plan import load_plan
 from seamline.protocols.transforms import Transformation, parse_transformation
 from seamline.protocols.validate import CompiledPlan
+from seamline.spec.plain import PARTS
 from seamline.workspace.kinds import ConsentCategory, SourceConnection
 from seamline.workspace.resources import Resource, ResourceStore
 
@@ -49,16 +50,22 @@ class WorkspaceRules:
     pii_controls: list[PiiControl] = field(default_factory=list)
     consent: dict[str, frozenset[str]] = field(default_factory=dict)
     """Destination → the consent categories it needs."""
+    _touched: dict[str, bool] = field(default_factory=dict)
+    plain_parts: tuple[str, ...] = ("properties", "traits")
+    """The free-form parts the protocols stage must decode: `context` and `integrations` only
+    when a rule reads them (decoding `context` is a third of the stage's cost)."""
 
-    @property
-    def ingest_controls(self) -> list[PiiControl]:
-        return [control for control in self.pii_controls if not control.destinations]
+    ingest_controls: list[PiiControl] = field(default_factory=list)
+    """The PII controls applied before anything is stored (those naming no destination)."""
 
     def touches(self, source_id: str) -> bool:
         """Whether the protocols stage has anything to do for this source."""
-        return source_id in self.sources or any(
-            not t.source_ids or source_id in t.source_ids for t in self.transformations
-        )
+        found = self._touched.get(source_id)
+        if found is None:
+            found = self._touched[source_id] = source_id in self.sources or any(
+                not t.source_ids or source_id in t.source_ids for t in self.transformations
+            )
+        return found
 
 
 RunnerFactory = Callable[[str, str, float], FunctionRunner]
@@ -108,6 +115,7 @@ def compile_rules(
         if doc.get("enabled", True)
     ]
     rules.transformations = sorted(transformations, key=lambda t: (t.order, t.name))
+    rules.plain_parts = _parts_read(rules, plans.values())
     rules.matchers = DEFAULT_MATCHERS + tuple(
         custom_matcher(
             doc["kind"],
@@ -121,12 +129,51 @@ def compile_rules(
     rules.pii_controls = [
         msgspec.convert(doc, PiiControl) for doc in by_kind.get("pii_control", {}).values()
     ]
+    rules.ingest_controls = [c for c in rules.pii_controls if not c.destinations]
     needs: dict[str, set[str]] = {}
     for category, doc in by_kind.get("consent_category", {}).items():
         for destination in msgspec.convert(doc, ConsentCategory).destinations:
             needs.setdefault(destination, set()).add(category)
     rules.consent = {dest: frozenset(categories) for dest, categories in needs.items()}
     return rules
+
+
+def _parts_read(rules: WorkspaceRules, plans: Iterable[CompiledPlan]) -> tuple[str, ...]:
+    if rules.functions and any(t.function for t in rules.transformations):
+        return PARTS
+    mentioned = " ".join(
+        " ".join(
+            str(part)
+            for part in (
+                t.spec.where,
+                t.spec.property,
+                t.spec.to,
+                t.spec.template,
+                *t.spec.properties,
+            )
+            if part
+        )
+        for t in rules.transformations
+    )
+    parts = ["properties", "traits"]
+    if "context" in mentioned or any(_reads_context(plan) for plan in plans):
+        parts.append("context")
+    if "integrations" in mentioned:
+        parts.append("integrations")
+    return tuple(parts)
+
+
+def _reads_context(plan: CompiledPlan) -> bool:
+    keys: dict[tuple[str, str | None], int] = {}
+    for rule in plan.plan.rules:
+        schema = rule.schema
+        if "context" in (schema.get("properties") or {}) or "context" in (
+            schema.get("required") or ()
+        ):
+            return True
+        keys[rule.kind, rule.key] = keys.get((rule.kind, rule.key), 0) + 1
+    # Several versions of an event: `context.protocols.event_version` picks one.
+    return any(count > 1 for count in keys.values())
 
 
 class RulesCache:
