@@ -52,6 +52,10 @@ CORPUS: list[tuple[str, Any, str | None]] = [
     ("properties.client", "999.1.1.1", None),
     # by field name
     ("traits.first_name", "Ann", "name"),
+    ("traits.name", "Ann Smith", "name"),
+    ("context.traits.name", "Ann Smith", "name"),
+    ("context.library.name", "analytics.js", None),  # `name` is a person's only among traits
+    ("properties.name", "Blue Suede Shoes", None),
     ("traits.lastName", "Smith", "name"),
     ("traits.address.street", "1 Main St", "address"),
     ("traits.address.postalCode", "2611 AB", "address"),

@@ -193,3 +193,25 @@ async def test_transformations_run_before_validation_so_they_can_fix_events(
     assert workspace.stored()["fixed"]["properties"] == {"total": 12}
     assert (await workspace.get("held"))["data"] == []
     assert (await workspace.get("violations"))["data"] == []
+
+
+async def test_the_management_api_is_in_the_openapi_document(workspace: Workspace) -> None:
+    document = (await workspace.client.get("/openapi.json")).json()
+    paths = set(document["paths"])
+    for kind in (
+        "tracking-plans",
+        "source-connections",
+        "transformations",
+        "functions",
+        "pii-matchers",
+        "pii-controls",
+        "consent-categories",
+    ):
+        assert f"/api/v1/{kind}/{{name}}" in paths
+        assert set(document["paths"][f"/api/v1/{kind}/{{name}}"]) == {"get", "put", "delete"}
+    assert {
+        "/api/v1/violations",
+        "/api/v1/violations/summary",
+        "/api/v1/held/rerun",
+        "/api/v1/inventory",
+    } <= paths
