@@ -20,8 +20,8 @@ from seamline.privacy.fields import PARTS, FieldClassifier, control_fields, leav
 from seamline.privacy.inventory import Inventory, InventoryBatch
 from seamline.privacy.pii import Match
 from seamline.privacy.prefilter import Prefilter
-from seamline.protocols.records import HeldMessage, ProtocolsStore
-from seamline.spec.envelope import Envelope, Item
+from seamline.protocols.records import HeldMessage, ProtocolsStore, hold
+from seamline.spec.envelope import Envelope
 from seamline.workspace.compiled import WorkspaceRules
 
 _encode = msgspec.json.Encoder().encode
@@ -107,7 +107,7 @@ class ControlPersonalData:
                         seen.classify(workspace_id, source_id, path, matches)
             if blocked is not None:
                 reason = f"carries {blocked} data, which a PII control blocks"
-                held.append(_held(item, reason, now))
+                held.append(hold(item, "block", reason, now))
                 continue
             if changed:
                 message = msgspec.structs.replace(
@@ -175,17 +175,3 @@ class RecordConsent:
             )
         self._store.record(found)
         return batch
-
-
-def _held(item: Item, reason: str, now: datetime) -> HeldMessage:
-    envelope = item.envelope
-    return HeldMessage(
-        workspace_id=envelope.workspace_id,
-        source_id=envelope.source_id,
-        log_offset=item.offset,
-        message_id=envelope.message.message_id,
-        disposition="block",
-        reason=reason,
-        message=_encode(envelope.message).decode(),
-        held_at=now,
-    )

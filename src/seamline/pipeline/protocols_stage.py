@@ -25,6 +25,7 @@ from seamline.protocols.records import (
     HeldMessage,
     ProtocolsStore,
     ViolationRecord,
+    hold,
 )
 from seamline.protocols.transforms import Transformation
 from seamline.protocols.validate import Violation
@@ -121,7 +122,7 @@ class ApplyProtocols:
             decision = enforce(message, source.plan.check(message), source.controls)
             found.extend(_records(entry.item, message, decision.violations, now))
             if decision.disposition != "keep":
-                held.append(_held(entry.item, decision.disposition, decision.reason, now))
+                held.append(hold(entry.item, decision.disposition, decision.reason, now))
                 entry.message = None  # type: ignore[assignment]
             elif decision.omitted:
                 entry.changed = True
@@ -146,7 +147,7 @@ class ApplyProtocols:
                 changed = transformation.apply(entry.message)
                 if changed is None:
                     reason = f"dropped by transformation {transformation.name!r}"
-                    held.append(_held(entry.item, "drop", reason, now))
+                    held.append(hold(entry.item, "drop", reason, now))
                     entry.message = None  # type: ignore[assignment]
                 elif changed:
                     entry.changed = True
@@ -155,7 +156,7 @@ class ApplyProtocols:
         if runner is None:
             reason = f"transformation {transformation.name!r} names a function that does not exist"
             for entry in chosen:
-                held.append(_held(entry.item, "function_error", reason, now))
+                held.append(hold(entry.item, "function_error", reason, now))
                 entry.message = None  # type: ignore[assignment]
             return
         outcomes = runner.run([entry.message for entry in chosen])
@@ -169,7 +170,7 @@ class ApplyProtocols:
             else:
                 disposition = "function_error"
                 reason = f"function {transformation.function!r}: {outcome.error}"
-            held.append(_held(entry.item, disposition, reason, now))
+            held.append(hold(entry.item, disposition, reason, now))
             entry.message = None  # type: ignore[assignment]
 
     def _finish(
@@ -182,7 +183,7 @@ class ApplyProtocols:
             message = from_plain(envelope.message, entry.message, parts)
         except (msgspec.ValidationError, TypeError) as error:
             reason = f"the transformed message is not a valid Segment message: {error}"
-            held.append(_held(entry.item, "function_error", reason, now))
+            held.append(hold(entry.item, "function_error", reason, now))
             return None
         return entry.item._replace(
             envelope=Envelope(
@@ -219,17 +220,3 @@ def _records(
         )
         for v in found
     ]
-
-
-def _held(item: Item, disposition: HeldDisposition, reason: str, now: datetime) -> HeldMessage:
-    envelope = item.envelope
-    return HeldMessage(
-        workspace_id=envelope.workspace_id,
-        source_id=envelope.source_id,
-        log_offset=item.offset,
-        message_id=envelope.message.message_id,
-        disposition=disposition,
-        reason=reason,
-        message=_encode(envelope.message).decode(),
-        held_at=now,
-    )

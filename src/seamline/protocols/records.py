@@ -7,7 +7,10 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from seamline.spec.envelope import Item
+
 HeldDisposition = Literal["block", "quarantine", "drop", "function_error"]
+_encode = msgspec.json.Encoder().encode
 
 
 class ViolationRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,6 +41,21 @@ class HeldMessage(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     held_at: datetime
     rerun_at: datetime | None = None
+
+
+def hold(item: Item, disposition: HeldDisposition, reason: str, now: datetime) -> HeldMessage:
+    """The held record of a log item: its message kept as it arrived, ready to re-run."""
+    envelope = item.envelope
+    return HeldMessage(
+        workspace_id=envelope.workspace_id,
+        source_id=envelope.source_id,
+        log_offset=item.offset,
+        message_id=envelope.message.message_id,
+        disposition=disposition,
+        reason=reason,
+        message=_encode(envelope.message).decode(),
+        held_at=now,
+    )
 
 
 class ViolationCount(msgspec.Struct, frozen=True, kw_only=True):
