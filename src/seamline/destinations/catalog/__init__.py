@@ -1,0 +1,1 @@
+"""The destination catalog: one module per destination, each exporting `DESTINATION`."""

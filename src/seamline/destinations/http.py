@@ -1,0 +1,119 @@
+"""The HTTP client actions use: it turns failures into retry-or-not errors and remembers the
+last exchange (for dead letters and the event tester), with credentials left out."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from seamline.destinations.errors import PermanentError, RetryableError
+
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-auth-token"})
+_RETRY_STATUSES = frozenset({408, 409, 425, 429})
+_SHOWN = 2_000  # characters of a body kept for a dead letter
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str
+    status: int | None = None
+    response_body: str | None = None
+
+    def request_text(self) -> str:
+        headers = "\n".join(f"{k}: {v}" for k, v in self.request_headers.items())
+        return f"{self.method} {self.url}\n{headers}\n\n{self.request_body[:_SHOWN]}"
+
+
+class Http:
+    def __init__(self, client: httpx.Client, timeout: float = 10.0) -> None:
+        self._client = client
+        self._timeout = timeout
+        self.exchanges: list[Exchange] = []
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        content: bytes | str | None = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """Send; a 2xx answer is returned, anything else raises Retryable or PermanentError."""
+        try:
+            request = self._client.build_request(
+                method,
+                url,
+                json=json,
+                content=content,
+                data=data,
+                headers=headers,
+                params=params,
+                timeout=timeout or self._timeout,
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
+            raise PermanentError(f"invalid URL {url!r}: {error}") from None
+        exchange = Exchange(
+            method=request.method,
+            url=str(request.url),
+            request_headers={
+                k: "[hidden]" if k.lower() in _SECRET_HEADERS else v
+                for k, v in request.headers.items()
+            },
+            request_body=request.content.decode("utf-8", "replace"),
+        )
+        self.exchanges.append(exchange)
+        del self.exchanges[:-20]
+        try:
+            response = self._client.send(request)
+        except httpx.TimeoutException:
+            raise RetryableError(
+                f"{exchange.method} {exchange.url} timed out", request=exchange.request_text()
+            ) from None
+        except httpx.TransportError as error:
+            raise RetryableError(
+                f"{exchange.method} {exchange.url} failed: {error}",
+                request=exchange.request_text(),
+            ) from None
+        exchange.status = response.status_code
+        exchange.response_body = response.text[:_SHOWN]
+        if response.is_success:
+            return response
+        what = f"{exchange.method} {exchange.url} answered {response.status_code}"
+        detail = {
+            "status": response.status_code,
+            "request": exchange.request_text(),
+            "response": exchange.response_body,
+        }
+        if response.status_code in _RETRY_STATUSES or response.status_code >= 500:
+            raise RetryableError(
+                what, retry_after=retry_after(response.headers.get("retry-after")), **detail
+            )
+        raise PermanentError(what, **detail)  # type: ignore[arg-type]
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
