@@ -246,6 +246,57 @@ workspace_secrets = Table(
 )
 
 
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("destination", String(300), nullable=False),
+    Column("subscription", String(300), nullable=False),
+    Column("delivery_key", String(300), nullable=False),
+    Column("message_id", String(200), nullable=False),
+    Column("profile_key", String(300), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("enqueued_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("workspace_id", "subscription", "delivery_key"),
+    Index("outbox_ready", "destination", "next_attempt_at", "id"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("destination", String(300), nullable=False, index=True),
+    Column("subscription", String(300), nullable=False),
+    Column("message_id", String(200), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("request", Text, nullable=True),
+    Column("response", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Column("replayed_at", DateTime(timezone=True), nullable=True),
+)
+
+delivery_counts = Table(
+    "delivery_counts",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("destination", String(300), primary_key=True),
+    Column("subscription", String(300), primary_key=True),
+    Column("minute", DateTime(timezone=True), primary_key=True),
+    Column("outcome", String(30), primary_key=True),
+    Column("reason", String(300), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+
 def as_utc(value: datetime) -> datetime:
     """A stored time as an aware UTC datetime (SQLite gives naive ones back)."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
