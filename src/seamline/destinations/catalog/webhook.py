@@ -1,0 +1,162 @@
+"""Webhook: the mapped data as JSON to any URL, by POST, PUT or PATCH, one event per request or
+an array of events per request in batch mode (Segment's Webhooks (Actions): at most 4,000 per
+batch, 1,000 by default).
+
+With a shared secret, each request is signed over its exact body bytes: `X-Signature` carries
+the hex HMAC-SHA1 that Segment's webhook documents (so receivers written for Segment keep
+verifying) and `X-Signature-256` the hex HMAC-SHA256, for receivers that want a stronger MAC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
+from seamline.destinations.errors import InvalidPayload
+
+MAX_BATCH = 4_000  # Segment's documented ceiling for Webhooks (Actions)
+DEFAULT_BATCH_SIZE = 1_000
+METHODS = ("POST", "PUT", "PATCH")
+ALL_EVENTS = (
+    'type = "track" or type = "identify" or type = "page" or type = "screen" '
+    'or type = "group" or type = "alias"'
+)
+
+
+def signatures(secret: str, body: bytes) -> dict[str, str]:
+    """The signature headers for `body`: hex HMAC-SHA1 (Segment's) and hex HMAC-SHA256."""
+    key = secret.encode()
+    return {
+        "X-Signature": hmac.new(key, body, hashlib.sha1).hexdigest(),
+        "X-Signature-256": hmac.new(key, body, hashlib.sha256).hexdigest(),
+    }
+
+
+def _target(payload: Mapping[str, Any], where: str = "") -> tuple[str, str, dict[str, str]]:
+    url = payload.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidPayload(f"a webhook needs a URL{where}")
+    method = str(payload.get("method") or "POST").upper()
+    if method not in METHODS:
+        raise InvalidPayload(f"method must be one of {', '.join(METHODS)}, got {method!r}{where}")
+    raw = payload.get("headers") or {}
+    if not isinstance(raw, Mapping):
+        raise InvalidPayload(f"headers must be an object{where}")
+    headers = {str(name): str(value) for name, value in raw.items()}
+    for name, value in headers.items():
+        # HTTP headers are ASCII (as Segment's webhook says); httpx would fail later, less clearly.
+        if not (name.isascii() and value.isascii()):
+            raise InvalidPayload(f"header {name!r} must be ASCII{where}")
+    return url.strip(), method, headers
+
+
+def _batch_size(payload: Mapping[str, Any]) -> int:
+    size = payload.get("batch_size")
+    if size is None:
+        return DEFAULT_BATCH_SIZE
+    if not isinstance(size, int | float) or isinstance(size, bool) or size < 1:
+        raise InvalidPayload(f"batch_size must be a number from 1 to {MAX_BATCH}, got {size!r}")
+    return min(int(size), MAX_BATCH)
+
+
+def _send(ctx: Context, url: str, method: str, headers: dict[str, str], data: Any) -> None:
+    # Serialised here, not by httpx, so the signature covers exactly the bytes sent.
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    headers["Content-Type"] = "application/json"
+    secret = ctx.settings.get("shared_secret")
+    if secret:
+        headers.update(signatures(str(secret), body))
+    ctx.http.request(method, url, content=body, headers=headers)
+
+
+def send(ctx: Context, payload: dict[str, Any]) -> None:
+    """Deliver one event's data as a JSON object."""
+    url, method, headers = _target(payload)
+    _send(ctx, url, method, headers, payload.get("data"))
+
+
+def send_batch(ctx: Context, payloads: list[dict[str, Any]]) -> None:
+    """Deliver events as JSON arrays, one request per (URL, method, headers) and at most
+    `batch_size` events each; with batching off, one request per event. Every payload is
+    checked before anything is sent, so InvalidPayload means nothing went out."""
+    groups: dict[str, tuple[str, str, dict[str, str], list[dict[str, Any]]]] = {}
+    for index, payload in enumerate(payloads):
+        url, method, headers = _target(payload, f" (payload {index} of the batch)")
+        _batch_size(payload)
+        key = json.dumps([url, method, headers], sort_keys=True)
+        groups.setdefault(key, (url, method, headers, []))[3].append(payload)
+    for url, method, headers, group in groups.values():
+        if not group[0].get("enable_batching"):
+            for payload in group:
+                _send(ctx, url, method, headers, payload.get("data"))
+            continue
+        size = _batch_size(group[0])
+        for start in range(0, len(group), size):
+            chunk = group[start : start + size]
+            _send(ctx, url, method, headers, [payload.get("data") for payload in chunk])
+
+
+DESTINATION = Destination(
+    slug="webhook",
+    name="Webhook",
+    description="Send events as JSON to any HTTP endpoint, one by one or in batches.",
+    settings={
+        "shared_secret": Setting(
+            "Shared secret",
+            "If set, every request is signed with it: X-Signature holds the hex HMAC-SHA1 of "
+            "the request body (as Segment's webhook does) and X-Signature-256 the hex "
+            "HMAC-SHA256 of the same body.",
+            secret=True,
+        ),
+    },
+    actions={
+        "send": Action(
+            title="Send",
+            description="Send an HTTP request with the event's data as JSON.",
+            fields={
+                "url": Field("URL", "The URL to deliver data to.", "string", required=True),
+                "method": Field(
+                    "Method",
+                    "The HTTP method.",
+                    "string",
+                    required=True,
+                    default="POST",
+                    choices=METHODS,
+                ),
+                "headers": Field(
+                    "Headers", "HTTP headers sent with each request (ASCII only).", "object"
+                ),
+                "data": Field(
+                    "Data",
+                    "The JSON sent; the whole event by default. In batch mode the body is an "
+                    "array of these.",
+                    "object",
+                    default={"@path": "$."},
+                ),
+                "enable_batching": Field(
+                    "Batch data",
+                    "Send events in batches: the body is a JSON array of each event's data.",
+                    "boolean",
+                    default=False,
+                ),
+                "batch_size": Field(
+                    "Batch size",
+                    f"The most events in one request, 1 to {MAX_BATCH:,} (batch mode only).",
+                    "integer",
+                    default=DEFAULT_BATCH_SIZE,
+                ),
+            },
+            perform=send,
+            perform_batch=send_batch,
+            max_batch=MAX_BATCH,
+            default_trigger=ALL_EVENTS,
+        ),
+    },
+    test_authentication=None,  # any URL: there is nothing to check without sending an event
+    presets=(Preset("Send all events", "send", ALL_EVENTS),),
+)

@@ -1,0 +1,176 @@
+"""The webhook destination against a local sink: the JSON bodies and signatures it sends, batch
+mode, and how the receiver's answers become retry-or-not errors."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from seamline.destinations.catalog.webhook import DESTINATION, send, send_batch
+from seamline.destinations.definition import Context
+from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
+from seamline.destinations.http import Http
+from tests.destinations.sink import Received, Reply, Sink, sink
+
+SECRET = "whsec-test"
+EVENT = {"type": "track", "event": "Signed Up", "userId": "u1", "properties": {"plan": "pro"}}
+
+
+def receiver(received: Received) -> Reply | None:
+    """What a receiver verifying Segment-style signatures checks."""
+    if received.headers.get("content-type") != "application/json":
+        return Reply(415, {"error": "JSON only"})
+    if "x-signature" in received.headers:
+        sha1 = hmac.new(SECRET.encode(), received.body, hashlib.sha1).hexdigest()
+        sha256 = hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
+        if (received.headers["x-signature"], received.headers.get("x-signature-256")) != (
+            sha1,
+            sha256,
+        ):
+            return Reply(401, {"error": "bad signature"})
+    return None
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Sink]:
+    # One server per module: stopping one takes half a second (its poll interval).
+    with sink() as s:
+        yield s
+
+
+@pytest.fixture
+def tool(server: Sink) -> Sink:
+    server.received.clear()
+    server.replies.clear()
+    server.default, server.check = Reply(), receiver
+    return server
+
+
+@pytest.fixture
+def http() -> Iterator[Http]:
+    with httpx.Client() as client:
+        yield Http(client, timeout=0.3)
+
+
+def context(http: Http, **settings: Any) -> Context:
+    return Context(settings=settings, http=http)
+
+
+def payload(url: str, data: Any = EVENT, **fields: Any) -> dict[str, Any]:
+    return {"url": url, "method": "POST", "data": data, **fields}
+
+
+def test_one_event_is_posted_as_its_json_with_both_signatures(tool: Sink, http: Http) -> None:
+    send(
+        context(http, shared_secret=SECRET),
+        payload(f"{tool.url}/hooks/in", headers={"X-Team": "growth"}),
+    )
+
+    [got] = tool.received
+    assert (got.method, got.path) == ("POST", "/hooks/in")
+    assert got.body == json.dumps(EVENT, separators=(",", ":")).encode()
+    assert got.headers["x-team"] == "growth"
+    assert got.headers["x-signature"] == hmac.new(SECRET.encode(), got.body, "sha1").hexdigest()
+    assert (
+        got.headers["x-signature-256"] == hmac.new(SECRET.encode(), got.body, "sha256").hexdigest()
+    )
+
+
+def test_without_a_secret_nothing_is_signed_and_put_or_patch_are_used(
+    tool: Sink, http: Http
+) -> None:
+    send(context(http), payload(f"{tool.url}/a", method="PUT", data={"é": 1}))
+    send(context(http), payload(f"{tool.url}/b", method="patch"))
+
+    assert [(r.method, r.path) for r in tool.received] == [("PUT", "/a"), ("PATCH", "/b")]
+    assert tool.received[0].body == '{"é":1}'.encode()
+    assert all("x-signature" not in r.headers for r in tool.received)
+
+
+def test_batch_mode_sends_arrays_of_at_most_batch_size(tool: Sink, http: Http) -> None:
+    events = [{**EVENT, "messageId": f"m{i}"} for i in range(5)]
+    send_batch(
+        context(http, shared_secret=SECRET),
+        [
+            payload(f"{tool.url}/bulk", event, enable_batching=True, batch_size=2)
+            for event in events
+        ],
+    )
+
+    assert [r.json() for r in tool.received] == [events[0:2], events[2:4], events[4:5]]
+    assert all(r.path == "/bulk" for r in tool.received)  # and each signature checked
+
+
+def test_a_batch_is_split_by_url_and_sent_one_by_one_when_batching_is_off(
+    tool: Sink, http: Http
+) -> None:
+    a, b, c = ({**EVENT, "messageId": m} for m in "abc")
+    send_batch(
+        context(http),
+        [
+            payload(f"{tool.url}/x", a, enable_batching=True),
+            payload(f"{tool.url}/y", b, enable_batching=True),
+            payload(f"{tool.url}/x", c, enable_batching=True),
+        ],
+    )
+    assert [(r.path, r.json()) for r in tool.received] == [("/x", [a, c]), ("/y", [b])]
+
+    tool.received.clear()
+    send_batch(context(http), [payload(f"{tool.url}/x", a), payload(f"{tool.url}/x", b)])
+    assert [r.json() for r in tool.received] == [a, b]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "retry_after"),
+    [
+        (Reply(401, {"error": "unauthorized"}), PermanentError, None),
+        (Reply(404), PermanentError, None),
+        (Reply(429, headers={"Retry-After": "7"}), RetryableError, 7.0),
+        (Reply(500), RetryableError, None),
+        (Reply(200, delay=0.5), RetryableError, None),  # hangs past the 0.3 s timeout
+    ],
+    ids=["401", "404", "429", "500", "hang"],
+)
+def test_receiver_answers_become_retry_or_not(
+    tool: Sink, http: Http, reply: Reply, error: type[Exception], retry_after: float | None
+) -> None:
+    tool.replies.append(reply)
+    with pytest.raises(error) as raised:
+        send(context(http), payload(f"{tool.url}/in"))
+    assert type(raised.value) is error
+    assert getattr(raised.value, "retry_after", None) == retry_after
+    time.sleep(reply.delay)  # let a hanging answer finish inside this test's output capture
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"url": ""},
+        {"method": "GET"},
+        {"headers": {"X-Name": "Zoë"}},
+        {"headers": "X-Team: growth"},
+        {"enable_batching": True, "batch_size": 0},
+    ],
+    ids=["no url", "GET", "non-ASCII header", "headers not an object", "batch size 0"],
+)
+def test_invalid_payloads_send_nothing(tool: Sink, http: Http, fields: dict[str, Any]) -> None:
+    good = payload(f"{tool.url}/in")
+    bad = {**good, **fields}
+    with pytest.raises(InvalidPayload):
+        send_batch(context(http), [good, bad])
+    assert tool.received == []
+
+
+def test_definition() -> None:
+    action = DESTINATION.actions["send"]
+    assert action.fields["data"].default == {"@path": "$."}
+    assert action.fields["method"].choices == ("POST", "PUT", "PATCH")
+    assert action.max_batch == 4_000
+    assert DESTINATION.secret_settings() == {"shared_secret"}
