@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +22,10 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 
 from seamline import __version__
+from seamline.access.sealing import Sealer, key_from
+from seamline.api.auth import token_dependency
+from seamline.api.destinations import DestinationsAPI
+from seamline.api.destinations import router as destinations_router
 from seamline.api.profiles import ProfileAPI
 from seamline.api.profiles import router as profile_router
 from seamline.api.routes import (
@@ -35,6 +40,9 @@ from seamline.collect.client_ip import ClientAddress
 from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, WriteKeys, new_source
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
 from seamline.config import Settings
+from seamline.destination_ops import DestinationOps
+from seamline.destinations.delivery import RetryPolicy
+from seamline.destinations.service import DeliveryService
 from seamline.errors import Conflict, SeamlineError
 from seamline.identity.rules import (
     DEFAULT_BLOCKED,
@@ -65,6 +73,7 @@ from seamline.store.dedup_sqlite import SqliteSeenMessages
 from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.inventory_sql import SqlInventory
+from seamline.store.outbox_sql import SqlOutbox
 from seamline.store.protocols_sql import SqlProtocolsStore
 from seamline.store.resources_sql import SqlResourceStore
 from seamline.store.secrets_sql import PII_SALT, SqlWorkspaceSecrets
@@ -201,7 +210,19 @@ class Seamline:
         self.inventory = SqlInventory(self.state)
         self.consent = SqlConsentStore(self.state)
         self.secrets = SqlWorkspaceSecrets(self.state)
-        self.rules = RulesCache(self.resources, self.paths.functions)
+        self.sealer = Sealer(key_from(settings.secret_key, self.paths.root))
+        self.rules = RulesCache(self.resources, self.paths.functions, sealer=self.sealer)
+        self.outbox = SqlOutbox(self.state)
+        self.delivery = DeliveryService(
+            lambda workspace_id: self.rules.get(workspace_id).destinations,
+            lambda: {source.workspace_id for source in self.sources.list()},
+            self.outbox,
+            policy=RetryPolicy(period=timedelta(hours=settings.delivery_retry_hours)),
+            timeout=settings.delivery_timeout,
+            poll=settings.delivery_poll,
+        )
+        self._delivery_stop = asyncio.Event()
+        self._delivery_task: asyncio.Task[None] | None = None
         self._destinations = destinations
         self._salts: dict[str, bytes] = {}
         self._egress: dict[str, tuple[int, Egress]] = {}
@@ -265,7 +286,29 @@ class Seamline:
                     tokens=self.tokens,
                     changed=self.rules.invalidate,
                     rerun=self.rerun,
+                    sealer=self.sealer,
                 )
+            )
+        )
+
+        self.destination_ops: DestinationOps = DestinationOps(
+            lambda workspace_id: self.rules.get(workspace_id).destinations,
+            self._egress_for,
+            self.outbox,
+            self._events,
+            self.delivery.queued,
+            self.settings.delivery_timeout,
+        )
+        self._framework.include_router(
+            destinations_router(
+                DestinationsAPI(
+                    destinations=lambda workspace_id: self.rules.get(workspace_id).destinations,
+                    outbox=self.outbox,
+                    replay=self.destination_ops.replay,
+                    test=self.destination_ops.test,
+                    check_authentication=self.destination_ops.check_authentication,
+                ),
+                token_dependency(self.tokens),
             )
         )
 
@@ -300,7 +343,13 @@ class Seamline:
         self._personal_data = ControlPersonalData(
             self.rules.get, self._salt, self.inventory, self.protocols
         )
-        self.route = RouteToDestinations(self._destinations, self._egress_for)
+        self.route = RouteToDestinations(
+            self.rules.get,
+            self._egress_for,
+            self.outbox,
+            local=self._destinations,
+            queued=self.delivery.queued,
+        )
         self.runner = PipelineRunner(
             self.log,
             (
@@ -321,6 +370,10 @@ class Seamline:
         )
         self._stop.clear()
         self._runner_task = asyncio.create_task(self.runner.run(self._stop), name="pipeline")
+        self._delivery_stop.clear()
+        self._delivery_task = asyncio.create_task(
+            self.delivery.run(self._delivery_stop), name="delivery"
+        )
         self._runner_task.add_done_callback(self._pipeline_ended)
         self.accepting = True
 
@@ -417,6 +470,12 @@ class Seamline:
             with contextlib.suppress(Exception):
                 await self._runner_task
             self._runner_task = None
+        if self._delivery_task is not None:
+            # Rows in flight keep their lease and are delivered again after a restart.
+            self._delivery_stop.set()
+            with contextlib.suppress(Exception):
+                await self._delivery_task
+            self._delivery_task = None
         await self.log.close()
         self.rules.close()
         self._events.close()

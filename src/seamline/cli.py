@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from seamline.cli_destinations import register as register_destinations
 from seamline.cli_protocols import register as register_protocols
 from seamline.config import Settings, load_settings
 from seamline.errors import SeamlineError
@@ -374,6 +375,7 @@ def suppressions_list(
 
 
 register_protocols(app, _settings)
+register_destinations(app, _settings)
 
 
 def main() -> None:

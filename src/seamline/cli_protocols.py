@@ -33,11 +33,13 @@ def register(app: typer.Typer, settings: Any) -> None:
         ] = False,
     ) -> None:
         """Make the workspace match FILE: shows the changes first, applies them once agreed."""
+        from seamline.access.sealing import Sealer, key_from
         from seamline.app import open_state
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
         from seamline.store.resources_sql import SqlResourceStore
         from seamline.store.sources_sql import SqlSourceStore
         from seamline.workspace.apply import desired, plan_changes, read_file
+        from seamline.workspace.saving import prepare
 
         config: Settings = settings(ctx)
         engine = open_state(config)
@@ -55,7 +57,12 @@ def register(app: typer.Typer, settings: Any) -> None:
             )
 
         store = SqlResourceStore(engine)
-        wanted = desired(document, file.parent, source_id)
+        sealer = Sealer(key_from(config.secret_key, config.data_dir))
+
+        def save(kind: str, name: str, spec: dict[str, Any], pending: Any) -> dict[str, Any]:
+            return prepare(workspace, kind, name, spec, store, sealer, pending)
+
+        wanted = desired(document, file.parent, source_id, save)
         changes = plan_changes(store.list(workspace), wanted, prune=prune)
         if not changes:
             console.print("no changes: the workspace already matches the file")

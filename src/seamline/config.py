@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     )
     max_message_bytes: int = Field(32 * 1024, ge=1, description="Largest accepted message.")
     max_request_bytes: int = Field(500 * 1024, ge=1, description="Largest accepted request body.")
+    secret_key: str | None = Field(
+        None,
+        description="Key sealing destination secrets at rest (Fernet, url-safe base64); "
+        "default: secret.key in the data dir. Scaled-out processes must share one.",
+    )
+    delivery_retry_hours: float = Field(
+        4.0, gt=0, description="How long a retryable delivery failure is retried."
+    )
+    delivery_timeout: float = Field(10.0, gt=0, description="Seconds per destination request.")
+    delivery_poll: float = Field(
+        0.2, gt=0, description="Seconds an idle delivery worker waits before looking again."
+    )
     identity_types: dict[str, IdentifierSetting] = Field(
         default_factory=dict,
         description="Priority/limit per identifier type; added to (or replacing) the defaults.",

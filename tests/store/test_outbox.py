@@ -34,23 +34,23 @@ def test_enqueue_is_idempotent_and_claims_are_leased(engine: Engine) -> None:
     box.enqueue([row("a"), row("b"), row("c")])
     box.enqueue([row("a"), row("b")])  # the log replayed: nothing new
     assert box.pending("w") == {"hook": 3}
-    first = box.claim("hook", 2, NOW, LEASE)
+    first = box.claim("w", "hook", 2, NOW, LEASE)
     assert [r.message_id for r in first] == ["a", "b"]
-    second = box.claim("hook", 5, NOW, LEASE)
+    second = box.claim("w", "hook", 5, NOW, LEASE)
     assert [r.message_id for r in second] == ["c"]  # a and b are leased
-    assert box.claim("hook", 5, NOW, LEASE) == []
-    expired = box.claim("hook", 5, NOW + LEASE + timedelta(seconds=1), LEASE)
+    assert box.claim("w", "hook", 5, NOW, LEASE) == []
+    expired = box.claim("w", "hook", 5, NOW + LEASE + timedelta(seconds=1), LEASE)
     assert [r.message_id for r in expired] == ["a", "b", "c"]  # a dead worker's lease ran out
 
 
 def test_retry_later_and_give_up(engine: Engine) -> None:
     box = SqlOutbox(engine)
     box.enqueue([row("a"), row("b")])
-    a, b = box.claim("hook", 2, NOW, LEASE)
+    a, b = box.claim("w", "hook", 2, NOW, LEASE)
     box.retry_later([a.id], NOW + timedelta(seconds=10), "500")
     box.give_up([b], NOW, "400 bad request", 400, "POST /x", '{"error": "bad"}')
-    assert box.claim("hook", 5, NOW + timedelta(seconds=5), LEASE) == []
-    (again,) = box.claim("hook", 5, NOW + timedelta(seconds=11), LEASE)
+    assert box.claim("w", "hook", 5, NOW + timedelta(seconds=5), LEASE) == []
+    (again,) = box.claim("w", "hook", 5, NOW + timedelta(seconds=11), LEASE)
     assert (again.message_id, again.attempts) == ("a", 1)
     (letter,) = box.dead("w")
     assert (letter.message_id, letter.status, letter.response) == ("b", 400, '{"error": "bad"}')
@@ -58,7 +58,7 @@ def test_retry_later_and_give_up(engine: Engine) -> None:
     assert box.pending("w") == {}
     assert box.requeue_dead([letter], NOW) == 1
     assert box.dead("w") == []
-    (requeued,) = box.claim("hook", 5, NOW, LEASE)
+    (requeued,) = box.claim("w", "hook", 5, NOW, LEASE)
     assert requeued.message_id == "b" and requeued.delivery_key == f"b#dead-{letter.id}"
 
 
@@ -72,10 +72,10 @@ def test_ordered_subscriptions_release_one_row_per_profile_at_a_time(engine: Eng
             row("x", "other", "p1"),
         ]
     )
-    claimed = box.claim("hook", 10, NOW, LEASE, ordered={"crm"})
+    claimed = box.claim("w", "hook", 10, NOW, LEASE, ordered={"crm"})
     assert [r.message_id for r in claimed] == ["p1-1", "p2-1", "x"]
     box.delivered([r.id for r in claimed if r.message_id == "p1-1"])
-    later = box.claim("hook", 10, NOW, LEASE, ordered={"crm"})
+    later = box.claim("w", "hook", 10, NOW, LEASE, ordered={"crm"})
     assert [r.message_id for r in later] == ["p1-2"]
 
 

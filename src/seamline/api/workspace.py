@@ -17,14 +17,16 @@ import msgspec
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from seamline.access.tokens import Token, TokenStore, authenticate
-from seamline.collect.auth import basic_user
-from seamline.errors import InvalidInput, NotFound, Unauthorized
+from seamline.access.sealing import Sealer
+from seamline.access.tokens import Token, TokenStore
+from seamline.api.auth import token_dependency
+from seamline.errors import InvalidInput, NotFound
 from seamline.privacy.inventory import Inventory
 from seamline.protocols.records import HeldMessage
 from seamline.store.protocols_sql import SqlProtocolsStore
-from seamline.workspace.kinds import KINDS, normalise
+from seamline.workspace.kinds import KINDS
 from seamline.workspace.resources import Resource, ResourceStore
+from seamline.workspace.saving import prepare, shown
 
 PREFIX = "/api/v1"
 PATHS = {
@@ -48,7 +50,9 @@ class WorkspaceAPI:
         tokens: TokenStore,
         changed: Callable[[str], None],
         rerun: Rerun,
+        sealer: Sealer,
     ) -> None:
+        self.sealer = sealer
         self.resources = resources
         self.protocols = protocols
         self.inventory = inventory
@@ -58,19 +62,7 @@ class WorkspaceAPI:
 
 
 def router(api: WorkspaceAPI) -> APIRouter:
-    def token(request: Request) -> Token:
-        header = request.headers.get("authorization") or ""
-        secret = header[7:].strip() if header.lower().startswith("bearer ") else None
-        secret = secret or basic_user(header)
-        found = authenticate(api.tokens, secret) if secret else None
-        if found is None:
-            raise Unauthorized(
-                "send an access token as `Authorization: Bearer TOKEN` "
-                "(create one with `seamline tokens create --name NAME`)"
-            )
-        request.state.token = found
-        return found
-
+    token = token_dependency(api.tokens)
     routes = APIRouter(prefix=PREFIX, tags=["Management API"], dependencies=[Depends(token)])
 
     @routes.get("/resources", summary="Every configuration resource of the workspace")
@@ -180,10 +172,11 @@ def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: s
         request: Request,
         document: Annotated[dict[str, Any], Body()],
     ) -> JSONResponse:
-        canonical = normalise(kind, name, document)
-        stored = await asyncio.to_thread(
-            api.resources.put, _workspace(request), kind, name, canonical
+        workspace_id = _workspace(request)
+        canonical = await asyncio.to_thread(
+            prepare, workspace_id, kind, name, document, api.resources, api.sealer
         )
+        stored = await asyncio.to_thread(api.resources.put, workspace_id, kind, name, canonical)
         api.changed(_workspace(request))
         return JSONResponse(_resource(stored))
 
@@ -198,7 +191,8 @@ def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: s
         found = await asyncio.to_thread(api.resources.versions, _workspace(request), kind, name)
         if not found:
             raise NotFound(f"no {label} named {name!r}")
-        return JSONResponse({"data": msgspec.to_builtins(found)})
+        data = [{**msgspec.to_builtins(v), "document": shown(kind, v.document)} for v in found]
+        return JSONResponse({"data": data})
 
     path = f"/{segment}"
     routes.add_api_route(path, list_kind, methods=["GET"], summary=f"List {label}s")
@@ -217,6 +211,7 @@ def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: s
 def _resource(resource: Resource) -> dict[str, Any]:
     plain = msgspec.to_builtins(resource)
     assert isinstance(plain, dict)
+    plain["document"] = shown(resource.kind, resource.document)
     return plain
 
 

@@ -169,6 +169,24 @@ class DuckDBEventStore:
         finally:
             cursor.close()
 
+    def messages_between(
+        self, start: datetime, end: datetime, after: int = -1, limit: int = 1000
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """(log offset, message) of events with `start` <= timestamp < `end`, in log order,
+        past `after` — the messages as Segment messages (camelCase), for replays."""
+        cursor = self._conn.cursor()
+        try:
+            result = cursor.execute(
+                "SELECT * FROM events WHERE timestamp >= ? AND timestamp < ? AND log_offset > ?"
+                " ORDER BY log_offset LIMIT ?",
+                [start, end, after, limit],
+            )
+            names = [column[0] for column in result.description]
+            rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+            return [(int(row["log_offset"]), _message(row)) for row in rows]
+        finally:
+            cursor.close()
+
     def first_and_last(
         self, profile_ids: Sequence[str]
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -195,3 +213,33 @@ class DuckDBEventStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+_CAMEL = {
+    "message_id": "messageId",
+    "user_id": "userId",
+    "anonymous_id": "anonymousId",
+    "group_id": "groupId",
+    "previous_id": "previousId",
+    "original_timestamp": "originalTimestamp",
+    "sent_at": "sentAt",
+    "received_at": "receivedAt",
+}
+_TEXT = ("type", "event", "name", "category", "channel", "version", "timestamp")
+_JSON_PARTS = ("properties", "traits", "context", "integrations")
+_json_object = msgspec.json.Decoder()
+
+
+def _message(row: dict[str, Any]) -> dict[str, Any]:
+    """An event-store row as the Segment message it was stored from."""
+    message: dict[str, Any] = {}
+    for column, value in row.items():
+        if value is None:
+            continue
+        if column in _JSON_PARTS:
+            message[column] = _json_object.decode(value)
+        elif column in _CAMEL or column in _TEXT:
+            if isinstance(value, datetime):
+                value = value.isoformat().replace("+00:00", "Z")
+            message[_CAMEL.get(column, column)] = value
+    return message

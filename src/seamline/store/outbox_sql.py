@@ -63,6 +63,7 @@ class SqlOutbox:
 
     def claim(
         self,
+        workspace_id: str,
         destination: str,
         limit: int,
         now: datetime,
@@ -72,6 +73,7 @@ class SqlOutbox:
         """Up to `limit` ready rows of `destination`, oldest first, leased until now + lease.
         For subscriptions in `ordered` only a profile's oldest pending row is ready."""
         ready = and_(
+            outbox.c.workspace_id == workspace_id,
             outbox.c.destination == destination,
             outbox.c.next_attempt_at <= now,
             or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),

@@ -15,6 +15,10 @@ pii:
   controls: {hash-emails: {kind: email, control: hash_plain, destinations: [meta]}}
 consent:
   categories: {Advertising: {destinations: [meta]}}
+destinations:
+  meta: {type: meta-conversions-api, settings: {pixel_id: "123", access_token: "${META_TOKEN}"}}
+subscriptions:
+  meta-purchases: {destination: meta, action: send_event, trigger: 'event = "Order Completed"'}
 ```
 Sources are named by their name or id; the file's names of sources inside transformations'
 `sources` lists are turned into ids too.
@@ -23,6 +27,8 @@ Sources are named by their name or id; the file's names of sources inside transf
 from __future__ import annotations
 
 import difflib
+import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -30,8 +36,9 @@ from typing import Any, Literal, NamedTuple
 import yaml
 
 from seamline.errors import InvalidInput
-from seamline.workspace.kinds import KINDS, normalise
+from seamline.workspace.kinds import KINDS
 from seamline.workspace.resources import Resource
+from seamline.workspace.saving import shown
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "tracking_plans": ("tracking_plan",),
@@ -40,6 +47,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "functions": ("function",),
     "pii": ("pii_matcher", "pii_control"),
     "consent": ("consent_category",),
+    "destinations": ("destination",),
+    "subscriptions": ("subscription",),
 }
 _SUBSECTIONS = {
     "pii_matcher": "matchers",
@@ -62,8 +71,8 @@ class Change(NamedTuple):
         if self.action != "update":
             return header
         diff = difflib.unified_diff(
-            _yaml(self.before).splitlines(),
-            _yaml(self.after).splitlines(),
+            _yaml(shown(self.kind, self.before)).splitlines(),
+            _yaml(shown(self.kind, self.after)).splitlines(),
             "current",
             "file",
             lineterm="",
@@ -94,11 +103,22 @@ def read_file(path: Path) -> dict[str, Any]:
     return loaded
 
 
+Save = Callable[[str, str, dict[str, Any], Callable[[str, str], Any]], dict[str, Any]]
+"""(kind, name, definition, pending lookup) → the document to store (`saving.prepare`)."""
+
+
 def desired(
-    document: Mapping[str, Any], base: Path, source_id: Callable[[str], str]
+    document: Mapping[str, Any],
+    base: Path,
+    source_id: Callable[[str], str],
+    save: Save,
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """The resources the file describes, normalised, keyed by (kind, name)."""
+    """The resources the file describes, ready to store, keyed by (kind, name)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def pending(kind: str, name: str) -> dict[str, Any] | None:
+        return found.get((kind, name))
+
     for section, kinds in SECTIONS.items():
         body = document.get(section) or {}
         for kind in kinds:
@@ -114,7 +134,28 @@ def desired(
                     spec["sources"] = [source_id(str(s)) for s in spec["sources"]]
                 elif kind == "function" and "file" in spec:
                     spec["code"] = _read_code(base / str(spec.pop("file")))
-                found[kind, name] = normalise(kind, name, spec)
+                elif kind == "destination" and spec.get("settings"):
+                    spec["settings"] = {
+                        key: _from_environment(value, f"{section}.{name}.settings.{key}")
+                        for key, value in spec["settings"].items()
+                    }
+                found[kind, name] = save(kind, name, spec, pending)
+    return found
+
+
+_VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def _from_environment(value: Any, where: str) -> Any:
+    """`${NAME}` is read from the environment, so secrets need not be in the file."""
+    if not isinstance(value, str):
+        return value
+    match = _VARIABLE.match(value)
+    if match is None:
+        return value
+    found = os.environ.get(match.group(1))
+    if found is None:
+        raise InvalidInput(f"{where}: environment variable {match.group(1)} is not set")
     return found
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from seamline.access.sealing import Sealer
+from seamline.destinations.instances import CompiledDestination, compile_destinations
 from seamline.privacy.fields import PiiControl
 from seamline.privacy.pii import DEFAULT_MATCHERS, Matcher, custom_matcher
 from seamline.protocols.enforce import SchemaControls, parse_controls
@@ -51,6 +53,7 @@ class WorkspaceRules:
     consent: dict[str, frozenset[str]] = field(default_factory=dict)
     """Destination → the consent categories it needs."""
     _touched: dict[str, bool] = field(default_factory=dict)
+    destinations: dict[str, CompiledDestination] = field(default_factory=dict)
     plain_parts: tuple[str, ...] = ("properties", "traits")
     """The free-form parts the protocols stage must decode: `context` and `integrations` only
     when a rule reads them (decoding `context` is a third of the stage's cost)."""
@@ -77,6 +80,7 @@ def compile_rules(
     found: list[Resource],
     runners: dict[tuple[str, str], FunctionRunner],
     start_runner: RunnerFactory,
+    unseal: Callable[[Any], Any] = lambda value: value,
 ) -> WorkspaceRules:
     """Compile `found`. Runners whose code did not change are taken from `runners` (and
     removed from it, so what is left there is stale and can be closed)."""
@@ -135,6 +139,9 @@ def compile_rules(
         for destination in msgspec.convert(doc, ConsentCategory).destinations:
             needs.setdefault(destination, set()).add(category)
     rules.consent = {dest: frozenset(categories) for dest, categories in needs.items()}
+    rules.destinations = compile_destinations(
+        by_kind.get("destination", {}), by_kind.get("subscription", {}), unseal
+    )
     return rules
 
 
@@ -186,8 +193,13 @@ class RulesCache:
     """
 
     def __init__(
-        self, resources: ResourceStore, functions_dir: Path, check_every: float = 0.5
+        self,
+        resources: ResourceStore,
+        functions_dir: Path,
+        check_every: float = 0.5,
+        sealer: Sealer | None = None,
     ) -> None:
+        self._sealer = sealer
         self._resources = resources
         self._functions_dir = functions_dir
         self._check_every = check_every
@@ -215,7 +227,11 @@ class RulesCache:
                 else {}
             )
             rules = compile_rules(
-                revision, self._resources.list(workspace_id), runners, self._start_runner
+                revision,
+                self._resources.list(workspace_id),
+                runners,
+                self._start_runner,
+                self._sealer.unseal if self._sealer is not None else lambda value: value,
             )
             for stale in runners.values():
                 stale.close()

@@ -19,6 +19,11 @@ from seamline.protocols.enforce import parse_controls
 from seamline.protocols.naming import Case
 from seamline.protocols.plan import load_plan, plan_to_document
 from seamline.protocols.transforms import parse_transformation
+from seamline.workspace.destination_kinds import (
+    Lookup,
+    normalise_destination,
+    normalise_subscription,
+)
 
 KINDS = (
     "tracking_plan",
@@ -28,6 +33,8 @@ KINDS = (
     "pii_matcher",
     "pii_control",
     "consent_category",
+    "destination",
+    "subscription",
 )
 """In the order `apply` creates them: later kinds may refer to earlier ones."""
 
@@ -63,8 +70,9 @@ class ConsentCategory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     destinations: list[str] = []
 
 
-def normalise(kind: str, name: str, document: Any) -> dict[str, Any]:
-    """The canonical document of a resource; InvalidInput names what is wrong."""
+def normalise(kind: str, name: str, document: Any, lookup: Lookup | None = None) -> dict[str, Any]:
+    """The canonical document of a resource; InvalidInput names what is wrong. `lookup`
+    finds the resources a subscription refers to."""
     if kind not in KINDS:
         raise InvalidInput(f"unknown resource kind {kind!r}; kinds are {', '.join(KINDS)}")
     if not name or len(name) > 300:
@@ -76,6 +84,10 @@ def normalise(kind: str, name: str, document: Any) -> dict[str, Any]:
         return plan_to_document(plan)
     if kind == "transformation":
         return _plain(parse_transformation(name, document))
+    if kind == "destination":
+        return normalise_destination(name, document)
+    if kind == "subscription":
+        return normalise_subscription(name, document, lookup or (lambda _kind, _name: None))
     typed: Any = _convert(kind, name, document)
     if isinstance(typed, SourceConnection):
         parse_controls(typed.schema_controls)

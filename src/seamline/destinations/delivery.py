@@ -1,0 +1,285 @@
+"""Delivery: workers take ready rows from the outbox, call the destination's action, and
+record the outcome — delivered, retried later, or dead-lettered.
+
+- Retryable failures (timeouts, 5xx, 429) are retried with exponential backoff and jitter, or
+  after the tool's Retry-After, for `period` (4 hours by default, as Segment retries event
+  streams for hours); after that the row becomes a dead letter.
+- Permanent failures (4xx, invalid payloads) become dead letters at once, with the request
+  and response that show why.
+- A circuit breaker per destination instance stops calling a tool that keeps failing, so its
+  rows wait instead of tying up workers; each instance has its own workers, so a slow or down
+  tool never slows the others. A token bucket keeps to the tool's documented rate limit.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from seamline.destinations.definition import Context
+from seamline.destinations.errors import DeliveryError, PermanentError, RetryableError
+from seamline.destinations.http import Http
+from seamline.destinations.instances import CompiledDestination, CompiledSubscription
+from seamline.store.outbox_sql import OutboxRow, SqlOutbox
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    period: timedelta = timedelta(hours=4)
+    base: float = 1.0
+    cap: float = 600.0
+
+    def delay(self, attempts: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds until the next attempt: the tool's Retry-After, else exponential backoff
+        (1 s, 2 s, 4 s … up to 10 min) with jitter so retries of many rows spread out."""
+        if retry_after is not None:
+            return min(retry_after, self.period.total_seconds())
+        return min(self.cap, self.base * 2.0 ** min(attempts, 30)) * rng.uniform(0.5, 1.0)
+
+
+class CircuitBreaker:
+    """Open after `threshold` consecutive failed calls; closed again by one success after the
+    cool-down (which doubles, up to `max_cool`, while the tool keeps failing)."""
+
+    def __init__(self, threshold: int = 5, cool: float = 5.0, max_cool: float = 300.0) -> None:
+        self._threshold = threshold
+        self._cool = cool
+        self._max_cool = max_cool
+        self._failures = 0
+        self._open_until = 0.0
+        self._current_cool = cool
+
+    def wait(self, now: float) -> float:
+        """Seconds to wait before the next call (0 when closed or half-open)."""
+        return max(0.0, self._open_until - now)
+
+    def success(self) -> None:
+        self._failures = 0
+        self._current_cool = self._cool
+
+    def failure(self, now: float) -> None:
+        self._failures += 1
+        if self._failures >= self._threshold:
+            self._open_until = now + self._current_cool
+            self._current_cool = min(self._max_cool, self._current_cool * 2)
+
+    @property
+    def open(self) -> bool:
+        return self._failures >= self._threshold
+
+
+class TokenBucket:
+    def __init__(self, rate: float | None, burst: float | None = None) -> None:
+        self._rate = rate
+        self._capacity = burst or max(1.0, rate or 1.0)
+        self._tokens = self._capacity
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self, count: int = 1) -> float:
+        """Take `count` tokens; returns how long to sleep first (0 with no limit)."""
+        if not self._rate:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate)
+            self._at = now
+            self._tokens -= count
+            return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+
+
+CountKey = tuple[str, str, str, datetime, str, str]
+
+
+@dataclass
+class Attempt:
+    """What one `deliver_once` did."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    counts: Counter[CountKey] = field(default_factory=Counter)
+
+
+class InstanceDelivery:
+    """Delivers one destination instance's outbox rows (thread-safe: its workers share it)."""
+
+    def __init__(
+        self,
+        workspace_id: str,
+        outbox: SqlOutbox,
+        *,
+        policy: RetryPolicy,
+        timeout: float,
+        clock: Callable[[], datetime],
+        client: httpx.Client | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.workspace_id = workspace_id
+        self._outbox = outbox
+        self._policy = policy
+        self._timeout = timeout
+        self._clock = clock
+        self._client = client or httpx.Client(follow_redirects=True)
+        self._rng = rng or random.Random()
+        self._state: dict[str, Any] = {}
+        self.breaker = CircuitBreaker()
+        self._bucket: TokenBucket | None = None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def deliver_once(self, instance: CompiledDestination) -> Attempt:
+        """Claim ready rows, deliver them, record the outcomes."""
+        attempt = Attempt()
+        now = self._clock()
+        subscriptions = {s.name: s for s in instance.subscriptions}
+        largest = max((s.action.max_batch for s in subscriptions.values()), default=1)
+        ordered = [s.name for s in subscriptions.values() if s.action.ordered]
+        lease = timedelta(seconds=max(60.0, self._timeout * 4))
+        rows = self._outbox.claim(
+            self.workspace_id, instance.name, max(largest, 10), now, lease, ordered
+        )
+        attempt.claimed = len(rows)
+        groups: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            groups.setdefault(row.subscription, []).append(row)
+        for name, group in groups.items():
+            subscription = subscriptions.get(name)
+            if subscription is None:
+                self._dead(
+                    group, PermanentError(f"subscription {name!r} no longer exists"), attempt
+                )
+                continue
+            self._deliver(instance, subscription, group, attempt)
+        self._outbox.count(dict(attempt.counts))
+        return attempt
+
+    def _deliver(
+        self,
+        instance: CompiledDestination,
+        subscription: CompiledSubscription,
+        rows: list[OutboxRow],
+        attempt: Attempt,
+    ) -> None:
+        action = subscription.action
+        context = Context(
+            settings=instance.settings, http=Http(self._client, self._timeout), state=self._state
+        )
+        if self._bucket is None:
+            self._bucket = TokenBucket(instance.rate_limit or instance.definition.rate_limit)
+        chunks: Sequence[list[OutboxRow]]
+        if action.perform_batch is not None and action.max_batch > 1:
+            size = action.max_batch
+            chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+        else:
+            chunks = [[row] for row in rows]
+        for chunk in chunks:
+            pause = self._bucket.take()
+            if pause:
+                time.sleep(pause)
+            try:
+                if action.perform_batch is not None and action.max_batch > 1:
+                    results = action.perform_batch(context, [row.payload for row in chunk])
+                else:
+                    action.perform(context, chunk[0].payload)
+                    results = None
+            except DeliveryError as error:
+                self._failed(instance, subscription, chunk, error, attempt)
+                continue
+            except Exception as error:  # a bug in a destination: retried, and reported
+                wrapped = RetryableError(f"{type(error).__name__}: {error}")
+                self._failed(instance, subscription, chunk, wrapped, attempt)
+                continue
+            self.breaker.success()
+            if isinstance(results, list) and len(results) == len(chunk):
+                # Per-item outcomes of a batch call: None for delivered, an error otherwise.
+                for row, result in zip(chunk, results, strict=True):
+                    if isinstance(result, DeliveryError):
+                        self._failed(instance, subscription, [row], result, attempt, count=False)
+                    else:
+                        self._delivered(instance, subscription, [row], attempt)
+            else:
+                self._delivered(instance, subscription, chunk, attempt)
+
+    def _delivered(
+        self,
+        instance: CompiledDestination,
+        subscription: CompiledSubscription,
+        rows: list[OutboxRow],
+        attempt: Attempt,
+    ) -> None:
+        self._outbox.delivered([row.id for row in rows])
+        attempt.delivered += len(rows)
+        self._count(instance, subscription, "delivered", "", len(rows), attempt)
+
+    def _failed(
+        self,
+        instance: CompiledDestination,
+        subscription: CompiledSubscription,
+        rows: list[OutboxRow],
+        error: DeliveryError,
+        attempt: Attempt,
+        count: bool = True,
+    ) -> None:
+        now = self._clock()
+        if count:
+            self.breaker.failure(time.monotonic())
+        reason = error.message[:300]
+        if isinstance(error, RetryableError):
+            expired = [r for r in rows if now - r.enqueued_at >= self._policy.period]
+            waiting = [r for r in rows if r not in expired]
+            if waiting:
+                delay = self._policy.delay(
+                    max(r.attempts for r in waiting), error.retry_after, self._rng
+                )
+                self._outbox.retry_later(
+                    [r.id for r in waiting], now + timedelta(seconds=delay), error.message
+                )
+                attempt.retried += len(waiting)
+                self._count(instance, subscription, "retried", reason, len(waiting), attempt)
+            if expired:
+                self._dead(expired, error, attempt, gave_up=True)
+                self._count(
+                    instance,
+                    subscription,
+                    "failed",
+                    "retries exhausted: " + reason,
+                    len(expired),
+                    attempt,
+                )
+            return
+        self._dead(rows, error, attempt)
+        self._count(instance, subscription, "failed", reason, len(rows), attempt)
+
+    def _dead(
+        self, rows: list[OutboxRow], error: DeliveryError, attempt: Attempt, gave_up: bool = False
+    ) -> None:
+        message = ("gave up retrying: " if gave_up else "") + error.message
+        self._outbox.give_up(
+            rows, self._clock(), message, error.status, error.request, error.response
+        )
+        attempt.dead += len(rows)
+
+    def _count(
+        self,
+        instance: CompiledDestination,
+        subscription: CompiledSubscription,
+        outcome: str,
+        reason: str,
+        n: int,
+        attempt: Attempt,
+    ) -> None:
+        minute = self._clock().replace(second=0, microsecond=0)
+        attempt.counts[
+            self.workspace_id, instance.name, subscription.name, minute, outcome, reason
+        ] += n

@@ -1,0 +1,47 @@
+"""Saving a resource: check it, resolve what it refers to, seal its secrets — the one path
+the management API and `seamline apply` both take."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from seamline.access.sealing import Sealer
+from seamline.workspace.destination_kinds import hidden, seal_settings
+from seamline.workspace.kinds import normalise
+from seamline.workspace.resources import ResourceStore
+
+Pending = Callable[[str, str], dict[str, Any] | None]
+
+
+def prepare(
+    workspace_id: str,
+    kind: str,
+    name: str,
+    document: Any,
+    resources: ResourceStore,
+    sealer: Sealer,
+    pending: Pending = lambda _kind, _name: None,
+) -> dict[str, Any]:
+    """The document to store: canonical, checked against what it refers to (`pending`
+    resources first — those about to be saved with it — then stored ones), secrets sealed."""
+
+    def lookup(other_kind: str, other_name: str) -> dict[str, Any] | None:
+        found = pending(other_kind, other_name)
+        if found is not None:
+            return found
+        stored = resources.get(workspace_id, other_kind, other_name)
+        return None if stored is None else stored.document
+
+    canonical = normalise(kind, name, document, lookup)
+    if kind == "destination":
+        previous = resources.get(workspace_id, kind, name)
+        canonical = seal_settings(canonical, previous.document if previous else None, sealer)
+    return canonical
+
+
+def shown(kind: str, document: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A document as the API and CLI show it: secrets hidden."""
+    if document is not None and kind == "destination":
+        return hidden(document)
+    return document

@@ -1,0 +1,35 @@
+"""An in-process Seamline with fast delivery timings, and a recording sink beside it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from seamline.access.tokens import create_token
+from seamline.app import Seamline, bootstrap
+from seamline.config import Settings
+from tests.destinations.sink import Sink, sink
+from tests.protocols.conftest import Workspace
+
+
+@pytest.fixture
+def tool() -> Iterator[Sink]:
+    with sink() as running:
+        yield running
+
+
+@pytest.fixture
+async def workspace(tmp_path: Path) -> AsyncIterator[Workspace]:
+    settings = Settings(data_dir=tmp_path / "data", delivery_poll=0.05, delivery_timeout=0.5)
+    source = bootstrap(settings)
+    app = Seamline(settings)
+    await app.start()
+    _, token = create_token(app.tokens, "default", "tests")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield Workspace(app, source, client, token, {})
+    if app.accepting:
+        await app.stop()
