@@ -94,9 +94,8 @@ def normalise_subscription(name: str, document: dict[str, Any], lookup: Lookup) 
         )
     trigger = subscription.trigger or action.default_trigger
     compile_fql(trigger)
-    mapping = (
-        subscription.mapping if subscription.mapping is not None else default_mapping(action.fields)
-    )
+    # A field the user's mapping leaves out keeps its default mapping, as in Segment.
+    mapping = {**default_mapping(action.fields), **(subscription.mapping or {})}
     check_mapping(mapping, action.fields)
     return {
         "destination": subscription.destination,
