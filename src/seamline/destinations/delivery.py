@@ -193,6 +193,14 @@ class InstanceDelivery:
                 else:
                     action.perform(context, chunk[0].payload)
                     results = None
+            except PermanentError as error:
+                if len(chunk) > 1:
+                    # One bad payload must not sink the batch: each goes alone, so only the
+                    # one the tool refuses becomes a dead letter.
+                    self._one_by_one(instance, subscription, context, chunk, attempt)
+                else:
+                    self._failed(instance, subscription, chunk, error, attempt)
+                continue
             except DeliveryError as error:
                 self._failed(instance, subscription, chunk, error, attempt)
                 continue
@@ -200,16 +208,39 @@ class InstanceDelivery:
                 wrapped = RetryableError(f"{type(error).__name__}: {error}")
                 self._failed(instance, subscription, chunk, wrapped, attempt)
                 continue
-            self.breaker.success()
             if isinstance(results, list) and len(results) == len(chunk):
                 # Per-item outcomes of a batch call: None for delivered, an error otherwise.
+                if all(isinstance(r, RetryableError) for r in results):
+                    self.breaker.failure(time.monotonic())
+                else:
+                    self.breaker.success()
                 for row, result in zip(chunk, results, strict=True):
                     if isinstance(result, DeliveryError):
                         self._failed(instance, subscription, [row], result, attempt, count=False)
                     else:
                         self._delivered(instance, subscription, [row], attempt)
             else:
+                self.breaker.success()
                 self._delivered(instance, subscription, chunk, attempt)
+
+    def _one_by_one(
+        self,
+        instance: CompiledDestination,
+        subscription: CompiledSubscription,
+        context: Context,
+        rows: list[OutboxRow],
+        attempt: Attempt,
+    ) -> None:
+        for row in rows:
+            try:
+                subscription.action.perform(context, row.payload)
+            except DeliveryError as error:
+                self._failed(instance, subscription, [row], error, attempt)
+            except Exception as error:  # a bug in a destination: retried, and reported
+                wrapped = RetryableError(f"{type(error).__name__}: {error}")
+                self._failed(instance, subscription, [row], wrapped, attempt)
+            else:
+                self._delivered(instance, subscription, [row], attempt)
 
     def _delivered(
         self,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
-from seamline.destinations.errors import InvalidPayload
+from seamline.destinations.errors import DeliveryError, InvalidPayload
 
 MAX_BATCH = 4_000  # Segment's documented ceiling for Webhooks (Actions)
 DEFAULT_BATCH_SIZE = 1_000
@@ -80,25 +80,31 @@ def send(ctx: Context, payload: dict[str, Any]) -> None:
     _send(ctx, url, method, headers, payload.get("data"))
 
 
-def send_batch(ctx: Context, payloads: list[dict[str, Any]]) -> None:
+def send_batch(ctx: Context, payloads: list[dict[str, Any]]) -> list[DeliveryError | None]:
     """Deliver events as JSON arrays, one request per (URL, method, headers) and at most
     `batch_size` events each; with batching off, one request per event. Every payload is
-    checked before anything is sent, so InvalidPayload means nothing went out."""
-    groups: dict[str, tuple[str, str, dict[str, str], list[dict[str, Any]]]] = {}
+    checked before anything is sent, so InvalidPayload means nothing went out. Returns each
+    payload's outcome (None: delivered), so one refused or failed request fails only its own
+    events."""
+    groups: dict[str, tuple[str, str, dict[str, str], list[int]]] = {}
     for index, payload in enumerate(payloads):
         url, method, headers = _target(payload, f" (payload {index} of the batch)")
         _batch_size(payload)
         key = json.dumps([url, method, headers], sort_keys=True)
-        groups.setdefault(key, (url, method, headers, []))[3].append(payload)
-    for url, method, headers, group in groups.values():
-        if not group[0].get("enable_batching"):
-            for payload in group:
-                _send(ctx, url, method, headers, payload.get("data"))
-            continue
-        size = _batch_size(group[0])
-        for start in range(0, len(group), size):
-            chunk = group[start : start + size]
-            _send(ctx, url, method, headers, [payload.get("data") for payload in chunk])
+        groups.setdefault(key, (url, method, headers, []))[3].append(index)
+    outcomes: list[DeliveryError | None] = [None] * len(payloads)
+    for url, method, headers, members in groups.values():
+        batching = bool(payloads[members[0]].get("enable_batching"))
+        size = _batch_size(payloads[members[0]]) if batching else 1
+        for start in range(0, len(members), size):
+            chunk = members[start : start + size]
+            data = [payloads[i].get("data") for i in chunk]
+            try:
+                _send(ctx, url, method, headers, data if batching else data[0])
+            except DeliveryError as error:
+                for i in chunk:
+                    outcomes[i] = error
+    return outcomes
 
 
 DESTINATION = Destination(
