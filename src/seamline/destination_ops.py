@@ -127,7 +127,7 @@ class DestinationOps:
                     result["error"] = error.message
                     continue
                 result["payload"] = payload
-                http = Http(client, self._timeout)
+                http = Http(client, self._timeout, instance.secret_values())
                 context = Context(settings=instance.settings, http=http)
                 try:
                     action = subscription.action
@@ -162,7 +162,8 @@ class DestinationOps:
         def run() -> None:
             with httpx.Client() as client:
                 try:
-                    check(Context(settings=instance.settings, http=Http(client, self._timeout)))
+                    http = Http(client, self._timeout, instance.secret_values())
+                    check(Context(settings=instance.settings, http=http))
                 except PermanentError as error:
                     raise InvalidInput(f"the credentials were refused: {error.message}") from None
                 except DeliveryError as error:

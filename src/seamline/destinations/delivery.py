@@ -173,7 +173,9 @@ class InstanceDelivery:
     ) -> None:
         action = subscription.action
         context = Context(
-            settings=instance.settings, http=Http(self._client, self._timeout), state=self._state
+            settings=instance.settings,
+            http=Http(self._client, self._timeout, instance.secret_values()),
+            state=self._state,
         )
         if self._bucket is None:
             self._bucket = TokenBucket(instance.rate_limit or instance.definition.rate_limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +33,21 @@ class Exchange:
 
 
 class Http:
-    def __init__(self, client: httpx.Client, timeout: float = 10.0) -> None:
+    """`secrets` are values (API keys in a query string, a webhook URL that is itself the
+    secret) hidden wherever an exchange is recorded or reported."""
+
+    def __init__(
+        self, client: httpx.Client, timeout: float = 10.0, secrets: Collection[str] = ()
+    ) -> None:
         self._client = client
         self._timeout = timeout
+        self._secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
         self.exchanges: list[Exchange] = []
+
+    def _hide(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[hidden]")
+        return text
 
     def request(
         self,
@@ -65,12 +77,12 @@ class Http:
             raise PermanentError(f"invalid URL {url!r}: {error}") from None
         exchange = Exchange(
             method=request.method,
-            url=str(request.url),
+            url=self._hide(str(request.url)),
             request_headers={
-                k: "[hidden]" if k.lower() in _SECRET_HEADERS else v
+                k: "[hidden]" if k.lower() in _SECRET_HEADERS else self._hide(v)
                 for k, v in request.headers.items()
             },
-            request_body=request.content.decode("utf-8", "replace"),
+            request_body=self._hide(request.content.decode("utf-8", "replace")),
         )
         self.exchanges.append(exchange)
         del self.exchanges[:-20]
@@ -82,11 +94,11 @@ class Http:
             ) from None
         except httpx.TransportError as error:
             raise RetryableError(
-                f"{exchange.method} {exchange.url} failed: {error}",
+                f"{exchange.method} {exchange.url} failed: {self._hide(str(error))}",
                 request=exchange.request_text(),
             ) from None
         exchange.status = response.status_code
-        exchange.response_body = response.text[:_SHOWN]
+        exchange.response_body = self._hide(response.text[:_SHOWN])
         if response.is_success:
             return response
         what = f"{exchange.method} {exchange.url} answered {response.status_code}"

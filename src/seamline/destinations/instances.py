@@ -37,6 +37,11 @@ class CompiledDestination:
     rate_limit: float | None
     subscriptions: list[CompiledSubscription] = field(default_factory=list)
 
+    def secret_values(self) -> list[str]:
+        """The clear values of the instance's secret settings, to hide from records."""
+        names = self.definition.secret_settings()
+        return [str(v) for k, v in self.settings.items() if k in names and v]
+
     def sampled(self, message_id: str) -> bool:
         """Deterministic per message: a replay samples the same messages again."""
         if self.sample_rate >= 1:
