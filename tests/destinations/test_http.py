@@ -35,9 +35,12 @@ def test_statuses_are_classified(status: int, error: type[Exception], after: flo
 
 
 def test_timeouts_and_refused_connections_are_retryable() -> None:
-    with sink(Reply(200, delay=0.5)) as tool, httpx.Client() as client:
-        with pytest.raises(RetryableError, match="timed out"):
-            Http(client, timeout=0.1).post(f"{tool.url}/slow")
+    with (
+        sink(Reply(200, delay=0.5)) as tool,
+        httpx.Client() as client,
+        pytest.raises(RetryableError, match="timed out"),
+    ):
+        Http(client, timeout=0.1).post(f"{tool.url}/slow")
     with httpx.Client() as client, pytest.raises(RetryableError, match="failed"):
         Http(client).post("http://127.0.0.1:9/closed")
 
