@@ -141,3 +141,40 @@ def test_violations_held_and_inventory_of_a_running_server(tmp_path: Path) -> No
     assert unknown.returncode == 2 and "no source named 'Nope'" in unknown.stderr
     rerun = cli("--data-dir", data, "held", "rerun")
     assert rerun.returncode == 0 and "1 message(s)" in rerun.stdout
+
+
+DESTINATIONS = """
+destinations:
+  hook:
+    type: webhook
+    settings: {shared_secret: "${HOOK_SECRET}"}
+subscriptions:
+  hook-orders:
+    destination: hook
+    action: send
+    trigger: 'event = "Order Completed"'
+    mapping: {url: "http://127.0.0.1:9/hook"}
+"""
+
+
+def test_apply_destinations_with_secrets_from_the_environment(tmp_path: Path) -> None:
+    data, file = workspace_dir(tmp_path)
+    file.write_text(DESTINATIONS)
+    unset = cli("--data-dir", data, "apply", "-f", str(file), "--yes")
+    assert unset.returncode == 2 and "HOOK_SECRET is not set" in unset.stderr
+    env = {"HOOK_SECRET": "s3cret-value"}
+    applied = cli("--data-dir", data, "apply", "-f", str(file), "--yes", env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert "+ create destination 'hook'" in applied.stdout
+    assert "+ create subscription 'hook-orders'" in applied.stdout
+    again = cli("--data-dir", data, "apply", "-f", str(file), "--yes", env=env)
+    assert "no changes" in again.stdout  # the sealed secret is unchanged, so no update
+    rotated = cli("--data-dir", data, "apply", "-f", str(file), "--dry-run", env={"HOOK_SECRET": "new"})
+    assert "~ update destination 'hook'" in rotated.stdout
+    assert "s3cret-value" not in rotated.stdout and "new" not in rotated.stdout.split("update")[1]
+    state = (Path(data) / "state.db").read_bytes()
+    assert b"s3cret-value" not in state
+    status = json.loads(cli("--data-dir", data, "destinations", "status", "--json").stdout)
+    assert status == {"counts": [], "pending": {}, "dead_letters": 0}
+    catalog = json.loads(cli("--data-dir", data, "destinations", "catalog", "--json").stdout)
+    assert {"webhook", "meta-conversions-api", "postgres-warehouse"} <= {d["slug"] for d in catalog}
