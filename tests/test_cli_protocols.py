@@ -169,7 +169,9 @@ def test_apply_destinations_with_secrets_from_the_environment(tmp_path: Path) ->
     assert "+ create subscription 'hook-orders'" in applied.stdout
     again = cli("--data-dir", data, "apply", "-f", str(file), "--yes", env=env)
     assert "no changes" in again.stdout  # the sealed secret is unchanged, so no update
-    rotated = cli("--data-dir", data, "apply", "-f", str(file), "--dry-run", env={"HOOK_SECRET": "new"})
+    rotated = cli(
+        "--data-dir", data, "apply", "-f", str(file), "--dry-run", env={"HOOK_SECRET": "new"}
+    )
     assert "~ update destination 'hook'" in rotated.stdout
     assert "s3cret-value" not in rotated.stdout and "new" not in rotated.stdout.split("update")[1]
     state = (Path(data) / "state.db").read_bytes()
