@@ -1,4 +1,5 @@
-"""An in-process Seamline with fast delivery timings, and a recording sink beside it."""
+"""An in-process Seamline with fast delivery timings, and a recording sink beside it; for the
+destination modules, one sink per module and an `Http` with a short timeout."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from seamline.access.tokens import create_token
 from seamline.app import Seamline, bootstrap
 from seamline.config import Settings
+from seamline.destinations.http import Http
+from tests.destinations.contract import TIMEOUT
 from tests.destinations.sink import Sink, sink
 from tests.protocols.conftest import Workspace
 
@@ -19,6 +22,20 @@ from tests.protocols.conftest import Workspace
 def tool() -> Iterator[Sink]:
     with sink() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Sink]:
+    """One sink per module, which its `tool` fixture resets (see `contract.reset`): stopping
+    one takes half a second (its poll interval)."""
+    with sink() as running:
+        yield running
+
+
+@pytest.fixture
+def http() -> Iterator[Http]:
+    with httpx.Client() as client:
+        yield Http(client, timeout=TIMEOUT)
 
 
 @pytest.fixture

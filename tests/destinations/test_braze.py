@@ -3,19 +3,17 @@ at most 75 attributes, events and purchases per request, each naming its user.""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from seamline.destinations import registry
 from seamline.destinations.catalog import braze
 from seamline.destinations.definition import Context
-from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
+from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from tests.destinations.sink import Received, Reply, Sink, sink
+from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.sink import Received, Reply, Sink
 
 KEY = "braze-rest-key"
 REQUIRED = {
@@ -43,26 +41,14 @@ def documented_shape(got: Received) -> Reply | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sink]:
-    with sink() as s:  # one server per module: stopping one takes half a second
-        yield s
-
-
 @pytest.fixture
 def tool(server: Sink) -> Sink:
-    server.received.clear()
-    server.replies.clear()
-    server.default = Reply(201, {"message": "success"})
-    server.check = documented_shape
-    return server
+    return reset(server, Reply(201, {"message": "success"}), documented_shape)
 
 
 @pytest.fixture
-def ctx(tool: Sink) -> Iterator[Context]:
-    with httpx.Client() as client:
-        settings = {"api_key": KEY, "endpoint": tool.url, "app_id": "app-1"}
-        yield Context(settings, Http(client, timeout=0.3))
+def ctx(tool: Sink, http: Http) -> Context:
+    return Context({"api_key": KEY, "endpoint": tool.url, "app_id": "app-1"}, http)
 
 
 def event(user: str, **extra: Any) -> dict[str, Any]:
@@ -215,39 +201,21 @@ def test_objects_braze_drops_inside_a_201_are_a_permanent_error(ctx: Context, to
         perform_batch("track_event", ctx, [event("u1"), event("u2")])
 
 
-def test_a_wrong_key_is_a_permanent_error(tool: Sink) -> None:
-    with httpx.Client() as client:
-        ctx = Context({"api_key": "revoked", "endpoint": tool.url}, Http(client, timeout=0.3))
-        with pytest.raises(PermanentError) as raised:
-            braze.track_event(ctx, event("u1"))
+def test_a_wrong_key_is_a_permanent_error(tool: Sink, http: Http) -> None:
+    ctx = Context({"api_key": "revoked", "endpoint": tool.url}, http)
+    with pytest.raises(PermanentError) as raised:
+        braze.track_event(ctx, event("u1"))
     assert raised.value.status == 401
     assert "revoked" not in (raised.value.request or "")
 
 
-@pytest.mark.parametrize(
-    ("reply", "retry_after"),
-    [
-        (Reply(429, {"message": "rate limited"}, {"Retry-After": "3"}), 3.0),
-        (Reply(500, {"message": "oops"}), None),
-    ],
-    ids=["429 with Retry-After", "500"],
+@failure_modes(
+    unauthorized=Reply(401, {"message": "Invalid API key: unknown"}),
+    throttled=Reply(429, {"message": "rate limited"}, {"Retry-After": "3"}),
+    outage=Reply(500, {"message": "oops"}),
 )
-def test_throttling_and_outages_are_retried(
-    ctx: Context, tool: Sink, reply: Reply, retry_after: float | None
-) -> None:
-    tool.default = reply
-
-    with pytest.raises(RetryableError) as raised:
-        braze.track_event(ctx, event("u1"))
-    assert raised.value.retry_after == retry_after
-
-
-def test_a_hanging_tool_times_out_as_retryable(ctx: Context, tool: Sink) -> None:
-    tool.default = Reply(delay=0.5)  # answers after the 0.3 s timeout
-
-    with pytest.raises(RetryableError, match="timed out"):
-        braze.track_event(ctx, event("u1"))
-    time.sleep(0.3)  # the sink's late answer then fails inside this test's captured output
+def test_braze_answers_become_retry_or_not(ctx: Context, tool: Sink, failure: Failure) -> None:
+    assert_fails(tool, failure, lambda: braze.track_event(ctx, event("u1")), every_request=True)
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from seamline.destinations.catalog.google_analytics_4 import (
@@ -19,9 +16,10 @@ from seamline.destinations.catalog.google_analytics_4 import (
     send_events,
 )
 from seamline.destinations.definition import Context
-from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
+from seamline.destinations.errors import InvalidPayload
 from seamline.destinations.http import Http
-from tests.destinations.sink import Received, Reply, Sink, sink
+from tests.destinations.contract import HANG, Failure, assert_fails, failure_modes, reset
+from tests.destinations.sink import Received, Reply, Sink
 
 MEASUREMENT_ID, API_SECRET = "G-TEST1234", "mp-secret"
 WHEN = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).replace(microsecond=0)
@@ -46,25 +44,9 @@ def measurement_protocol(received: Received) -> Reply | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sink]:
-    # One server per module: stopping one takes half a second (its poll interval).
-    with sink() as s:
-        yield s
-
-
 @pytest.fixture
 def tool(server: Sink) -> Sink:
-    server.received.clear()
-    server.replies.clear()
-    server.default, server.check = Reply(204, b""), measurement_protocol
-    return server
-
-
-@pytest.fixture
-def http() -> Iterator[Http]:
-    with httpx.Client() as client:
-        yield Http(client, timeout=0.3)
+    return reset(server, Reply(204, b""), measurement_protocol)
 
 
 def context(tool: Sink, http: Http) -> Context:
@@ -166,25 +148,13 @@ def test_event_name_rules(raw: Any, lowercase: bool, expected: str | None) -> No
         assert event_name(raw, lowercase) == expected
 
 
-@pytest.mark.parametrize(
-    ("reply", "error", "retry_after"),
-    [
-        (Reply(401, {"error": "unauthorized"}), PermanentError, None),
-        (Reply(429, headers={"Retry-After": "5"}), RetryableError, 5.0),
-        (Reply(500), RetryableError, None),
-        (Reply(204, b"", delay=0.5), RetryableError, None),  # hangs past the 0.3 s timeout
-    ],
-    ids=["401", "429", "500", "hang"],
+@failure_modes(
+    unauthorized=Reply(401, {"error": "unauthorized"}),
+    throttled=Reply(429, headers={"Retry-After": "5"}),
+    hang=Reply(204, b"", delay=HANG),
 )
-def test_google_answers_become_retry_or_not(
-    tool: Sink, http: Http, reply: Reply, error: type[Exception], retry_after: float | None
-) -> None:
-    tool.replies.append(reply)
-    with pytest.raises(error) as raised:
-        send_event(context(tool, http), event())
-    assert type(raised.value) is error
-    assert getattr(raised.value, "retry_after", None) == retry_after
-    time.sleep(reply.delay)  # let a hanging answer finish inside this test's output capture
+def test_google_answers_become_retry_or_not(tool: Sink, http: Http, failure: Failure) -> None:
+    assert_fails(tool, failure, lambda: send_event(context(tool, http), event()))
 
 
 @pytest.mark.parametrize(

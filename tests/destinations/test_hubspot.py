@@ -4,19 +4,17 @@ contacts batch upsert by email (at most 100 inputs), custom behavioral events.""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from seamline.destinations import registry
 from seamline.destinations.catalog import hubspot
 from seamline.destinations.definition import Context
-from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
+from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from tests.destinations.sink import Received, Reply, Sink, sink
+from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.sink import Received, Reply, Sink
 
 TOKEN = "pat-na1-test"
 
@@ -47,25 +45,14 @@ def documented_shape(got: Received) -> Reply | None:
     return Reply(404, {"status": "error", "category": "OBJECT_NOT_FOUND"})
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sink]:
-    with sink() as s:  # one server per module: stopping one takes half a second
-        yield s
-
-
 @pytest.fixture
 def tool(server: Sink) -> Sink:
-    server.received.clear()
-    server.replies.clear()
-    server.default = Reply()
-    server.check = documented_shape
-    return server
+    return reset(server, Reply(), documented_shape)
 
 
 @pytest.fixture
-def ctx(tool: Sink) -> Iterator[Context]:
-    with httpx.Client() as client:
-        yield Context({"access_token": TOKEN, "endpoint": tool.url}, Http(client, timeout=0.3))
+def ctx(tool: Sink, http: Http) -> Context:
+    return Context({"access_token": TOKEN, "endpoint": tool.url}, http)
 
 
 def contact(email: str, **extra: Any) -> dict[str, Any]:
@@ -181,39 +168,21 @@ def test_authentication_reads_one_contact(ctx: Context, tool: Sink) -> None:
     )
 
 
-def test_a_wrong_token_is_a_permanent_error(tool: Sink) -> None:
-    with httpx.Client() as client:
-        ctx = Context({"access_token": "revoked", "endpoint": tool.url}, Http(client, timeout=0.3))
-        with pytest.raises(PermanentError) as raised:
-            hubspot.upsert_contact(ctx, ADA)
+def test_a_wrong_token_is_a_permanent_error(tool: Sink, http: Http) -> None:
+    ctx = Context({"access_token": "revoked", "endpoint": tool.url}, http)
+    with pytest.raises(PermanentError) as raised:
+        hubspot.upsert_contact(ctx, ADA)
     assert raised.value.status == 401
     assert "revoked" not in (raised.value.request or "")
 
 
-@pytest.mark.parametrize(
-    ("reply", "retry_after"),
-    [
-        (Reply(429, {"category": "RATE_LIMITS"}, {"Retry-After": "7"}), 7.0),
-        (Reply(500, {"category": "INTERNAL_ERROR"}), None),
-    ],
-    ids=["429 with Retry-After", "500"],
+@failure_modes(
+    unauthorized=Reply(401, {"status": "error", "category": "INVALID_AUTHENTICATION"}),
+    throttled=Reply(429, {"category": "RATE_LIMITS"}, {"Retry-After": "7"}),
+    outage=Reply(500, {"category": "INTERNAL_ERROR"}),
 )
-def test_throttling_and_outages_are_retried(
-    ctx: Context, tool: Sink, reply: Reply, retry_after: float | None
-) -> None:
-    tool.default = reply
-
-    with pytest.raises(RetryableError) as raised:
-        hubspot.upsert_contact(ctx, ADA)
-    assert raised.value.retry_after == retry_after
-
-
-def test_a_hanging_tool_times_out_as_retryable(ctx: Context, tool: Sink) -> None:
-    tool.default = Reply(delay=0.5)  # answers after the 0.3 s timeout
-
-    with pytest.raises(RetryableError, match="timed out"):
-        hubspot.upsert_contact(ctx, ADA)
-    time.sleep(0.3)  # the sink's late answer then fails inside this test's captured output
+def test_hubspot_answers_become_retry_or_not(ctx: Context, tool: Sink, failure: Failure) -> None:
+    assert_fails(tool, failure, lambda: hubspot.upsert_contact(ctx, ADA), every_request=True)
 
 
 @pytest.mark.parametrize(

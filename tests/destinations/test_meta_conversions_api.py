@@ -6,11 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from seamline.destinations.catalog.meta_conversions_api import (
@@ -24,7 +21,8 @@ from seamline.destinations.catalog.meta_conversions_api import (
 from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
 from seamline.destinations.http import Http
-from tests.destinations.sink import Received, Reply, Sink, sink
+from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.sink import Received, Reply, Sink
 
 PIXEL, TOKEN = "1234567890", "EAAB-test-token"
 EVENTS_PATH = f"/v26.0/{PIXEL}/events"
@@ -74,26 +72,10 @@ def conversions_api(received: Received) -> Reply | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sink]:
-    # One server per module: stopping one takes half a second (its poll interval).
-    with sink() as s:
-        yield s
-
-
 @pytest.fixture
 def tool(server: Sink) -> Sink:
-    server.received.clear()
-    server.replies.clear()
-    server.default = Reply(200, {"events_received": 1, "messages": [], "fbtrace_id": "A1b2"})
-    server.check = conversions_api
-    return server
-
-
-@pytest.fixture
-def http() -> Iterator[Http]:
-    with httpx.Client() as client:
-        yield Http(client, timeout=0.3)
+    accepted = Reply(200, {"events_received": 1, "messages": [], "fbtrace_id": "A1b2"})
+    return reset(server, accepted, conversions_api)
 
 
 def context(tool: Sink, http: Http, **settings: Any) -> Context:
@@ -221,38 +203,20 @@ def test_authentication_reads_the_pixel(tool: Sink, http: Http) -> None:
     ] * 2
 
 
-@pytest.mark.parametrize(
-    ("reply", "error", "retry_after"),
-    [
-        (Reply(401, {"error": {"message": "unauthorized"}}), PermanentError, None),
-        (graph_error(190, "Error validating access token"), PermanentError, None),
-        (graph_error(100, "Invalid parameter"), PermanentError, None),
-        (graph_error(17, "User request limit reached"), RetryableError, None),
-        (graph_error(1, "An unknown error occurred", transient=True), RetryableError, None),
-        (Reply(429, headers={"Retry-After": "60"}), RetryableError, 60.0),
-        (Reply(500), RetryableError, None),
-        (Reply(200, delay=0.5), RetryableError, None),  # hangs past the 0.3 s timeout
-    ],
-    ids=[
-        "401",
-        "expired token",
-        "invalid parameter",
-        "throttled",
-        "transient",
-        "429",
-        "500",
-        "hang",
-    ],
+@failure_modes(
+    unauthorized=Reply(401, {"error": {"message": "unauthorized"}}),
+    more={
+        "expired token": Failure(graph_error(190, "Error validating access token"), PermanentError),
+        "invalid parameter": Failure(graph_error(100, "Invalid parameter"), PermanentError),
+        "throttled": Failure(graph_error(17, "User request limit reached"), RetryableError),
+        "transient": Failure(
+            graph_error(1, "An unknown error occurred", transient=True), RetryableError
+        ),
+    },
+    throttled=Reply(429, headers={"Retry-After": "60"}),
 )
-def test_meta_answers_become_retry_or_not(
-    tool: Sink, http: Http, reply: Reply, error: type[Exception], retry_after: float | None
-) -> None:
-    tool.replies.append(reply)
-    with pytest.raises(error) as raised:
-        send_event(context(tool, http), purchase())
-    assert type(raised.value) is error
-    assert getattr(raised.value, "retry_after", None) == retry_after
-    time.sleep(reply.delay)  # let a hanging answer finish inside this test's output capture
+def test_meta_answers_become_retry_or_not(tool: Sink, http: Http, failure: Failure) -> None:
+    assert_fails(tool, failure, lambda: send_event(context(tool, http), purchase()))
 
 
 @pytest.mark.parametrize(

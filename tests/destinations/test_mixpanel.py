@@ -9,11 +9,8 @@ import gzip
 import hashlib
 import json
 import re
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from seamline.destinations.catalog.mixpanel import (
@@ -24,9 +21,10 @@ from seamline.destinations.catalog.mixpanel import (
     track_events,
 )
 from seamline.destinations.definition import Context
-from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
+from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from tests.destinations.sink import Received, Reply, Sink, sink
+from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.sink import Received, Reply, Sink
 
 TOKEN, SECRET = "tok123", "sec456"
 BASIC = "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()
@@ -91,25 +89,9 @@ def mixpanel(received: Received) -> Reply | None:
     return Reply(404)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sink]:
-    # One server per module: stopping one takes half a second (its poll interval).
-    with sink() as s:
-        yield s
-
-
 @pytest.fixture
 def tool(server: Sink) -> Sink:
-    server.received.clear()
-    server.replies.clear()
-    server.default, server.check = Reply(), mixpanel
-    return server
-
-
-@pytest.fixture
-def http() -> Iterator[Http]:
-    with httpx.Client() as client:
-        yield Http(client, timeout=0.3)
+    return reset(server, Reply(), mixpanel)
 
 
 def context(tool: Sink, http: Http, **settings: Any) -> Context:
@@ -229,30 +211,13 @@ def test_authentication_checks_the_token_and_secret(tool: Sink, http: Http) -> N
     assert [r.path for r in tool.received] == ["/api/app/validate-project-credentials/"] * 2
 
 
-@pytest.mark.parametrize(
-    ("reply", "error", "retry_after"),
-    [
-        (Reply(401, {"error": "Invalid credentials"}), PermanentError, None),
-        (
-            Reply(429, {"error": "rate limited"}, headers={"Retry-After": "12"}),
-            RetryableError,
-            12.0,
-        ),
-        (Reply(500), RetryableError, None),
-        (Reply(200, delay=0.5), RetryableError, None),  # hangs past the 0.3 s timeout
-    ],
-    ids=["401", "429", "500", "hang"],
+@failure_modes(
+    unauthorized=Reply(401, {"error": "Invalid credentials"}),
+    throttled=Reply(429, {"error": "rate limited"}, headers={"Retry-After": "12"}),
 )
-def test_mixpanel_answers_become_retry_or_not(
-    tool: Sink, http: Http, reply: Reply, error: type[Exception], retry_after: float | None
-) -> None:
-    tool.check = None
-    tool.replies.append(reply)
-    with pytest.raises(error) as raised:
-        track_event(context(tool, http), track())
-    assert type(raised.value) is error
-    assert getattr(raised.value, "retry_after", None) == retry_after
-    time.sleep(reply.delay)  # let a hanging answer finish inside this test's output capture
+def test_mixpanel_answers_become_retry_or_not(tool: Sink, http: Http, failure: Failure) -> None:
+    tool.check = None  # the import API's check answers every valid request itself
+    assert_fails(tool, failure, lambda: track_event(context(tool, http), track()))
 
 
 def test_wrong_secret_is_refused_by_the_import_api(tool: Sink, http: Http) -> None:

@@ -4,13 +4,10 @@ sObject Collections of at most 200 records, each with attributes.type)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
 from seamline.destinations import registry
@@ -18,7 +15,8 @@ from seamline.destinations.catalog import salesforce
 from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
 from seamline.destinations.http import Http
-from tests.destinations.sink import Received, Reply, Sink, sink
+from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.sink import Received, Reply, Sink
 
 API = "/services/data/v62.0"
 EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
@@ -89,20 +87,10 @@ class Org:
         return Reply(200, results)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sink]:
-    with sink() as s:  # one server per module: stopping one takes half a second
-        yield s
-
-
 @pytest.fixture
 def org(server: Sink) -> Org:
-    server.received.clear()
-    server.replies.clear()
-    server.default = Reply(
-        201, {"id": "00Q000000000001", "success": True, "errors": [], "created": True}
-    )
-    server.check = org = Org()
+    created = Reply(201, {"id": "00Q000000000001", "success": True, "errors": [], "created": True})
+    reset(server, created, org := Org())
     return org
 
 
@@ -116,9 +104,8 @@ def settings(url: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def ctx(tool: Sink) -> Iterator[Context]:
-    with httpx.Client() as client:
-        yield Context(settings(tool.url), Http(client, timeout=0.3))
+def ctx(tool: Sink, http: Http) -> Context:
+    return Context(settings(tool.url), http)
 
 
 def lead(user: str, **extra: Any) -> dict[str, Any]:
@@ -176,22 +163,21 @@ def test_a_lead_is_upserted_by_external_id_with_a_client_credentials_token(
     }
 
 
-def test_a_contact_is_upserted_with_a_refresh_token_grant(tool: Sink) -> None:
-    with httpx.Client() as client:
-        ctx = Context(settings(tool.url, refresh_token="5Aep-refresh"), Http(client, timeout=0.3))
-        salesforce.DESTINATION.actions["upsert_contact"].perform(
-            ctx,
-            {
-                "external_id_field": "Ext__c",
-                "external_id": "u1",
-                "last_name": "Hopper",
-                "account_id": "001A",
-                "mailing_city": "Arlington",
-            },
-        )
-        salesforce.upsert_contact(
-            ctx, {"external_id_field": "Ext__c", "external_id": "u2", "last_name": "Hamilton"}
-        )
+def test_a_contact_is_upserted_with_a_refresh_token_grant(tool: Sink, http: Http) -> None:
+    ctx = Context(settings(tool.url, refresh_token="5Aep-refresh"), http)
+    salesforce.DESTINATION.actions["upsert_contact"].perform(
+        ctx,
+        {
+            "external_id_field": "Ext__c",
+            "external_id": "u1",
+            "last_name": "Hopper",
+            "account_id": "001A",
+            "mailing_city": "Arlington",
+        },
+    )
+    salesforce.upsert_contact(
+        ctx, {"external_id_field": "Ext__c", "external_id": "u2", "last_name": "Hamilton"}
+    )
 
     token, first, second = tool.received
     assert parse_qs(token.body.decode())["grant_type"] == ["refresh_token"]
@@ -271,12 +257,12 @@ def test_a_second_401_after_the_refresh_is_a_permanent_error(
     ]
 
 
-def test_refused_credentials_are_permanent_and_kept_out_of_the_error(tool: Sink) -> None:
-    with httpx.Client() as client:
-        http = Http(client, timeout=0.3)
-        ctx = Context(settings(tool.url, client_secret="wrong", refresh_token="5Aep-refresh"), http)
-        with pytest.raises(PermanentError) as raised:
-            salesforce.upsert_lead(ctx, lead("u1"))
+def test_refused_credentials_are_permanent_and_kept_out_of_the_error(
+    tool: Sink, http: Http
+) -> None:
+    ctx = Context(settings(tool.url, client_secret="wrong", refresh_token="5Aep-refresh"), http)
+    with pytest.raises(PermanentError) as raised:
+        salesforce.upsert_lead(ctx, lead("u1"))
 
     assert raised.value.status == 400
     assert "5Aep" not in str(raised.value.request) and "wrong" not in str(raised.value.request)
@@ -284,30 +270,14 @@ def test_refused_credentials_are_permanent_and_kept_out_of_the_error(tool: Sink)
     assert requests(tool) == [("POST", "/services/oauth2/token")]
 
 
-@pytest.mark.parametrize(
-    ("reply", "retry_after"),
-    [
-        (Reply(429, [{"errorCode": "REQUEST_LIMIT_EXCEEDED"}], {"Retry-After": "11"}), 11.0),
-        (Reply(500, [{"errorCode": "UNKNOWN_EXCEPTION"}]), None),
-    ],
-    ids=["429 with Retry-After", "500"],
+@failure_modes(
+    unauthorized=Reply(401, EXPIRED),  # to the upsert, again after the token is refreshed
+    throttled=Reply(429, [{"errorCode": "REQUEST_LIMIT_EXCEEDED"}], {"Retry-After": "11"}),
+    outage=Reply(500, [{"errorCode": "UNKNOWN_EXCEPTION"}]),
 )
-def test_throttling_and_outages_are_retried(
-    ctx: Context, tool: Sink, reply: Reply, retry_after: float | None
-) -> None:
-    tool.default = reply  # the org still issues tokens; the upsert gets `reply`
-
-    with pytest.raises(RetryableError) as raised:
-        salesforce.upsert_lead(ctx, lead("u1"))
-    assert raised.value.retry_after == retry_after
-
-
-def test_a_hanging_tool_times_out_as_retryable(ctx: Context, tool: Sink) -> None:
-    tool.default = Reply(delay=0.5)  # answers after the 0.3 s timeout
-
-    with pytest.raises(RetryableError, match="timed out"):
-        salesforce.upsert_lead(ctx, lead("u1"))
-    time.sleep(0.3)  # the sink's late answer then fails inside this test's captured output
+def test_salesforce_answers_become_retry_or_not(ctx: Context, tool: Sink, failure: Failure) -> None:
+    # The org still issues tokens; every upsert gets the failure's reply.
+    assert_fails(tool, failure, lambda: salesforce.upsert_lead(ctx, lead("u1")), every_request=True)
 
 
 def test_authentication_fetches_a_fresh_token_and_lists_resources(ctx: Context, tool: Sink) -> None:

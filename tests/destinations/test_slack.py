@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from seamline.destinations.catalog.slack import DESTINATION, post_message
 from seamline.destinations.definition import Context
-from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
+from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from tests.destinations.sink import Received, Reply, Sink, sink
+from tests.destinations.contract import HANG, Failure, assert_fails, failure_modes, reset
+from tests.destinations.sink import Received, Reply, Sink
 
 HOOK_PATH = "/services/T0001/B0001/XXXXXXXX"
 _KEYS = {"text", "channel", "username", "icon_emoji", "icon_url", "blocks"}
@@ -33,25 +31,9 @@ def incoming_webhook(received: Received) -> Reply | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sink]:
-    # One server per module: stopping one takes half a second (its poll interval).
-    with sink() as s:
-        yield s
-
-
 @pytest.fixture
 def tool(server: Sink) -> Sink:
-    server.received.clear()
-    server.replies.clear()
-    server.default, server.check = Reply(200, b"ok"), incoming_webhook
-    return server
-
-
-@pytest.fixture
-def http() -> Iterator[Http]:
-    with httpx.Client() as client:
-        yield Http(client, timeout=0.3)
+    return reset(server, Reply(200, b"ok"), incoming_webhook)
 
 
 def context(tool: Sink, http: Http) -> Context:
@@ -91,27 +73,17 @@ def test_slack_posts_one_message_per_request() -> None:
     assert DESTINATION.rate_limit == 1.0
 
 
-@pytest.mark.parametrize(
-    ("reply", "error", "retry_after"),
-    [
-        (Reply(401, b"invalid_token"), PermanentError, None),
-        (Reply(404, b"channel_not_found"), PermanentError, None),
-        (Reply(410, b"channel_is_archived"), PermanentError, None),
-        (Reply(429, b"rate_limited", headers={"Retry-After": "30"}), RetryableError, 30.0),
-        (Reply(500), RetryableError, None),
-        (Reply(200, b"ok", delay=0.5), RetryableError, None),  # hangs past the 0.3 s timeout
-    ],
-    ids=["401", "404", "410", "429", "500", "hang"],
+@failure_modes(
+    unauthorized=Reply(401, b"invalid_token"),
+    more={
+        "404": Failure(Reply(404, b"channel_not_found"), PermanentError),
+        "410": Failure(Reply(410, b"channel_is_archived"), PermanentError),
+    },
+    throttled=Reply(429, b"rate_limited", headers={"Retry-After": "30"}),
+    hang=Reply(200, b"ok", delay=HANG),
 )
-def test_slack_answers_become_retry_or_not(
-    tool: Sink, http: Http, reply: Reply, error: type[Exception], retry_after: float | None
-) -> None:
-    tool.replies.append(reply)
-    with pytest.raises(error) as raised:
-        post_message(context(tool, http), {"text": "hello"})
-    assert type(raised.value) is error
-    assert getattr(raised.value, "retry_after", None) == retry_after
-    time.sleep(reply.delay)  # let a hanging answer finish inside this test's output capture
+def test_slack_answers_become_retry_or_not(tool: Sink, http: Http, failure: Failure) -> None:
+    assert_fails(tool, failure, lambda: post_message(context(tool, http), {"text": "hello"}))
 
 
 @pytest.mark.parametrize("text", [None, "", "   ", 42], ids=["missing", "empty", "blank", "number"])

@@ -6,18 +6,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from seamline.destinations.catalog.webhook import DESTINATION, send, send_batch
 from seamline.destinations.definition import Context
-from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
+from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from tests.destinations.sink import Received, Reply, Sink, sink
+from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.sink import Received, Reply, Sink
 
 SECRET = "whsec-test"
 EVENT = {"type": "track", "event": "Signed Up", "userId": "u1", "properties": {"plan": "pro"}}
@@ -38,25 +36,9 @@ def receiver(received: Received) -> Reply | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sink]:
-    # One server per module: stopping one takes half a second (its poll interval).
-    with sink() as s:
-        yield s
-
-
 @pytest.fixture
 def tool(server: Sink) -> Sink:
-    server.received.clear()
-    server.replies.clear()
-    server.default, server.check = Reply(), receiver
-    return server
-
-
-@pytest.fixture
-def http() -> Iterator[Http]:
-    with httpx.Client() as client:
-        yield Http(client, timeout=0.3)
+    return reset(server, Reply(), receiver)
 
 
 def context(http: Http, **settings: Any) -> Context:
@@ -127,26 +109,13 @@ def test_a_batch_is_split_by_url_and_sent_one_by_one_when_batching_is_off(
     assert [r.json() for r in tool.received] == [a, b]
 
 
-@pytest.mark.parametrize(
-    ("reply", "error", "retry_after"),
-    [
-        (Reply(401, {"error": "unauthorized"}), PermanentError, None),
-        (Reply(404), PermanentError, None),
-        (Reply(429, headers={"Retry-After": "7"}), RetryableError, 7.0),
-        (Reply(500), RetryableError, None),
-        (Reply(200, delay=0.5), RetryableError, None),  # hangs past the 0.3 s timeout
-    ],
-    ids=["401", "404", "429", "500", "hang"],
+@failure_modes(
+    unauthorized=Reply(401, {"error": "unauthorized"}),
+    more={"404": Failure(Reply(404), PermanentError)},
+    throttled=Reply(429, headers={"Retry-After": "7"}),
 )
-def test_receiver_answers_become_retry_or_not(
-    tool: Sink, http: Http, reply: Reply, error: type[Exception], retry_after: float | None
-) -> None:
-    tool.replies.append(reply)
-    with pytest.raises(error) as raised:
-        send(context(http), payload(f"{tool.url}/in"))
-    assert type(raised.value) is error
-    assert getattr(raised.value, "retry_after", None) == retry_after
-    time.sleep(reply.delay)  # let a hanging answer finish inside this test's output capture
+def test_receiver_answers_become_retry_or_not(tool: Sink, http: Http, failure: Failure) -> None:
+    assert_fails(tool, failure, lambda: send(context(http), payload(f"{tool.url}/in")))
 
 
 @pytest.mark.parametrize(
