@@ -39,8 +39,12 @@ def http() -> Iterator[Http]:
 
 
 @pytest.fixture
-async def workspace(tmp_path: Path) -> AsyncIterator[Workspace]:
-    settings = Settings(data_dir=tmp_path / "data", delivery_poll=0.05, delivery_timeout=0.5)
+async def workspace(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Workspace]:
+    # Tests that ask for `state_url` run on both state stores; the others on SQLite.
+    url = request.getfixturevalue("state_url") if "state_url" in request.fixturenames else None
+    settings = Settings(
+        data_dir=tmp_path / "data", delivery_poll=0.05, delivery_timeout=0.5, database_url=url
+    )
     source = bootstrap(settings)
     app = Seamline(settings)
     await app.start()

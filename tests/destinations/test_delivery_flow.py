@@ -54,7 +54,9 @@ async def delivered(tool: Sink, count: int, timeout: float = 15.0) -> list[dict[
     raise AssertionError(f"{len(tool.received)} requests arrived, expected {count}")
 
 
-async def test_events_reach_the_webhook_as_sent(workspace: Workspace, tool: Sink) -> None:
+async def test_events_reach_the_webhook_as_sent(
+    workspace: Workspace, tool: Sink, state_url: str
+) -> None:
     await hook(workspace, tool)
     await workspace.send(
         [track("m1", total=10), track("m2", total=20), {**track("m3"), "event": "Other"}]
@@ -72,7 +74,7 @@ async def test_events_reach_the_webhook_as_sent(workspace: Workspace, tool: Sink
 
 
 async def test_retryable_failures_are_retried_and_permanent_ones_dead_lettered(
-    workspace: Workspace, tool: Sink
+    workspace: Workspace, tool: Sink, state_url: str
 ) -> None:
     tool.replies.extend([Reply(500), Reply(429, headers={"Retry-After": "1"})])
     await hook(workspace, tool)
