@@ -159,7 +159,7 @@ def _row(
         "delivery_key": message_id,
         "message_id": message_id,
         "profile_key": item.profile_id or (str(user) if user is not None else None),
-        "payload": _as_dict(_encode(payload)),
+        "payload": payload,  # JSON data already: mapped from the message's JSON form
         "enqueued_at": now,
         "attempts": 0,
         "next_attempt_at": now - timedelta(microseconds=1),
