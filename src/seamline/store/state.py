@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -304,11 +305,17 @@ def as_utc(value: datetime) -> datetime:
 
 def open_state_store(url: str) -> Engine:
     """Create the engine for `url` and bring its schema to the latest migration."""
-    engine = create_engine(url)
+    # msgspec for JSON columns: several times faster than the stdlib on the outbox's payloads
+    # and the identity graph's identifier lists, and it writes datetimes as ISO 8601.
+    engine = create_engine(url, json_serializer=_json_text, json_deserializer=msgspec.json.decode)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     migrate(engine)
     return engine
+
+
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def migrate(engine: Engine) -> None:
