@@ -89,3 +89,12 @@ def test_counts_add_up_per_minute(engine: Engine) -> None:
         ("hook", "s1", "filtered", "consent", 1),
     ]
     assert box.counts("w", NOW + timedelta(minutes=1)) == []
+
+
+def test_a_worker_still_busy_renews_its_lease(engine: Engine) -> None:
+    box = SqlOutbox(engine)
+    box.enqueue([row("a")])
+    (a,) = box.claim("w", "hook", 1, NOW, LEASE)
+    box.renew([a.id], NOW + LEASE * 3)
+    assert box.claim("w", "hook", 1, NOW + LEASE * 2, LEASE) == []
+    assert [r.id for r in box.claim("w", "hook", 1, NOW + LEASE * 3 + LEASE, LEASE)] == [a.id]

@@ -135,6 +135,9 @@ class InstanceDelivery:
         self._state: dict[str, Any] = {}
         self.breaker = CircuitBreaker()
         self._bucket: TokenBucket | None = None
+        self._lease = timedelta(seconds=60)
+        self._lease_until = clock()
+        self._held: set[int] = set()
 
     def close(self) -> None:
         self._client.close()
@@ -146,13 +149,15 @@ class InstanceDelivery:
         subscriptions = {s.name: s for s in instance.subscriptions}
         largest = max((s.action.max_batch for s in subscriptions.values()), default=1)
         ordered = [s.name for s in subscriptions.values() if s.action.ordered]
-        # A claim is what one worker can finish well within its lease even when the action
-        # sends one request per row (a webhook with batching off); more rows per claim would
-        # keep the instance's other workers idle and risk an expired lease mid-delivery.
+        # The lease is short, so rows a killed worker held are delivered again within a
+        # minute; a worker still busy with its claim renews the lease as it goes (see
+        # `_deliver`), so a long claim sent one request per row never expires under it.
         limit = max(10, min(largest, CLAIM_LIMIT))
-        lease = timedelta(seconds=max(60.0, self._timeout * 4) * max(1, limit // 50))
+        lease = timedelta(seconds=max(60.0, self._timeout * 4))
         rows = self._outbox.claim(self.workspace_id, instance.name, limit, now, lease, ordered)
         attempt.claimed = len(rows)
+        self._lease, self._lease_until = lease, now + lease
+        self._held = {row.id for row in rows}
         groups: dict[str, list[OutboxRow]] = {}
         for row in rows:
             groups.setdefault(row.subscription, []).append(row)
@@ -189,6 +194,7 @@ class InstanceDelivery:
         else:
             chunks = [[row] for row in rows]
         for chunk in chunks:
+            self._keep_claim()
             pause = self._bucket.take()
             if pause:
                 time.sleep(pause)
@@ -233,6 +239,13 @@ class InstanceDelivery:
                 self.breaker.success()
                 self._delivered(instance, subscription, chunk, attempt)
 
+    def _keep_claim(self) -> None:
+        """Renew the lease of the claim's unfinished rows once half of it has passed."""
+        now = self._clock()
+        if self._held and now >= self._lease_until - self._lease / 2:
+            self._lease_until = now + self._lease
+            self._outbox.renew(sorted(self._held), self._lease_until)
+
     def _one_by_one(
         self,
         instance: CompiledDestination,
@@ -260,6 +273,7 @@ class InstanceDelivery:
         attempt: Attempt,
     ) -> None:
         self._outbox.delivered([row.id for row in rows])
+        self._held.difference_update(row.id for row in rows)
         attempt.delivered += len(rows)
         self._count(instance, subscription, "delivered", "", len(rows), attempt)
 
@@ -286,6 +300,7 @@ class InstanceDelivery:
                 self._outbox.retry_later(
                     [r.id for r in waiting], now + timedelta(seconds=delay), error.message
                 )
+                self._held.difference_update(r.id for r in waiting)
                 attempt.retried += len(waiting)
                 self._count(instance, subscription, "retried", reason, len(waiting), attempt)
             if expired:
@@ -309,6 +324,7 @@ class InstanceDelivery:
         self._outbox.give_up(
             rows, self._clock(), message, error.status, error.request, error.response
         )
+        self._held.difference_update(row.id for row in rows)
         attempt.dead += len(rows)
 
     def _count(

@@ -114,6 +114,14 @@ class SqlOutbox:
             found = [_row(row._mapping) for row in rows]
         return sorted(found, key=lambda row: row.id)
 
+    def renew(self, ids: Sequence[int], until: datetime) -> None:
+        """Extend the lease of rows a worker still holds."""
+        if ids:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    update(outbox).where(outbox.c.id.in_(list(ids))).values(claimed_until=until)
+                )
+
     def delivered(self, ids: Sequence[int]) -> None:
         if ids:
             with self._engine.begin() as conn:
