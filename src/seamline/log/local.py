@@ -186,8 +186,10 @@ class LocalLog:
             if self._fsync:
                 os.fdatasync(self._active_fd)
         except Exception as exc:
-            _complete([(waiter, exc) for _, waiter in group])
+            # Cut back (or mark the log broken) before the waiters learn of the failure, so an
+            # append made right after a failed one sees the log's state after it.
             self._cut_back(exc)
+            _complete([(waiter, exc) for _, waiter in group])
             return
         self._active_size += len(buffer)
         first = self._end
