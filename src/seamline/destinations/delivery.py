@@ -63,6 +63,7 @@ class CircuitBreaker:
 
     def success(self) -> None:
         self._failures = 0
+        self._open_until = 0.0
         self._current_cool = self._cool
 
     def failure(self, now: float) -> None:
