@@ -129,3 +129,14 @@ def retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def reported_errors(response: httpx.Response) -> list[dict[str, Any]]:
+    """The itemised errors a tool lists in a successful answer (`{"errors": [{…}, …]}`, as
+    HubSpot's batch and Braze's users/track answers do); none when the body says nothing."""
+    try:
+        body = response.json()
+    except ValueError:  # not JSON: nothing itemised to report
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []

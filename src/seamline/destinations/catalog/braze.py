@@ -11,10 +11,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
+from seamline.destinations.http import reported_errors
 
 REST_ENDPOINT = "https://rest.iad-01.braze.com"
 TRACK_LIMIT = 75  # objects of one kind per /users/track request
@@ -141,7 +140,7 @@ def _track(ctx: Context, kind: str, objects: list[dict[str, Any]]) -> None:
         batch = {"X-Braze-Batch": "true"} if len(chunk) > 1 else {}
         response = ctx.http.post(f"{base}/users/track", json={kind: chunk}, headers=headers | batch)
         # A 201 can still report objects Braze dropped ("minor errors").
-        errors = _reported_errors(response)
+        errors = reported_errors(response)
         if errors:
             listed = "; ".join(
                 f"{e.get('input_array')}[{e.get('index')}]: {e.get('type')}" for e in errors
@@ -151,15 +150,6 @@ def _track(ctx: Context, kind: str, objects: list[dict[str, Any]]) -> None:
                 status=response.status_code,
                 response=response.text[:2_000],
             )
-
-
-def _reported_errors(response: httpx.Response) -> list[dict[str, Any]]:
-    try:
-        body = response.json()
-    except ValueError:  # not JSON: nothing itemised to report
-        return []
-    errors = body.get("errors") if isinstance(body, dict) else None
-    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
 def update_profiles(ctx: Context, payloads: list[dict[str, Any]]) -> None:

@@ -16,10 +16,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import httpx
-
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
+from seamline.destinations.http import reported_errors
 
 API_HOST = "https://api.hubapi.com"
 UPSERT_LIMIT = 100  # inputs per CRM batch request
@@ -86,15 +85,6 @@ def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, A
         yield items[start : start + size]
 
 
-def _reported_errors(response: httpx.Response) -> list[dict[str, Any]]:
-    try:
-        body = response.json()
-    except ValueError:  # not JSON: nothing itemised to report
-        return []
-    errors = body.get("errors") if isinstance(body, dict) else None
-    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-
-
 def upsert_contacts(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Create or update each contact by email. Every payload is checked before anything is
     sent (InvalidPayload names the first bad one); payloads for the same email are merged in
@@ -113,7 +103,7 @@ def upsert_contacts(ctx: Context, payloads: list[dict[str, Any]]) -> None:
             headers=_headers(ctx),
         )
         # 207 Multi-Status: the request was fine but some inputs were refused.
-        errors = _reported_errors(response)
+        errors = reported_errors(response)
         if errors:
             messages = "; ".join(str(error.get("message", error)) for error in errors)
             raise PermanentError(
