@@ -19,7 +19,7 @@ from seamline.errors import InvalidInput, NotFound
 from seamline.pipeline.route_stage import route
 from seamline.privacy.egress import Egress
 from seamline.store.events_duckdb import DuckDBEventStore
-from seamline.store.outbox_sql import SqlOutbox
+from seamline.store.outbox_sql import SqlOutbox, new_delivery
 
 PAGE = 1_000
 
@@ -73,18 +73,16 @@ class DestinationOps:
                     if isinstance(payload, InvalidPayload):
                         continue
                     rows.append(
-                        {
-                            "workspace_id": workspace_id,
-                            "destination": name,
-                            "subscription": subscription,
-                            "delivery_key": f"{message_id}#replay-{tag}",
-                            "message_id": message_id,
-                            "profile_key": message.get("userId") or message.get("anonymousId"),
-                            "payload": payload,
-                            "enqueued_at": stamp,
-                            "attempts": 0,
-                            "next_attempt_at": stamp,
-                        }
+                        new_delivery(
+                            workspace_id,
+                            name,
+                            subscription,
+                            message_id,
+                            payload,
+                            stamp,
+                            delivery_key=f"{message_id}#replay-{tag}",
+                            profile_key=message.get("userId") or message.get("anonymousId"),
+                        )
                     )
             self._outbox.enqueue(rows)
             queued += len(rows)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import msgspec
@@ -25,6 +25,7 @@ from seamline.destinations.mapping import validate_payload
 from seamline.pipeline.batch import Batch
 from seamline.privacy.egress import Egress
 from seamline.spec.envelope import Item
+from seamline.store.outbox_sql import new_delivery
 from seamline.workspace.compiled import WorkspaceRules
 
 _encode = msgspec.json.Encoder().encode
@@ -152,15 +153,12 @@ def _row(
     message = item.envelope.message
     message_id = message.message_id or str(item.offset)
     user = message.user_id if message.user_id is not None else message.anonymous_id
-    return {
-        "workspace_id": item.envelope.workspace_id,
-        "destination": destination,
-        "subscription": subscription,
-        "delivery_key": message_id,
-        "message_id": message_id,
-        "profile_key": item.profile_id or (str(user) if user is not None else None),
-        "payload": payload,  # JSON data already: mapped from the message's JSON form
-        "enqueued_at": now,
-        "attempts": 0,
-        "next_attempt_at": now - timedelta(microseconds=1),
-    }
+    return new_delivery(
+        item.envelope.workspace_id,
+        destination,
+        subscription,
+        message_id,
+        payload,  # JSON data already: mapped from the message's JSON form
+        now,
+        profile_key=item.profile_id or (str(user) if user is not None else None),
+    )

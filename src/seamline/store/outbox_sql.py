@@ -48,6 +48,33 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     replayed_at: datetime | None
 
 
+def new_delivery(
+    workspace_id: str,
+    destination: str,
+    subscription: str,
+    message_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    delivery_key: str | None = None,
+    profile_key: str | None = None,
+) -> dict[str, Any]:
+    """An outbox row ready at once. `delivery_key` (default: the message id) is what makes
+    enqueueing idempotent; a replay or a requeued dead letter gives its own."""
+    return {
+        "workspace_id": workspace_id,
+        "destination": destination,
+        "subscription": subscription,
+        "delivery_key": delivery_key or message_id,
+        "message_id": message_id,
+        "profile_key": profile_key,
+        "payload": payload,
+        "enqueued_at": now,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
 class SqlOutbox:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -203,18 +230,15 @@ class SqlOutbox:
             conn.execute(
                 self._insert(outbox).on_conflict_do_nothing(),
                 [
-                    {
-                        "workspace_id": letter.workspace_id,
-                        "destination": letter.destination,
-                        "subscription": letter.subscription,
-                        "delivery_key": f"{letter.message_id}#dead-{letter.id}",
-                        "message_id": letter.message_id,
-                        "profile_key": None,
-                        "payload": letter.payload,
-                        "enqueued_at": now,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                    }
+                    new_delivery(
+                        letter.workspace_id,
+                        letter.destination,
+                        letter.subscription,
+                        letter.message_id,
+                        letter.payload,
+                        now,
+                        delivery_key=f"{letter.message_id}#dead-{letter.id}",
+                    )
                     for letter in letters
                 ],
             )
