@@ -29,3 +29,9 @@ def token_dependency(tokens: TokenStore) -> Callable[[Request], Token]:
         return found
 
     return token
+
+
+def workspace_of(request: Request) -> str:
+    """The workspace of the token `token_dependency` authenticated for this request."""
+    token: Token = request.state.token
+    return token.workspace_id

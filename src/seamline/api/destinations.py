@@ -12,6 +12,7 @@ import msgspec
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from seamline.api.auth import workspace_of
 from seamline.destinations.definition import Destination
 from seamline.destinations.instances import CompiledDestination
 from seamline.destinations.registry import load, slugs
@@ -45,11 +46,8 @@ def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter
         prefix="/api/v1", tags=["Destinations"], dependencies=[Depends(authenticated)]
     )
 
-    def workspace(request: Request) -> str:
-        return str(request.state.token.workspace_id)
-
     async def instance(request: Request, name: str) -> CompiledDestination:
-        found = (await asyncio.to_thread(api.destinations, workspace(request))).get(name)
+        found = (await asyncio.to_thread(api.destinations, workspace_of(request))).get(name)
         if found is None:
             raise NotFound(f"no enabled destination named {name!r}")
         return found
@@ -67,9 +65,9 @@ def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter
         request: Request, name: str, minutes: Annotated[int, Query(ge=1, le=43_200)] = 60
     ) -> JSONResponse:
         since = datetime.now(UTC) - timedelta(minutes=minutes)
-        rows = await asyncio.to_thread(api.outbox.counts, workspace(request), since, name)
-        pending = (await asyncio.to_thread(api.outbox.pending, workspace(request))).get(name, 0)
-        dead = await asyncio.to_thread(api.outbox.dead, workspace(request), name)
+        rows = await asyncio.to_thread(api.outbox.counts, workspace_of(request), since, name)
+        pending = (await asyncio.to_thread(api.outbox.pending, workspace_of(request))).get(name, 0)
+        dead = await asyncio.to_thread(api.outbox.dead, workspace_of(request), name)
         return JSONResponse(
             {
                 "destination": name,
@@ -85,12 +83,12 @@ def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter
 
     @routes.get("/destinations/{name}/dead-letters", summary="Deliveries that failed for good")
     async def dead_letters(request: Request, name: str) -> JSONResponse:
-        found = await asyncio.to_thread(api.outbox.dead, workspace(request), name)
+        found = await asyncio.to_thread(api.outbox.dead, workspace_of(request), name)
         return JSONResponse({"data": msgspec.to_builtins(found)})
 
     @routes.post("/destinations/{name}/dead-letters/replay", summary="Queue dead letters again")
     async def replay_dead(request: Request, name: str) -> JSONResponse:
-        found = await asyncio.to_thread(api.outbox.dead, workspace(request), name)
+        found = await asyncio.to_thread(api.outbox.dead, workspace_of(request), name)
         count = await asyncio.to_thread(api.outbox.requeue_dead, found, datetime.now(UTC))
         return JSONResponse({"queued": count})
 
@@ -107,7 +105,7 @@ def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter
         start, end = _time(body, "from"), _time(body, "to")
         if end <= start:
             raise InvalidInput("`to` must be after `from`")
-        count = await api.replay(workspace(request), name, start, end)
+        count = await api.replay(workspace_of(request), name, start, end)
         return JSONResponse({"queued": count})
 
     @routes.post("/destinations/{name}/test", summary="Send one event and show the exchange")
@@ -121,13 +119,13 @@ def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter
         if not isinstance(event, dict):
             raise InvalidInput('send {"event": {...a Segment message...}}')
         subscription = body.get("subscription")
-        results = await api.test(workspace(request), name, event, subscription)
+        results = await api.test(workspace_of(request), name, event, subscription)
         return JSONResponse({"data": results})
 
     @routes.post("/destinations/{name}/authentication", summary="Check the credentials")
     async def authentication(request: Request, name: str) -> JSONResponse:
         await instance(request, name)
-        await api.check_authentication(workspace(request), name)
+        await api.check_authentication(workspace_of(request), name)
         return JSONResponse({"ok": True})
 
     return routes

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from seamline.access.sealing import Sealer
-from seamline.access.tokens import Token, TokenStore
-from seamline.api.auth import token_dependency
+from seamline.access.tokens import TokenStore
+from seamline.api.auth import token_dependency, workspace_of
 from seamline.errors import InvalidInput, NotFound
 from seamline.privacy.inventory import Inventory
 from seamline.protocols.records import HeldMessage
@@ -67,7 +67,7 @@ def router(api: WorkspaceAPI) -> APIRouter:
 
     @routes.get("/resources", summary="Every configuration resource of the workspace")
     async def all_resources(request: Request) -> JSONResponse:
-        found = await asyncio.to_thread(api.resources.list, _workspace(request))
+        found = await asyncio.to_thread(api.resources.list, workspace_of(request))
         return JSONResponse({"data": [_resource(r) for r in found]})
 
     for kind, segment in PATHS.items():
@@ -84,7 +84,7 @@ def router(api: WorkspaceAPI) -> APIRouter:
     ) -> JSONResponse:
         found = await asyncio.to_thread(
             api.protocols.violations,
-            _workspace(request),
+            workspace_of(request),
             source_id=source,
             event_name=event,
             rule=rule,
@@ -98,7 +98,7 @@ def router(api: WorkspaceAPI) -> APIRouter:
     @routes.get("/violations/summary", summary="Violation counts per source, event and rule")
     async def violation_summary(request: Request, source: str | None = None) -> JSONResponse:
         counts = await asyncio.to_thread(
-            api.protocols.violation_counts, _workspace(request), source_id=source
+            api.protocols.violation_counts, workspace_of(request), source_id=source
         )
         return JSONResponse({"data": msgspec.to_builtins(counts)})
 
@@ -111,7 +111,7 @@ def router(api: WorkspaceAPI) -> APIRouter:
     ) -> JSONResponse:
         found = await asyncio.to_thread(
             api.protocols.held,
-            _workspace(request),
+            workspace_of(request),
             source_id=source,
             pending_only=not include_rerun,
             limit=limit,
@@ -128,7 +128,7 @@ def router(api: WorkspaceAPI) -> APIRouter:
             raise InvalidInput("ids must be a list of held message ids")
         found = await asyncio.to_thread(
             api.protocols.held,
-            _workspace(request),
+            workspace_of(request),
             source_id=body.get("source"),
             ids=ids,
             limit=100_000,
@@ -138,7 +138,7 @@ def router(api: WorkspaceAPI) -> APIRouter:
 
     @routes.get("/inventory", summary="Every field seen per source, with its classification")
     async def inventory(request: Request, source: str | None = None) -> JSONResponse:
-        found = await asyncio.to_thread(api.inventory.entries, _workspace(request), source)
+        found = await asyncio.to_thread(api.inventory.entries, workspace_of(request), source)
         data = [
             {k: v for k, v in msgspec.to_builtins(e).items() if k != "last_offset"} for e in found
         ]
@@ -147,22 +147,17 @@ def router(api: WorkspaceAPI) -> APIRouter:
     return routes
 
 
-def _workspace(request: Request) -> str:
-    token: Token = request.state.token
-    return token.workspace_id
-
-
 def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: str) -> None:
     label = kind.replace("_", " ")
 
     async def list_kind(
         request: Request,
     ) -> JSONResponse:
-        found = await asyncio.to_thread(api.resources.list, _workspace(request), kind)
+        found = await asyncio.to_thread(api.resources.list, workspace_of(request), kind)
         return JSONResponse({"data": [_resource(r) for r in found]})
 
     async def get_one(name: str, request: Request) -> JSONResponse:
-        found = await asyncio.to_thread(api.resources.get, _workspace(request), kind, name)
+        found = await asyncio.to_thread(api.resources.get, workspace_of(request), kind, name)
         if found is None:
             raise NotFound(f"no {label} named {name!r}")
         return JSONResponse(_resource(found))
@@ -172,23 +167,23 @@ def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: s
         request: Request,
         document: Annotated[dict[str, Any], Body()],
     ) -> JSONResponse:
-        workspace_id = _workspace(request)
+        workspace_id = workspace_of(request)
         canonical = await asyncio.to_thread(
             prepare, workspace_id, kind, name, document, api.resources, api.sealer
         )
         stored = await asyncio.to_thread(api.resources.put, workspace_id, kind, name, canonical)
-        api.changed(_workspace(request))
+        api.changed(workspace_of(request))
         return JSONResponse(_resource(stored))
 
     async def delete_one(name: str, request: Request) -> JSONResponse:
-        gone = await asyncio.to_thread(api.resources.delete, _workspace(request), kind, name)
+        gone = await asyncio.to_thread(api.resources.delete, workspace_of(request), kind, name)
         if not gone:
             raise NotFound(f"no {label} named {name!r}")
-        api.changed(_workspace(request))
+        api.changed(workspace_of(request))
         return JSONResponse({"deleted": name})
 
     async def versions(name: str, request: Request) -> JSONResponse:
-        found = await asyncio.to_thread(api.resources.versions, _workspace(request), kind, name)
+        found = await asyncio.to_thread(api.resources.versions, workspace_of(request), kind, name)
         if not found:
             raise NotFound(f"no {label} named {name!r}")
         data = [{**msgspec.to_builtins(v), "document": shown(kind, v.document)} for v in found]
