@@ -8,7 +8,7 @@ the committed offset and replay without storing anything twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,34 @@ class DuckDBEventStore:
             names = [column[0] for column in result.description]
             rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
             return [(int(row["log_offset"]), _message(row)) for row in rows]
+        finally:
+            cursor.close()
+
+    def track_events(
+        self, workspace_id: str, names: Sequence[str], through: int
+    ) -> Iterator[tuple[str, int, int, str, Any]]:
+        """Stored track events named `names` up to log offset `through`, in log order, as
+        (profile id, log offset, timestamp µs, event, properties) — Engage's hydration."""
+        if not names:
+            return
+        marks = ", ".join("?" * len(names))
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(
+                "SELECT profile_id, log_offset, epoch_us(timestamp), event, properties"
+                " FROM events WHERE workspace_id = ? AND type = 'track' AND profile_id IS NOT NULL"
+                f" AND event IN ({marks}) AND log_offset <= ? ORDER BY log_offset",
+                [workspace_id, *names, through],
+            )
+            while rows := cursor.fetchmany(10_000):
+                for pid, offset, at, event, properties in rows:
+                    yield (
+                        pid,
+                        offset,
+                        at,
+                        event,
+                        _json_object.decode(properties) if properties else {},
+                    )
         finally:
             cursor.close()
 

@@ -298,6 +298,45 @@ delivery_counts = Table(
 )
 
 
+# Engage: `states` holds {feature key: [last log offset applied, state]} per raw profile; values
+# and rechecks are per canonical profile (rechecks in µs since the epoch).
+engage_states = Table(
+    "engage_states",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("profile_id", String(64), primary_key=True),
+    Column("states", JSON, nullable=False),
+)
+
+engage_values = Table(
+    "engage_values",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("profile_id", String(64), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("value", JSON, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("engage_values_by_key", "workspace_id", "key"),
+)
+
+engage_rechecks = Table(
+    "engage_rechecks",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("profile_id", String(64), primary_key=True),
+    Column("recheck_at", BigInteger, nullable=False, index=True),
+)
+
+engage_features = Table(
+    "engage_features",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("feature_key", String(40), primary_key=True),
+    Column("hydrated_through", BigInteger, nullable=False),
+)
+
+
 def as_utc(value: datetime) -> datetime:
     """A stored time as an aware UTC datetime (SQLite gives naive ones back)."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

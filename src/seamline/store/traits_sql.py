@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -83,6 +84,25 @@ class SqlTraitStore:
                 if len(found) >= limit:
                     break
         return found
+
+    def traits_of_people(self, people: Mapping[str, list[str]]) -> dict[str, dict[str, Any]]:
+        """Current traits of many people at once: {canonical id: traits} from the rows of every
+        profile merged into each (`people` maps canonical id → those profile ids)."""
+        owner = {pid: canonical for canonical, members in people.items() for pid in members}
+        rows: dict[str, list[tuple[str, Any, bool, datetime, str | None]]] = {}
+        ids = list(owner)
+        with self._engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                found = conn.execute(
+                    select(profile_traits.c.profile_id, *_TRAIT_ROWS.selected_columns).where(
+                        profile_traits.c.profile_id.in_(ids[start : start + 500])
+                    )
+                )
+                for pid, name, value, removed, at, source in found:
+                    rows.setdefault(owner[pid], []).append(
+                        (name, value, bool(removed), as_utc(at), source)
+                    )
+        return {canonical: merge_traits(found) for canonical, found in rows.items()}
 
     def traits_of(self, canonical_id: str, *, verbose: bool = False) -> dict[str, Any]:
         """Current traits of a canonical profile, across every profile merged into it."""

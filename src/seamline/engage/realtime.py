@@ -1,0 +1,231 @@
+"""The real-time engine: folds each batch into per-profile feature states, re-evaluates the
+people it touched, and reports what changed.
+
+Idempotent over log replays: every feature state remembers the last log offset folded into it
+and skips anything at or before it. States are kept per raw profile and merged per person when
+evaluated, so identity merges (and unmerges) need no state surgery. A definition added later is
+hydrated from the event store once, before the batch that first sees it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msgspec
+
+from seamline.engage import summaries
+from seamline.engage.evaluate import Facts, evaluate
+from seamline.engage.features import Feature, filters_of
+from seamline.engage.rules import EngageRules
+from seamline.spec.envelope import Item
+from seamline.spec.messages import decode_part
+
+_object = msgspec.json.Decoder(dict[str, Any])
+
+
+@dataclass(frozen=True)
+class Change:
+    """A person's value for a definition moved from `before` to `after` (None: no value)."""
+
+    workspace_id: str
+    profile_id: str
+    key: str
+    before: Any
+    after: Any
+    version: int
+
+
+class EngageStore(Protocol):
+    def people_of(self, profile_ids: Iterable[str]) -> dict[str, list[str]]: ...
+    def states(
+        self, workspace_id: str, profile_ids: Iterable[str]
+    ) -> dict[str, dict[str, Any]]: ...
+    def save_states(self, workspace_id: str, rows: Mapping[str, dict[str, Any]]) -> None: ...
+    def values(
+        self, workspace_id: str, profile_ids: Iterable[str]
+    ) -> dict[str, dict[str, tuple[Any, int]]]: ...
+    def save_values(
+        self, workspace_id: str, changes: Sequence[tuple[str, str, Any, int]], at: datetime
+    ) -> None: ...
+    def set_rechecks(self, workspace_id: str, rechecks: Mapping[str, int | None]) -> None: ...
+    def due(self, now: int, limit: int) -> list[tuple[str, str]]: ...
+    def hydrated(self, workspace_id: str) -> dict[str, int]: ...
+    def mark_hydrated(self, workspace_id: str, keys: Iterable[str], through: int) -> None: ...
+
+
+class PeopleFacts(Protocol):
+    """Traits and accounts of people (canonical id → every profile id merged into it)."""
+
+    def traits(self, people: Mapping[str, list[str]]) -> dict[str, dict[str, Any]]: ...
+    def accounts(self, canonical_id: str) -> list[dict[str, Any]]: ...
+
+
+History = Callable[[str, Sequence[str], int], Iterator[tuple[str, int, int, str, Any]]]
+"""(workspace, event names, through offset) → stored track events as
+(profile id, log offset, timestamp µs, event, properties), in log order."""
+
+
+def now_micros() -> int:
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
+
+
+class RealtimeEngine:
+    def __init__(
+        self,
+        store: EngageStore,
+        facts: PeopleFacts,
+        history: History,
+        *,
+        clock: Callable[[], int] = now_micros,
+    ) -> None:
+        self._store = store
+        self._facts = facts
+        self._history = history
+        self._clock = clock
+        self.lock = threading.Lock()
+
+    def apply(self, workspace_id: str, rules: EngageRules, items: Sequence[Item]) -> list[Change]:
+        """Fold a batch of one workspace and return the changes it makes (values saved)."""
+        touched = {item.profile_id for item in items if item.profile_id is not None}
+        if rules.empty or not touched:
+            return []
+        now = self._clock()
+        with self.lock:
+            self._hydrate(workspace_id, rules, max(item.offset for item in items))
+            people = self._store.people_of(touched)
+            every = [pid for members in people.values() for pid in members]
+            states = self._store.states(workspace_id, every)
+            changed = self._fold(rules, items, states, now)
+            self._store.save_states(workspace_id, {pid: states[pid] for pid in changed})
+            return self._settle(workspace_id, rules, people, states, now)
+
+    def recheck(self, rules_of: Callable[[str], EngageRules], limit: int = 1000) -> list[Change]:
+        """Re-evaluate people whose windows moved on (events aged out); returns the changes."""
+        now = self._clock()
+        changes: list[Change] = []
+        with self.lock:
+            by_workspace: dict[str, list[str]] = {}
+            for workspace_id, pid in self._store.due(now, limit):
+                by_workspace.setdefault(workspace_id, []).append(pid)
+            for workspace_id, pids in by_workspace.items():
+                rules = rules_of(workspace_id)
+                people = self._store.people_of(pids)
+                every = [pid for members in people.values() for pid in members]
+                states = self._store.states(workspace_id, every)
+                changes += self._settle(workspace_id, rules, people, states, now)
+                gone = {pid: None for pid in pids if pid not in people}
+                self._store.set_rechecks(workspace_id, gone)
+        return changes
+
+    def record(self, changes: Sequence[Change]) -> None:
+        """Store changed values, once their effects are durable."""
+        at = datetime.now(UTC)
+        by_workspace: dict[str, list[tuple[str, str, Any, int]]] = {}
+        for c in changes:
+            by_workspace.setdefault(c.workspace_id, []).append(
+                (c.profile_id, c.key, c.after, c.version)
+            )
+        with self.lock:
+            for workspace_id, rows in by_workspace.items():
+                self._store.save_values(workspace_id, rows, at)
+
+    def _fold(
+        self, rules: EngageRules, items: Sequence[Item], states: dict[str, dict[str, Any]], now: int
+    ) -> set[str]:
+        names: dict[str, list[tuple[str, Feature]]] = {}
+        for key, feature in rules.features.items():
+            for events in filters_of(feature):
+                if (key, feature) not in names.setdefault(events.event, []):
+                    names[events.event].append((key, feature))
+        changed: set[str] = set()
+        for item in items:
+            message = item.envelope.message
+            if item.profile_id is None or message.type != "track" or message.event not in names:
+                continue
+            assert message.timestamp is not None, "the collector sets a timestamp"
+            at = int(message.timestamp.timestamp() * 1_000_000)
+            properties = decode_part(_object, message.properties) or {}
+            row = states.setdefault(item.profile_id, {})
+            for key, feature in names[message.event]:
+                entry = row.get(key)
+                if entry is None:
+                    entry = [-1, summaries.initial(feature)]
+                if item.offset <= entry[0]:
+                    continue
+                state = summaries.add(feature, entry[1], at, item.offset, message.event, properties)
+                row[key] = [item.offset, summaries.prune(feature, state, now)]
+                changed.add(item.profile_id)
+        return changed
+
+    def _settle(
+        self,
+        workspace_id: str,
+        rules: EngageRules,
+        people: Mapping[str, list[str]],
+        states: Mapping[str, dict[str, Any]],
+        now: int,
+    ) -> list[Change]:
+        traits = self._facts.traits(people) if rules.needs.traits or rules.traits else {}
+        stored = self._store.values(workspace_id, people)
+        changes: list[Change] = []
+        rechecks: dict[str, int | None] = {}
+        for canonical, members in people.items():
+            merged: dict[str, Any] = {}
+            recheck: int | None = None
+            for key, feature in rules.features.items():
+                found = [states[m][key][1] for m in members if key in states.get(m, {})]
+                if not found:
+                    continue
+                state = summaries.prune(feature, summaries.merge(feature, found), now)
+                merged[key] = state
+                at = summaries.recheck_at(feature, state)
+                if at is not None and (recheck is None or at < recheck):
+                    recheck = at
+            accounts = self._facts.accounts(canonical) if rules.needs.account_traits else []
+            facts = Facts(merged, traits.get(canonical, {}), accounts)
+            before = stored.get(canonical, {})
+            for key, value in evaluate(rules, facts, now).items():
+                old, version = before.get(key, (None, 0))
+                if _same(old, value):
+                    continue
+                changes.append(Change(workspace_id, canonical, key, old, value, version + 1))
+            rechecks[canonical] = recheck
+        self._store.set_rechecks(workspace_id, rechecks)
+        return changes
+
+    def _hydrate(self, workspace_id: str, rules: EngageRules, through: int) -> None:
+        """Build states of features new to this workspace from its stored events."""
+        done = self._store.hydrated(workspace_id)
+        fresh = {key: f for key, f in rules.features.items() if key not in done}
+        if not fresh:
+            return
+        names = sorted({events.event for f in fresh.values() for events in filters_of(f)})
+        now = self._clock()
+        built: dict[str, dict[str, Any]] = {}
+        for pid, offset, at, event, properties in self._history(workspace_id, names, through):
+            row = built.setdefault(pid, {})
+            for key, feature in fresh.items():
+                entry = row.get(key) or [-1, summaries.initial(feature)]
+                row[key] = [offset, summaries.add(feature, entry[1], at, offset, event, properties)]
+        existing = self._store.states(workspace_id, built)
+        for pid, row in built.items():
+            target = existing.setdefault(pid, {})
+            for key, (offset, state) in row.items():
+                target[key] = [max(offset, through), summaries.prune(fresh[key], state, now)]
+        self._store.save_states(workspace_id, existing)
+        self._store.mark_hydrated(workspace_id, fresh, through)
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Unset, null and false all mean "no value / not a member"."""
+    old_empty = old is None or old is False
+    new_empty = new is None or new is False
+    if old_empty or new_empty:
+        return old_empty and new_empty
+    if isinstance(old, bool) or isinstance(new, bool):
+        return old is new
+    return bool(old == new)
