@@ -26,6 +26,7 @@ from seamline.access.sealing import Sealer, key_from
 from seamline.api.auth import token_dependency
 from seamline.api.destinations import DestinationsAPI
 from seamline.api.destinations import router as destinations_router
+from seamline.api.engage import router as engage_router
 from seamline.api.profiles import ProfileAPI
 from seamline.api.profiles import router as profile_router
 from seamline.api.routes import (
@@ -43,6 +44,9 @@ from seamline.config import Settings
 from seamline.destination_ops import DestinationOps
 from seamline.destinations.delivery import RetryPolicy
 from seamline.destinations.service import DeliveryService
+from seamline.engage.people import StoredPeople
+from seamline.engage.realtime import RealtimeEngine
+from seamline.engage_ops import EngageOps
 from seamline.errors import Conflict, SeamlineError
 from seamline.identity.rules import (
     DEFAULT_BLOCKED,
@@ -53,6 +57,7 @@ from seamline.identity.rules import (
 from seamline.log.local import LocalLog
 from seamline.metrics import Metrics
 from seamline.pipeline.dedup import DropDuplicates
+from seamline.pipeline.engage_stage import EvaluateEngage
 from seamline.pipeline.identity_stage import ResolveIdentities
 from seamline.pipeline.privacy_stage import ControlPersonalData, RecordConsent
 from seamline.pipeline.profiles_stage import UpdateAccounts, UpdateTraits
@@ -70,6 +75,7 @@ from seamline.spec.messages import Message
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.consent_sql import SqlConsentStore
 from seamline.store.dedup_sqlite import SqliteSeenMessages
+from seamline.store.engage_sql import SqlEngageStore
 from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.inventory_sql import SqlInventory
@@ -236,6 +242,14 @@ class Seamline:
         self._events = DuckDBEventStore(self.paths.events)
         self._seen = SqliteSeenMessages(self.paths.dedup)
         self.tokens = SqlTokenStore(self.state)
+        self.engage_store = SqlEngageStore(self.state)
+        self.engage_engine = RealtimeEngine(
+            self.engage_store,
+            StoredPeople(self.traits, self.accounts),
+            self._events.track_events,
+        )
+        self.engage: EvaluateEngage | None = None
+        self._engage_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._runner_task: asyncio.Task[None] | None = None
         self.runner: PipelineRunner | None = None
@@ -274,6 +288,24 @@ class Seamline:
                     tokens=self.tokens,
                     consent=self.consent,
                 )
+            )
+        )
+
+        # Before the workspace router: its generic `/api/v1/{kind}` would take `audiences`.
+        self.engage_ops = EngageOps(
+            lambda workspace_id: self.rules.get(workspace_id).engage,
+            self._events,
+            self.engage_store,
+            self.engage_engine,
+            lambda: self.engage,
+        )
+        self._framework.include_router(
+            engage_router(
+                self.engage_ops,
+                self.resources,
+                self.sealer,
+                self.rules.invalidate,
+                token_dependency(self.tokens),
             )
         )
 
@@ -350,6 +382,12 @@ class Seamline:
             local=self._destinations,
             queued=self.delivery.queued,
         )
+        self.engage = EvaluateEngage(
+            lambda workspace_id: self.rules.get(workspace_id).engage,
+            self.engage_engine,
+            self.identity.identifiers_of,
+            self._emit,
+        )
         self.runner = PipelineRunner(
             self.log,
             (
@@ -362,7 +400,7 @@ class Seamline:
                 UpdateTraits(self.traits),
                 UpdateAccounts(self.accounts, self.traits),
             ),
-            tail=(self._store_stage, self.route),
+            tail=(self._store_stage, self.engage, self.route),
             yield_for=self._yield_to_ingest,
             batch_size=settings.pipeline_batch_size,
             on_resume=self._resume,
@@ -375,6 +413,7 @@ class Seamline:
             self.delivery.run(self._delivery_stop), name="delivery"
         )
         self._runner_task.add_done_callback(self._pipeline_ended)
+        self._engage_task = asyncio.create_task(self._sweep_engage(), name="engage-sweep")
         self.accepting = True
 
     async def rerun(self, held: list[HeldMessage]) -> int:
@@ -399,6 +438,27 @@ class Seamline:
         )
         await asyncio.to_thread(self.protocols.mark_rerun, [h.id for h in pending if h.id])
         return len(pending)
+
+    def _emit(self, envelopes: list[Envelope]) -> None:
+        """Append Engage's messages to the log (from the pipeline's thread), durably."""
+        self.log.submit([envelope_encoder.encode(e) for e in envelopes]).result()
+
+    async def _sweep_engage(self) -> None:
+        """Exit people from windowed audiences as their events age out, while traffic is quiet
+        too (the pipeline only evaluates people it sees)."""
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.engage_sweep_seconds)
+            if self._stop.is_set() or self.engage is None:
+                return
+            try:
+                await asyncio.to_thread(self.engage.sweep)
+            except Exception:
+                logger.exception("engage sweep failed; retrying at the next one")
+
+    def sweep_engage(self) -> int:
+        """Run one sweep now (tests, the CLI); returns how many values changed."""
+        return self.engage.sweep() if self.engage is not None else 0
 
     def _salt(self, workspace_id: str) -> bytes:
         salt = self._salts.get(workspace_id)
@@ -465,6 +525,10 @@ class Seamline:
         """Stop accepting, let the pipeline drain what was accepted, close everything."""
         self.accepting = False
         self._stop.set()
+        if self._engage_task is not None:
+            with contextlib.suppress(Exception):
+                await self._engage_task
+            self._engage_task = None
         if self._runner_task is not None:
             # A pipeline that failed was reported when it stopped; closing must go on anyway.
             with contextlib.suppress(Exception):

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         4.0, gt=0, description="How long a retryable delivery failure is retried."
     )
     delivery_timeout: float = Field(10.0, gt=0, description="Seconds per destination request.")
+    engage_sweep_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often Engage re-evaluates people whose time windows moved on.",
+    )
     delivery_poll: float = Field(
         0.2, gt=0, description="Seconds an idle delivery worker waits before looking again."
     )

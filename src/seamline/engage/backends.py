@@ -75,7 +75,9 @@ class SparkBackend:
         merges_view = None
         if merges:
             merges_view = "seamline_profile_merges"
-            frame = self.session.createDataFrame(list(merges), schema="id string, canonical_id string")
+            frame = self.session.createDataFrame(
+                list(merges), schema="id string, canonical_id string"
+            )
             frame.createOrReplaceTempView(merges_view)
         scoped = "seamline_workspace_events"
         quoted = workspace_id.replace("'", "''")

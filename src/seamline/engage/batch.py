@@ -140,7 +140,8 @@ class _Compiler:
         chain = first
         within = ibis.interval(seconds=steps.within)
         for index, step in enumerate(steps.steps[1:], start=1):
-            rows = self._matching(step, None).select(qid="pid", t="ts")
+            # A view: steps may be the same event, and Ibis needs the self-join told apart.
+            rows = self._matching(step, None).select(qid="pid", t="ts").view()
             prev = chain[f"t{index - 1}"]
             chain = chain.join(
                 rows,

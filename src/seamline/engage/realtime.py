@@ -190,7 +190,7 @@ class RealtimeEngine:
             before = stored.get(canonical, {})
             for key, value in evaluate(rules, facts, now).items():
                 old, version = before.get(key, (None, 0))
-                if _same(old, value):
+                if same_value(old, value):
                     continue
                 changes.append(Change(workspace_id, canonical, key, old, value, version + 1))
             rechecks[canonical] = recheck
@@ -220,7 +220,7 @@ class RealtimeEngine:
         self._store.mark_hydrated(workspace_id, fresh, through)
 
 
-def _same(old: Any, new: Any) -> bool:
+def same_value(old: Any, new: Any) -> bool:
     """Unset, null and false all mean "no value / not a member"."""
     old_empty = old is None or old is False
     new_empty = new is None or new is False

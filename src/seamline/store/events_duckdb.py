@@ -187,6 +187,10 @@ class DuckDBEventStore:
         finally:
             cursor.close()
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for reads from another thread than the writer (the batch engine)."""
+        return self._conn.cursor()
+
     def track_events(
         self, workspace_id: str, names: Sequence[str], through: int
     ) -> Iterator[tuple[str, int, int, str, Any]]:

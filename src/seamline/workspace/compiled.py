@@ -17,6 +17,8 @@ import msgspec
 
 from seamline.access.sealing import Sealer
 from seamline.destinations.instances import CompiledDestination, compile_destinations
+from seamline.engage.rules import EngageRules
+from seamline.engage.workspace import compile_engage
 from seamline.privacy.fields import PiiControl
 from seamline.privacy.pii import DEFAULT_MATCHERS, Matcher, custom_matcher
 from seamline.protocols.enforce import SchemaControls, parse_controls
@@ -57,6 +59,9 @@ class WorkspaceRules:
     plain_parts: tuple[str, ...] = ("properties", "traits")
     """The free-form parts the protocols stage must decode: `context` and `integrations` only
     when a rule reads them (decoding `context` is a third of the stage's cost)."""
+
+    engage: EngageRules = field(default_factory=EngageRules)
+    """Computed traits and audiences."""
 
     ingest_controls: list[PiiControl] = field(default_factory=list)
     """The PII controls applied before anything is stored (those naming no destination)."""
@@ -142,6 +147,7 @@ def compile_rules(
     rules.destinations = compile_destinations(
         by_kind.get("destination", {}), by_kind.get("subscription", {}), unseal
     )
+    rules.engage = compile_engage(by_kind.get("computed_trait", {}), by_kind.get("audience", {}))
     return rules
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from seamline.engage.workspace import normalise_audience, normalise_trait
 from seamline.errors import InvalidInput
 from seamline.privacy.controls import Control
 from seamline.privacy.fields import PiiControl
@@ -35,6 +36,8 @@ KINDS = (
     "consent_category",
     "destination",
     "subscription",
+    "computed_trait",
+    "audience",
 )
 """In the order `apply` creates them: later kinds may refer to earlier ones."""
 
@@ -88,6 +91,10 @@ def normalise(kind: str, name: str, document: Any, lookup: Lookup | None = None)
         return normalise_destination(name, document)
     if kind == "subscription":
         return normalise_subscription(name, document, lookup or (lambda _kind, _name: None))
+    if kind == "computed_trait":
+        return normalise_trait(name, document)
+    if kind == "audience":
+        return normalise_audience(name, document, lookup or (lambda _kind, _name: None))
     typed: Any = _convert(kind, name, document)
     if isinstance(typed, SourceConnection):
         parse_controls(typed.schema_controls)

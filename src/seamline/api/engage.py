@@ -1,0 +1,93 @@
+"""Management API for Engage: audiences and computed traits (create with a backfill, estimate,
+list, members, compute). They are workspace resources too, so `/api/v1/resources` and
+`seamline apply` manage them as well."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from seamline.access.sealing import Sealer
+from seamline.api.auth import workspace_of
+from seamline.engage_ops import EngageOps
+from seamline.errors import InvalidInput, NotFound
+from seamline.workspace.resources import ResourceStore
+from seamline.workspace.saving import prepare
+
+PATHS = {"audiences": "audience", "computed-traits": "computed_trait"}
+
+
+def router(
+    ops: EngageOps,
+    resources: ResourceStore,
+    sealer: Sealer,
+    changed: Callable[[str], None],
+    auth: Any,
+) -> APIRouter:
+    routes = APIRouter(prefix="/api/v1", tags=["Engage"], dependencies=[Depends(auth)])
+
+    def kind_of(collection: str) -> str:
+        kind = PATHS.get(collection)
+        if kind is None:
+            raise NotFound(f"no collection {collection!r}; use audiences or computed-traits")
+        return kind
+
+    @routes.post("/{collection}/estimate", summary="Size and sample of a definition, unsaved")
+    async def estimate(
+        request: Request, collection: str, body: Annotated[dict[str, Any], Body()]
+    ) -> JSONResponse:
+        key, definition = _key_and_definition(body)
+        found = await asyncio.to_thread(
+            ops.estimate, workspace_of(request), kind_of(collection), key, definition
+        )
+        return JSONResponse(found)
+
+    @routes.post("/{collection}", summary="Create or replace a definition and backfill it")
+    async def create(
+        request: Request, collection: str, body: Annotated[dict[str, Any], Body()]
+    ) -> JSONResponse:
+        kind = kind_of(collection)
+        workspace_id = workspace_of(request)
+        key, definition = _key_and_definition(body)
+        await asyncio.to_thread(ops.with_definition, workspace_id, kind, key, definition)
+        canonical = await asyncio.to_thread(
+            prepare, workspace_id, kind, key, definition, resources, sealer
+        )
+        stored = await asyncio.to_thread(resources.put, workspace_id, kind, key, canonical)
+        changed(workspace_id)
+        computed = await asyncio.to_thread(ops.compute, workspace_id, key)
+        return JSONResponse({**computed, "version": stored.version}, status_code=201)
+
+    @routes.get("/{collection}", summary="Definitions with their current sizes")
+    async def listing(request: Request, collection: str) -> JSONResponse:
+        found = await asyncio.to_thread(ops.summary, workspace_of(request), kind_of(collection))
+        return JSONResponse({"data": found})
+
+    @routes.get("/audiences/{key}/members", summary="Profiles in an audience, by id")
+    async def members(
+        request: Request,
+        key: str,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        after: Annotated[str, Query(description="`next` of the previous page")] = "",
+    ) -> JSONResponse:
+        found = await asyncio.to_thread(ops.members, workspace_of(request), key, limit, after)
+        return JSONResponse(found)
+
+    @routes.post("/{collection}/{key}/compute", summary="Recompute over all history now")
+    async def compute(request: Request, collection: str, key: str) -> JSONResponse:
+        kind_of(collection)
+        found = await asyncio.to_thread(ops.compute, workspace_of(request), key)
+        return JSONResponse(found)
+
+    return routes
+
+
+def _key_and_definition(body: dict[str, Any]) -> tuple[str, Any]:
+    key, definition = body.get("key"), body.get("definition")
+    if not isinstance(key, str) or not isinstance(definition, dict):
+        raise InvalidInput('send {"key": "...", "definition": {...}}')
+    return key, definition

@@ -1,0 +1,95 @@
+"""What a change in a computed trait or an audience membership sends: Segment Engage's shapes.
+
+An audience change is a track call (`Audience Entered` / `Audience Exited`, with
+`properties.audience_key` and `properties[key]`) and an identify with `traits[key]` true or
+false; a computed trait change is an identify with the new value (null removes it). Both carry
+`context.personas` as Segment's do, and go into the log like any message, so they are stored,
+update the profile's traits and are routed to destinations. Message ids are derived from the
+change's version, so a change emitted twice (a crash before it was recorded) is one message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from seamline.engage.realtime import Change
+from seamline.spec.envelope import Envelope
+from seamline.spec.messages import Message
+
+ENGAGE_SOURCE = "engage"
+"""The source id of what Engage emits (not a write key: nothing outside can send as it)."""
+
+Identifiers = Callable[[str], list[dict[str, Any]]]
+
+
+def messages_for(
+    changes: Sequence[Change], audiences: set[str], identifiers: Identifiers, now: datetime
+) -> list[Envelope]:
+    """The messages announcing `changes`; changes of people with no user id, anonymous id or
+    email to address them by are skipped."""
+    out: list[Envelope] = []
+    stamp = now.isoformat()
+    for change in changes:
+        ids = _ids(identifiers(change.profile_id))
+        if not ids:
+            continue
+        is_audience = change.key in audiences
+        value = bool(change.after) if is_audience else change.after
+        personas = {
+            "computation_class": "audience" if is_audience else "trait",
+            "computation_key": change.key,
+            "computation_id": f"{'aud' if is_audience else 'trt'}_{change.key}",
+            "space_id": change.workspace_id,
+        }
+        context: dict[str, Any] = {"personas": personas}
+        if "email" in ids:
+            context["traits"] = {"email": ids["email"]}
+        who = {k: v for k, v in ids.items() if k in ("userId", "anonymousId")}
+        traits = {change.key: value, **({"email": ids["email"]} if "email" in ids else {})}
+        documents = [{"type": "identify", "traits": traits}]
+        if is_audience:
+            documents.insert(
+                0,
+                {
+                    "type": "track",
+                    "event": "Audience Entered" if value else "Audience Exited",
+                    "properties": {"audience_key": change.key, change.key: value},
+                },
+            )
+        for document in documents:
+            body = {
+                **document,
+                **who,
+                "messageId": _message_id(change, str(document["type"])),
+                "timestamp": stamp,
+                "receivedAt": stamp,
+                "context": context,
+            }
+            message = msgspec.json.decode(msgspec.json.encode(body), type=Message)
+            out.append(
+                Envelope(workspace_id=change.workspace_id, source_id=ENGAGE_SOURCE, message=message)
+            )
+    return out
+
+
+def _ids(found: list[dict[str, Any]]) -> dict[str, str]:
+    """The newest user id, anonymous id and email of a person, as message fields."""
+    names = {"user_id": "userId", "anonymous_id": "anonymousId", "email": "email"}
+    ids: dict[str, str] = {}
+    for identifier in found:  # oldest first, so the newest wins
+        name = names.get(str(identifier["type"]))
+        if name is not None:
+            ids[name] = str(identifier["value"])
+    if "userId" not in ids and "anonymousId" not in ids and "email" not in ids:
+        return {}
+    return ids
+
+
+def _message_id(change: Change, kind: str) -> str:
+    seed = f"{change.workspace_id}\0{change.profile_id}\0{change.key}\0{change.version}\0{kind}"
+    return "engage-" + hashlib.blake2b(seed.encode(), digest_size=16).hexdigest()

@@ -1,0 +1,135 @@
+"""Engage's operations over history: estimate a definition before saving, compute one over all
+history (backfill) and announce what changed, list members."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from seamline.engage.backends import duckdb_backend
+from seamline.engage.batch import compile_values, rows_of
+from seamline.engage.definition import Audience, ComputedTrait, parse_audience, parse_trait
+from seamline.engage.realtime import Change, RealtimeEngine, same_value
+from seamline.engage.rules import EngageRules, build
+from seamline.engage.text import describe
+from seamline.errors import InvalidInput, NotFound
+from seamline.pipeline.engage_stage import EvaluateEngage
+from seamline.store.engage_sql import SqlEngageStore
+from seamline.store.events_duckdb import DuckDBEventStore
+
+SAMPLE = 10
+KIND_NAMES = {"audience": "audience", "computed_trait": "computed trait"}
+
+
+class EngageOps:
+    def __init__(
+        self,
+        rules_of: Callable[[str], EngageRules],
+        events: DuckDBEventStore,
+        store: SqlEngageStore,
+        engine: RealtimeEngine,
+        stage: Callable[[], EvaluateEngage | None],
+    ) -> None:
+        self._rules_of = rules_of
+        self._events = events
+        self._store = store
+        self._engine = engine
+        self._stage = stage
+
+    def with_definition(
+        self, workspace_id: str, kind: str, key: str, document: Any
+    ) -> tuple[EngageRules, ComputedTrait | Audience]:
+        """The workspace's definitions with this one added or replaced, checked together."""
+        current = self._rules_of(workspace_id)
+        definition: ComputedTrait | Audience
+        if kind == "audience":
+            definition = parse_audience(key, document)
+            traits = list(current.traits.values())
+            audiences = [a for k, a in current.audiences.items() if k != key] + [definition]
+        elif kind == "computed_trait":
+            definition = parse_trait(key, document)
+            traits = [t for k, t in current.traits.items() if k != key] + [definition]
+            audiences = list(current.audiences.values())
+        else:
+            raise InvalidInput("kind must be audience or computed_trait")
+        return build(traits, audiences), definition
+
+    def estimate(self, workspace_id: str, kind: str, key: str, document: Any) -> dict[str, Any]:
+        """Size and a sample of profiles, from the whole history, without saving anything."""
+        began = time.perf_counter()
+        rules, definition = self.with_definition(workspace_id, kind, key, document)
+        rules = rules.only([key])
+        values = self._values_expression(workspace_id, rules)
+        column = values[key]
+        chosen = values.filter(column if kind == "audience" else column.notnull())
+        backend = duckdb_backend(self._events.cursor())
+        # Through Arrow, not pandas: Ibis's pandas path warns under pandas 3.
+        size = int(backend.connection.to_pyarrow(chosen.count()).as_py())
+        sample = backend.connection.to_pyarrow(chosen.select("pid").order_by("pid").limit(SAMPLE))
+        return {
+            "key": key,
+            "kind": kind,
+            "text": describe(definition),
+            "size": size,
+            "sample": sample.column("pid").to_pylist(),
+            "took_ms": round((time.perf_counter() - began) * 1000, 1),
+        }
+
+    def compute(self, workspace_id: str, key: str) -> dict[str, Any]:
+        """Compute a saved definition over all history, record and announce every change."""
+        rules = self._rules_of(workspace_id)
+        if key not in rules.traits and key not in rules.audiences:
+            raise NotFound(f"no audience or computed trait {key!r}; create it first")
+        began = time.perf_counter()
+        scoped = rules.only([key])
+        backend = duckdb_backend(self._events.cursor())
+        table = backend.connection.to_pyarrow(
+            self._values_expression(workspace_id, scoped).select("pid", key)
+        )
+        computed = rows_of(table, [key], scoped)
+        with self._engine.lock:
+            stored = self._store.values(workspace_id, computed)
+        changes = []
+        for pid, row in computed.items():
+            old, version = stored.get(pid, {}).get(key, (None, 0))
+            if not same_value(old, row[key]):
+                changes.append(Change(workspace_id, pid, key, old, row[key], version + 1))
+        stage = self._stage()
+        if stage is not None:
+            stage.announce(rules, changes)
+        else:
+            self._engine.record(changes)
+        size = sum(1 for row in computed.values() if row[key] not in (None, False))
+        return {
+            "key": key,
+            "size": size,
+            "changed": len(changes),
+            "took_ms": round((time.perf_counter() - began) * 1000, 1),
+        }
+
+    def members(self, workspace_id: str, key: str, limit: int, after: str) -> dict[str, Any]:
+        rules = self._rules_of(workspace_id)
+        if key not in rules.audiences:
+            raise NotFound(f"no audience {key!r}")
+        found = self._store.members(workspace_id, key, limit + 1, after)
+        return {
+            "key": key,
+            "members": found[:limit],
+            "next": found[limit - 1] if len(found) > limit else None,
+        }
+
+    def summary(self, workspace_id: str, kind: str) -> list[dict[str, Any]]:
+        rules = self._rules_of(workspace_id)
+        definitions: dict[str, Any] = rules.audiences if kind == "audience" else rules.traits
+        return [
+            {"key": key, "text": describe(d), "size": self._store.count(workspace_id, key)}
+            for key, d in definitions.items()
+        ]
+
+    def _values_expression(self, workspace_id: str, rules: EngageRules) -> Any:
+        backend = duckdb_backend(self._events.cursor())
+        merges = self._store.merged_profiles(workspace_id)
+        flat = backend.flat(workspace_id, rules, merges)
+        return compile_values(rules, flat, datetime.now(UTC))
