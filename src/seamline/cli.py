@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from seamline.cli_destinations import register as register_destinations
+from seamline.cli_engage import register as register_engage
 from seamline.cli_protocols import register as register_protocols
 from seamline.config import Settings, load_settings
 from seamline.errors import SeamlineError
@@ -376,6 +377,7 @@ def suppressions_list(
 
 register_protocols(app, _settings)
 register_destinations(app, _settings)
+register_engage(app, _settings)
 
 
 def main() -> None:

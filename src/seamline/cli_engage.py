@@ -1,0 +1,140 @@
+"""`seamline audiences …` and `seamline traits …`: create, estimate, list, members, compute."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from seamline.errors import InvalidInput
+
+console = Console()
+T = TypeVar("T")
+WORKSPACE = "default"
+
+
+def _definition(path: Path) -> dict[str, Any]:
+    try:
+        found = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise InvalidInput(f"cannot read a definition from {path}: {error}") from None
+    if not isinstance(found, dict):
+        raise InvalidInput(f"{path}: a definition is a mapping (see docs/engage.md)")
+    return found
+
+
+def register(app: typer.Typer, settings: Any) -> None:
+    for collection, kind, noun in (
+        ("audiences", "audience", "audience"),
+        ("traits", "computed_trait", "computed trait"),
+    ):
+        app.add_typer(_commands(kind, noun, settings), name=collection)
+
+
+def _commands(kind: str, noun: str, settings: Any) -> typer.Typer:
+    group = typer.Typer(no_args_is_help=True, help=f"Engage: {noun}s (the server must be stopped).")
+
+    def with_app(ctx: typer.Context, work: Callable[[Any], T], started: bool = False) -> T:
+        from seamline.app import Seamline
+
+        async def run() -> T:
+            app = Seamline(settings(ctx))  # takes the data directory's lock (exit 2 if serving)
+            try:
+                if started:  # announcements go through the pipeline, drained by stop()
+                    await app.start()
+                return await asyncio.to_thread(work, app)
+            finally:
+                await app.stop()
+
+        return asyncio.run(run())
+
+    @group.command("create")
+    def create(
+        ctx: typer.Context,
+        key: Annotated[str, typer.Argument(help="The key (becomes the trait name).")],
+        file: Annotated[Path, typer.Option("-f", "--file", help="YAML or JSON definition.")],
+    ) -> None:
+        """Save a definition and compute it over all history (announcing every member)."""
+        from seamline.workspace.saving import prepare
+
+        definition = _definition(file)
+
+        def work(app: Any) -> dict[str, Any]:
+            app.engage_ops.with_definition(WORKSPACE, kind, key, definition)
+            canonical = prepare(WORKSPACE, kind, key, definition, app.resources, app.sealer)
+            app.resources.put(WORKSPACE, kind, key, canonical)
+            app.rules.invalidate(WORKSPACE)
+            with console.status(f"computing {key} over all history…"):
+                result: dict[str, Any] = app.engage_ops.compute(WORKSPACE, key)
+            return result
+
+        found = with_app(ctx, work, started=True)
+        size, changed = found["size"], found["changed"]
+        console.print(f"{noun} {key}: {size} profiles, {changed} changes announced")
+
+    @group.command("estimate")
+    def estimate(
+        ctx: typer.Context,
+        key: Annotated[str, typer.Argument(help="The key it would have.")],
+        file: Annotated[Path, typer.Option("-f", "--file", help="YAML or JSON definition.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Size and 10 sample profiles of a definition, without saving it."""
+        definition = _definition(file)
+        found = with_app(ctx, lambda app: app.engage_ops.estimate(WORKSPACE, kind, key, definition))
+        if as_json:
+            print(json.dumps(found))
+            return
+        console.print(found["text"])
+        console.print(f"{found['size']} profiles ({found['took_ms']} ms); sample:")
+        for pid in found["sample"]:
+            console.print(f"  {pid}")
+
+    @group.command("list")
+    def listing(
+        ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+    ) -> None:
+        """Every definition with its text form and current size."""
+        found = with_app(ctx, lambda app: app.engage_ops.summary(WORKSPACE, kind))
+        if as_json:
+            print(json.dumps(found))
+            return
+        table = Table("key", "definition", "size")
+        for row in found:
+            table.add_row(row["key"], row["text"], str(row["size"]))
+        console.print(table)
+
+    @group.command("compute")
+    def compute(ctx: typer.Context, key: Annotated[str, typer.Argument()]) -> None:
+        """Recompute over all history now and announce what changed."""
+
+        def work(app: Any) -> dict[str, Any]:
+            with console.status(f"computing {key} over all history…"):
+                result: dict[str, Any] = app.engage_ops.compute(WORKSPACE, key)
+            return result
+
+        found = with_app(ctx, work, started=True)
+        took = found["took_ms"]
+        console.print(f"{key}: {found['size']} profiles, {found['changed']} changed ({took} ms)")
+
+    if kind == "audience":
+
+        @group.command("members")
+        def members(
+            ctx: typer.Context,
+            key: Annotated[str, typer.Argument()],
+            limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+        ) -> None:
+            """Profiles in the audience, by id."""
+            found = with_app(ctx, lambda app: app.engage_ops.members(WORKSPACE, key, limit, ""))
+            for pid in found["members"]:
+                print(pid)
+
+    return group
