@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import msgspec
 from fastapi import FastAPI
@@ -287,6 +287,7 @@ class Seamline:
                     events=self._events,
                     tokens=self.tokens,
                     consent=self.consent,
+                    engage=self._engage_traits,
                 )
             )
         )
@@ -438,6 +439,16 @@ class Seamline:
         )
         await asyncio.to_thread(self.protocols.mark_rerun, [h.id for h in pending if h.id])
         return len(pending)
+
+    def _engage_traits(self, workspace_id: str, profile_id: str) -> dict[str, tuple[str, Any]]:
+        """A person's computed traits and audience memberships, by key, with their class."""
+        rules = self.rules.get(workspace_id).engage
+        stored = self.engage_store.values(workspace_id, [profile_id]).get(profile_id, {})
+        return {
+            key: ("audience" if key in rules.audiences else "computed_trait", value)
+            for key, (value, _) in stored.items()
+            if (key in rules.audiences or key in rules.traits) and value is not None
+        }
 
     def _emit(self, envelopes: list[Envelope]) -> None:
         """Append Engage's messages to the log (from the pipeline's thread), durably."""

@@ -4,6 +4,7 @@ evaluated as events arrive, announced to a webhook, and exited by the sweep."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,6 +69,12 @@ async def test_members_enter_in_real_time_and_exit_when_their_events_age_out(
     assert len(members["members"]) == 2
     listing = await workspace.get("audiences")
     assert listing["data"][0]["size"] == 2
+    basic = {"Authorization": "Basic " + base64.b64encode(f"{workspace.token}:".encode()).decode()}
+    traits_url = "/v1/spaces/default/collections/users/profiles/user_id:ada/traits"
+    answer = await workspace.client.get(traits_url, params={"class": "audience"}, headers=basic)
+    assert answer.json()["traits"] == {"buyers": True}
+    answer = await workspace.client.get(traits_url, params={"class": "custom_trait"}, headers=basic)
+    assert "buyers" not in answer.json()["traits"]
     assert "performed" in listing["data"][0]["text"]
 
     await asyncio.sleep(3.5)

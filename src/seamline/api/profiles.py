@@ -7,6 +7,7 @@ events|links|metadata}`; auth is HTTP Basic with an access token as the user nam
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -43,7 +44,11 @@ class ProfileAPI:
         events: DuckDBEventStore,
         tokens: TokenStore,
         consent: SqlConsentStore,
+        engage: Callable[[str, str], dict[str, tuple[str, Any]]] = lambda _w, _p: {},
     ) -> None:
+        self.engage = engage
+        """(workspace, canonical profile) → {key: (class, value)} of computed traits and
+        audiences."""
         self.consent = consent
         self.graph = graph
         self.traits = traits
@@ -99,10 +104,17 @@ def router(reader: ProfileAPI) -> APIRouter:
             raise InvalidInput(f"class must be one of {', '.join(TRAIT_CLASSES)}")
         profile_id = profile_of(space_id, identifier)
         found = await asyncio.to_thread(reader.traits.traits_of, profile_id, verbose=verbose)
-        if trait_class in ("audience", "computed_trait"):
-            # Every stored trait today comes from identify/context.traits: audiences and
-            # computed traits arrive with engage, and will be kept apart by class then.
-            found = {}
+        engage = await asyncio.to_thread(reader.engage, space_id, profile_id)
+        # Engage's own values win over the identify that announced them (which may be in flight).
+        for key, (_, value) in engage.items():
+            found[key] = {"value": value, "source_id": "engage"} if verbose else value
+        if trait_class is not None:
+            classes = {key: kind for key, (kind, _) in engage.items()}
+            found = {
+                name: value
+                for name, value in found.items()
+                if classes.get(name, "custom_trait") == trait_class
+            }
         names = sorted(found)
         if include:
             wanted = {name.strip() for name in include.split(",")}
