@@ -58,7 +58,12 @@ def duckdb_backend(connection: Any) -> JsonBackend:
 
 
 def postgres_backend(url: str, table: str = "events") -> JsonBackend:
-    return JsonBackend(ibis.postgres.connect(url), "postgres", table)
+    """An events table in PostgreSQL (`postgres://…` or SQLAlchemy's `postgresql+psycopg://…`)
+    with json/jsonb columns, e.g. kept by the postgres-warehouse destination."""
+    url = url.replace("postgresql+psycopg://", "postgres://").replace(
+        "postgresql://", "postgres://"
+    )
+    return JsonBackend(ibis.connect(url), "postgres", table)
 
 
 class SparkBackend:
@@ -84,7 +89,12 @@ class SparkBackend:
         self.session.sql(
             f"SELECT * FROM {self._table} WHERE workspace_id = '{quoted}'"
         ).createOrReplaceTempView(scoped)
-        return self.connection.sql(flat_spark_sql(scoped, merges_view, rules.needs))
+        # A view made by Spark itself: Ibis's `sql()` re-parses the text and loses the
+        # VARIANT calls.
+        self.session.sql(flat_spark_sql(scoped, merges_view, rules.needs)).createOrReplaceTempView(
+            "seamline_flat_events"
+        )
+        return self.connection.table("seamline_flat_events")
 
     def execute(self, expression: ir.Expr) -> Any:
         return self.connection.to_pyarrow(expression)

@@ -121,7 +121,10 @@ def flat_spark_sql(events_view: str, merges_view: str | None, needs: Needs) -> s
 
 
 def _spark_path(path: str) -> str:
-    return "$" + "".join(f"['{part.replace(chr(39), '')}']" for part in path.split("."))
+    # Inside a single-quoted SQL literal: bracket keys in double quotes, quotes dropped.
+    return "$" + "".join(
+        '["' + part.replace('"', "").replace("'", "") + '"]' for part in path.split(".")
+    )
 
 
 def _spark_typed(prefix: str, column: str, path: str) -> list[str]:
