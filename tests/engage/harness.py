@@ -63,14 +63,22 @@ class Harness:
                 update(profiles).where(profiles.c.canonical_id == merged).values(canonical_id=into)
             )
 
-    def feed(self, rules: EngageRules, messages: Sequence[tuple[str, dict[str, Any]]]) -> list[Change]:
+    def feed(
+        self, rules: EngageRules, messages: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[Change]:
         """One pipeline batch: (profile id, Segment message) in log order."""
         items = []
         for pid, message in messages:
             self._profile(pid)
             body = {"messageId": f"m{self.offset}", "receivedAt": self.now.isoformat(), **message}
             decoded = msgspec.json.decode(msgspec.json.encode(body), type=Message)
-            items.append(Item(self.offset, Envelope(workspace_id=WORKSPACE, source_id="src", message=decoded), pid))
+            items.append(
+                Item(
+                    self.offset,
+                    Envelope(workspace_id=WORKSPACE, source_id="src", message=decoded),
+                    pid,
+                )
+            )
             self.offset += 1
         self.events.write(items)
         updates = trait_updates(items)
@@ -89,15 +97,19 @@ class Harness:
         people = self._people()
         stored = self.store.values(WORKSPACE, people)
         return {
-            pid: {key: stored.get(pid, {}).get(key, (None, 0))[0] for key in rules.keys()}
+            pid: {
+                key: stored.get(pid, {}).get(key, (None, 0))[0] for key in rules.definition_keys()
+            }
             for pid in people
         }
 
-    def batch(self, rules: EngageRules, backend: Backend | None = None) -> dict[str, dict[str, Any]]:
+    def batch(
+        self, rules: EngageRules, backend: Backend | None = None
+    ) -> dict[str, dict[str, Any]]:
         backend = backend or duckdb_backend(self.events._conn)
         merges = self.store.merged_profiles(WORKSPACE)
         table = compute(backend, WORKSPACE, rules, merges, self.now)
-        return rows_of(table, rules.keys(), rules)
+        return rows_of(table, rules.definition_keys(), rules)
 
     def _people(self) -> list[str]:
         rows = self.events.query("SELECT DISTINCT profile_id FROM events")
@@ -115,12 +127,19 @@ class Harness:
             )
 
 
-def rules_of(traits: Sequence[ComputedTrait] = (), audiences: Sequence[Audience] = ()) -> EngageRules:
+def rules_of(
+    traits: Sequence[ComputedTrait] = (), audiences: Sequence[Audience] = ()
+) -> EngageRules:
     return build(traits, audiences)
 
 
 def track(event: str, days_ago: float, **properties: Any) -> dict[str, Any]:
-    return {"type": "track", "event": event, "timestamp": at(days_ago).isoformat(), "properties": properties}
+    return {
+        "type": "track",
+        "event": event,
+        "timestamp": at(days_ago).isoformat(),
+        "properties": properties,
+    }
 
 
 def identify(days_ago: float, **traits: Any) -> dict[str, Any]:
@@ -128,4 +147,9 @@ def identify(days_ago: float, **traits: Any) -> dict[str, Any]:
 
 
 def group(group_id: str, days_ago: float, **traits: Any) -> dict[str, Any]:
-    return {"type": "group", "groupId": group_id, "timestamp": at(days_ago).isoformat(), "traits": traits}
+    return {
+        "type": "group",
+        "groupId": group_id,
+        "timestamp": at(days_ago).isoformat(),
+        "traits": traits,
+    }

@@ -19,21 +19,54 @@ from tests.engage.harness import Harness, group, identify, rules_of, track
 
 TRAITS = {
     "orders_30d": {"kind": "event_counter", "event": "Order Completed", "window": "30d"},
-    "spend": {"kind": "aggregation", "event": "Order Completed", "property": "total", "function": "sum"},
-    "biggest": {"kind": "aggregation", "event": "Order Completed", "property": "total", "function": "max"},
-    "average": {"kind": "aggregation", "event": "Order Completed", "property": "total", "function": "avg"},
+    "spend": {
+        "kind": "aggregation",
+        "event": "Order Completed",
+        "property": "total",
+        "function": "sum",
+    },
+    "biggest": {
+        "kind": "aggregation",
+        "event": "Order Completed",
+        "property": "total",
+        "function": "max",
+    },
+    "average": {
+        "kind": "aggregation",
+        "event": "Order Completed",
+        "property": "total",
+        "function": "avg",
+    },
     "favourite": {"kind": "most_frequent", "event": "Product Viewed", "property": "category"},
     "first_seen_category": {"kind": "first", "event": "Product Viewed", "property": "category"},
-    "last_category": {"kind": "last", "event": "Product Viewed", "property": "category", "window": "7d"},
+    "last_category": {
+        "kind": "last",
+        "event": "Product Viewed",
+        "property": "category",
+        "window": "7d",
+    },
     "categories": {"kind": "unique_list", "event": "Product Viewed", "property": "category"},
-    "category_count": {"kind": "unique_list_count", "event": "Product Viewed", "property": "category"},
-    "shoe_views": {"kind": "event_counter", "event": "Product Viewed", "where": [{"property": "category", "value": "shoes"}]},
+    "category_count": {
+        "kind": "unique_list_count",
+        "event": "Product Viewed",
+        "property": "category",
+    },
+    "shoe_views": {
+        "kind": "event_counter",
+        "event": "Product Viewed",
+        "where": [{"property": "category", "value": "shoes"}],
+    },
 }
 AUDIENCES = {
     "repeat_buyers": {"performed": {"event": "Order Completed", "at_least": 2, "within": "30d"}},
     "one_order": {"performed": {"event": "Order Completed", "exactly": 1}},
     "few_views": {"performed": {"event": "Product Viewed", "at_most": 1}},
-    "big_orders": {"performed": {"event": "Order Completed", "where": [{"property": "total", "op": ">", "value": 50}]}},
+    "big_orders": {
+        "performed": {
+            "event": "Order Completed",
+            "where": [{"property": "total", "op": ">", "value": 50}],
+        }
+    },
     "never_bought": {"not_performed": {"event": "Order Completed"}},
     "pros": {"trait": {"name": "plan", "op": "=", "value": "pro"}},
     "gmail": {"trait": {"name": "email", "op": "ends_with", "value": "@gmail.com"}},
@@ -48,21 +81,57 @@ AUDIENCES = {
 }
 EXPECTED = {
     "ada": {
-        "orders_30d": 2, "spend": 110.0, "biggest": 80.0, "average": 55.0, "favourite": "shoes",
-        "first_seen_category": "hats", "last_category": "shoes", "categories": ["hats", "shoes"],
-        "category_count": 2, "shoe_views": 2, "repeat_buyers": True, "one_order": False,
-        "few_views": False, "big_orders": True, "never_bought": False, "pros": True,
-        "gmail": True, "adults": True, "has_plan": True, "big_spenders": True,
-        "gold_accounts": False, "view_then_buy": True, "pro_repeat": True, "pro_or_gold": True,
+        "orders_30d": 2,
+        "spend": 110.0,
+        "biggest": 80.0,
+        "average": 55.0,
+        "favourite": "shoes",
+        "first_seen_category": "hats",
+        "last_category": "shoes",
+        "categories": ["hats", "shoes"],
+        "category_count": 2,
+        "shoe_views": 2,
+        "repeat_buyers": True,
+        "one_order": False,
+        "few_views": False,
+        "big_orders": True,
+        "never_bought": False,
+        "pros": True,
+        "gmail": True,
+        "adults": True,
+        "has_plan": True,
+        "big_spenders": True,
+        "gold_accounts": False,
+        "view_then_buy": True,
+        "pro_repeat": True,
+        "pro_or_gold": True,
         "not_pro": False,
     },
     "bob": {
-        "orders_30d": None, "spend": 20.0, "biggest": 20.0, "average": 20.0, "favourite": "hats",
-        "first_seen_category": "hats", "last_category": None, "categories": ["hats"],
-        "category_count": 1, "shoe_views": None, "repeat_buyers": False, "one_order": True,
-        "few_views": True, "big_orders": False, "never_bought": False, "pros": False,
-        "gmail": False, "adults": False, "has_plan": False, "big_spenders": False,
-        "gold_accounts": True, "view_then_buy": False, "pro_repeat": False, "pro_or_gold": True,
+        "orders_30d": None,
+        "spend": 20.0,
+        "biggest": 20.0,
+        "average": 20.0,
+        "favourite": "hats",
+        "first_seen_category": "hats",
+        "last_category": None,
+        "categories": ["hats"],
+        "category_count": 1,
+        "shoe_views": None,
+        "repeat_buyers": False,
+        "one_order": True,
+        "few_views": True,
+        "big_orders": False,
+        "never_bought": False,
+        "pros": False,
+        "gmail": False,
+        "adults": False,
+        "has_plan": False,
+        "big_spenders": False,
+        "gold_accounts": True,
+        "view_then_buy": False,
+        "pro_repeat": False,
+        "pro_or_gold": True,
         "not_pro": True,
     },
 }
@@ -138,7 +207,9 @@ def test_postgresql_gives_the_same_answers(harness: Harness, postgres_url: str) 
             " context jsonb)"
         )
         with conn.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join(['%s'] * 10)})", _rows(harness))
+            cursor.executemany(
+                f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join(['%s'] * 10)})", _rows(harness)
+            )
     backend = postgres_backend(postgres_url)
     try:
         assert normalised(harness.batch(rules(), backend)) == EXPECTED

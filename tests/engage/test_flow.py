@@ -109,7 +109,12 @@ async def test_a_new_audience_is_backfilled_from_history_and_estimated_before_sa
     (body,) = await delivered(tool, 1)
     assert (body["event"], body["userId"]) == ("Audience Entered", "ada")
 
-    trait = {"kind": "aggregation", "event": "Order Completed", "property": "total", "function": "sum"}
+    trait = {
+        "kind": "aggregation",
+        "event": "Order Completed",
+        "property": "total",
+        "function": "sum",
+    }
     made = await post(workspace, "computed-traits", {"key": "spend", "definition": trait}, 201)
     assert made["changed"] == 2
     await workspace.settle()

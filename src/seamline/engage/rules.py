@@ -28,7 +28,7 @@ class EngageRules:
     def empty(self) -> bool:
         return not self.traits and not self.audiences
 
-    def keys(self) -> list[str]:
+    def definition_keys(self) -> list[str]:
         return [*self.traits, *self.audiences]
 
     def only(self, keys: Iterable[str]) -> EngageRules:
