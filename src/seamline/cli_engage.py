@@ -36,6 +36,40 @@ def register(app: typer.Typer, settings: Any) -> None:
         ("traits", "computed_trait", "computed trait"),
     ):
         app.add_typer(_commands(kind, noun, settings), name=collection)
+    app.add_typer(_predictions(settings), name="predictions")
+
+
+def _predictions(settings: Any) -> typer.Typer:
+    group = typer.Typer(no_args_is_help=True, help="Engage: predictive traits.")
+
+    @group.command("train")
+    def train(
+        ctx: typer.Context,
+        file: Annotated[Path, typer.Option("-f", "--file", help="YAML or JSON spec.")],
+    ) -> None:
+        """Train on history (time split), print held-out metrics, score every profile and
+        write each score as the trait KEY (see docs/predictions.md)."""
+        from seamline.app import Seamline
+
+        spec = _definition(file)
+
+        async def run() -> dict[str, Any]:
+            app = Seamline(settings(ctx))
+            try:
+                await app.start()
+                with console.status(f"training {spec.get('key')} on history…"):
+                    found: dict[str, Any] = await asyncio.to_thread(
+                        app.engage_ops.predict, WORKSPACE, spec
+                    )
+                return found
+            finally:
+                await app.stop()
+
+        found = asyncio.run(run())
+        console.print(found["text"])
+        console.print(f"{found['changed']} scores changed and announced")
+
+    return group
 
 
 def _commands(kind: str, noun: str, settings: Any) -> typer.Typer:

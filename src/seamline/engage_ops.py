@@ -8,9 +8,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from seamline.engage.backends import duckdb_backend
 from seamline.engage.batch import compile_values, rows_of
 from seamline.engage.definition import Audience, ComputedTrait, parse_audience, parse_trait
+from seamline.engage.predictions import (
+    NotEnoughData,
+    PredictionSpec,
+    format_report,
+    train_and_score,
+)
 from seamline.engage.realtime import Change, RealtimeEngine, same_value
 from seamline.engage.rules import EngageRules, build
 from seamline.engage.text import describe
@@ -109,6 +117,38 @@ class EngageOps:
             "took_ms": round((time.perf_counter() - began) * 1000, 1),
         }
 
+    def predict(self, workspace_id: str, document: Any) -> dict[str, Any]:
+        """Train a prediction on history, score every profile and write each score as the
+        profile trait `key` (announced as an identify, like a computed trait): audiences
+        then use it as any trait (`likely_to_buy > 0.6`)."""
+        began = time.perf_counter()
+        spec = _prediction_spec(workspace_id, document)
+        merges = dict(self._store.merged_profiles(workspace_id))
+        try:
+            result = train_and_score(self._events.cursor(), spec, canonical=merges)
+        except NotEnoughData as error:
+            raise InvalidInput(str(error)) from None
+        with self._engine.lock:
+            stored = self._store.values(workspace_id, result.scores)
+        changes = []
+        for pid, score in result.scores.items():
+            old, version = stored.get(pid, {}).get(spec.key, (None, 0))
+            if not same_value(old, score):
+                changes.append(Change(workspace_id, pid, spec.key, old, score, version + 1))
+        stage = self._stage()
+        if stage is not None:
+            stage.announce(self._rules_of(workspace_id), changes)
+        else:
+            self._engine.record(changes)
+        return {
+            "key": spec.key,
+            "report": result.report,
+            "text": format_report(result),
+            "scored": len(result.scores),
+            "changed": len(changes),
+            "took_ms": round((time.perf_counter() - began) * 1000, 1),
+        }
+
     def members(self, workspace_id: str, key: str, limit: int, after: str) -> dict[str, Any]:
         rules = self._rules_of(workspace_id)
         if key not in rules.audiences:
@@ -133,3 +173,14 @@ class EngageOps:
         merges = self._store.merged_profiles(workspace_id)
         flat = backend.flat(workspace_id, rules, merges)
         return compile_values(rules, flat, datetime.now(UTC))
+
+
+def _prediction_spec(workspace_id: str, document: Any) -> PredictionSpec:
+    if not isinstance(document, dict):
+        raise InvalidInput("a prediction is an object: key, kind, event, horizon_days, …")
+    try:
+        spec = msgspec.convert({**document, "workspace_id": workspace_id}, PredictionSpec)
+    except (msgspec.ValidationError, ValueError) as error:
+        raise InvalidInput(f"prediction: {error}") from None
+    parse_trait(spec.key, {"kind": "event_counter", "event": spec.event})  # checks the key
+    return spec

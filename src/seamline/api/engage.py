@@ -36,6 +36,11 @@ def router(
             raise NotFound(f"no collection {collection!r}; use audiences or computed-traits")
         return kind
 
+    @routes.post("/predictions", summary="Train a prediction and write its scores as a trait")
+    async def predict(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+        found = await asyncio.to_thread(ops.predict, workspace_of(request), body)
+        return JSONResponse(found)
+
     @routes.post("/{collection}/estimate", summary="Size and sample of a definition, unsaved")
     async def estimate(
         request: Request, collection: str, body: Annotated[dict[str, Any], Body()]
