@@ -12,6 +12,10 @@ pipeline until it is quiet and prints events/s, profiles, merges, p99 time per b
   on-ip `on`, and every IP address masked before storage (every message changes);
   all   each in turn on the same workload, with their ratios to `off`.
 
+`--engage 0,20` runs once per count of live audiences (with 3 computed traits when above 0):
+the Engage stage in the tail, its announcements appended to the log and processed too, and
+prints the throughput loss against 0.
+
     .venv/bin/python benchmarks/pipeline.py --events 1000000 --users 100000
     .venv/bin/python benchmarks/pipeline.py --events 300000 --users 30000 --protocols all
 """
@@ -36,10 +40,14 @@ from sqlalchemy import func, select
 
 from seamline.app import tune_runtime
 from seamline.config import Settings
+from seamline.engage.people import StoredPeople
+from seamline.engage.realtime import RealtimeEngine
 from seamline.identity.rules import IdentityRules
 from seamline.log import LocalLog
 from seamline.pipeline import PipelineRunner
+from seamline.pipeline.batch import Stage
 from seamline.pipeline.dedup import DropDuplicates
+from seamline.pipeline.engage_stage import EvaluateEngage
 from seamline.pipeline.identity_stage import ResolveIdentities
 from seamline.pipeline.privacy_stage import ControlPersonalData
 from seamline.pipeline.profiles_stage import UpdateAccounts, UpdateTraits
@@ -49,6 +57,7 @@ from seamline.spec import Envelope, Message
 from seamline.spec.envelope import envelope_encoder
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.dedup_sqlite import SqliteSeenMessages
+from seamline.store.engage_sql import SqlEngageStore
 from seamline.store.events_duckdb import DuckDBEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.inventory_sql import SqlInventory
@@ -208,6 +217,45 @@ def configure(resources: SqlResourceStore, mask_ips: bool) -> None:
         resources.put("default", kind, name, normalise(kind, name, document))
 
 
+def engage_definitions(resources: SqlResourceStore, audiences: int) -> None:
+    """`audiences` audiences over the workload's events and traits, and 3 computed traits."""
+    traits = {
+        "views_30d": {"kind": "event_counter", "event": "Product Viewed", "window": "30d"},
+        "spend": {"kind": "aggregation", "event": "Order Completed", "property": "price",
+                  "function": "sum"},
+        "last_sku": {"kind": "last", "event": "Product Viewed", "property": "sku"},
+    }  # fmt: skip
+    for key, document in traits.items():
+        resources.put("default", "computed_trait", key, normalise("computed_trait", key, document))
+    for i in range(audiences):
+        a, b = EVENT_NAMES[i % len(EVENT_NAMES)], EVENT_NAMES[(i * 7 + 3) % len(EVENT_NAMES)]
+        shape = i % 5
+        if shape == 0:
+            condition: dict[str, object] = {
+                "performed": {"event": a, "at_least": 2, "within": "30d"}
+            }
+        elif shape == 1:
+            where = [{"property": "price", "op": ">", "value": 100}]
+            condition = {"performed": {"event": a, "where": where, "within": "7d"}}
+        elif shape == 2:
+            condition = {"all": [{"trait": {"name": "plan", "value": "pro"}},
+                                 {"performed": {"event": a}}]}  # fmt: skip
+        elif shape == 3:
+            condition = {"sequence": {"steps": [a, b], "within": "1d"}}
+        else:
+            condition = {"all": [{"not": {"audience": f"aud_{i - 1}"}},
+                                 {"performed": {"event": b, "within": "30d"}}]}  # fmt: skip
+        key = f"aud_{i}"
+        document = {"condition": condition}
+        canonical = normalise("audience", key, document, lambda k, n: _stored(resources, k, n))
+        resources.put("default", "audience", key, canonical)
+
+
+def _stored(resources: SqlResourceStore, kind: str, name: str) -> dict[str, object] | None:
+    found = resources.get("default", kind, name)
+    return None if found is None else found.document
+
+
 def rss_mib() -> float:
     with open("/proc/self/status") as status:
         for line in status:
@@ -216,10 +264,12 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run(args: argparse.Namespace, console: Console, mode: str, records: list[bytes]) -> float:
+async def run(
+    args: argparse.Namespace, console: Console, mode: str, records: list[bytes], audiences: int = 0
+) -> float:
     """One run on a fresh data directory; returns events/s."""
     root = Path(tempfile.mkdtemp(prefix="seamline-pipeline-bench-", dir=args.data_root))
-    console.print(f"[bold]protocols {mode}[/]: data dir {root}")
+    console.print(f"[bold]protocols {mode}, {audiences} audiences[/]: data dir {root}")
     log = LocalLog(root / "log", fsync=False)
     for start in range(0, len(records), 10_000):
         await log.append(records[start : start + 10_000])
@@ -231,6 +281,25 @@ async def run(args: argparse.Namespace, console: Console, mode: str, records: li
     rules = RulesCache(resources, root / "functions")
     if mode in ("on", "on-ip"):
         configure(resources, mask_ips=mode == "on-ip")
+    tail: list[Stage] = [StoreEvents(events)]  # as `seamline serve` wires it
+    if audiences:
+        engage_definitions(resources, audiences)
+        end_us = int(START.timestamp() * 1_000_000) + args.events * 1_000
+        engage_engine_store = SqlEngageStore(engine)
+        engage_engine = RealtimeEngine(
+            engage_engine_store,
+            StoredPeople(traits, SqlAccountStore(engine)),
+            events.track_events,
+            clock=lambda: end_us,
+        )
+        tail.append(
+            EvaluateEngage(
+                lambda w: rules.get(w).engage,
+                engage_engine,
+                engage_engine_store.identifiers_of_people,
+                lambda found: log.submit([envelope_encoder.encode(e) for e in found]).result(),
+            )
+        )
     data_controls = (
         ApplyProtocols(rules.get, SqlProtocolsStore(engine)),
         ControlPersonalData(
@@ -262,7 +331,7 @@ async def run(args: argparse.Namespace, console: Console, mode: str, records: li
         runner = PipelineRunner(
             log,
             stages,
-            tail=(StoreEvents(events),),  # as `seamline serve` wires it
+            tail=tail,
             batch_size=args.batch_size,
             on_commit=committed,
             on_resume=events.truncate_from,
@@ -330,7 +399,18 @@ async def compare(args: argparse.Namespace, console: Console) -> None:
     console.print(f"generating {args.events:,} events for {args.users:,} users …")
     records = generate(args.events, args.users, args.seed)
     modes = ("off", "idle", "on", "on-ip") if args.protocols == "all" else (args.protocols,)
-    rates = {mode: await run(args, console, mode, records) for mode in modes}
+    counts = [int(n) for n in args.engage.split(",")]
+    if len(counts) > 1:
+        engage_rates = {n: await run(args, console, modes[0], records, n) for n in counts}
+        table = Table(title=f"Engage stage: cost against {counts[0]} audiences in the same run")
+        for column in ("audiences", "events/s", f"ratio to {counts[0]}", "cost"):
+            table.add_column(column, justify="right")
+        for n, rate in engage_rates.items():
+            ratio = rate / engage_rates[counts[0]]
+            table.add_row(str(n), f"{rate:,.0f}", f"{ratio:.2f}", f"{(1 - ratio) * 100:.0f} %")
+        console.print(table)
+        return
+    rates = {mode: await run(args, console, mode, records, counts[0]) for mode in modes}
     if len(rates) > 1:
         table = Table(title="Protocols and privacy stages: cost against `off` in the same run")
         for column in ("configuration", "events/s", "ratio to off", "cost"):
@@ -350,6 +430,9 @@ def main() -> None:
     parser.add_argument("--data-root", default=None)
     parser.add_argument(
         "--protocols", choices=("off", "idle", "on", "on-ip", "all"), default="idle"
+    )
+    parser.add_argument(
+        "--engage", default="0", help="Live audiences, or a comma list to compare (0,20)"
     )
     args = parser.parse_args()
     tune_runtime()  # as `seamline serve` does

@@ -386,7 +386,7 @@ class Seamline:
         self.engage = EvaluateEngage(
             lambda workspace_id: self.rules.get(workspace_id).engage,
             self.engage_engine,
-            self.identity.identifiers_of,
+            self.engage_store.identifiers_of_people,
             self._emit,
         )
         self.runner = PipelineRunner(

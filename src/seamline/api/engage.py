@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from seamline.access.sealing import Sealer
 from seamline.api.auth import workspace_of
 from seamline.engage_ops import EngageOps
-from seamline.errors import InvalidInput, NotFound
+from seamline.errors import InvalidInput
 from seamline.workspace.resources import ResourceStore
 from seamline.workspace.saving import prepare
 
@@ -30,47 +30,13 @@ def router(
 ) -> APIRouter:
     routes = APIRouter(prefix="/api/v1", tags=["Engage"], dependencies=[Depends(auth)])
 
-    def kind_of(collection: str) -> str:
-        kind = PATHS.get(collection)
-        if kind is None:
-            raise NotFound(f"no collection {collection!r}; use audiences or computed-traits")
-        return kind
-
     @routes.post("/predictions", summary="Train a prediction and write its scores as a trait")
     async def predict(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
         found = await asyncio.to_thread(ops.predict, workspace_of(request), body)
         return JSONResponse(found)
 
-    @routes.post("/{collection}/estimate", summary="Size and sample of a definition, unsaved")
-    async def estimate(
-        request: Request, collection: str, body: Annotated[dict[str, Any], Body()]
-    ) -> JSONResponse:
-        key, definition = _key_and_definition(body)
-        found = await asyncio.to_thread(
-            ops.estimate, workspace_of(request), kind_of(collection), key, definition
-        )
-        return JSONResponse(found)
-
-    @routes.post("/{collection}", summary="Create or replace a definition and backfill it")
-    async def create(
-        request: Request, collection: str, body: Annotated[dict[str, Any], Body()]
-    ) -> JSONResponse:
-        kind = kind_of(collection)
-        workspace_id = workspace_of(request)
-        key, definition = _key_and_definition(body)
-        await asyncio.to_thread(ops.with_definition, workspace_id, kind, key, definition)
-        canonical = await asyncio.to_thread(
-            prepare, workspace_id, kind, key, definition, resources, sealer
-        )
-        stored = await asyncio.to_thread(resources.put, workspace_id, kind, key, canonical)
-        changed(workspace_id)
-        computed = await asyncio.to_thread(ops.compute, workspace_id, key)
-        return JSONResponse({**computed, "version": stored.version}, status_code=201)
-
-    @routes.get("/{collection}", summary="Definitions with their current sizes")
-    async def listing(request: Request, collection: str) -> JSONResponse:
-        found = await asyncio.to_thread(ops.summary, workspace_of(request), kind_of(collection))
-        return JSONResponse({"data": found})
+    for collection, kind in PATHS.items():
+        _collection(routes, ops, resources, sealer, changed, collection, kind)
 
     @routes.get("/audiences/{key}/members", summary="Profiles in an audience, by id")
     async def members(
@@ -82,13 +48,49 @@ def router(
         found = await asyncio.to_thread(ops.members, workspace_of(request), key, limit, after)
         return JSONResponse(found)
 
-    @routes.post("/{collection}/{key}/compute", summary="Recompute over all history now")
-    async def compute(request: Request, collection: str, key: str) -> JSONResponse:
-        kind_of(collection)
-        found = await asyncio.to_thread(ops.compute, workspace_of(request), key)
+    return routes
+
+
+def _collection(
+    routes: APIRouter,
+    ops: EngageOps,
+    resources: ResourceStore,
+    sealer: Sealer,
+    changed: Callable[[str], None],
+    collection: str,
+    kind: str,
+) -> None:
+    """The routes of one collection, on fixed paths (a path parameter here would also catch
+    the workspace router's `/api/v1/held`, `/api/v1/violations` …)."""
+
+    @routes.post(f"/{collection}/estimate", summary=f"Size and sample of a {kind}, unsaved")
+    async def estimate(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+        key, definition = _key_and_definition(body)
+        found = await asyncio.to_thread(ops.estimate, workspace_of(request), kind, key, definition)
         return JSONResponse(found)
 
-    return routes
+    @routes.post(f"/{collection}", summary=f"Create or replace a {kind} and backfill it")
+    async def create(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+        workspace_id = workspace_of(request)
+        key, definition = _key_and_definition(body)
+        await asyncio.to_thread(ops.with_definition, workspace_id, kind, key, definition)
+        canonical = await asyncio.to_thread(
+            prepare, workspace_id, kind, key, definition, resources, sealer
+        )
+        stored = await asyncio.to_thread(resources.put, workspace_id, kind, key, canonical)
+        changed(workspace_id)
+        computed = await asyncio.to_thread(ops.compute, workspace_id, key)
+        return JSONResponse({**computed, "version": stored.version}, status_code=201)
+
+    @routes.get(f"/{collection}", summary=f"Every {kind} with its current size")
+    async def listing(request: Request) -> JSONResponse:
+        found = await asyncio.to_thread(ops.summary, workspace_of(request), kind)
+        return JSONResponse({"data": found})
+
+    @routes.post(f"/{collection}/{{key}}/compute", summary="Recompute over all history now")
+    async def compute(request: Request, key: str) -> JSONResponse:
+        found = await asyncio.to_thread(ops.compute, workspace_of(request), key)
+        return JSONResponse(found)
 
 
 def _key_and_definition(body: dict[str, Any]) -> tuple[str, Any]:

@@ -24,7 +24,8 @@ from seamline.spec.messages import Message
 ENGAGE_SOURCE = "engage"
 """The source id of what Engage emits (not a write key: nothing outside can send as it)."""
 
-Identifiers = Callable[[str], list[dict[str, Any]]]
+Identifiers = Callable[[list[str]], dict[str, list[dict[str, Any]]]]
+"""Canonical ids → each one's identifiers (`type`, `value`), oldest first."""
 
 
 def messages_for(
@@ -34,8 +35,9 @@ def messages_for(
     email to address them by are skipped."""
     out: list[Envelope] = []
     stamp = now.isoformat()
+    known = identifiers(sorted({change.profile_id for change in changes}))
     for change in changes:
-        ids = _ids(identifiers(change.profile_id))
+        ids = _ids(known.get(change.profile_id, []))
         if not ids:
             continue
         is_audience = change.key in audiences

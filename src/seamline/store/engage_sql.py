@@ -10,10 +10,13 @@ from sqlalchemy import Engine, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from seamline.store.state import (
+    account_members,
     engage_features,
     engage_rechecks,
     engage_states,
     engage_values,
+    identities,
+    merges,
     profiles,
 )
 
@@ -43,6 +46,52 @@ class SqlEngageStore:
                     if raw not in members:
                         members.append(raw)
         return people
+
+    def merges_after(self, workspace_id: str, after: int) -> tuple[int, list[str]]:
+        """(newest merge id, profiles merged into) of the merges after `after`; -1 asks only
+        for the newest id."""
+        with self._engine.connect() as conn:
+            if after < 0:
+                newest = conn.execute(
+                    select(merges.c.id).order_by(merges.c.id.desc()).limit(1)
+                ).scalar()
+                return int(newest or 0), []
+            rows = conn.execute(
+                select(merges.c.id, merges.c.into_profile)
+                .where(merges.c.workspace_id == workspace_id, merges.c.id > after)
+                .order_by(merges.c.id)
+            ).all()
+        return (int(rows[-1][0]) if rows else after), [str(row[1]) for row in rows]
+
+    def identifiers_of_people(
+        self, canonical_ids: Iterable[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Each person's identifiers (type, value), oldest first."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(canonical_ids):
+                rows = conn.execute(
+                    select(profiles.c.canonical_id, identities.c.type, identities.c.value)
+                    .join(profiles, profiles.c.id == identities.c.profile_id)
+                    .where(profiles.c.canonical_id.in_(chunk))
+                    .order_by(identities.c.first_seen, identities.c.type, identities.c.value)
+                )
+                for canonical, kind, value in rows:
+                    found.setdefault(str(canonical), []).append({"type": kind, "value": value})
+        return found
+
+    def account_members(self, account_ids: Iterable[str]) -> set[str]:
+        """Every profile that joined one of these accounts."""
+        found: set[str] = set()
+        with self._engine.connect() as conn:
+            for chunk in _chunks(account_ids):
+                rows = conn.execute(
+                    select(account_members.c.profile_id).where(
+                        account_members.c.account_id.in_(chunk)
+                    )
+                )
+                found.update(str(pid) for (pid,) in rows)
+        return found
 
     def merged_profiles(self, workspace_id: str) -> list[tuple[str, str]]:
         """(profile id, canonical id) of every profile merged into another."""
