@@ -17,12 +17,9 @@ from typing import Any
 
 import msgspec
 
-from seamline.engage.realtime import Change
+from seamline.engage.realtime import ENGAGE_SOURCE, Change
 from seamline.spec.envelope import Envelope
 from seamline.spec.messages import Message
-
-ENGAGE_SOURCE = "engage"
-"""The source id of what Engage emits (not a write key: nothing outside can send as it)."""
 
 Identifiers = Callable[[list[str]], dict[str, list[dict[str, Any]]]]
 """Canonical ids → each one's identifiers (`type`, `value`), oldest first."""

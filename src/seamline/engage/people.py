@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 
 class _Traits(Protocol):
-    def traits_of_people(self, people: Mapping[str, list[str]]) -> dict[str, dict[str, Any]]: ...
+    def traits_of_people(
+        self, people: Mapping[str, list[str]], names: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]: ...
     def traits_of_account(self, account_id: str) -> dict[str, Any]: ...
 
 
@@ -22,8 +24,10 @@ class StoredPeople:
         self._traits = traits
         self._accounts = accounts
 
-    def traits(self, people: Mapping[str, list[str]]) -> dict[str, dict[str, Any]]:
-        return self._traits.traits_of_people(people)
+    def traits(
+        self, people: Mapping[str, list[str]], names: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        return self._traits.traits_of_people(people, names)
 
     def accounts(self, canonical_id: str) -> list[dict[str, Any]]:
         return [

@@ -27,6 +27,9 @@ from seamline.spec.messages import decode_part
 
 _object = msgspec.json.Decoder(dict[str, Any])
 
+ENGAGE_SOURCE = "engage"
+"""The source id of what Engage emits (not a write key: nothing outside can send as it)."""
+
 
 @dataclass(frozen=True)
 class Change:
@@ -63,7 +66,9 @@ class EngageStore(Protocol):
 class PeopleFacts(Protocol):
     """Traits and accounts of people (canonical id → every profile id merged into it)."""
 
-    def traits(self, people: Mapping[str, list[str]]) -> dict[str, dict[str, Any]]: ...
+    def traits(
+        self, people: Mapping[str, list[str]], names: Sequence[str]
+    ) -> dict[str, dict[str, Any]]: ...
     def accounts(self, canonical_id: str) -> list[dict[str, Any]]: ...
 
 
@@ -216,7 +221,8 @@ class RealtimeEngine:
         *,
         sweeping: bool = False,
     ) -> list[Change]:
-        traits = self._facts.traits(people) if rules.needs.traits or rules.traits else {}
+        names = rules.needs.traits
+        traits = self._facts.traits(people, names) if names else {}
         features = rules.features
         stored = self._store.values(workspace_id, people)
         changes: list[Change] = []
@@ -290,6 +296,8 @@ def _event_names(rules: EngageRules) -> frozenset[str]:
 
 
 def _may_change(item: Item, names: frozenset[str]) -> bool:
+    if item.envelope.source_id == ENGAGE_SOURCE:
+        return False  # Engage's own announcements carry values it computed
     message = item.envelope.message
     kind = message.type
     if kind in ("identify", "group", "alias"):

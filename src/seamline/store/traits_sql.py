@@ -85,19 +85,23 @@ class SqlTraitStore:
                     break
         return found
 
-    def traits_of_people(self, people: Mapping[str, list[str]]) -> dict[str, dict[str, Any]]:
-        """Current traits of many people at once: {canonical id: traits} from the rows of every
-        profile merged into each (`people` maps canonical id → those profile ids)."""
+    def traits_of_people(
+        self, people: Mapping[str, list[str]], names: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Current traits (only `names`, when given) of many people at once: {canonical id:
+        traits} from the rows of every profile merged into each (`people` maps canonical id →
+        those profile ids)."""
         owner = {pid: canonical for canonical, members in people.items() for pid in members}
         rows: dict[str, list[tuple[str, Any, bool, datetime, str | None]]] = {}
         ids = list(owner)
         with self._engine.connect() as conn:
             for start in range(0, len(ids), 500):
-                found = conn.execute(
-                    select(profile_traits.c.profile_id, *_TRAIT_ROWS.selected_columns).where(
-                        profile_traits.c.profile_id.in_(ids[start : start + 500])
-                    )
+                query = select(profile_traits.c.profile_id, *_TRAIT_ROWS.selected_columns).where(
+                    profile_traits.c.profile_id.in_(ids[start : start + 500])
                 )
+                if names is not None:
+                    query = query.where(profile_traits.c.name.in_(names))
+                found = conn.execute(query)
                 for pid, name, value, removed, at, source in found:
                     rows.setdefault(owner[pid], []).append(
                         (name, value, bool(removed), as_utc(at), source)
