@@ -95,9 +95,9 @@ class SqlTraitStore:
         rows: dict[str, list[tuple[str, Any, bool, datetime, str | None]]] = {}
         ids = list(owner)
         with self._engine.connect() as conn:
-            for start in range(0, len(ids), 500):
+            for start in range(0, len(ids), 5000):
                 query = select(profile_traits.c.profile_id, *_TRAIT_ROWS.selected_columns).where(
-                    profile_traits.c.profile_id.in_(ids[start : start + 500])
+                    profile_traits.c.profile_id.in_(ids[start : start + 5000])
                 )
                 if names is not None:
                     query = query.where(profile_traits.c.name.in_(names))
