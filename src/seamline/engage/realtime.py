@@ -101,6 +101,7 @@ class RealtimeEngine:
         self._clock = clock
         self._merges_seen: dict[str, int] = {}
         self._evaluated: dict[str, tuple[EngageRules, set[str]]] = {}
+        self._rechecks_written: dict[tuple[str, str], int | None] = {}
         self.lock = threading.Lock()
 
     def apply(self, workspace_id: str, rules: EngageRules, items: Sequence[Item]) -> list[Change]:
@@ -252,9 +253,14 @@ class RealtimeEngine:
                 changes.append(Change(workspace_id, canonical, key, old, value, version + 1))
             # Between sweeps only new times are written: a stale one costs the sweep one
             # evaluation, which then clears it (deleting per batch cost 7 % of the stage).
-            if recheck is not None or sweeping:
+            if (recheck is not None or sweeping) and self._rechecks_written.get(
+                (workspace_id, canonical), -1
+            ) != recheck:
                 rechecks[canonical] = recheck
         self._store.set_rechecks(workspace_id, rechecks)
+        if len(self._rechecks_written) > MAX_REMEMBERED:
+            self._rechecks_written.clear()
+        self._rechecks_written.update(((workspace_id, c), at) for c, at in rechecks.items())
         return changes
 
     def _hydrate(self, workspace_id: str, rules: EngageRules, through: int) -> None:
