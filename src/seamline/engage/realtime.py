@@ -56,6 +56,12 @@ class EngageStore(Protocol):
         self, workspace_id: str, changes: Sequence[tuple[str, str, Any, int]], at: datetime
     ) -> None: ...
     def set_rechecks(self, workspace_id: str, rechecks: Mapping[str, int | None]) -> None: ...
+    def save(
+        self,
+        workspace_id: str,
+        rows: Mapping[str, dict[str, Any]],
+        rechecks: Mapping[str, int | None],
+    ) -> None: ...
     def due(self, now: int, limit: int) -> list[tuple[str, str]]: ...
     def hydrated(self, workspace_id: str) -> dict[str, int]: ...
     def merges_after(self, workspace_id: str, after: int) -> tuple[int, list[str]]: ...
@@ -151,8 +157,9 @@ class RealtimeEngine:
             every = [pid for members in people.values() for pid in members]
             states = self._store.states(workspace_id, every)
             changed = self._fold(rules, items, states, now)
-            self._store.save_states(workspace_id, {pid: states[pid] for pid in changed})
-            return self._settle(workspace_id, rules, people, states, now)
+            changes, rechecks = self._settle(workspace_id, rules, people, states, now)
+            self._store.save(workspace_id, {pid: states[pid] for pid in changed}, rechecks)
+            return changes
 
     def recheck(self, rules_of: Callable[[str], EngageRules], limit: int = 1000) -> list[Change]:
         """Re-evaluate people whose windows moved on (events aged out); returns the changes."""
@@ -167,9 +174,12 @@ class RealtimeEngine:
                 people = self._store.people_of(pids)
                 every = [pid for members in people.values() for pid in members]
                 states = self._store.states(workspace_id, every)
-                changes += self._settle(workspace_id, rules, people, states, now, sweeping=True)
-                gone = {pid: None for pid in pids if pid not in people}
-                self._store.set_rechecks(workspace_id, gone)
+                found, rechecks = self._settle(
+                    workspace_id, rules, people, states, now, sweeping=True
+                )
+                changes += found
+                rechecks.update({pid: None for pid in pids if pid not in people})
+                self._store.set_rechecks(workspace_id, rechecks)
         return changes
 
     def record(self, changes: Sequence[Change]) -> None:
@@ -221,7 +231,7 @@ class RealtimeEngine:
         now: int,
         *,
         sweeping: bool = False,
-    ) -> list[Change]:
+    ) -> tuple[list[Change], dict[str, int | None]]:
         names = rules.needs.traits
         traits = self._facts.traits(people, names) if names else {}
         features = rules.features
@@ -257,11 +267,10 @@ class RealtimeEngine:
                 (workspace_id, canonical), -1
             ) != recheck:
                 rechecks[canonical] = recheck
-        self._store.set_rechecks(workspace_id, rechecks)
         if len(self._rechecks_written) > MAX_REMEMBERED:
             self._rechecks_written.clear()
         self._rechecks_written.update(((workspace_id, c), at) for c, at in rechecks.items())
-        return changes
+        return changes, rechecks
 
     def _hydrate(self, workspace_id: str, rules: EngageRules, through: int) -> None:
         """Build states of features new to this workspace from its stored events."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, tuple_
+from sqlalchemy import Connection, Engine, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from seamline.store.state import (
@@ -130,14 +130,30 @@ class SqlEngageStore:
         return found
 
     def save_states(self, workspace_id: str, rows: Mapping[str, dict[str, Any]]) -> None:
-        if not rows:
+        self.save(workspace_id, rows, {})
+
+    def save(
+        self,
+        workspace_id: str,
+        rows: Mapping[str, dict[str, Any]],
+        rechecks: Mapping[str, int | None],
+    ) -> None:
+        """States and recheck times in one transaction (each commit fsyncs the state store)."""
+        if not rows and not rechecks:
             return
-        statement = self._insert(engage_states)
-        statement = statement.on_conflict_do_update(
-            index_elements=[engage_states.c.workspace_id, engage_states.c.profile_id],
-            set_={"states": statement.excluded.states},
-        )
         with self._engine.begin() as conn:
+            self._write_states(conn, workspace_id, rows)
+            self._write_rechecks(conn, workspace_id, rechecks)
+
+    def _write_states(
+        self, conn: Connection, workspace_id: str, rows: Mapping[str, dict[str, Any]]
+    ) -> None:
+        if rows:
+            statement = self._insert(engage_states)
+            statement = statement.on_conflict_do_update(
+                index_elements=[engage_states.c.workspace_id, engage_states.c.profile_id],
+                set_={"states": statement.excluded.states},
+            )
             conn.execute(
                 statement,
                 [
@@ -272,35 +288,34 @@ class SqlEngageStore:
     # -- rechecks -------------------------------------------------------------------------------
 
     def set_rechecks(self, workspace_id: str, rechecks: Mapping[str, int | None]) -> None:
-        if not rechecks:
-            return
+        self.save(workspace_id, {}, rechecks)
+
+    def _write_rechecks(
+        self, conn: Connection, workspace_id: str, rechecks: Mapping[str, int | None]
+    ) -> None:
         gone = [pid for pid, at in rechecks.items() if at is None]
         due = [
             {"workspace_id": workspace_id, "profile_id": pid, "recheck_at": at}
             for pid, at in rechecks.items()
             if at is not None
         ]
-        with self._engine.begin() as conn:
-            for chunk in _chunks(gone):
-                conn.execute(
-                    delete(engage_rechecks).where(
-                        tuple_(engage_rechecks.c.workspace_id, engage_rechecks.c.profile_id).in_(
-                            [(workspace_id, pid) for pid in chunk]
-                        )
+        for chunk in _chunks(gone):
+            conn.execute(
+                delete(engage_rechecks).where(
+                    tuple_(engage_rechecks.c.workspace_id, engage_rechecks.c.profile_id).in_(
+                        [(workspace_id, pid) for pid in chunk]
                     )
                 )
-            if due:
-                statement = self._insert(engage_rechecks)
-                conn.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=[
-                            engage_rechecks.c.workspace_id,
-                            engage_rechecks.c.profile_id,
-                        ],
-                        set_={"recheck_at": statement.excluded.recheck_at},
-                    ),
-                    due,
-                )
+            )
+        if due:
+            statement = self._insert(engage_rechecks)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[engage_rechecks.c.workspace_id, engage_rechecks.c.profile_id],
+                    set_={"recheck_at": statement.excluded.recheck_at},
+                ),
+                due,
+            )
 
     def due(self, now: int, limit: int) -> list[tuple[str, str]]:
         """(workspace, canonical profile) whose values time alone may have changed by `now`."""
