@@ -19,7 +19,9 @@ import msgspec
 
 from seamline.engage.realtime import ENGAGE_SOURCE, Change
 from seamline.spec.envelope import Envelope
-from seamline.spec.messages import Message
+from seamline.spec.messages import ABSENT, Message
+
+_encode = msgspec.json.Encoder().encode
 
 Identifiers = Callable[[list[str]], dict[str, list[dict[str, Any]]]]
 """Canonical ids → each one's identifiers (`type`, `value`), oldest first."""
@@ -31,7 +33,6 @@ def messages_for(
     """The messages announcing `changes`; changes of people with no user id, anonymous id or
     email to address them by are skipped."""
     out: list[Envelope] = []
-    stamp = now.isoformat()
     known = identifiers(sorted({change.profile_id for change in changes}))
     for change in changes:
         ids = _ids(known.get(change.profile_id, []))
@@ -60,16 +61,24 @@ def messages_for(
                     "properties": {"audience_key": change.key, change.key: value},
                 },
             )
+        raw_context = msgspec.Raw(_encode(context))
         for document in documents:
-            body = {
-                **document,
-                **who,
-                "messageId": _message_id(change, str(document["type"])),
-                "timestamp": stamp,
-                "receivedAt": stamp,
-                "context": context,
-            }
-            message = msgspec.json.decode(msgspec.json.encode(body), type=Message)
+            # Built directly: a JSON round trip per message cost half of announcing.
+            kind = str(document["type"])
+            message = Message(
+                type=kind,
+                message_id=_message_id(change, kind),
+                user_id=who.get("userId"),
+                anonymous_id=who.get("anonymousId"),
+                event=document.get("event"),  # type: ignore[arg-type]
+                timestamp=now,
+                received_at=now,
+                properties=msgspec.Raw(_encode(document["properties"]))
+                if "properties" in document
+                else ABSENT,
+                traits=msgspec.Raw(_encode(document["traits"])) if "traits" in document else ABSENT,
+                context=raw_context,
+            )
             out.append(
                 Envelope(workspace_id=change.workspace_id, source_id=ENGAGE_SOURCE, message=message)
             )
