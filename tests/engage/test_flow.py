@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import duckdb
 import pytest
 
 from tests.destinations.sink import Sink
@@ -140,3 +142,46 @@ async def test_bad_definitions_are_refused_with_the_path_of_the_problem(
     )
     assert answer.status_code == 400 and "nope" in answer.json()["message"]
     assert await workspace.get("audiences") == {"data": []}
+
+
+async def test_audience_and_trait_announcements_land_in_the_lake(
+    workspace: Workspace, tmp_path: Any
+) -> None:
+    lake = tmp_path / "lake"
+    await workspace.put(
+        "destinations", "lake", {"type": "parquet-lake", "settings": {"path": str(lake)}}
+    )
+    await workspace.put(
+        "subscriptions",
+        "lake-engage",
+        {
+            "destination": "lake",
+            "action": "write_events",
+            "trigger": 'context.personas.computation_key = "buyers" or context.personas.computation_key = "orders"',
+        },
+    )
+    definition = {"condition": {"performed": {"event": "Order Completed"}}}
+    await post(workspace, "audiences", {"key": "buyers", "definition": definition}, 201)
+    trait = {"kind": "event_counter", "event": "Order Completed"}
+    await post(workspace, "computed-traits", {"key": "orders", "definition": trait}, 201)
+    await workspace.send([order("l1", datetime.now(UTC)), order("l2", datetime.now(UTC))])
+    await workspace.settle()
+    query = (
+        f"SELECT type, event_text, user_id, traits FROM read_parquet('{lake}/**/*.parquet',"
+        " hive_partitioning = true, union_by_name = true) ORDER BY received_at, type"
+    )
+    rows: list[Any] = []
+    for _ in range(200):
+        if lake.exists() and any(lake.rglob("*.parquet")):
+            rows = duckdb.sql(query).fetchall()
+            if len(rows) >= 4:
+                break
+        await asyncio.sleep(0.05)
+    kinds = sorted((kind, event or "") for kind, event, _, _ in rows)
+    assert ("track", "Audience Entered") in kinds
+    identify_traits = [json.loads(t) for kind, _, _, t in rows if kind == "identify"]
+    assert {"buyers": True} in [
+        {k: v for k, v in t.items() if k == "buyers"} for t in identify_traits
+    ]
+    assert max(t.get("orders", 0) for t in identify_traits) == 2
+    assert {user for _, _, user, _ in rows} == {"ada"}
