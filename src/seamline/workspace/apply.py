@@ -49,6 +49,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "consent": ("consent_category",),
     "destinations": ("destination",),
     "subscriptions": ("subscription",),
+    "computed_traits": ("computed_trait",),
+    "audiences": ("audience",),
 }
 _SUBSECTIONS = {
     "pii_matcher": "matchers",
