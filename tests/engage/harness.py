@@ -106,7 +106,7 @@ class Harness:
     def batch(
         self, rules: EngageRules, backend: Backend | None = None
     ) -> dict[str, dict[str, Any]]:
-        backend = backend or duckdb_backend(self.events._conn)
+        backend = backend or duckdb_backend(self.events.cursor())
         merges = self.store.merged_profiles(WORKSPACE)
         table = compute(backend, WORKSPACE, rules, merges, self.now)
         return rows_of(table, rules.definition_keys(), rules)
