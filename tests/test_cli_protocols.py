@@ -80,7 +80,7 @@ def test_apply_shows_the_changes_applies_them_once_and_prunes(tmp_path: Path) ->
     [
         ("tracking_plans: {Shop: {events: {A: {properties: {x: numbr}}}}}", "unknown type"),
         ("sources: {Nowhere: {}}", "no source named 'Nowhere'"),
-        ("audiences: {}", "unknown section 'audiences'"),
+        ("journeys: {}", "unknown section 'journeys'"),
         ("transformations: {t: {kind: drop_event, where: 'event ='}}", "column"),
         ("tracking_plans: [", "not valid YAML"),
     ],
