@@ -118,8 +118,17 @@ def desired(
     """The resources the file describes, ready to store, keyed by (kind, name)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
 
+    # Audiences may refer to definitions further down the file: those are looked up as written.
+    written = {
+        (kind, str(name)): dict(spec or {})
+        for section, kinds in SECTIONS.items()
+        for kind in kinds
+        if kind in ("computed_trait", "audience") and isinstance(document.get(section), dict)
+        for name, spec in (document.get(section) or {}).items()
+    }
+
     def pending(kind: str, name: str) -> dict[str, Any] | None:
-        return found.get((kind, name))
+        return found.get((kind, name)) or written.get((kind, name))
 
     for section, kinds in SECTIONS.items():
         body = document.get(section) or {}
