@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from seamline.store.state import (
     account_members,
+    chunks,
     engage_features,
     engage_rechecks,
     engage_states,
@@ -38,7 +39,7 @@ class SqlEngageStore:
         moved: dict[str, str] = {}
         merged: dict[str, list[str]] = {}
         with self._engine.connect() as conn:
-            for chunk in _chunks(profile_ids):
+            for chunk in chunks(profile_ids, _CHUNK):
                 rows = conn.execute(
                     select(profiles.c.id, profiles.c.canonical_id).where(
                         profiles.c.id.in_(chunk), profiles.c.id != profiles.c.canonical_id
@@ -46,7 +47,7 @@ class SqlEngageStore:
                 )
                 moved.update((str(raw), str(canonical)) for raw, canonical in rows)
             canonicals = {moved.get(pid, pid) for pid in profile_ids}
-            for chunk in _chunks(canonicals):
+            for chunk in chunks(canonicals, _CHUNK):
                 rows = conn.execute(
                     select(profiles.c.id, profiles.c.canonical_id).where(
                         profiles.c.canonical_id.in_(chunk), profiles.c.id != profiles.c.canonical_id
@@ -79,7 +80,7 @@ class SqlEngageStore:
         """Each person's identifiers (type, value), oldest first."""
         found: dict[str, list[dict[str, Any]]] = {}
         with self._engine.connect() as conn:
-            for chunk in _chunks(canonical_ids):
+            for chunk in chunks(canonical_ids, _CHUNK):
                 rows = conn.execute(
                     select(profiles.c.canonical_id, identities.c.type, identities.c.value)
                     .join(profiles, profiles.c.id == identities.c.profile_id)
@@ -94,7 +95,7 @@ class SqlEngageStore:
         """Every profile that joined one of these accounts."""
         found: set[str] = set()
         with self._engine.connect() as conn:
-            for chunk in _chunks(account_ids):
+            for chunk in chunks(account_ids, _CHUNK):
                 rows = conn.execute(
                     select(account_members.c.profile_id).where(
                         account_members.c.account_id.in_(chunk)
@@ -119,7 +120,7 @@ class SqlEngageStore:
     def states(self, workspace_id: str, profile_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         with self._engine.connect() as conn:
-            for chunk in _chunks(profile_ids):
+            for chunk in chunks(profile_ids, _CHUNK):
                 rows = conn.execute(
                     select(engage_states.c.profile_id, engage_states.c.states).where(
                         engage_states.c.workspace_id == workspace_id,
@@ -188,7 +189,7 @@ class SqlEngageStore:
         """{canonical id: {key: (value, version)}}."""
         found: dict[str, dict[str, tuple[Any, int]]] = {}
         with self._engine.connect() as conn:
-            for chunk in _chunks(profile_ids):
+            for chunk in chunks(profile_ids, _CHUNK):
                 rows = conn.execute(
                     select(
                         engage_values.c.profile_id,
@@ -299,7 +300,7 @@ class SqlEngageStore:
             for pid, at in rechecks.items()
             if at is not None
         ]
-        for chunk in _chunks(gone):
+        for chunk in chunks(gone, _CHUNK):
             conn.execute(
                 delete(engage_rechecks).where(
                     tuple_(engage_rechecks.c.workspace_id, engage_rechecks.c.profile_id).in_(
@@ -327,14 +328,3 @@ class SqlEngageStore:
                 .limit(limit)
             )
             return [(str(w), str(p)) for w, p in rows]
-
-
-def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
-    chunk: list[str] = []
-    for value in values:
-        chunk.append(value)
-        if len(chunk) == _CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -8,7 +8,7 @@ instead of moving identifiers, which keeps every merge reversible.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -18,7 +18,7 @@ from seamline.errors import Conflict, NotFound
 from seamline.identity.identifiers import Identifier
 from seamline.identity.resolve import Changes, Merge, ProfileState, WorkingSet
 from seamline.identity.rules import IdentityRules
-from seamline.store.state import as_utc, identities, merges, profiles, separations
+from seamline.store.state import as_utc, chunks, identities, merges, profiles, separations
 
 T = TypeVar("T")
 
@@ -116,7 +116,7 @@ class SqlIdentityGraph:
         for identifier in ids:
             by_type.setdefault(identifier.type, []).append(identifier.value)
         for id_type, values in by_type.items():
-            for chunk in _chunks(values):
+            for chunk in chunks(values, _CHUNK):
                 rows = conn.execute(
                     _OWNERS, {"workspace_id": workspace_id, "type": id_type, "values": chunk}
                 )
@@ -130,7 +130,7 @@ class SqlIdentityGraph:
         at_risk = sorted({owners[i] for i in checked if i in owners})
         states: dict[str, ProfileState] = {}
         limited = sorted(rules.limited_types())
-        for chunk in _chunks(at_risk):
+        for chunk in chunks(at_risk, _CHUNK):
             for pid, created in conn.execute(_CREATED, {"ids": chunk}):
                 states[pid] = ProfileState(pid, as_utc(created))
             if not limited:
@@ -241,7 +241,7 @@ class SqlIdentityGraph:
                 ]
                 subtree += children
                 frontier = children
-            for chunk in _chunks(subtree):
+            for chunk in chunks(subtree, _CHUNK):
                 conn.execute(
                     update(profiles)
                     .where(profiles.c.id.in_(chunk))
@@ -345,14 +345,3 @@ def _parse_identifier(text: str) -> Identifier:
 def _lock_key(workspace_id: str, identifier: Identifier) -> int:
     digest = hashlib.blake2b(f"{workspace_id}\0{identifier}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
-    chunk: list[str] = []
-    for value in values:
-        chunk.append(value)
-        if len(chunk) == _CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -6,6 +6,7 @@ Alembic migrations in `store/migrations/versions`, which must agree with them (a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -335,6 +336,18 @@ engage_features = Table(
     Column("feature_key", String(40), primary_key=True),
     Column("hydrated_through", BigInteger, nullable=False),
 )
+
+
+def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
+    """`values` in lists of at most `size`, for IN lists under the bound-parameter limits."""
+    chunk: list[str] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def as_utc(value: datetime) -> datetime:

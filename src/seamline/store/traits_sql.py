@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from seamline.profiles.traits import TraitUpdate, merge_traits
-from seamline.store.state import as_utc, profile_traits, profiles
+from seamline.store.state import as_utc, chunks, profile_traits, profiles
 
 _TRAIT_ROWS = select(
     profile_traits.c.name,
@@ -93,11 +93,10 @@ class SqlTraitStore:
         those profile ids)."""
         owner = {pid: canonical for canonical, members in people.items() for pid in members}
         rows: dict[str, list[tuple[str, Any, bool, datetime, str | None]]] = {}
-        ids = list(owner)
         with self._engine.connect() as conn:
-            for start in range(0, len(ids), 5000):
+            for chunk in chunks(owner, 5000):
                 query = select(profile_traits.c.profile_id, *_TRAIT_ROWS.selected_columns).where(
-                    profile_traits.c.profile_id.in_(ids[start : start + 5000])
+                    profile_traits.c.profile_id.in_(chunk)
                 )
                 if names is not None:
                     query = query.where(profile_traits.c.name.in_(names))
