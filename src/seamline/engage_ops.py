@@ -4,13 +4,13 @@ history (backfill) and announce what changed, list members."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from seamline.engage.backends import duckdb_backend
+from seamline.engage.backends import JsonBackend, duckdb_backend
 from seamline.engage.batch import compile_values, rows_of
 from seamline.engage.definition import Audience, ComputedTrait, parse_audience, parse_trait
 from seamline.engage.predictions import (
@@ -69,10 +69,9 @@ class EngageOps:
         began = time.perf_counter()
         rules, definition = self.with_definition(workspace_id, kind, key, document)
         rules = rules.only([key])
-        values = self._values_expression(workspace_id, rules)
+        backend, values = self._values(workspace_id, rules)
         column = values[key]
         chosen = values.filter(column if kind == "audience" else column.notnull())
-        backend = duckdb_backend(self._events.cursor())
         # Through Arrow, not pandas: Ibis's pandas path warns under pandas 3.
         size = int(backend.connection.to_pyarrow(chosen.count()).as_py())
         sample = backend.connection.to_pyarrow(chosen.select("pid").order_by("pid").limit(SAMPLE))
@@ -92,24 +91,11 @@ class EngageOps:
             raise NotFound(f"no audience or computed trait {key!r}; create it first")
         began = time.perf_counter()
         scoped = rules.only([key])
-        backend = duckdb_backend(self._events.cursor())
-        table = backend.connection.to_pyarrow(
-            self._values_expression(workspace_id, scoped).select("pid", key)
-        )
-        computed = rows_of(table, [key], scoped)
-        with self._engine.lock:
-            stored = self._store.values(workspace_id, computed)
-        changes = []
-        for pid, row in computed.items():
-            old, version = stored.get(pid, {}).get(key, (None, 0))
-            if not same_value(old, row[key]):
-                changes.append(Change(workspace_id, pid, key, old, row[key], version + 1))
-        stage = self._stage()
-        if stage is not None:
-            stage.announce(rules, changes)
-        else:
-            self._engine.record(changes)
-        size = sum(1 for row in computed.values() if row[key] not in (None, False))
+        backend, values = self._values(workspace_id, scoped)
+        table = backend.connection.to_pyarrow(values.select("pid", key))
+        computed = {pid: row[key] for pid, row in rows_of(table, [key], scoped).items()}
+        changes = self._announce(workspace_id, key, computed)
+        size = sum(1 for value in computed.values() if value not in (None, False))
         return {
             "key": key,
             "size": size,
@@ -128,18 +114,7 @@ class EngageOps:
             result = train_and_score(self._events.cursor(), spec, canonical=merges)
         except NotEnoughData as error:
             raise InvalidInput(str(error)) from None
-        with self._engine.lock:
-            stored = self._store.values(workspace_id, result.scores)
-        changes = []
-        for pid, score in result.scores.items():
-            old, version = stored.get(pid, {}).get(spec.key, (None, 0))
-            if not same_value(old, score):
-                changes.append(Change(workspace_id, pid, spec.key, old, score, version + 1))
-        stage = self._stage()
-        if stage is not None:
-            stage.announce(self._rules_of(workspace_id), changes)
-        else:
-            self._engine.record(changes)
+        changes = self._announce(workspace_id, spec.key, result.scores)
         return {
             "key": spec.key,
             "report": result.report,
@@ -168,11 +143,29 @@ class EngageOps:
             for key, d in definitions.items()
         ]
 
-    def _values_expression(self, workspace_id: str, rules: EngageRules) -> Any:
+    def _values(self, workspace_id: str, rules: EngageRules) -> tuple[JsonBackend, Any]:
+        """A backend on the event store and the expression of every profile's values there."""
         backend = duckdb_backend(self._events.cursor())
         merges = self._store.merged_profiles(workspace_id)
         flat = backend.flat(workspace_id, rules, merges)
-        return compile_values(rules, flat, datetime.now(UTC))
+        return backend, compile_values(rules, flat, datetime.now(UTC))
+
+    def _announce(self, workspace_id: str, key: str, values: Mapping[str, Any]) -> list[Change]:
+        """Record and announce each profile's new value of `key` where it differs from the
+        stored one (through the stage when the pipeline runs, so messages reach the log)."""
+        with self._engine.lock:
+            stored = self._store.values(workspace_id, values)
+        changes = []
+        for pid, value in values.items():
+            old, version = stored.get(pid, {}).get(key, (None, 0))
+            if not same_value(old, value):
+                changes.append(Change(workspace_id, pid, key, old, value, version + 1))
+        stage = self._stage()
+        if stage is not None:
+            stage.announce(self._rules_of(workspace_id), changes)
+        else:
+            self._engine.record(changes)
+        return changes
 
 
 def _prediction_spec(workspace_id: str, document: Any) -> PredictionSpec:
