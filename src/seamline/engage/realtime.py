@@ -123,7 +123,7 @@ class RealtimeEngine:
         if rules.empty or not items:
             return []
         now = self._clock()
-        names = _event_names(rules)
+        by_event = _features_by_event(rules)
         known = self._evaluated.get(workspace_id)
         if known is None or known[0] is not rules or len(known[1]) > MAX_REMEMBERED:
             known = self._evaluated[workspace_id] = (rules, set())
@@ -132,7 +132,7 @@ class RealtimeEngine:
             item.profile_id
             for item in items
             if item.profile_id is not None
-            and (item.profile_id not in evaluated or _may_change(item, names))
+            and (item.profile_id not in evaluated or _may_change(item, by_event))
         }
         with self.lock:
             seen = self._merges_seen.get(workspace_id)
@@ -156,7 +156,7 @@ class RealtimeEngine:
             evaluated.update(touched)
             every = [pid for members in people.values() for pid in members]
             states = self._store.states(workspace_id, every)
-            changed = self._fold(rules, items, states, now)
+            changed = self._fold(by_event, items, states, now)
             changes, rechecks = self._settle(workspace_id, rules, people, states, now)
             self._store.save(workspace_id, {pid: states[pid] for pid in changed}, rechecks)
             return changes
@@ -195,23 +195,23 @@ class RealtimeEngine:
                 self._store.save_values(workspace_id, rows, at)
 
     def _fold(
-        self, rules: EngageRules, items: Sequence[Item], states: dict[str, dict[str, Any]], now: int
+        self,
+        names: Mapping[str, list[tuple[str, Feature]]],
+        items: Sequence[Item],
+        states: dict[str, dict[str, Any]],
+        now: int,
     ) -> set[str]:
-        names: dict[str, list[tuple[str, Feature]]] = {}
-        for key, feature in rules.features.items():
-            for events in filters_of(feature):
-                if (key, feature) not in names.setdefault(events.event, []):
-                    names[events.event].append((key, feature))
         changed: set[str] = set()
         for item in items:
             message = item.envelope.message
-            if item.profile_id is None or message.type != "track" or message.event not in names:
+            features = names.get(message.event or "") if message.type == "track" else None
+            if item.profile_id is None or not features:
                 continue
             assert message.timestamp is not None, "the collector sets a timestamp"
             at = int(message.timestamp.timestamp() * 1_000_000)
             properties = decode_part(_object, message.properties) or {}
             row = states.setdefault(item.profile_id, {})
-            for key, feature in names[message.event]:
+            for key, feature in features:
                 entry = row.get(key)
                 if entry is None:
                     entry = [-1, summaries.initial(feature)]
@@ -306,11 +306,17 @@ def same_value(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
-def _event_names(rules: EngageRules) -> frozenset[str]:
-    return frozenset(e.event for f in rules.features.values() for e in filters_of(f))
+def _features_by_event(rules: EngageRules) -> dict[str, list[tuple[str, Feature]]]:
+    """Event name → the (key, feature) pairs a track event of that name may change."""
+    found: dict[str, list[tuple[str, Feature]]] = {}
+    for key, feature in rules.features.items():
+        for events in filters_of(feature):
+            if (key, feature) not in found.setdefault(events.event, []):
+                found[events.event].append((key, feature))
+    return found
 
 
-def _may_change(item: Item, names: frozenset[str]) -> bool:
+def _may_change(item: Item, names: Mapping[str, object]) -> bool:
     if item.envelope.source_id == ENGAGE_SOURCE:
         return False  # Engage's own announcements carry values it computed
     message = item.envelope.message
