@@ -70,15 +70,17 @@ class _Compiler:
         for name in self.needs.traits:
             prefix = self.needs.column(TRAIT, name)
             parts.append((self._latest_traits(prefix), {}))
-        for index, condition in enumerate(self._account_conditions()):
-            self.columns[f"account:{index}"] = f"acct_{index}"
-            parts.append((self._accounts_meeting(condition), {"v": f"acct_{index}"}))
+        # Equal account conditions (frozen, so hashable) share one column.
+        self.accounts: dict[AccountIs, str] = {}
+        for condition in self._account_conditions():
+            if condition not in self.accounts:
+                column = self.accounts[condition] = f"acct_{len(self.accounts)}"
+                parts.append((self._accounts_meeting(condition), {"v": column}))
         for table, renames in parts:
             table = table.rename({new: old for old, new in renames.items()}) if renames else table
             joined = wide.left_join(table, wide.pid == table.pid)
             wide = joined.drop("pid_right") if "pid_right" in joined.columns else joined
         self.wide = wide
-        self.account_index = {id(c): i for i, c in enumerate(self._account_conditions())}
 
     def values(self) -> ir.Table:
         w = self.wide
@@ -217,8 +219,7 @@ class _Compiler:
         if isinstance(condition, TraitIs):
             return _compare(condition.compare, self._trait(condition.compare.path, memo))
         if isinstance(condition, AccountIs):
-            column = self.columns[f"account:{self.account_index[id(condition)]}"]
-            return ibis.coalesce(w[column], False)
+            return ibis.coalesce(w[self.accounts[condition]], False)
         column = self.columns[feature_key(of_sequence(condition))]
         return ibis.coalesce(w[column], False)
 
