@@ -30,6 +30,24 @@ def _definition(path: Path) -> dict[str, Any]:
     return found
 
 
+def _with_app(config: Any, work: Callable[[Any], T], started: bool = False) -> T:
+    """Run `work(app)` in a thread on a Seamline over the data directory (its lock: exit 2
+    while a server runs); `started` runs the pipeline too, so announcements reach the log and
+    are drained by `stop()`."""
+    from seamline.app import Seamline
+
+    async def run() -> T:
+        app = Seamline(config)
+        try:
+            if started:
+                await app.start()
+            return await asyncio.to_thread(work, app)
+        finally:
+            await app.stop()
+
+    return asyncio.run(run())
+
+
 def register(app: typer.Typer, settings: Any) -> None:
     for collection, kind, noun in (
         ("audiences", "audience", "audience"),
@@ -49,23 +67,14 @@ def _predictions(settings: Any) -> typer.Typer:
     ) -> None:
         """Train on history (time split), print held-out metrics, score every profile and
         write each score as the trait KEY (see docs/predictions.md)."""
-        from seamline.app import Seamline
-
         spec = _definition(file)
 
-        async def run() -> dict[str, Any]:
-            app = Seamline(settings(ctx))
-            try:
-                await app.start()
-                with console.status(f"training {spec.get('key')} on history…"):
-                    found: dict[str, Any] = await asyncio.to_thread(
-                        app.engage_ops.predict, WORKSPACE, spec
-                    )
-                return found
-            finally:
-                await app.stop()
+        def work(app: Any) -> dict[str, Any]:
+            with console.status(f"training {spec.get('key')} on history…"):
+                found: dict[str, Any] = app.engage_ops.predict(WORKSPACE, spec)
+            return found
 
-        found = asyncio.run(run())
+        found = _with_app(settings(ctx), work, started=True)
         console.print(found["text"])
         console.print(f"{found['changed']} scores changed and announced")
 
@@ -76,18 +85,7 @@ def _commands(kind: str, noun: str, settings: Any) -> typer.Typer:
     group = typer.Typer(no_args_is_help=True, help=f"Engage: {noun}s (the server must be stopped).")
 
     def with_app(ctx: typer.Context, work: Callable[[Any], T], started: bool = False) -> T:
-        from seamline.app import Seamline
-
-        async def run() -> T:
-            app = Seamline(settings(ctx))  # takes the data directory's lock (exit 2 if serving)
-            try:
-                if started:  # announcements go through the pipeline, drained by stop()
-                    await app.start()
-                return await asyncio.to_thread(work, app)
-            finally:
-                await app.stop()
-
-        return asyncio.run(run())
+        return _with_app(settings(ctx), work, started)
 
     @group.command("create")
     def create(
