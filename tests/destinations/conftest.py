@@ -39,6 +39,14 @@ def http() -> Iterator[Http]:
 
 
 @pytest.fixture
+def patient_http() -> Iterator[Http]:
+    """For tests of how big batches are split: a body of thousands of rows can outrun the
+    short `TIMEOUT` on a busy machine, and these tests are not about timeouts."""
+    with httpx.Client() as client:
+        yield Http(client, timeout=30.0)
+
+
+@pytest.fixture
 async def workspace(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Workspace]:
     # Tests that ask for `state_url` run on both state stores; the others on SQLite.
     url = request.getfixturevalue("state_url") if "state_url" in request.fixturenames else None

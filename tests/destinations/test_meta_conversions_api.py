@@ -140,8 +140,8 @@ def test_one_purchase_is_sent_with_hashed_user_data(tool: Sink, http: Http) -> N
     }
 
 
-def test_a_batch_is_split_at_1000_events(tool: Sink, http: Http) -> None:
-    send_events(context(tool, http), [purchase(event_id=f"m{i}") for i in range(1001)])
+def test_a_batch_is_split_at_1000_events(tool: Sink, patient_http: Http) -> None:
+    send_events(context(tool, patient_http), [purchase(event_id=f"m{i}") for i in range(1001)])
 
     assert [len(r.json()["data"]) for r in tool.received] == [1000, 1]
     assert tool.received[1].json()["data"][0]["event_id"] == "m1000"

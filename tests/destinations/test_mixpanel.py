@@ -146,9 +146,9 @@ def test_a_message_id_mixpanel_refuses_becomes_a_stable_insert_id(tool: Sink, ht
     assert ids == [hashlib.sha256(message_id.encode()).hexdigest()[:36]] * 2
 
 
-def test_a_batch_is_split_at_2000_events(tool: Sink, http: Http) -> None:
+def test_a_batch_is_split_at_2000_events(tool: Sink, patient_http: Http) -> None:
     payloads = [track(insert_id=f"m{i}", time=WHEN_MS + i) for i in range(2001)]
-    track_events(context(tool, http), payloads)
+    track_events(context(tool, patient_http), payloads)
 
     assert [len(r.json()) for r in tool.received] == [2000, 1]
     assert tool.received[1].json()[0]["properties"]["$insert_id"] == "m2000"
