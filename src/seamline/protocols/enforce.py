@@ -45,7 +45,10 @@ class Decision(NamedTuple):
 def enforce(message: dict[str, Any], verdict: Verdict, controls: SchemaControls) -> Decision:
     """Apply `controls` to a checked message: omits fields in place, says whether to hold it."""
     violations = list(verdict.violations)
-    if not verdict.planned:
+    # Only a track call can be an unplanned event (Segment's control is "Track Calls: Unplanned
+    # Events"); an identify, group, page or screen without a rule is merely unchecked, and holding
+    # it would also stop identity resolution (a login on a second device would never merge).
+    if not verdict.planned and message.get("type") == "track":
         violations.append(Violation("event", "unplanned_event", "an event in the plan", "absent"))
         if controls.unplanned_events != "allow":
             return Decision(controls.unplanned_events, violations, [], "unplanned event")
