@@ -18,7 +18,6 @@ from typing import IO, Any
 import msgspec
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 
 from seamline import __version__
@@ -41,6 +40,7 @@ from seamline.collect.client_ip import ClientAddress
 from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, WriteKeys, new_source
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
 from seamline.config import Settings
+from seamline.data_dir import DataDir, open_state
 from seamline.destination_ops import DestinationOps
 from seamline.destinations.delivery import RetryPolicy
 from seamline.destinations.service import DeliveryService
@@ -84,7 +84,6 @@ from seamline.store.protocols_sql import SqlProtocolsStore
 from seamline.store.resources_sql import SqlResourceStore
 from seamline.store.secrets_sql import PII_SALT, SqlWorkspaceSecrets
 from seamline.store.sources_sql import SqlSourceStore
-from seamline.store.state import open_state_store
 from seamline.store.suppressions_sql import SqlSuppressionList
 from seamline.store.tokens_sql import SqlTokenStore
 from seamline.store.traits_sql import SqlTraitStore
@@ -92,23 +91,6 @@ from seamline.workspace.compiled import RulesCache, WorkspaceRules
 
 DEV_SOURCE_NAME = "Development"
 logger = logging.getLogger(__name__)
-
-
-class DataDir:
-    """Where each embedded store lives inside the data directory."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.state_db = root / "state.db"
-        self.log = root / "log"
-        self.events = root / "events.duckdb"
-        self.dedup = root / "pipeline" / "dedup.sqlite"
-        self.progress = root / "pipeline" / "progress.json"
-        self.functions = root / "functions"
-        self.lock = root / ".serve.lock"
-
-    def state_url(self) -> str:
-        return f"sqlite:///{self.state_db}"
 
 
 def tune_runtime() -> None:
@@ -136,18 +118,6 @@ def identity_rules(settings: Settings) -> IdentityRules:
         blocked_patterns=settings.identity_blocked_patterns,
         custom=[(c.name, c.path) for c in settings.identity_custom_identifiers],
     )
-
-
-def open_state(settings: Settings) -> Engine:
-    """The state store of the data directory (created on first use)."""
-    paths = DataDir(settings.data_dir)
-    paths.root.mkdir(parents=True, exist_ok=True)
-    return open_state_store(settings.database_url or paths.state_url())
-
-
-def open_sources(settings: Settings) -> SqlSourceStore:
-    """The source store of the data directory (created on first use)."""
-    return SqlSourceStore(open_state(settings))
 
 
 def bootstrap(settings: Settings) -> Source:

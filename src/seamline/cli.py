@@ -134,8 +134,8 @@ def sources_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a source in the default workspace and print its write key."""
-    from seamline.app import open_sources
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID, new_source
+    from seamline.data_dir import open_sources
 
     if not name.strip():
         raise typer.BadParameter("NAME must not be empty")
@@ -160,7 +160,7 @@ def sources_list(
     """List sources with their write keys."""
     from rich.table import Table
 
-    from seamline.app import open_sources
+    from seamline.data_dir import open_sources
 
     found = open_sources(_settings(ctx)).list()
     rows = [
@@ -229,8 +229,8 @@ def tokens_create(
 ) -> None:
     """Create an access token for the default workspace; it is shown only this once."""
     from seamline.access.tokens import create_token
-    from seamline.app import open_state
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
     from seamline.store.sources_sql import SqlSourceStore
     from seamline.store.tokens_sql import SqlTokenStore
 
@@ -252,8 +252,8 @@ def profiles_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """A profile's id, identifiers and traits."""
-    from seamline.app import open_state
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
     from seamline.profiles.lookup import find_profile
     from seamline.store.identity_sql import SqlIdentityGraph
     from seamline.store.traits_sql import SqlTraitStore
@@ -285,8 +285,8 @@ def profiles_merge_history(
     """Every merge that built the profile, oldest first, with the message that caused it."""
     from rich.table import Table
 
-    from seamline.app import open_state
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
     from seamline.profiles.lookup import find_profile
     from seamline.store.identity_sql import SqlIdentityGraph
 
@@ -327,8 +327,8 @@ def profiles_unmerge(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Split a profile along a recorded merge; the two are never merged again."""
-    from seamline.app import open_state
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
     from seamline.store.identity_sql import SqlIdentityGraph
 
     graph = SqlIdentityGraph(open_state(_settings(ctx)))
@@ -349,8 +349,8 @@ def suppressions_add(
     identifier: Annotated[str, typer.Argument(help="type:value, e.g. email:a@b.com.")],
 ) -> None:
     """Suppress a person: from now on their events (by any of their ids) are dropped."""
-    from seamline.app import open_state
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
     from seamline.profiles.lookup import parse_identifier
     from seamline.store.suppressions_sql import SqlSuppressionList
 
@@ -365,8 +365,8 @@ def suppressions_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The suppressed identifiers."""
-    from seamline.app import open_state
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
     from seamline.store.suppressions_sql import SqlSuppressionList
 
     listed = sorted(

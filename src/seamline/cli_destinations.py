@@ -49,8 +49,8 @@ def register(app: typer.Typer, settings: Any) -> None:
     ) -> None:
         """Per destination and subscription: received, filtered, mapped, delivered, retried,
         failed — with reasons — over the last MINUTES, and what is pending."""
-        from seamline.app import open_state
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+        from seamline.data_dir import open_state
         from seamline.store.outbox_sql import SqlOutbox
 
         outbox = SqlOutbox(open_state(settings(ctx)))

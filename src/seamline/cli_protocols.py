@@ -34,8 +34,8 @@ def register(app: typer.Typer, settings: Any) -> None:
     ) -> None:
         """Make the workspace match FILE: shows the changes first, applies them once agreed."""
         from seamline.access.sealing import Sealer, key_from
-        from seamline.app import open_state
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+        from seamline.data_dir import open_state
         from seamline.store.resources_sql import SqlResourceStore
         from seamline.store.sources_sql import SqlSourceStore
         from seamline.workspace.apply import desired, plan_changes, read_file
@@ -127,7 +127,7 @@ def register(app: typer.Typer, settings: Any) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Every field seen per source, with its PII classification (never a value)."""
-        from seamline.app import open_state
+        from seamline.data_dir import open_state
         from seamline.store.inventory_sql import SqlInventory
 
         config: Settings = settings(ctx)
@@ -202,8 +202,8 @@ def register(app: typer.Typer, settings: Any) -> None:
 
 
 def _protocols(config: Settings, source: str | None) -> tuple[Any, str, str | None]:
-    from seamline.app import open_state
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
     from seamline.store.protocols_sql import SqlProtocolsStore
     from seamline.store.sources_sql import SqlSourceStore
 

@@ -20,7 +20,7 @@ def count_events(data_dir: Path) -> dict[str, int]:
     A running server holds DuckDB's write lock; then the figure the pipeline last recorded
     (after its latest commit) is reported instead.
     """
-    from seamline.app import DataDir
+    from seamline.data_dir import DataDir
     from seamline.store.events_duckdb import DuckDBEventStore
 
     paths = DataDir(data_dir)
@@ -48,7 +48,7 @@ def _recorded_stored(progress: Path) -> int:
 
 def follow_log(data_dir: Path, *, from_start: bool, poll: float = 0.2) -> Iterator[str]:
     """Yield each accepted message as a JSON line, following new ones forever."""
-    from seamline.app import DataDir
+    from seamline.data_dir import DataDir
 
     log = LocalLog(DataDir(data_dir).log, writable=False)
     offset = 0 if from_start else log.end_offset_sync()
