@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         4.0, gt=0, description="How long a retryable delivery failure is retried."
     )
     delivery_timeout: float = Field(10.0, gt=0, description="Seconds per destination request.")
+    destinations_allow_private: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of loopback/private/link-local ranges destinations may reach "
+        "(e.g. 10.0.0.0/8 for an on-premise tool); by default only public addresses.",
+    )
     engage_sweep_seconds: float = Field(
         30.0,
         gt=0,
@@ -122,7 +127,7 @@ class Settings(BaseSettings):
             re.compile(pattern)
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "destinations_allow_private")
     @classmethod
     def _valid_networks(cls, value: list[str]) -> list[str]:
         for network in value:
