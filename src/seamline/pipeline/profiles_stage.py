@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seamline.engage.realtime import ENGAGE_SOURCE
 from seamline.pipeline.batch import Batch
 from seamline.profiles.accounts import AccountStore, group_changes
 from seamline.profiles.traits import TraitStore, trait_updates
@@ -14,7 +15,7 @@ class UpdateTraits:
         self._store = store
 
     def __call__(self, batch: Batch) -> Batch:
-        updates = trait_updates(batch)
+        updates = trait_updates(batch, computed_by=ENGAGE_SOURCE)
         if updates:
             self._store.upsert(updates)
         return batch

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import msgspec
 
 from seamline.spec.envelope import Item
-from seamline.spec.messages import decode_part
+from seamline.spec.messages import Message, decode_part
 
 _object = msgspec.json.Decoder(dict[str, Any])
 
@@ -20,6 +20,17 @@ class _ContextTraits(msgspec.Struct):
 
 
 _context = msgspec.json.Decoder(_ContextTraits)
+
+
+class _Personas(msgspec.Struct):
+    computation_key: str | None = None
+
+
+class _ComputedContext(msgspec.Struct):
+    personas: _Personas | None = None
+
+
+_computed_context = msgspec.json.Decoder(_ComputedContext)
 
 
 @dataclass(frozen=True)
@@ -41,22 +52,21 @@ class TraitStore(Protocol):
         ...
 
 
-def trait_updates(batch: Sequence[Item]) -> list[TraitUpdate]:
+def trait_updates(batch: Sequence[Item], computed_by: str | None = None) -> list[TraitUpdate]:
     """The newest update per (profile, trait) in the batch, from identify traits and
-    `context.traits` of any call; a `null` value removes the trait."""
+    `context.traits` of any call; a `null` value removes the trait.
+
+    Messages of the source `computed_by` (Engage's) set only the trait that their
+    `context.personas.computation_key` names: like Segment's, they also carry the person's
+    email, as the identity graph keeps it (normalised), for destinations; applied, it would
+    overwrite the trait the person gave."""
     latest: dict[tuple[str, str], TraitUpdate] = {}
     for item in batch:
         message = item.envelope.message
         if item.profile_id is None or message.timestamp is None:
             continue
-        found: dict[str, Any] = {}
-        context = decode_part(_context, message.context)
-        if context is not None and context.traits:
-            found.update(context.traits)
-        if message.type == "identify":
-            traits = decode_part(_object, message.traits)
-            if traits:
-                found.update(traits)
+        computed = computed_by is not None and item.envelope.source_id == computed_by
+        found = _computed(message) if computed else _given(message)
         for name, value in found.items():
             update = TraitUpdate(
                 item.profile_id,
@@ -72,6 +82,28 @@ def trait_updates(batch: Sequence[Item]) -> list[TraitUpdate]:
             if current is None or update.at >= current.at:
                 latest[key] = update
     return list(latest.values())
+
+
+def _given(message: Message) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    context = decode_part(_context, message.context)
+    if context is not None and context.traits:
+        found.update(context.traits)
+    if message.type == "identify":
+        traits = decode_part(_object, message.traits)
+        if traits:
+            found.update(traits)
+    return found
+
+
+def _computed(message: Message) -> dict[str, Any]:
+    """The one trait an Engage identify owns: its computation's key (nothing from another call)."""
+    context = decode_part(_computed_context, message.context)
+    key = context.personas.computation_key if context and context.personas else None
+    if message.type != "identify" or key is None:
+        return {}
+    traits = decode_part(_object, message.traits)
+    return {key: traits[key]} if traits and key in traits else {}
 
 
 def merge_traits(
