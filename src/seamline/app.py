@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,6 +58,7 @@ from seamline.log.local import LocalLog
 from seamline.metrics import Metrics
 from seamline.pipeline.dedup import DropDuplicates
 from seamline.pipeline.engage_stage import EvaluateEngage
+from seamline.pipeline.guard import StageGuard
 from seamline.pipeline.identity_stage import ResolveIdentities
 from seamline.pipeline.privacy_stage import ControlPersonalData, RecordConsent
 from seamline.pipeline.profiles_stage import UpdateAccounts, UpdateTraits
@@ -68,9 +69,9 @@ from seamline.pipeline.store_events import StoreEvents
 from seamline.privacy.egress import Egress
 from seamline.privacy.fields import FieldClassifier
 from seamline.privacy.suppression import DropSuppressed
-from seamline.protocols.records import HeldMessage
+from seamline.protocols.records import HeldMessage, hold
 from seamline.spec import Limits
-from seamline.spec.envelope import Envelope, envelope_encoder
+from seamline.spec.envelope import Envelope, Item, envelope_encoder
 from seamline.spec.messages import Message
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.consent_sql import SqlConsentStore
@@ -223,6 +224,8 @@ class Seamline:
         self._stop = asyncio.Event()
         self._runner_task: asyncio.Task[None] | None = None
         self.runner: PipelineRunner | None = None
+        self.guard = StageGuard(self._hold_failed)
+        self.failure: BaseException | None = None  # why the pipeline task ended, if it did
         self.tracking = TrackingAPI(
             write_keys=self.write_keys,
             log=self.log,
@@ -237,7 +240,8 @@ class Seamline:
             routes=routes(
                 write_keys=self.write_keys,
                 metrics=self.metrics,
-                ready=lambda: self.accepting,
+                ready=self._readiness,
+                alive=self._liveness,
                 public_url=settings.public_url,
                 refresh_metrics=self._refresh_metrics,
             ),
@@ -376,6 +380,7 @@ class Seamline:
             batch_size=settings.pipeline_batch_size,
             on_resume=self._resume,
             on_commit=self._committed,
+            guard=self.guard,
         )
         self._stop.clear()
         self._runner_task = asyncio.create_task(self.runner.run(self._stop), name="pipeline")
@@ -474,9 +479,33 @@ class Seamline:
     def _pipeline_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None:
             return
-        # Accepted messages stay safe in the log; stop taking more until an operator looks.
+        # Only a bug in the runner itself gets here (records are held, outages waited out).
+        # Accepted messages stay safe in the log; /healthz fails so the process is restarted.
         self.accepting = False
-        logger.error("the pipeline stopped", exc_info=task.exception())
+        self.failure = task.exception()
+        logger.error("the pipeline stopped", exc_info=self.failure)
+
+    def _hold_failed(self, items: list[Item], stage: str, error: BaseException) -> None:
+        """Hold the records a stage raised on (disposition `error`), to re-run once fixed."""
+        now = datetime.now(UTC)
+        reason = f"stage {stage} raised {type(error).__name__}: {error}"
+        self.protocols.record([], [hold(item, "error", reason, now) for item in items])
+
+    def _readiness(self) -> str | None:
+        """None when events are accepted and processed; otherwise why not."""
+        if self.failure is not None:
+            return f"the pipeline stopped: {type(self.failure).__name__}: {self.failure}"
+        if self.guard.stalled is not None:
+            return f"the pipeline is retrying {self.guard.stalled}"
+        if not self.accepting:
+            return "not accepting events (starting or stopping)"
+        return None
+
+    def _liveness(self) -> str | None:
+        """None while the process does its work; otherwise why it should be restarted."""
+        if self.failure is not None:
+            return f"the pipeline stopped: {type(self.failure).__name__}: {self.failure}"
+        return None
 
     def _resume(self, offset: int) -> None:
         self._events.truncate_from(offset)
@@ -492,7 +521,8 @@ class Seamline:
             "stored": self._stored_total,
             "duplicates_dropped": self._dedup.dropped,
             "suppressed_dropped": self._suppress.dropped,
-            "held": self._protocols.held + self._personal_data.blocked,
+            "held": self._protocols.held + self._personal_data.blocked + self.guard.errors_held,
+            "errors_held": self.guard.errors_held,
             "violations": self._protocols.violations,
         }
         temporary = self.paths.progress.with_suffix(".tmp")

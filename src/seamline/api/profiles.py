@@ -15,9 +15,10 @@ import msgspec
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from seamline.access.tokens import Token, TokenStore, authenticate
+from seamline.access.tokens import Token, TokenStore
+from seamline.api.auth import require_token
 from seamline.collect.auth import basic_user
-from seamline.errors import InvalidInput, NotFound, Unauthorized
+from seamline.errors import InvalidInput, NotFound
 from seamline.profiles.accounts import account_id
 from seamline.profiles.lookup import ProfileIndex, find_profile
 from seamline.store.accounts_sql import SqlAccountStore
@@ -62,12 +63,7 @@ def router(reader: ProfileAPI) -> APIRouter:
 
     def token(request: Request, space_id: str) -> Token:
         secret = basic_user(request.headers.get("authorization"))
-        found = authenticate(reader.tokens, secret) if secret else None
-        if found is None:
-            raise Unauthorized(
-                "send an access token as the Basic auth user name "
-                "(create one with `seamline tokens create --name NAME`)"
-            )
+        found = require_token(reader.tokens, secret, "as the Basic auth user name")
         if found.workspace_id != space_id:
             raise NotFound(f"no space {space_id!r} for this token")
         return found

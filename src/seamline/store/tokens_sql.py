@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, insert, select
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
 
 from seamline.access.tokens import Token
 from seamline.store.state import as_utc, tokens
@@ -21,17 +24,45 @@ class SqlTokenStore:
                     name=token.name,
                     digest=digest,
                     created_at=token.created_at,
+                    scopes=token.scopes,
                 )
             )
 
     def by_digest(self, digest: str) -> Token | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(tokens).where(tokens.c.digest == digest)).first()
-        if row is None:
-            return None
-        return Token(
-            id=row.id,
-            workspace_id=row.workspace_id,
-            name=row.name,
-            created_at=as_utc(row.created_at),
+        return None if row is None else _token(row)
+
+    def in_workspace(self, workspace_id: str) -> list[Token]:
+        """The workspace's tokens, revoked ones included, oldest first."""
+        query = (
+            select(tokens)
+            .where(tokens.c.workspace_id == workspace_id)
+            .order_by(tokens.c.created_at, tokens.c.id)
         )
+        with self._engine.connect() as conn:
+            return [_token(row) for row in conn.execute(query)]
+
+    def revoke(self, token_ids: list[str], at: datetime) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(tokens)
+                .where(tokens.c.id.in_(token_ids), tokens.c.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+
+    def touch(self, token_id: str, at: datetime) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used_at=at))
+
+
+def _token(row: Any) -> Token:
+    return Token(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        name=row.name,
+        created_at=as_utc(row.created_at),
+        scopes=row.scopes,
+        last_used_at=None if row.last_used_at is None else as_utc(row.last_used_at),
+        revoked_at=None if row.revoked_at is None else as_utc(row.revoked_at),
+    )
