@@ -121,7 +121,12 @@ def rebuild(ctx: typer.Context) -> None:
     with Progress(console=errors, transient=True) as progress:
         task = progress.add_task("replaying the log", total=total or 1)
         done = replay(settings, lambda offset: progress.update(task, completed=offset))
-    console.print(f"rebuilt from {done} log records")
+    console.print(f"rebuilt from {done.processed} log records")
+    if done.errors_held:
+        errors.print(
+            f"[yellow]warning:[/] {done.errors_held} records failed in a stage and were held "
+            "(disposition error); see `seamline held list`, fix the cause, then re-run them"
+        )
 
 
 @sources_app.command("create")

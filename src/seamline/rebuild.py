@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import delete
 
-from seamline.app import DataDir, Seamline, ServeLock, open_state
+from seamline.app import Seamline, ServeLock
 from seamline.config import Settings
+from seamline.data_dir import DataDir, open_state
+from seamline.errors import Unavailable
 from seamline.log.local import LocalLog
 from seamline.pipeline.runner import CONSUMER
 from seamline.store.state import (
@@ -76,20 +79,41 @@ def reset_derived(settings: Settings) -> int:
         lock.release()
 
 
-def replay(settings: Settings, on_progress: Callable[[int], None]) -> int:
-    """Run the pipeline over the whole log (after `reset_derived`); returns records processed."""
+# A rebuild is attended: an outage that outlasts these retries (about a minute) fails it.
+REBUILD_RETRIES = 6
 
-    async def run() -> int:
+
+class Replayed(NamedTuple):
+    processed: int
+    errors_held: int  # records a stage raised on, held with disposition `error`
+
+
+def replay(settings: Settings, on_progress: Callable[[int], None]) -> Replayed:
+    """Run the pipeline over the whole log (after `reset_derived`).
+
+    Raises `Unavailable` when the pipeline cannot reach the end of the log (it stopped, or a
+    store stayed unreachable through the retries); what was replayed so far stays.
+    """
+
+    async def run() -> Replayed:
         app = Seamline(settings)
+        app.guard.backoff.max_retries = REBUILD_RETRIES
         await app.start()
         runner = app.runner
         assert runner is not None
         end = await app.log.end_offset()
-        while runner.offset < end and app.accepting:
+        while runner.offset < end and app.failure is None:
             on_progress(runner.offset)
             await asyncio.sleep(0.2)
+        failure = app.failure
         await app.stop()
         on_progress(runner.offset)
-        return runner.offset
+        if failure is not None or runner.offset < end:
+            why = f"{type(failure).__name__}: {failure}" if failure else "it stopped early"
+            raise Unavailable(
+                f"rebuild stopped at log record {runner.offset} of {end}: {why}; fix the cause "
+                "and run `seamline rebuild` again"
+            )
+        return Replayed(runner.offset, app.guard.errors_held)
 
     return asyncio.run(run())

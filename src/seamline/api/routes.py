@@ -23,22 +23,24 @@ def routes(
     *,
     write_keys: WriteKeys,
     metrics: Metrics,
-    ready: Callable[[], bool],
+    ready: Callable[[], str | None],
+    alive: Callable[[], str | None],
     public_url: str | None,
     refresh_metrics: Callable[[], None],
 ) -> list[BaseRoute]:
     """The routes, bound to the parts they read."""
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        problem = alive()
+        if problem is None:
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"code": "unhealthy", "message": problem}, status_code=503)
 
     async def readyz(_: Request) -> Response:
-        if ready():
+        problem = ready()
+        if problem is None:
             return JSONResponse({"status": "ready"})
-        return JSONResponse(
-            {"code": "unavailable", "message": "not accepting events (starting or stopping)"},
-            status_code=503,
-        )
+        return JSONResponse({"code": "unavailable", "message": problem}, status_code=503)
 
     async def prometheus(_: Request) -> Response:
         refresh_metrics()

@@ -10,7 +10,7 @@ as a Bearer token or as the Basic auth user name.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -213,5 +213,10 @@ def _resource(resource: Resource) -> dict[str, Any]:
 def _held(held: HeldMessage) -> dict[str, Any]:
     plain = msgspec.to_builtins(held)
     assert isinstance(plain, dict)
-    plain["message"] = msgspec.json.decode(held.message)
+    try:
+        plain["message"] = msgspec.json.decode(held.message)
+    except msgspec.ValidationError:
+        # A message held because no store could take a value (e.g. 1e999) can't be shown as
+        # JSON values either: it is shown as the text it arrived as.
+        plain["message"] = held.message
     return plain

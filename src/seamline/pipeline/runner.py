@@ -4,11 +4,15 @@ Stages run in a worker thread (DuckDB and SQLite calls block); the offset is com
 after every stage's effects are durable, and a restart resumes from that offset. Stages must
 therefore be idempotent for records after the committed offset: `on_resume` lets a store cut
 back what it wrote past the commit before the batch is processed again.
+
+With a `StageGuard`, no record can stop the runner (a record a stage fails on is held) and an
+outage of a store is waited out with backoff; see `pipeline.guard`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +21,7 @@ import msgspec
 
 from seamline.log.base import EventLog, LogRecord
 from seamline.pipeline.batch import Batch, Stage
+from seamline.pipeline.guard import Halted, StageGuard
 from seamline.spec.envelope import Item, envelope_decoder
 
 CONSUMER = "pipeline"
@@ -37,6 +42,7 @@ class PipelineRunner:
         consumer: str = CONSUMER,
         tail: Sequence[Stage] = (),
         yield_for: Callable[[float], float] | None = None,
+        guard: StageGuard | None = None,
     ) -> None:
         self._log = log
         self._stages = tuple(stages)
@@ -46,6 +52,7 @@ class PipelineRunner:
         self._consumer = consumer
         self._tail = tuple(tail)
         self._yield_for = yield_for
+        self.guard = guard
         self.offset = 0
         self.undecodable = 0
 
@@ -61,6 +68,7 @@ class PipelineRunner:
             await asyncio.to_thread(self._on_resume, self.offset)
         next_offset = self.offset
         finishing: asyncio.Task[None] | None = None
+        halting = asyncio.create_task(self._halt_on(stop))
         try:
             while True:
                 # Read `stop` before reading the log: an empty read that began after the stop
@@ -85,9 +93,27 @@ class PipelineRunner:
                 if finishing is not None:
                     await finishing
                 finishing = asyncio.create_task(self._finish(batch, next_offset))
+        except Halted as halted:
+            # Stopping while a store is down: what is not committed is processed after a restart.
+            logger.warning(
+                "the pipeline stopped while stalled (%s); resuming after a restart", halted
+            )
         finally:
+            halting.cancel()
             if finishing is not None and not finishing.done():
-                await finishing
+                with contextlib.suppress(Halted):
+                    await finishing
+
+    async def _halt_on(self, stop: asyncio.Event) -> None:
+        """Once stopping, a stage waiting out an outage gives up instead of holding the stop."""
+        if self.guard is None:
+            return
+        self.guard.halt.clear()
+        await stop.wait()
+        self.guard.halt.set()
+
+    def _run(self, stage: Stage, batch: Batch) -> Batch:
+        return stage(batch) if self.guard is None else self.guard.run(stage, batch)
 
     async def _finish(self, batch: Batch, offset: int) -> None:
         if self._tail:
@@ -99,7 +125,7 @@ class PipelineRunner:
 
     def _run_tail(self, batch: Batch) -> Batch:
         for stage in self._tail:
-            batch = stage(batch)
+            batch = self._run(stage, batch)
         return batch
 
     def _process(self, records: list[LogRecord]) -> Batch:
@@ -113,5 +139,5 @@ class PipelineRunner:
                 self.undecodable += 1
                 logger.error("log record %d cannot be decoded; skipped", record.offset)
         for stage in self._stages:
-            batch = stage(batch)
+            batch = self._run(stage, batch)
         return batch

@@ -9,7 +9,8 @@ import msgspec
 
 from seamline.spec.envelope import Item
 
-HeldDisposition = Literal["block", "quarantine", "drop", "function_error"]
+# `error`: a pipeline stage raised on this message (see `pipeline.guard`).
+HeldDisposition = Literal["block", "quarantine", "drop", "function_error", "error"]
 _encode = msgspec.json.Encoder().encode
 
 
@@ -29,7 +30,8 @@ class ViolationRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class HeldMessage(msgspec.Struct, frozen=True, kw_only=True):
     """A message that did not go on: blocked or quarantined by schema controls, dropped by a
-    transformation, or failed by a custom function. `message` is its JSON as it arrived."""
+    transformation, failed by a custom function, or one a stage raised on. `message` is its
+    JSON as it arrived."""
 
     id: int | None = None
     workspace_id: str
