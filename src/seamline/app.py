@@ -26,6 +26,7 @@ from seamline.api.auth import token_dependency
 from seamline.api.destinations import DestinationsAPI
 from seamline.api.destinations import router as destinations_router
 from seamline.api.engage import router as engage_router
+from seamline.api.json_body import JsonBodies
 from seamline.api.profiles import ProfileAPI
 from seamline.api.profiles import router as profile_router
 from seamline.api.routes import (
@@ -252,6 +253,8 @@ class Seamline:
             },
             lifespan=self._lifespan,
         )
+        # Management API bodies are JSON even when curl -d or a client labels them otherwise.
+        self._framework.add_middleware(JsonBodies)
         self._framework.include_router(
             profile_router(
                 ProfileAPI(

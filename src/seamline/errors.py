@@ -50,6 +50,13 @@ class Conflict(SeamlineError):
     status = 409
 
 
+class UnsupportedMediaType(SeamlineError):
+    """A request body in a format the route does not read (the management API reads JSON)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
 class TooLarge(SeamlineError):
     """Over a documented size limit. Segment answers 400 here, so SDKs drop rather than retry."""
 

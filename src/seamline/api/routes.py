@@ -97,8 +97,14 @@ async def json_validation_error(request: Request, exc: Exception) -> Response:
     problems = exc.errors()
     first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(part) for part in first.get("loc", ()))
+    message = f"{where}: {first.get('msg')}"
+    if first.get("type") == "json_invalid":
+        context = first.get("ctx")
+        reason = context.get("error", "") if isinstance(context, dict) else ""
+        position = first["loc"][-1] if first.get("loc") else "?"
+        message = f"the request body is not valid JSON ({reason} at character {position})"
     error = InvalidInput(
-        f"{where}: {first.get('msg')}",
+        message,
         details=[
             {"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")}
             for p in problems
