@@ -153,7 +153,7 @@ subscriptions:
     destination: hook
     action: send
     trigger: 'event = "Order Completed"'
-    mapping: {url: "http://127.0.0.1:9/hook"}
+    mapping: {url: "https://hooks.example.com/hook"}
 """
 
 

@@ -43,6 +43,7 @@ from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, Tracki
 from seamline.config import Settings
 from seamline.data_dir import DataDir, open_state
 from seamline.destination_ops import DestinationOps
+from seamline.destinations.client import destination_client
 from seamline.destinations.delivery import RetryPolicy
 from seamline.destinations.service import DeliveryService
 from seamline.engage.people import StoredPeople
@@ -198,6 +199,7 @@ class Seamline:
             policy=RetryPolicy(period=timedelta(hours=settings.delivery_retry_hours)),
             timeout=settings.delivery_timeout,
             poll=settings.delivery_poll,
+            client=lambda: destination_client(settings.destinations_allow_private),
         )
         self._delivery_stop = asyncio.Event()
         self._delivery_task: asyncio.Task[None] | None = None
@@ -297,6 +299,7 @@ class Seamline:
                     changed=self.rules.invalidate,
                     rerun=self.rerun,
                     sealer=self.sealer,
+                    allow_private=settings.destinations_allow_private,
                 )
             )
         )
@@ -308,6 +311,7 @@ class Seamline:
             self._events,
             self.delivery.queued,
             self.settings.delivery_timeout,
+            self.settings.destinations_allow_private,
         )
         self._framework.include_router(
             destinations_router(

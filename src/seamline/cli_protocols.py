@@ -60,7 +60,16 @@ def register(app: typer.Typer, settings: Any) -> None:
         sealer = Sealer(key_from(config.secret_key, config.data_dir))
 
         def save(kind: str, name: str, spec: dict[str, Any], pending: Any) -> dict[str, Any]:
-            return prepare(workspace, kind, name, spec, store, sealer, pending)
+            return prepare(
+                workspace,
+                kind,
+                name,
+                spec,
+                store,
+                sealer,
+                pending,
+                allow_private=config.destinations_allow_private,
+            )
 
         wanted = desired(document, file.parent, source_id, save)
         changes = plan_changes(store.list(workspace), wanted, prune=prune)

@@ -4,13 +4,12 @@ event tester and the credentials check. The API and CLI call these."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
-from seamline.destinations.definition import Context
+from seamline.destinations.client import destination_client
+from seamline.destinations.definition import Action, Context
 from seamline.destinations.errors import DeliveryError, InvalidPayload, PermanentError
 from seamline.destinations.http import Http
 from seamline.destinations.instances import CompiledDestination
@@ -33,6 +32,7 @@ class DestinationOps:
         events: DuckDBEventStore,
         queued: Callable[[], None],
         timeout: float,
+        allow_private: Sequence[str] = (),
     ) -> None:
         self._destinations = destinations
         self._egress = egress
@@ -40,6 +40,7 @@ class DestinationOps:
         self._events = events
         self._queued = queued
         self._timeout = timeout
+        self._allow_private = tuple(allow_private)
 
     def instance(self, workspace_id: str, name: str) -> CompiledDestination:
         found = self._destinations(workspace_id).get(name)
@@ -107,7 +108,7 @@ class DestinationOps:
         prepared = self._egress(workspace_id).prepare(name, event)
         view = instance.filtered(prepared.message) if prepared.message is not None else None
         results: list[dict[str, Any]] = []
-        with httpx.Client(follow_redirects=True) as client:
+        with destination_client(self._allow_private) as client:
             for subscription in subscriptions:
                 result: dict[str, Any] = {"subscription": subscription.name}
                 results.append(result)
@@ -127,17 +128,7 @@ class DestinationOps:
                 result["payload"] = payload
                 http = Http(client, self._timeout, instance.secret_values())
                 context = Context(settings=instance.settings, http=http)
-                try:
-                    action = subscription.action
-                    if action.perform_batch is not None and action.max_batch > 1:
-                        action.perform_batch(context, [payload])
-                    else:
-                        action.perform(context, payload)
-                    result["delivered"] = True
-                except DeliveryError as error:
-                    result["delivered"] = False
-                    result["error"] = error.message
-                    result["retryable"] = error.retryable
+                result.update(_outcome(subscription.action, context, payload))
                 result["requests"] = [
                     {
                         "method": x.method,
@@ -158,7 +149,7 @@ class DestinationOps:
             raise InvalidInput(f"{instance.definition.name} has no credentials check")
 
         def run() -> None:
-            with httpx.Client() as client:
+            with destination_client(self._allow_private) as client:
                 try:
                     http = Http(client, self._timeout, instance.secret_values())
                     check(Context(settings=instance.settings, http=http))
@@ -168,3 +159,39 @@ class DestinationOps:
                     raise InvalidInput(f"the check could not finish: {error.message}") from None
 
         await asyncio.to_thread(run)
+
+
+def _outcome(action: Action, context: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    """Whether the action delivered: it raised nothing, a batch call reported no failed
+    item, and its last request (if it sent one) was answered 2xx. Otherwise the error, with
+    the answer's status and body when there was one."""
+    try:
+        if action.perform_batch is not None and action.max_batch > 1:
+            # A batch call reports failed items in what it returns instead of raising.
+            results = action.perform_batch(context, [payload])
+            failed = next((r for r in results or () if isinstance(r, DeliveryError)), None)
+            if failed is not None:
+                raise failed
+        else:
+            action.perform(context, payload)
+    except DeliveryError as error:
+        found: dict[str, Any] = {
+            "delivered": False,
+            "error": error.message,
+            "retryable": error.retryable,
+        }
+        if error.status is not None:
+            found["status"] = error.status
+        if error.response is not None:
+            found["response"] = error.response
+        return found
+    last = context.http.exchanges[-1] if context.http.exchanges else None
+    if last is not None and not (last.status is not None and 200 <= last.status < 300):
+        return {
+            "delivered": False,
+            "error": f"{last.method} {last.url} answered {last.status}",
+            "retryable": False,
+            "status": last.status,
+            "response": last.response_body,
+        }
+    return {"delivered": True}

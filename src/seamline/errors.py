@@ -33,6 +33,13 @@ class InvalidInput(SeamlineError):
     code = "invalid_input"
 
 
+class UrlNotAllowed(InvalidInput):
+    """A destination URL that may never be sent to: not http(s), or a loopback, private,
+    link-local or other refused address (see docs/destinations.md, Network safety)."""
+
+    code = "url_not_allowed"
+
+
 class Unauthorized(SeamlineError):
     """The caller did not prove who it is (missing, unknown or disabled write key or token)."""
 

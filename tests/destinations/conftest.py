@@ -12,6 +12,7 @@ import pytest
 from seamline.access.tokens import create_token
 from seamline.app import Seamline, bootstrap
 from seamline.config import Settings
+from seamline.destinations.client import destination_client
 from seamline.destinations.http import Http
 from tests.destinations.contract import TIMEOUT
 from tests.destinations.sink import Sink, sink
@@ -32,9 +33,14 @@ def server() -> Iterator[Sink]:
         yield running
 
 
+LOOPBACK = ["127.0.0.0/8"]
+"""The sinks listen on 127.0.0.1: destinations may reach it only when this range is opened,
+as `destinations_allow_private` opens it in production."""
+
+
 @pytest.fixture
 def http() -> Iterator[Http]:
-    with httpx.Client() as client:
+    with destination_client(LOOPBACK) as client:
         yield Http(client, timeout=TIMEOUT)
 
 
@@ -42,7 +48,7 @@ def http() -> Iterator[Http]:
 def patient_http() -> Iterator[Http]:
     """For tests of how big batches are split: a body of thousands of rows can outrun the
     short `TIMEOUT` on a busy machine, and these tests are not about timeouts."""
-    with httpx.Client() as client:
+    with destination_client(LOOPBACK) as client:
         yield Http(client, timeout=30.0)
 
 
@@ -51,7 +57,11 @@ async def workspace(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIter
     # Tests that ask for `state_url` run on both state stores; the others on SQLite.
     url = request.getfixturevalue("state_url") if "state_url" in request.fixturenames else None
     settings = Settings(
-        data_dir=tmp_path / "data", delivery_poll=0.05, delivery_timeout=0.5, database_url=url
+        data_dir=tmp_path / "data",
+        delivery_poll=0.05,
+        delivery_timeout=0.5,
+        database_url=url,
+        destinations_allow_private=LOOPBACK,
     )
     source = bootstrap(settings)
     app = Seamline(settings)

@@ -64,6 +64,8 @@ def test_every_event_is_delivered_despite_faults_and_sigkill(tmp_path: Path) -> 
             return Reply(200, delay=2.0)  # hangs past the client timeout: sent again later
         return None
 
+    # The tool listens on loopback, which destinations reach only where the setting opens it.
+    loopback = {"SEAMLINE_DESTINATIONS_ALLOW_PRIVATE": '["127.0.0.0/8"]'}
     with sink() as target:
         target.check = tool
         made = cli(
@@ -73,9 +75,10 @@ def test_every_event_is_delivered_despite_faults_and_sigkill(tmp_path: Path) -> 
             "-f",
             str(workspace_file(tmp_path, target.url)),
             "--yes",
+            env=loopback,
         )
         assert made.returncode == 0, made.stderr
-        env = {"SEAMLINE_DELIVERY_TIMEOUT": "1", "SEAMLINE_DELIVERY_POLL": "0.05"}
+        env = {"SEAMLINE_DELIVERY_TIMEOUT": "1", "SEAMLINE_DELIVERY_POLL": "0.05", **loopback}
         server = Server(data, **env).start()
         batch = [
             {"type": "track", "userId": f"u{n % 9}", "event": "Crash", "messageId": f"m{n}"}

@@ -51,8 +51,10 @@ class WorkspaceAPI:
         changed: Callable[[str], None],
         rerun: Rerun,
         sealer: Sealer,
+        allow_private: Sequence[str] = (),
     ) -> None:
         self.sealer = sealer
+        self.allow_private = tuple(allow_private)  # private ranges destination URLs may name
         self.resources = resources
         self.protocols = protocols
         self.inventory = inventory
@@ -169,7 +171,14 @@ def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: s
     ) -> JSONResponse:
         workspace_id = workspace_of(request)
         canonical = await asyncio.to_thread(
-            prepare, workspace_id, kind, name, document, api.resources, api.sealer
+            prepare,
+            workspace_id,
+            kind,
+            name,
+            document,
+            api.resources,
+            api.sealer,
+            allow_private=api.allow_private,
         )
         stored = await asyncio.to_thread(api.resources.put, workspace_id, kind, name, canonical)
         api.changed(workspace_of(request))

@@ -28,6 +28,9 @@ class Field:
     default: Any = None  # a mapping: {"@path": "$.userId"}, a literal, or None
     choices: tuple[str, ...] = ()
     properties: Mapping[str, Field] = field(default_factory=dict)
+    target: bool = False
+    """The URL requests are sent to: a literal one is checked when the subscription is saved
+    (see `destinations.addresses`)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Setting:
     required: bool = False
     secret: bool = False
     default: Any = None
+    target: bool = False
+    """The URL (or base URL) requests are sent to: checked when the instance is saved."""
 
 
 @dataclass

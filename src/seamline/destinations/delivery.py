@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from seamline.destinations.client import destination_client
 from seamline.destinations.definition import Context
 from seamline.destinations.errors import DeliveryError, PermanentError, RetryableError
 from seamline.destinations.http import Http
@@ -131,7 +132,9 @@ class InstanceDelivery:
         self._policy = policy
         self._timeout = timeout
         self._clock = clock
-        self._client = client or httpx.Client(follow_redirects=True)
+        # Public addresses only by default: a test or an on-premise deployment passes a
+        # client that allows its private ranges (`destination_client`).
+        self._client = client or destination_client()
         self._rng = rng or random.Random()
         self._state: dict[str, Any] = {}
         self.breaker = CircuitBreaker()

@@ -8,9 +8,12 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from seamline.destinations.addresses import scheme_refusal
+from seamline.destinations.client import NotAllowed
 from seamline.destinations.errors import PermanentError, RetryableError
 
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-auth-token"})
@@ -61,7 +64,12 @@ class Http:
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> httpx.Response:
-        """Send; a 2xx answer is returned, anything else raises Retryable or PermanentError."""
+        """Send; a 2xx answer is returned, anything else raises Retryable or PermanentError.
+        Redirects are not followed: a 3xx is a PermanentError (its target would be unchecked
+        by whoever configured the URL)."""
+        refused = scheme_refusal(urlsplit(url.strip()).scheme)
+        if refused is not None:
+            raise PermanentError(f"{self._hide(url)!r} is not allowed: {refused}")
         try:
             request = self._client.build_request(
                 method,
@@ -87,7 +95,12 @@ class Http:
         self.exchanges.append(exchange)
         del self.exchanges[:-20]
         try:
-            response = self._client.send(request)
+            response = self._client.send(request, follow_redirects=False)
+        except (NotAllowed, httpx.UnsupportedProtocol) as error:  # retrying cannot help
+            raise PermanentError(
+                f"{exchange.method} {exchange.url} was not sent: {self._hide(str(error))}",
+                request=exchange.request_text(),
+            ) from None
         except httpx.TimeoutException:
             raise RetryableError(
                 f"{exchange.method} {exchange.url} timed out", request=exchange.request_text()
@@ -102,6 +115,9 @@ class Http:
         if response.is_success:
             return response
         what = f"{exchange.method} {exchange.url} answered {response.status_code}"
+        if response.is_redirect:
+            where = self._hide(response.headers.get("location", ""))
+            what += f" (a redirect to {where!r}; redirects are not followed)"
         detail = {
             "status": response.status_code,
             "request": exchange.request_text(),

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import httpx
+
+from seamline.destinations.client import destination_client
 from seamline.destinations.delivery import InstanceDelivery, RetryPolicy
 from seamline.destinations.instances import CompiledDestination
 from seamline.store.outbox_sql import SqlOutbox
@@ -30,6 +33,7 @@ class DeliveryService:
         timeout: float,
         poll: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        client: Callable[[], httpx.Client] = destination_client,
     ) -> None:
         self._destinations = destinations
         self._workspaces = workspaces
@@ -38,6 +42,7 @@ class DeliveryService:
         self._timeout = timeout
         self._poll = poll
         self._clock = clock
+        self._client = client  # builds each instance's client (see `destination_client`)
         # Deliveries block on the network: their own threads, so a hung tool never starves
         # the pipeline's or the API's.
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="deliver")
@@ -91,6 +96,7 @@ class DeliveryService:
                         policy=self._policy,
                         timeout=self._timeout,
                         clock=self._clock,
+                        client=self._client(),
                     )
                 self._workers[key] = asyncio.create_task(self._worker(key[0], key[1]))
 

@@ -14,9 +14,10 @@ from typing import Any
 import msgspec
 
 from seamline.access.sealing import HIDDEN, Sealer, is_sealed
+from seamline.destinations.addresses import PUBLIC_ONLY, AddressPolicy, url_refusal
 from seamline.destinations.mapping import check_mapping, default_mapping
 from seamline.destinations.registry import load
-from seamline.errors import InvalidInput
+from seamline.errors import InvalidInput, UrlNotAllowed
 from seamline.spec.fql import compile_fql
 
 Lookup = Callable[[str, str], dict[str, Any] | None]
@@ -50,7 +51,9 @@ class Subscription(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
 
 
-def normalise_destination(name: str, document: dict[str, Any]) -> dict[str, Any]:
+def normalise_destination(
+    name: str, document: dict[str, Any], policy: AddressPolicy = PUBLIC_ONLY
+) -> dict[str, Any]:
     instance = _convert(DestinationInstance, "destination", name, document)
     definition = load(instance.type)
     unknown = set(instance.settings) - set(definition.settings)
@@ -73,12 +76,19 @@ def normalise_destination(name: str, document: dict[str, Any]) -> dict[str, Any]
         raise InvalidInput(f"destination {name!r}: concurrency must be 1 to 64")
     if instance.filters.drop:
         compile_fql(instance.filters.drop)
+    for key, setting in definition.settings.items():
+        value = instance.settings.get(key)
+        if setting.target and isinstance(value, str) and value != HIDDEN:
+            # A secret URL (Slack's webhook) is not repeated in the error.
+            _check_target(f"destination {name!r}", f"settings.{key}", value, policy, setting.secret)
     plain = msgspec.to_builtins(instance)
     assert isinstance(plain, dict)
     return plain
 
 
-def normalise_subscription(name: str, document: dict[str, Any], lookup: Lookup) -> dict[str, Any]:
+def normalise_subscription(
+    name: str, document: dict[str, Any], lookup: Lookup, policy: AddressPolicy = PUBLIC_ONLY
+) -> dict[str, Any]:
     subscription = _convert(Subscription, "subscription", name, document)
     instance = lookup("destination", subscription.destination)
     if instance is None:
@@ -97,6 +107,10 @@ def normalise_subscription(name: str, document: dict[str, Any], lookup: Lookup) 
     # A field the user's mapping leaves out keeps its default mapping, as in Segment.
     mapping = {**default_mapping(action.fields), **(subscription.mapping or {})}
     check_mapping(mapping, action.fields)
+    for key, spec in action.fields.items():
+        value = mapping.get(key)
+        if spec.target and isinstance(value, str):
+            _check_target(f"subscription {name!r}", f"mapping.{key}", value, policy)
     return {
         "destination": subscription.destination,
         "action": subscription.action,
@@ -104,6 +118,20 @@ def normalise_subscription(name: str, document: dict[str, Any], lookup: Lookup) 
         "mapping": mapping,
         "enabled": subscription.enabled,
     }
+
+
+def _check_target(
+    resource: str, where: str, url: str, policy: AddressPolicy, secret: bool = False
+) -> None:
+    """Refuse a literal URL that no request may go to. Names are not resolved here (a name
+    that resolves to a refused address is refused when the connection is made)."""
+    refusal = url_refusal(url, policy)
+    if refusal is not None:
+        shown = "the URL" if secret else repr(url)
+        raise UrlNotAllowed(
+            f"{resource}: {where}: {shown} is not allowed: {refusal}",
+            details={"field": where},
+        )
 
 
 def hidden(document: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from seamline.destinations.addresses import PUBLIC_ONLY, AddressPolicy
 from seamline.engage.workspace import normalise_audience, normalise_trait
 from seamline.errors import InvalidInput
 from seamline.privacy.controls import Control
@@ -73,9 +74,16 @@ class ConsentCategory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     destinations: list[str] = []
 
 
-def normalise(kind: str, name: str, document: Any, lookup: Lookup | None = None) -> dict[str, Any]:
+def normalise(
+    kind: str,
+    name: str,
+    document: Any,
+    lookup: Lookup | None = None,
+    policy: AddressPolicy = PUBLIC_ONLY,
+) -> dict[str, Any]:
     """The canonical document of a resource; InvalidInput names what is wrong. `lookup`
-    finds the resources a subscription refers to."""
+    finds the resources a subscription refers to; `policy` says which literal destination
+    URLs are refused."""
     if kind not in KINDS:
         raise InvalidInput(f"unknown resource kind {kind!r}; kinds are {', '.join(KINDS)}")
     if not name or len(name) > 300:
@@ -88,9 +96,9 @@ def normalise(kind: str, name: str, document: Any, lookup: Lookup | None = None)
     if kind == "transformation":
         return _plain(parse_transformation(name, document))
     if kind == "destination":
-        return normalise_destination(name, document)
+        return normalise_destination(name, document, policy)
     if kind == "subscription":
-        return normalise_subscription(name, document, lookup or (lambda _kind, _name: None))
+        return normalise_subscription(name, document, lookup or (lambda _kind, _name: None), policy)
     if kind == "computed_trait":
         return normalise_trait(name, document)
     if kind == "audience":

@@ -3,10 +3,11 @@ the management API and `seamline apply` both take."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from seamline.access.sealing import Sealer
+from seamline.destinations.addresses import AddressPolicy
 from seamline.workspace.destination_kinds import hidden, seal_settings
 from seamline.workspace.kinds import normalise
 from seamline.workspace.resources import ResourceStore
@@ -22,9 +23,12 @@ def prepare(
     resources: ResourceStore,
     sealer: Sealer,
     pending: Pending = lambda _kind, _name: None,
+    allow_private: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The document to store: canonical, checked against what it refers to (`pending`
-    resources first — those about to be saved with it — then stored ones), secrets sealed."""
+    resources first — those about to be saved with it — then stored ones), secrets sealed.
+    A literal destination URL must be one requests may go to (`allow_private` opens
+    private ranges, as the `destinations_allow_private` setting does)."""
 
     def lookup(other_kind: str, other_name: str) -> dict[str, Any] | None:
         found = pending(other_kind, other_name)
@@ -33,7 +37,8 @@ def prepare(
         stored = resources.get(workspace_id, other_kind, other_name)
         return None if stored is None else stored.document
 
-    canonical = normalise(kind, name, document, lookup)
+    policy = AddressPolicy.allowing(allow_private)
+    canonical = normalise(kind, name, document, lookup, policy)
     if kind == "destination":
         previous = resources.get(workspace_id, kind, name)
         canonical = seal_settings(canonical, previous.document if previous else None, sealer)

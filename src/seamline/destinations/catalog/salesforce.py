@@ -254,6 +254,7 @@ DESTINATION = Destination(
             "Instance URL",
             "Your org's My Domain URL, e.g. https://acme.my.salesforce.com.",
             required=True,
+            target=True,
         ),
         "client_id": Setting("Client ID", "The consumer key of the connected app.", required=True),
         "client_secret": Setting(

@@ -38,6 +38,7 @@ DESTINATION = Destination(
             "Anyone holding it can post to the channel, so it is kept secret.",
             required=True,
             secret=True,
+            target=True,
         ),
     },
     actions={

@@ -125,7 +125,14 @@ DESTINATION = Destination(
             title="Send",
             description="Send an HTTP request with the event's data as JSON.",
             fields={
-                "url": Field("URL", "The URL to deliver data to.", "string", required=True),
+                "url": Field(
+                    "URL",
+                    "The URL to deliver data to (http or https, a public address unless "
+                    "destinations_allow_private opens its range).",
+                    "string",
+                    required=True,
+                    target=True,
+                ),
                 "method": Field(
                     "Method",
                     "The HTTP method.",
