@@ -38,7 +38,13 @@ from seamline.api.routes import (
 from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
 from seamline.collect.client_ip import ClientAddress
-from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, WriteKeys, new_source
+from seamline.collect.sources import (
+    DEFAULT_WORKSPACE_ID,
+    Source,
+    WriteKeys,
+    new_source,
+    same_name,
+)
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
 from seamline.config import Settings
 from seamline.data_dir import DataDir, open_state
@@ -130,7 +136,7 @@ def bootstrap(settings: Settings) -> Source:
         store = SqlSourceStore(engine)
         store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
         for source in store.list(DEFAULT_WORKSPACE_ID):
-            if source.name == DEV_SOURCE_NAME:
+            if same_name(source.name, DEV_SOURCE_NAME):  # names are unique ignoring case
                 return source
         return store.create(new_source(DEV_SOURCE_NAME, DEFAULT_WORKSPACE_ID))
     finally:

@@ -38,24 +38,14 @@ def register(app: typer.Typer, settings: Any) -> None:
         from seamline.data_dir import open_state
         from seamline.store.resources_sql import SqlResourceStore
         from seamline.store.sources_sql import SqlSourceStore
-        from seamline.workspace.apply import desired, plan_changes, read_file
+        from seamline.workspace.apply import desired, plan_changes, read_file, source_ids
         from seamline.workspace.saving import prepare
 
         config: Settings = settings(ctx)
         engine = open_state(config)
         document = read_file(file)
         workspace = str(document.get("workspace") or DEFAULT_WORKSPACE_ID)
-        known = SqlSourceStore(engine).list(workspace)
-
-        def source_id(name: str) -> str:
-            for source in known:
-                if name in (source.id, source.name):
-                    return source.id
-            raise InvalidInput(
-                f"no source named {name!r} in workspace {workspace!r}; create it with "
-                f"`seamline sources create --name {name!r}`"
-            )
-
+        source_id = source_ids(SqlSourceStore(engine).list(workspace), workspace)
         store = SqlResourceStore(engine)
         sealer = Sealer(key_from(config.secret_key, config.data_dir))
 

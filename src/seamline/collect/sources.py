@@ -28,11 +28,19 @@ class SourceStore(Protocol):
 
     def ensure_workspace(self, workspace_id: str, name: str) -> bool: ...
 
-    def create(self, source: Source) -> Source: ...
+    def create(self, source: Source) -> Source:
+        """Store a new source; Conflict when its write key is taken, or when its workspace
+        already has a source of the same name (ignoring case): names pick sources in `apply`."""
+        ...
 
     def by_write_key(self, write_key: str) -> Source | None: ...
 
     def list(self, workspace_id: str | None = None) -> list[Source]: ...
+
+
+def same_name(first: str, second: str) -> bool:
+    """Whether two source names are the same name: `Website` and `website` are."""
+    return first.strip().casefold() == second.strip().casefold()
 
 
 def new_source(name: str, workspace_id: str, write_key: str | None = None) -> Source:

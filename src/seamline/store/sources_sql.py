@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from seamline.collect.sources import Source
+from seamline.collect.sources import Source, same_name
 from seamline.errors import Conflict
 from seamline.store.state import as_utc, sources, workspaces
 
@@ -34,6 +34,27 @@ class SqlSourceStore:
     def create(self, source: Source) -> Source:
         try:
             with self._engine.begin() as conn:
+                # Locks the workspace row on PostgreSQL so that two creates of one name take
+                # turns; SQLite has one writer at a time. (No unique index: a data directory may
+                # already hold duplicate names, and a migration must not fail on them.)
+                conn.execute(
+                    select(workspaces.c.id)
+                    .where(workspaces.c.id == source.workspace_id)
+                    .with_for_update()
+                )
+                taken = conn.execute(
+                    select(sources.c.id, sources.c.name).where(
+                        sources.c.workspace_id == source.workspace_id
+                    )
+                )
+                for other_id, other_name in taken:
+                    if same_name(other_name, source.name):
+                        raise Conflict(
+                            f"workspace {source.workspace_id!r} already has a source named "
+                            f"{other_name!r} ({other_id}); source names are unique, ignoring "
+                            "case: choose another name",
+                            details={"source_id": other_id},
+                        )
                 conn.execute(
                     insert(sources).values(
                         id=source.id,

@@ -20,8 +20,9 @@ destinations:
 subscriptions:
   meta-purchases: {destination: meta, action: send_event, trigger: 'event = "Order Completed"'}
 ```
-Sources are named by their name or id; the file's names of sources inside transformations'
-`sources` lists are turned into ids too.
+Sources are named by their name (ignoring case) or id; the file's names of sources inside
+transformations' `sources` lists are turned into ids too. Every error names the place in the
+file it comes from (`subscriptions.hook-orders.mapping.url: …`).
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Callable, Mapping
+import shlex
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import yaml
 
-from seamline.errors import InvalidInput
+from seamline.collect.sources import Source, same_name
+from seamline.errors import InvalidInput, SeamlineError
 from seamline.workspace.kinds import KINDS
 from seamline.workspace.resources import Resource
 from seamline.workspace.saving import shown
@@ -105,6 +109,31 @@ def read_file(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def source_ids(known: Sequence[Source], workspace: str) -> Callable[[str], str]:
+    """Turns a source's id or name (ignoring case) into its id. A name that more than one
+    stored source has (made before names had to be unique) is refused, never guessed."""
+
+    def source_id(name: str) -> str:
+        for source in known:
+            if source.id == name:
+                return source.id
+        found = [source for source in known if same_name(source.name, name)]
+        if len(found) == 1:
+            return found[0].id
+        if found:
+            ids = ", ".join(source.id for source in found)
+            raise InvalidInput(
+                f"{len(found)} sources of workspace {workspace!r} are named {name!r} ({ids}); "
+                "write the id of the one you mean instead of the name"
+            )
+        raise InvalidInput(
+            f"no source named {name!r} in workspace {workspace!r}; create it with "
+            f"`seamline sources create {shlex.quote(name)}`, or see `seamline sources list`"
+        )
+
+    return source_id
+
+
 Save = Callable[[str, str, dict[str, Any], Callable[[str, str], Any]], dict[str, Any]]
 """(kind, name, definition, pending lookup) → the document to store (`saving.prepare`)."""
 
@@ -139,19 +168,55 @@ def desired(
             for name, spec in entries.items():
                 spec = dict(spec or {})
                 name = str(name)
+                where = f"{section}.{_SUBSECTIONS[kind]}" if kind in _SUBSECTIONS else section
+                where = f"{where}.{name}"
                 if kind == "source_connection":
-                    name = source_id(name)
+                    with _located(where, kind, name):
+                        name = source_id(name)
                 elif kind == "transformation" and spec.get("sources"):
-                    spec["sources"] = [source_id(str(s)) for s in spec["sources"]]
+                    with _located(f"{where}.sources", kind, name):
+                        spec["sources"] = [source_id(str(s)) for s in spec["sources"]]
                 elif kind == "function" and "file" in spec:
-                    spec["code"] = _read_code(base / str(spec.pop("file")))
+                    with _located(f"{where}.file", kind, name):
+                        spec["code"] = _read_code(base / str(spec.pop("file")))
                 elif kind == "destination" and spec.get("settings"):
                     spec["settings"] = {
-                        key: _from_environment(value, f"{section}.{name}.settings.{key}")
+                        key: _from_environment(value, f"{where}.settings.{key}")
                         for key, value in spec["settings"].items()
                     }
-                found[kind, name] = save(kind, name, spec, pending)
+                with _located(where, kind, name):
+                    found[kind, name] = save(kind, name, spec, pending)
     return found
+
+
+@contextmanager
+def _located(where: str, kind: str, name: str) -> Iterator[None]:
+    """Prefixes an error with its place in the file: `subscriptions.hook-orders.mapping.url: …`
+    where the error gives its field, else `subscriptions.hook-orders: …`; the error's own
+    `subscription 'hook-orders': ` prefix goes, the file's place says it better."""
+    try:
+        yield
+    except SeamlineError as error:
+        message = error.message
+        for label in (kind, kind.replace("_", " ")):
+            message = message.removeprefix(f"{label} {name!r}: ")
+        details = error.details if isinstance(error.details, dict) else {}
+        field = details.get("path") or details.get("field")
+        if not (isinstance(field, str) and field and message.startswith(f"{field}: ")):
+            leading = _FIELD.match(message)
+            field = leading.group(1) if leading else ""
+        path = f"{where}.{field}" if field else where
+        message = message[len(field) + 2 :] if field else message
+        at = _AT.search(message)  # msgspec's "… - at `$.naming.events`"
+        if at is not None and at.group(1):
+            path, message = f"{path}.{at.group(1)}", message[: at.start()]
+        error.message = f"{path}: {message}"
+        error.args = (error.message,)
+        raise
+
+
+_FIELD = re.compile(r"^([A-Za-z_][\w.]*): ")
+_AT = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
 _VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
