@@ -46,10 +46,15 @@ def system_resolver(host: str, port: int) -> list[str]:
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's synchronous backend, connecting only to checked addresses."""
 
-    def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        resolver: Resolver = system_resolver,
+        network: httpcore.NetworkBackend | None = None,
+    ) -> None:
         self._policy = policy
         self._resolver = resolver
-        self._backend = httpcore.SyncBackend()
+        self._backend = network or httpcore.SyncBackend()
 
     def connect_tcp(
         self,
@@ -104,11 +109,12 @@ class GuardedTransport(httpx.BaseTransport):
         self,
         policy: AddressPolicy,
         resolver: Resolver = system_resolver,
+        network: httpcore.NetworkBackend | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context or httpx.create_ssl_context(),
-            network_backend=GuardedBackend(policy, resolver),
+            network_backend=GuardedBackend(policy, resolver, network),
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -177,10 +183,14 @@ def _same_named(error: Exception, fallback: type[httpx.TransportError]) -> type[
 
 
 def destination_client(
-    allow_private: Sequence[str] = (), *, resolver: Resolver = system_resolver
+    allow_private: Sequence[str] = (),
+    *,
+    resolver: Resolver = system_resolver,
+    network: httpcore.NetworkBackend | None = None,
 ) -> httpx.Client:
     """The client for destination requests: public addresses only (plus the `allow_private`
     CIDRs), http and https only, redirects not followed, no proxy or credentials taken from
-    the environment."""
-    transport = GuardedTransport(AddressPolicy.allowing(allow_private), resolver)
+    the environment. `resolver` and `network` (the backend that opens checked connections)
+    are the system's unless a test passes its own."""
+    transport = GuardedTransport(AddressPolicy.allowing(allow_private), resolver, network)
     return httpx.Client(transport=transport, follow_redirects=False, trust_env=False)
