@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ from seamline.access.tokens import create_token
 from seamline.app import Seamline, bootstrap
 from seamline.config import Settings
 from seamline.destinations.addresses import AddressPolicy
-from seamline.destinations.client import NotAllowed, destination_client
+from seamline.destinations.client import GuardedTransport, NotAllowed, destination_client
 from seamline.destinations.errors import PermanentError
 from seamline.destinations.http import Http
 from tests.destinations.sink import Reply, Sink
@@ -445,3 +449,95 @@ def test_apply_refuses_a_refused_url_unless_the_setting_opens_it(tmp_path: Path)
     applied = cli("--data-dir", str(data), "apply", "-f", str(file), "--yes", env=opened)
     assert applied.returncode == 0, applied.stderr
     assert "+ create subscription 'hook-all'" in applied.stdout
+
+
+# ------------------------------------------------------------------------------- TLS
+
+
+def certificate_files(directory: Path, host: str) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for `host` signed by it: (ca.pem, cert.pem, key.pem)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def made(
+        subject: str, key: Any, issuer: str, signer: Any, ca: bool, names: list[str]
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if names:
+            alt = x509.SubjectAlternativeName([x509.DNSName(n) for n in names])
+            builder = builder.add_extension(alt, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = made("Test CA", ca_key, "Test CA", ca_key, True, [])
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = made(host, key, "Test CA", ca_key, False, [host])
+    pem = serialization.Encoding.PEM
+    paths = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(pem))
+    paths[1].write_bytes(cert.public_bytes(pem))
+    paths[2].write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+@contextlib.contextmanager
+def https_tool(cert: Path, key: Path, names: list[str | None]) -> Iterator[int]:
+    """An HTTPS server on 127.0.0.1 answering 200, recording the SNI name of each handshake."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_tls_verifies_the_url_host_name_not_the_address(tmp_path: Path) -> None:
+    """The connection goes to the checked IP, yet SNI and certificate verification use the
+    name in the URL: a certificate for tool.example passes for tool.example only."""
+    ca, cert, key = certificate_files(tmp_path, "tool.example")
+    names: list[str | None] = []
+    resolver = Resolver({"tool.example": [["127.0.0.1"]], "other.example": [["127.0.0.1"]]})
+    transport = GuardedTransport(
+        AddressPolicy.allowing(["127.0.0.1/32"]),
+        resolver,
+        ssl_context=ssl.create_default_context(cafile=str(ca)),
+    )
+    with https_tool(cert, key, names) as port, httpx.Client(transport=transport) as client:
+        answer = client.post(f"https://tool.example:{port}/hook", json={})
+        assert answer.status_code == 200
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.post(f"https://other.example:{port}/hook", json={})
+    assert names == ["tool.example", "other.example"]
