@@ -218,13 +218,20 @@ def documents(sink_url: str, batch: int, concurrency: int) -> list[tuple[str, st
     ]
 
 
+LOOPBACK = ["127.0.0.0/8"]
+"""The sink listens on 127.0.0.1, which destinations reach only where the setting opens it."""
+
+
 def configure(
     resources: SqlResourceStore, sealer: Sealer, sink_url: str, args: argparse.Namespace
 ) -> None:
     """Save the destinations and subscriptions as the management API would."""
     for kind, name, document in documents(sink_url, args.webhook_batch, args.concurrency):
         resources.put(
-            WORKSPACE, kind, name, prepare(WORKSPACE, kind, name, document, resources, sealer)
+            WORKSPACE,
+            kind,
+            name,
+            prepare(WORKSPACE, kind, name, document, resources, sealer, allow_private=LOOPBACK),
         )
 
 
@@ -489,6 +496,7 @@ async def drain_once(
         delivery_poll=args.delivery_poll,
         pipeline_batch_size=args.batch_size,
         log_fsync=False,
+        destinations_allow_private=LOOPBACK,
         **({"pipeline_yield": args.pipeline_yield} if args.pipeline_yield is not None else {}),
     )
     bootstrap(settings)
@@ -739,6 +747,7 @@ async def bench_latency(args: argparse.Namespace, console: Console, root: Path, 
         "SEAMLINE_CONFIG": str(root / "absent-seamline.toml"),
         "SEAMLINE_DELIVERY_POLL": str(args.delivery_poll),
         "SEAMLINE_PIPELINE_BATCH_SIZE": str(args.batch_size),
+        "SEAMLINE_DESTINATIONS_ALLOW_PRIVATE": msgspec.json.encode(LOOPBACK).decode(),
     }
     if args.pipeline_yield is not None:
         env["SEAMLINE_PIPELINE_YIELD"] = str(args.pipeline_yield)
