@@ -30,8 +30,16 @@ def cli(
     )
 
 
-def test_sources_create_and_list_as_json(tmp_path: Path) -> None:
+def initialised(tmp_path: Path) -> str:
+    """A new data directory made by `seamline init`, as the path string the CLI takes."""
     data = str(tmp_path / "d")
+    done = cli("--data-dir", data, "init")
+    assert done.returncode == 0, done.stderr
+    return data
+
+
+def test_sources_create_and_list_as_json(tmp_path: Path) -> None:
+    data = initialised(tmp_path)
     made = cli("--data-dir", data, "sources", "create", "Website", "--json")
     assert made.returncode == 0, made.stderr
     created = json.loads(made.stdout)
@@ -52,7 +60,7 @@ def test_sources_create_and_list_as_json(tmp_path: Path) -> None:
 
 
 def test_a_taken_write_key_is_a_one_line_error_with_exit_2(tmp_path: Path) -> None:
-    data = str(tmp_path / "d")
+    data = initialised(tmp_path)
     cli("--data-dir", data, "sources", "create", "A", "--write-key", "k1", "--json")
     again = cli("--data-dir", data, "sources", "create", "B", "--write-key", "k1", "--json")
     assert again.returncode == 2
@@ -78,7 +86,7 @@ def test_bad_arguments_exit_2(tmp_path: Path, args: list[str]) -> None:
 
 
 def test_events_count_on_an_empty_data_dir(tmp_path: Path) -> None:
-    done = cli("--data-dir", str(tmp_path / "empty"), "events", "count", "--json")
+    done = cli("--data-dir", initialised(tmp_path), "events", "count", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"accepted": 0, "stored": 0}
 
@@ -88,7 +96,7 @@ def test_count_and_tail_while_the_server_runs(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with Server(data) as server:
         tail = subprocess.Popen(
-            [*SEAMLINE, "--data-dir", str(data), "events", "tail", "--limit", "2"],
+            [*SEAMLINE, "--data-dir", str(data), "events", "tail", "--follow", "--limit", "0"],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -102,10 +110,13 @@ def test_count_and_tail_while_the_server_runs(tmp_path: Path) -> None:
                     auth=(server.write_key, ""),
                     json={"userId": "u", "event": f"Live {n}"},
                 )
-            out, _ = tail.communicate(timeout=20)
+            assert tail.stdout is not None
+            out = [tail.stdout.readline() for _ in range(2)]  # --follow: it keeps running
+            assert tail.poll() is None
         finally:
             tail.kill()
-        lines = [json.loads(line) for line in out.splitlines()]
+            tail.communicate()  # reaps it and closes the pipe
+        lines = [json.loads(line) for line in out]
         assert [line["event"] for line in lines] == ["Live 0", "Live 1"]
         assert all(line["type"] == "track" and line["messageId"] for line in lines)
         deadline = time.monotonic() + 10
@@ -161,6 +172,7 @@ def test_a_bad_setting_is_a_one_line_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_tokens_and_profile_commands(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    assert cli("--data-dir", str(data), "init").returncode == 0
     token = json.loads(
         cli("--data-dir", str(data), "tokens", "create", "--name", "ops", "--json").stdout
     )

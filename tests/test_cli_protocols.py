@@ -43,6 +43,7 @@ consent:
 
 def workspace_dir(tmp_path: Path) -> tuple[str, Path]:
     data = str(tmp_path / "data")
+    assert cli("--data-dir", data, "init").returncode == 0
     made = cli("--data-dir", data, "sources", "create", "Website", "--json")
     assert made.returncode == 0, made.stderr
     (tmp_path / "tag.py").write_text("def transform(event):\n    return event\n")

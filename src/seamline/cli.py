@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,23 +14,27 @@ import msgspec
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from seamline.cli_destinations import register as register_destinations
 from seamline.cli_engage import register as register_engage
 from seamline.cli_protocols import register as register_protocols
 from seamline.config import Settings, load_settings
 from seamline.errors import SeamlineError
+from seamline.terminal import make_console
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 sources_app = typer.Typer(no_args_is_help=True, help="Sources and their write keys.")
 events_app = typer.Typer(no_args_is_help=True, help="Accepted and stored events.")
-tokens_app = typer.Typer(no_args_is_help=True, help="Access tokens for the Profile API.")
+tokens_app = typer.Typer(
+    no_args_is_help=True, help="Access tokens for the Profile and management APIs."
+)
 profiles_app = typer.Typer(no_args_is_help=True, help="Resolved profiles.")
 app.add_typer(sources_app, name="sources")
 app.add_typer(events_app, name="events")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(profiles_app, name="profiles")
-console = Console()
+console = make_console()
 errors = Console(stderr=True, soft_wrap=True)
 
 
@@ -49,9 +54,18 @@ def _root(
     ctx.obj = _Options(data_dir=data_dir)
 
 
-def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
+def _settings(
+    ctx: typer.Context, *, create: bool = False, state_only: bool = False, **overrides: Any
+) -> Settings:
+    """The command's settings; refuses a data directory that does not exist unless `create`
+    (serve, init). `state_only` commands need none when the state store is PostgreSQL."""
+    from seamline.data_dir import require_data_dir
+
     options: _Options = ctx.obj
-    return load_settings(data_dir=options.data_dir, **overrides)
+    settings = load_settings(data_dir=options.data_dir, **overrides)
+    if not create:
+        require_data_dir(settings, state_only=state_only)
+    return settings
 
 
 @app.command()
@@ -65,12 +79,14 @@ def serve(
 
     from seamline.app import Seamline, bootstrap, tune_runtime
     from seamline.banner import print_banner
+    from seamline.ports import ensure_can_listen
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations say nothing when fine
-    settings = _settings(ctx, host=host, port=port)
+    settings = _settings(ctx, create=True, host=host, port=port)
+    ensure_can_listen(settings.host, settings.port)  # before a write key is made or printed
     source = bootstrap(settings)
     seamline = Seamline(settings)
     config = uvicorn.Config(
@@ -103,6 +119,18 @@ def serve(
 
 def _exit_cleanly(_signal: int, _frame: object) -> None:
     sys.exit(0)
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the data directory and its state store without starting the server (`serve`
+    does this on first start), e.g. to create sources and tokens first."""
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_sources
+
+    settings = _settings(ctx, create=True)
+    open_sources(settings).ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
+    console.print(f"Seamline data directory ready at {escape(str(settings.data_dir.resolve()))}")
 
 
 @app.command()
@@ -146,7 +174,7 @@ def sources_create(
         raise typer.BadParameter("NAME must not be empty")
     if write_key is not None and (not write_key.strip() or ":" in write_key):
         raise typer.BadParameter("--write-key must be non-empty and contain no ':'")
-    store = open_sources(_settings(ctx))
+    store = open_sources(_settings(ctx, state_only=True))
     store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
     source = store.create(new_source(name.strip(), DEFAULT_WORKSPACE_ID, write_key))
     summary = {"id": source.id, "name": source.name, "write_key": source.write_key}
@@ -167,7 +195,7 @@ def sources_list(
 
     from seamline.data_dir import open_sources
 
-    found = open_sources(_settings(ctx)).list()
+    found = open_sources(_settings(ctx, state_only=True)).list()
     rows = [
         {
             "id": s.id,
@@ -206,22 +234,39 @@ def events_count(
 @events_app.command("tail")
 def events_tail(
     ctx: typer.Context,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=0,
+            help="How many: the last N accepted events (default 10), or the first N with "
+            "--from-start.",
+        ),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Then keep printing new events (Ctrl-C stops).")
+    ] = False,
     from_start: Annotated[
         bool, typer.Option("--from-start", help="Start at the first accepted event.")
     ] = False,
-    limit: Annotated[int | None, typer.Option(help="Stop after printing this many events.")] = None,
 ) -> None:
-    """Follow accepted events live, one JSON line each (Ctrl-C stops)."""
-    from seamline.inspect import follow_log
+    """Print accepted events, one JSON line each, like `tail`: the last 10 (or --limit N) and
+    exit; --follow keeps printing new ones; --from-start starts at the first event."""
+    from seamline.errors import InvalidInput
+    from seamline.inspect import tail_log
 
-    printed = 0
+    if from_start and follow and limit is not None:
+        raise InvalidInput(
+            "--limit counts from the first event with --from-start, so it cannot be combined "
+            "with --follow; drop one of them"
+        )
+    data_dir = _settings(ctx).data_dir
+    start, count = (0, limit) if from_start else (None, 10 if limit is None else limit)
     try:
-        for line in follow_log(_settings(ctx).data_dir, from_start=from_start):
+        for line in tail_log(data_dir, start=start, count=count, follow=follow):
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
-            printed += 1
-            if limit is not None and printed >= limit:
-                return
     except KeyboardInterrupt:
         return
 
@@ -241,13 +286,75 @@ def tokens_create(
 
     if not name.strip():
         raise typer.BadParameter("--name must not be empty")
-    engine = open_state(_settings(ctx))
+    engine = open_state(_settings(ctx, state_only=True))
     SqlSourceStore(engine).ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
     record, secret = create_token(SqlTokenStore(engine), DEFAULT_WORKSPACE_ID, name.strip())
     if as_json:
         print(json.dumps({"id": record.id, "name": record.name, "token": secret}))
     else:
-        console.print(f"token [bold green]{secret}[/] ({record.name}); store it now")
+        console.print(f"token [bold green]{secret}[/] ({escape(record.name)}); store it now")
+
+
+@tokens_app.command("list")
+def tokens_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The default workspace's tokens: name, id, when created, last used (to the minute) and
+    revoked; never the token itself."""
+    from rich.table import Table
+
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
+    from seamline.store.tokens_sql import SqlTokenStore
+
+    found = SqlTokenStore(open_state(_settings(ctx, state_only=True))).in_workspace(
+        DEFAULT_WORKSPACE_ID
+    )
+
+    def when(at: datetime | None) -> str | None:
+        return None if at is None else at.isoformat()
+
+    rows = [
+        {
+            "id": t.id,
+            "name": t.name,
+            "created_at": when(t.created_at),
+            "last_used_at": when(t.last_used_at),
+            "revoked_at": when(t.revoked_at),
+            "scopes": t.scopes,
+        }
+        for t in found
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("name", "id", "created", "last used", "revoked")
+    for t in found:
+        table.add_row(
+            escape(t.name),
+            t.id,
+            t.created_at.isoformat(),
+            when(t.last_used_at) or "never",
+            when(t.revoked_at) or "",
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The token's name (or id), from `tokens list`.")],
+) -> None:
+    """Revoke a token: from now on it gets 401 "unknown or revoked token"."""
+    from seamline.access.tokens import revoke_token
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
+    from seamline.store.tokens_sql import SqlTokenStore
+
+    store = SqlTokenStore(open_state(_settings(ctx, state_only=True)))
+    for token in revoke_token(store, DEFAULT_WORKSPACE_ID, name):
+        console.print(f"revoked token {escape(token.name)} ({token.id})", highlight=False)
 
 
 @profiles_app.command("show")
@@ -263,7 +370,7 @@ def profiles_show(
     from seamline.store.identity_sql import SqlIdentityGraph
     from seamline.store.traits_sql import SqlTraitStore
 
-    engine = open_state(_settings(ctx))
+    engine = open_state(_settings(ctx, state_only=True))
     graph = SqlIdentityGraph(engine)
     profile_id = find_profile(graph, DEFAULT_WORKSPACE_ID, identifier)
     shown = {
@@ -295,7 +402,7 @@ def profiles_merge_history(
     from seamline.profiles.lookup import find_profile
     from seamline.store.identity_sql import SqlIdentityGraph
 
-    graph = SqlIdentityGraph(open_state(_settings(ctx)))
+    graph = SqlIdentityGraph(open_state(_settings(ctx, state_only=True)))
     profile_id = find_profile(graph, DEFAULT_WORKSPACE_ID, identifier)
     found = graph.merges_of(DEFAULT_WORKSPACE_ID, profile_id)
     if as_json:
@@ -336,7 +443,7 @@ def profiles_unmerge(
     from seamline.data_dir import open_state
     from seamline.store.identity_sql import SqlIdentityGraph
 
-    graph = SqlIdentityGraph(open_state(_settings(ctx)))
+    graph = SqlIdentityGraph(open_state(_settings(ctx, state_only=True)))
     split, kept = graph.unmerge(DEFAULT_WORKSPACE_ID, merge_id)
     if as_json:
         print(json.dumps({"merge_id": merge_id, "profile_id": split, "split_from": kept}))
@@ -360,7 +467,8 @@ def suppressions_add(
     from seamline.store.suppressions_sql import SqlSuppressionList
 
     parsed = parse_identifier(identifier)
-    SqlSuppressionList(open_state(_settings(ctx))).add(DEFAULT_WORKSPACE_ID, parsed)
+    suppressions = SqlSuppressionList(open_state(_settings(ctx, state_only=True)))
+    suppressions.add(DEFAULT_WORKSPACE_ID, parsed)
     console.print(f"suppressed {parsed}")
 
 
@@ -375,7 +483,12 @@ def suppressions_list(
     from seamline.store.suppressions_sql import SqlSuppressionList
 
     listed = sorted(
-        map(str, SqlSuppressionList(open_state(_settings(ctx))).listed(DEFAULT_WORKSPACE_ID))
+        map(
+            str,
+            SqlSuppressionList(open_state(_settings(ctx, state_only=True))).listed(
+                DEFAULT_WORKSPACE_ID
+            ),
+        )
     )
     print(json.dumps(listed) if as_json else "\n".join(listed))
 

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from seamline.config import Settings
 from seamline.errors import InvalidInput
+from seamline.terminal import make_console
 
 destinations_app = typer.Typer(no_args_is_help=True, help="Destinations and their deliveries.")
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer, settings: Any) -> None:
@@ -53,7 +53,7 @@ def register(app: typer.Typer, settings: Any) -> None:
         from seamline.data_dir import open_state
         from seamline.store.outbox_sql import SqlOutbox
 
-        outbox = SqlOutbox(open_state(settings(ctx)))
+        outbox = SqlOutbox(open_state(settings(ctx, state_only=True)))
         since = datetime.now(UTC) - timedelta(minutes=minutes)
         rows = outbox.counts(DEFAULT_WORKSPACE_ID, since)
         pending = outbox.pending(DEFAULT_WORKSPACE_ID)

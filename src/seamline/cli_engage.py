@@ -10,12 +10,12 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 
 from seamline.errors import InvalidInput
+from seamline.terminal import make_console
 
-console = Console()
+console = make_console()
 T = TypeVar("T")
 WORKSPACE = "default"
 

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 import msgspec
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from seamline.config import Settings
 from seamline.errors import InvalidInput
+from seamline.terminal import make_console
 
 held_app = typer.Typer(no_args_is_help=True, help="Held messages: blocked, quarantined, failed.")
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer, settings: Any) -> None:
@@ -90,7 +90,7 @@ def register(app: typer.Typer, settings: Any) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Tracking-plan violations recorded by the pipeline."""
-        store, workspace, source_id = _protocols(settings(ctx), source)
+        store, workspace, source_id = _protocols(settings(ctx, state_only=True), source)
         if summary:
             counts = store.violation_counts(workspace, source_id=source_id)
             if as_json:
@@ -129,7 +129,7 @@ def register(app: typer.Typer, settings: Any) -> None:
         from seamline.data_dir import open_state
         from seamline.store.inventory_sql import SqlInventory
 
-        config: Settings = settings(ctx)
+        config: Settings = settings(ctx, state_only=True)
         _, workspace, source_id = _protocols(config, source)
         entries = SqlInventory(open_state(config)).entries(workspace, source_id)
         if as_json:
@@ -161,7 +161,7 @@ def register(app: typer.Typer, settings: Any) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Messages held back and not re-run yet."""
-        store, workspace, source_id = _protocols(settings(ctx), source)
+        store, workspace, source_id = _protocols(settings(ctx, state_only=True), source)
         found = store.held(workspace, source_id=source_id)
         if as_json:
             print(json.dumps(msgspec.to_builtins(found)))

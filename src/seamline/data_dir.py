@@ -54,12 +54,15 @@ def require_data_dir(settings: Settings, *, state_only: bool = False) -> None:
 
 
 def open_state(settings: Settings) -> Engine:
-    """The state store of the data directory (created on first use)."""
+    """The state store: SQLite in the data directory (created on first use), or PostgreSQL at
+    `database_url`, which needs no local directory."""
     from seamline.store.state import open_state_store
 
+    if settings.database_url:
+        return open_state_store(settings.database_url)
     paths = DataDir(settings.data_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
-    return open_state_store(settings.database_url or paths.state_url())
+    return open_state_store(paths.state_url())
 
 
 def open_sources(settings: Settings) -> SqlSourceStore:

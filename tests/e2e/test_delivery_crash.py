@@ -66,6 +66,7 @@ def test_every_event_is_delivered_despite_faults_and_sigkill(tmp_path: Path) -> 
 
     # The tool listens on loopback, which destinations reach only where the setting opens it.
     loopback = {"SEAMLINE_DESTINATIONS_ALLOW_PRIVATE": '["127.0.0.0/8"]'}
+    assert cli("--data-dir", str(data), "init").returncode == 0
     with sink() as target:
         target.check = tool
         made = cli(

@@ -16,6 +16,7 @@ from seamline.store.identity_sql import SqlIdentityGraph
 from tests.e2e.server import Server, run_cli
 from tests.e2e.stored import stored_events
 from tests.identity.scenarios import SCENARIOS
+from tests.test_cli import cli
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +52,7 @@ def send_with_sdk(client: Any, message: dict[str, Any], suffix: str) -> None:
 
 def test_scenarios_through_the_sdk_and_the_profile_api(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    assert cli("--data-dir", str(data), "init").returncode == 0  # a token before the server
     token = run_cli(data, "tokens", "create", "--name", "e2e", "--json")["token"]
     with Server(data) as server:
         client = segment_analytics.Client(

@@ -19,12 +19,6 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from scipy.stats import rankdata  # type: ignore[import-untyped, unused-ignore]
-from sklearn.metrics import (  # type: ignore[import-untyped, unused-ignore]
-    mean_absolute_error,
-    r2_score,
-    roc_auc_score,
-)
 
 TOP_EVENTS = 10
 # Stands in for "never did the target event" in days-since columns; far enough beyond any real
@@ -206,6 +200,10 @@ def likelihood_metrics(
     y: npt.NDArray[np.float64], model: npt.NDArray[np.float64], baseline: npt.NDArray[np.float64]
 ) -> dict[str, float | None]:
     """Held-out ranking quality of `model` scores next to `baseline` scores (0/1 labels `y`)."""
+    # Imported here: scikit-learn and SciPy take ~1.5 s to import, which every process that
+    # imports Engage (the server, the CLI) would pay without ever training a prediction.
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped, unused-ignore]
+
     return {
         "positive_rate": round(float(y.mean()), 4),
         "auc": round(float(roc_auc_score(y, model)), 4),
@@ -218,6 +216,8 @@ def likelihood_metrics(
 def _spearman(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float | None:
     if float(np.std(a)) == 0.0 or float(np.std(b)) == 0.0:
         return None  # undefined for a constant series
+    from scipy.stats import rankdata  # type: ignore[import-untyped, unused-ignore]
+
     return round(float(np.corrcoef(rankdata(a), rankdata(b))[0, 1]), 4)
 
 
@@ -225,6 +225,11 @@ def value_metrics(
     y: npt.NDArray[np.float64], model: npt.NDArray[np.float64], baseline: npt.NDArray[np.float64]
 ) -> dict[str, float | None]:
     """Held-out error and rank agreement of `model` predictions next to `baseline` ones."""
+    from sklearn.metrics import (  # type: ignore[import-untyped, unused-ignore]
+        mean_absolute_error,
+        r2_score,
+    )
+
     return {
         "mean_value": round(float(y.mean()), 4),
         "mae": round(float(mean_absolute_error(y, model)), 4),

@@ -17,10 +17,6 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from sklearn.ensemble import (  # type: ignore[import-untyped, unused-ignore]
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-)
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped, unused-ignore]
 
 from seamline.engage.prediction_features import (
@@ -207,6 +203,12 @@ def _require(
 
 
 def _fit(spec: PredictionSpec, features: Features, y: npt.NDArray[np.float64]) -> _Scorer:
+    # Imported here, not at the top: see prediction_features.likelihood_metrics.
+    from sklearn.ensemble import (  # type: ignore[import-untyped, unused-ignore]
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
+
     # Small, slow-learning, regularised trees: a training set may be as small as MIN_PROFILES rows
     # with MIN_POSITIVES positives, where the library defaults leave more room to fit noise.
     shared = {

@@ -1,17 +1,22 @@
 """The worker side of `protocols.functions`: what runs in the spawned process.
 
-`_serve` is the process's target: it loads the user's file, then transforms the events of each
-batch from the request pipe one by one, writing each outcome as a frame on the outcome pipe.
-The frame format is defined here, once, and `FunctionRunner` reads it with these constants.
+`main` is the process's entry point (`FunctionRunner` starts `python -I -c` with `BOOTSTRAP`,
+an empty environment, and the file descriptors of two pipes and of a private directory). It
+reads a `WorkerSpec` from the request pipe, confines itself (`protocols.sandbox`), loads the
+user's code, then transforms the events of each batch from the request pipe one by one, writing
+each outcome as a frame on the outcome pipe. The frame format is defined here, once, and
+`FunctionRunner` reads it with these constants.
 """
 
 from __future__ import annotations
 
 import linecache
 import os
+import resource
 import signal
 import struct
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -22,6 +27,9 @@ from typing import Any
 
 import msgspec
 
+# Imported here, before the sandbox closes the filesystem (it imports what it needs itself).
+from seamline.protocols.sandbox import SandboxUnavailable, confine
+
 Transform = Callable[[dict[str, Any]], object]
 
 # Frames on the outcome pipe: a 4-byte length, then a tag byte and its payload, except that a
@@ -29,6 +37,7 @@ Transform = Callable[[dict[str, Any]], object]
 _HEADER = struct.Struct("<I")
 _LOADED = b"L"  # the file loaded, `transform` found
 _LOAD_FAILED = b"F"  # + why, as text
+_SANDBOX_FAILED = b"S"  # + what is missing, as text
 _OK_TAG = ord("{")
 _DROPPED = b"d"
 _DROPPED_TAG = ord(_DROPPED)
@@ -37,27 +46,59 @@ _ERROR = b"e"  # + traceback or reason, as text
 _PARENT_CHECK_INTERVAL = 1.0
 _MODULE_NAME = "seamline_function"
 
+# The worker's command line: `python -I -B -c BOOTSTRAP <dir holding seamline> <fds...>`.
+# -I ignores the environment and the current directory; the package's directory is named
+# because an empty environment drops whatever PYTHONPATH made seamline importable.
+BOOTSTRAP = (
+    "import sys; sys.path.append(sys.argv[1]); "
+    "from seamline.protocols.function_worker import main; main()"
+)
+
+
+class WorkerSpec(msgspec.Struct, frozen=True):
+    """What the parent tells a new worker, as the first message on the request pipe."""
+
+    source: str
+    filename: str
+    memory_limit_mb: int | None
+    sandbox: bool = True  # False only in benchmarks/functions.py, to measure the sandbox
+
 
 class _LoadFailed(Exception):
     pass
 
 
-def _serve(
-    requests: Connection,
-    outcomes: Connection,
-    source: str,
-    filename: str,
-    memory_limit_mb: int | None,
-) -> None:
-    """The worker's main: load the function, then transform batches until the parent closes
-    the request pipe."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches us too; the parent decides
-    _exit_with_parent()
-    if memory_limit_mb is not None:
-        _limit_memory(memory_limit_mb)
-    fd = outcomes.fileno()
+def main() -> None:
+    """The worker process's entry point; argv (after BOOTSTRAP's own) holds the fds of the
+    request pipe, the outcome pipe and the private directory."""
+    requests_fd, outcomes_fd, workdir_fd = (int(arg) for arg in sys.argv[2:5])
+    requests = Connection(requests_fd, writable=False)
     try:
-        transform = _load(source, filename)
+        spec = msgspec.json.decode(requests.recv_bytes(), type=WorkerSpec)
+    except EOFError:
+        return  # the parent gave up before we started
+    _serve(requests, outcomes_fd, workdir_fd, spec)
+
+
+def _serve(requests: Connection, fd: int, workdir_fd: int, spec: WorkerSpec) -> None:
+    """Confine this process, load the function, then transform batches until the parent
+    closes the request pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches us too; the parent decides
+    os.environ.clear()  # empty from the start; this also drops what Python set itself
+    os.umask(0o077)
+    os.fchdir(workdir_fd)
+    tempfile.tempdir = os.getcwd()  # tempfile would otherwise try /tmp first
+    _limit_resources(spec.memory_limit_mb)
+    if spec.sandbox:
+        try:
+            confine(workdir_fd, spec.filename)
+        except SandboxUnavailable as unavailable:
+            _write(fd, _SANDBOX_FAILED + str(unavailable).encode())
+            return
+    os.close(workdir_fd)
+    _exit_with_parent()  # a thread: started after the sandbox, so it runs inside it too
+    try:
+        transform = _load(spec.source, spec.filename)
     except _LoadFailed as failed:
         _write(fd, _LOAD_FAILED + str(failed).encode())
         return
@@ -132,13 +173,14 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-def _limit_memory(megabytes: int) -> None:
-    if sys.platform != "linux":
-        return  # RLIMIT_AS is only enforced on Linux; elsewhere there is no limit
-    import resource
-
+def _limit_resources(memory_limit_mb: int | None) -> None:
+    """Address space (RLIMIT_AS) at the memory limit, soft and hard, so the function cannot
+    raise it; no core files (a crash would write one into the private directory)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if memory_limit_mb is None:
+        return
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = megabytes * 1024 * 1024
+    limit = memory_limit_mb * 1024 * 1024
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

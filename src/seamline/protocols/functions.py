@@ -22,17 +22,23 @@ A function must not:
   outcome and the worker is killed and replaced;
 - have external side effects that are not idempotent: an event may be transformed again on
   replay or after a restart;
-- use more memory than `memory_limit_mb` (address space, RLIMIT_AS, on Linux): an allocation
-  over it raises MemoryError inside the function.
+- use more memory than `memory_limit_mb` (address space, RLIMIT_AS): an allocation over it
+  raises MemoryError inside the function.
 
-The network is not blocked, but discouraged: a call per event makes the pipeline as slow as the
-remote end, and the time limit still applies. What a function prints goes to Seamline's output.
+A function cannot (`protocols.sandbox` confines the worker before it loads the code): read
+anything but the Python installation, system libraries and timezones; write outside its
+private temporary directory (removed with the worker); see any environment variable; open a
+socket; start a process; signal another; or run as root (a root server's worker runs as
+`seamline-fn` or `nobody`). Trying raises PermissionError in the function. If the sandbox
+cannot be set up on this machine, the function refuses to load (InvalidInput says why). What a
+function prints goes to Seamline's output.
 
-The worker is started with `spawn` (the pipeline is multi-threaded, so fork is unsafe). The
-function cannot touch the caller's objects: it gets a copy of each event, and its result must
-be JSON data (msgspec.json encodes it, so datetimes, UUIDs and the like arrive as their JSON
-strings). Whatever it raises, returns or does to its process, `FunctionRunner.run` returns one
-`Outcome` per event and the runner keeps working.
+The worker is a fresh interpreter (`python -I`, started by subprocess: the pipeline is
+multi-threaded, so fork is unsafe) with an empty environment. The function cannot touch the
+caller's objects: it gets a copy of each event, and its result must be JSON data
+(msgspec.json encodes it, so datetimes, UUIDs and the like arrive as their JSON strings).
+Whatever it raises, returns or does to its process, `FunctionRunner.run` returns one `Outcome`
+per event and the runner keeps working.
 
 Protocol: the parent sends a whole batch as one JSON array on one pipe; the worker transforms
 the events one by one and writes each outcome as a length-prefixed frame on a second pipe as
@@ -45,22 +51,33 @@ The worker's side, and the frame format, are in `protocols.function_worker`.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import selectors
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import weakref
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Literal, Self
 
 import msgspec
 
+import seamline
 from seamline.errors import InvalidInput
-from seamline.protocols.function_worker import _DROPPED_TAG, _HEADER, _LOADED, _OK_TAG, _serve
+from seamline.protocols.function_worker import (
+    _DROPPED_TAG,
+    _HEADER,
+    _LOADED,
+    _OK_TAG,
+    _SANDBOX_FAILED,
+    BOOTSTRAP,
+    WorkerSpec,
+)
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -76,10 +93,10 @@ class FunctionRunner:
     """Runs the `transform` in the file at `path` in a worker process, batch by batch.
 
     The worker is started, and the file loaded, at construction: InvalidInput if the file can't
-    be read, doesn't compile, fails on import, defines no `transform` or takes longer than
-    `load_time_limit` seconds. Calls to `run` are serialised, so a runner may be shared by
-    threads. Call `close` (or use it as a context manager) to stop the worker; it is a daemon
-    process and also stops when this process exits.
+    be read, doesn't compile, fails on import, defines no `transform`, takes longer than
+    `load_time_limit` seconds, or if the sandbox cannot be set up here. Calls to `run` are
+    serialised, so a runner may be shared by threads. Call `close` (or use it as a context
+    manager) to stop the worker; it also stops when this process exits.
     """
 
     def __init__(
@@ -90,8 +107,12 @@ class FunctionRunner:
         time_limit: float = 1.0,
         memory_limit_mb: int | None = 512,
         load_time_limit: float = 10.0,
+        _sandbox: bool = True,  # internal: benchmarks/functions.py measures the sandbox's cost
     ) -> None:
         details = {"function": name, "path": str(path)}
+        if sys.platform != "linux":
+            message = f"function {name!r} cannot run in the sandbox: it needs Linux"
+            raise InvalidInput(message, details=details)
         if time_limit <= 0 or load_time_limit <= 0:
             raise InvalidInput(f"function {name!r}: time limits must be positive", details=details)
         if memory_limit_mb is not None and memory_limit_mb <= 0:
@@ -108,6 +129,7 @@ class FunctionRunner:
         self.memory_limit_mb = memory_limit_mb
         self.load_time_limit = load_time_limit
         self._source = source
+        self._sandbox = _sandbox
         self._lock = threading.Lock()
         self._closed = False
         self._encoder = msgspec.json.Encoder()
@@ -192,10 +214,11 @@ class FunctionRunner:
 
     def _ensure_worker(self) -> _Worker:
         worker = self._worker
-        if worker is not None and worker.process.is_alive():
+        if worker is not None and worker.process.poll() is None:
             return worker
         self._stop_worker()  # died while idle (killed from outside): replace it
-        worker = _Worker.start(self.path, self.name, self._source, self.memory_limit_mb)
+        spec = WorkerSpec(self._source, str(self.path), self.memory_limit_mb, self._sandbox)
+        worker = _Worker.start(self.name, spec)
         try:
             worker.wait_loaded(self.name, self.path, self.load_time_limit)
         except BaseException:
@@ -233,42 +256,56 @@ _KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
 
 
 class _Worker:
-    """The parent's handle on one worker process and its two pipes."""
+    """The parent's handle on one worker process, its two pipes and its private directory."""
 
-    def __init__(self, process: BaseProcess, requests: Connection, outcomes: Connection) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], requests: Connection, outcomes: int, workdir: str
+    ) -> None:
         self.process = process
         self.requests = requests
         self.outcomes = outcomes
-        self._fd = outcomes.fileno()
-        os.set_blocking(self._fd, False)  # read what is there, never wait for a whole frame
+        self.workdir = workdir
+        os.set_blocking(outcomes, False)  # read what is there, never wait for a whole frame
+        # Readable once the process has exited (Linux 5.3+), like multiprocessing's sentinel.
+        self._exit_fd = os.pidfd_open(process.pid)
         self._selector = selectors.DefaultSelector()
-        self._selector.register(self._fd, selectors.EVENT_READ)
-        self._selector.register(process.sentinel, selectors.EVENT_READ)
+        self._selector.register(outcomes, selectors.EVENT_READ)
+        self._selector.register(self._exit_fd, selectors.EVENT_READ)
         self._buffer = bytearray()
         self._exited = False
 
     @classmethod
-    def start(cls, path: Path, name: str, source: str, memory_limit_mb: int | None) -> _Worker:
-        context = multiprocessing.get_context("spawn")
-        requests_reader, requests_writer = context.Pipe(duplex=False)
-        outcomes_reader, outcomes_writer = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_serve,
-            args=(requests_reader, outcomes_writer, source, str(path), memory_limit_mb),
-            name=f"seamline-function-{name}",
-            daemon=True,
-        )
+    def start(cls, name: str, spec: WorkerSpec) -> _Worker:
+        """Start a worker for `spec` in a new private directory and send it the spec."""
+        requests_reader, requests_writer = os.pipe()
+        outcomes_reader, outcomes_writer = os.pipe()
+        workdir = tempfile.mkdtemp(prefix=f"seamline-function-{_safe(name)}-")
+        workdir_fd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        passed = (requests_reader, outcomes_writer, workdir_fd)
+        # The directory holding the seamline package, for the worker's sys.path.
+        package_root = str(Path(seamline.__file__).resolve().parent.parent)
+        command = [sys.executable, "-I", "-B", "-c", BOOTSTRAP, package_root, *map(str, passed)]
         try:
-            process.start()
+            process = subprocess.Popen(
+                command,
+                env={},  # nothing of the server's environment reaches the function
+                stdin=subprocess.DEVNULL,
+                pass_fds=passed,
+                start_new_session=True,  # the terminal's signals are for the server
+            )
         except BaseException:
-            for connection in (requests_reader, requests_writer, outcomes_reader):
-                connection.close()
+            for fd in (requests_writer, outcomes_reader):
+                os.close(fd)
+            shutil.rmtree(workdir, ignore_errors=True)
             raise
         finally:
-            # Only the worker may hold the write end, or its exit would not show as end of file.
-            outcomes_writer.close()
-        requests_reader.close()
-        return cls(process, requests_writer, outcomes_reader)
+            # Only the worker may hold these ends, or its exit would not show as end of file.
+            for fd in passed:
+                os.close(fd)
+        requests = Connection(requests_writer, readable=False)
+        worker = cls(process, requests, outcomes_reader, workdir)
+        worker.send(msgspec.json.encode(spec))
+        return worker
 
     def wait_loaded(self, name: str, path: Path, time_limit: float) -> None:
         """Return once the worker has loaded the function; InvalidInput if it could not."""
@@ -284,8 +321,12 @@ class _Worker:
         if frames is None:
             message = f"function {name!r} took longer than {time_limit} s to load"
             raise InvalidInput(message, details=details)
-        if frames[0][:1] != _LOADED:
-            reason = frames[0][1:].decode("utf-8", "replace")
+        tag, reason = frames[0][:1], frames[0][1:].decode("utf-8", "replace")
+        if tag == _SANDBOX_FAILED:
+            details["sandbox"] = reason
+            message = f"function {name!r} cannot run in the sandbox: {reason}"
+            raise InvalidInput(message, details=details)
+        if tag != _LOADED:
             details["traceback"] = reason
             summary = reason.strip().splitlines()[-1] if reason.strip() else "unknown error"
             raise InvalidInput(f"function {name!r} could not be loaded: {summary}", details=details)
@@ -303,18 +344,19 @@ class _Worker:
                 return None
             at_end = self._drain()
             # By the time the exit shows, everything the worker wrote is in the pipe.
-            self._exited = at_end or any(key.fd != self._fd for key, _ in ready)
+            self._exited = at_end or any(key.fd != self.outcomes for key, _ in ready)
         frames = _split_frames(self._buffer)
         if self._exited and not frames:
-            self.process.join(_KILL_GRACE)
-            raise _WorkerExited(self.process.exitcode)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(_KILL_GRACE)
+            raise _WorkerExited(self.process.returncode)
         return frames
 
     def _drain(self) -> bool:
         """Append all that can be read now to the buffer; True at end of file."""
         while True:
             try:
-                chunk = os.read(self._fd, _READ_SIZE)
+                chunk = os.read(self.outcomes, _READ_SIZE)
             except BlockingIOError:
                 return False
             if not chunk:
@@ -322,18 +364,25 @@ class _Worker:
             self._buffer += chunk
 
     def stop(self) -> None:
-        """Kill the worker (SIGTERM, SIGKILL after a grace period) and close its pipes."""
+        """Kill the worker (SIGTERM, SIGKILL after a grace period), close its pipes and remove
+        its private directory."""
         process = self.process
-        if process.exitcode is None:
+        if process.poll() is None:
             process.terminate()
-            process.join(_KILL_GRACE)
-            if process.exitcode is None:
+            try:
+                process.wait(_KILL_GRACE)
+            except subprocess.TimeoutExpired:
                 process.kill()
-                process.join()
+                process.wait()
         self._selector.close()
         self.requests.close()
-        self.outcomes.close()
-        process.close()
+        os.close(self.outcomes)
+        os.close(self._exit_fd)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40]
 
 
 def _split_frames(buffer: bytearray) -> list[bytearray]:
