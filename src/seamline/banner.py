@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
-from rich.panel import Panel
+from rich.markup import escape
 
 from seamline.collect.sources import Source
 from seamline.config import Settings
@@ -19,35 +19,30 @@ def base_url(settings: Settings) -> str:
 
 
 def print_banner(console: Console, settings: Settings, source: Source) -> None:
-    """Print the URL, the development write key and copy-paste snippets for each SDK."""
-    url = base_url(settings)
-    key = source.write_key
+    """Print the URL, the development write key and copy-paste snippets for each SDK.
+
+    Every line is printed whole (soft wrap): the URL, the key, the path and the snippets are
+    meant to be copied, and a line broken by the console would break the pasted code.
+    """
+    # Values are escaped: a `[` in a path or a chosen write key is text, not Rich markup.
+    url = escape(base_url(settings))
+    key = escape(source.write_key)
     event = json.dumps({"userId": "user-1", "event": "Signed Up", "properties": {"plan": "pro"}})
-    console.print(
-        Panel.fit(
-            f"[bold]Seamline[/] is listening on [bold cyan]{url}[/]\n"
-            f"data directory: {settings.data_dir.resolve()}\n"
-            f"workspace [bold]default[/], source [bold]{source.name}[/], "
-            f"write key [bold green]{key}[/]",
-            title="seamline serve",
-        )
-    )
-    console.print("[bold]First event (curl):[/]", highlight=False)
-    console.print(
+    lines = [
+        f"[bold]Seamline[/] is listening on [bold cyan]{url}[/]",
+        f"data directory: {escape(str(settings.data_dir.resolve()))}",
+        f"workspace [bold]default[/], source [bold]{escape(source.name)}[/], "
+        f"write key [bold green]{key}[/]",
+        "[bold]First event (curl):[/]",
         f"  curl -u '{key}:' -H 'Content-Type: application/json' -d '{event}' {url}/v1/track",
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.print("[bold]Python[/] (segment-analytics-python):", highlight=False)
-    console.print(
-        f"  import segment.analytics as analytics\n"
+        "[bold]Python[/] (segment-analytics-python):",
+        "  import segment.analytics as analytics",
         f"  analytics.write_key = '{key}'; analytics.host = '{url}'",
-        highlight=False,
-    )
-    console.print("[bold]Node[/] (@segment/analytics-node):", highlight=False)
-    console.print(f"  new Analytics({{ writeKey: '{key}', host: '{url}' }})", highlight=False)
-    console.print("[bold]Browser[/] (@segment/analytics-next):", highlight=False)
-    console.print(
-        f"  AnalyticsBrowser.load({{ writeKey: '{key}', cdnURL: '{url}' }})", highlight=False
-    )
-    console.print("Stop with Ctrl-C (or SIGTERM): accepted events are finished first.")
+        "[bold]Node[/] (@segment/analytics-node):",
+        f"  new Analytics({{ writeKey: '{key}', host: '{url}' }})",
+        "[bold]Browser[/] (@segment/analytics-next):",
+        f"  AnalyticsBrowser.load({{ writeKey: '{key}', cdnURL: '{url}' }})",
+        "Stop with Ctrl-C (or SIGTERM): accepted events are finished first.",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import msgspec
 
+from seamline.data_dir import DataDir
 from seamline.log.local import LocalLog
 
 
@@ -20,13 +20,15 @@ def count_events(data_dir: Path) -> dict[str, int]:
     A running server holds DuckDB's write lock; then the figure the pipeline last recorded
     (after its latest commit) is reported instead.
     """
-    from seamline.data_dir import DataDir
-    from seamline.store.events_duckdb import DuckDBEventStore
-
     paths = DataDir(data_dir)
     accepted = LocalLog(paths.log, writable=False).end_offset_sync()
     stored = 0
     if paths.events.exists():
+        # Imported here: DuckDB (and the Arrow it loads) only when there is a store to count.
+        import duckdb
+
+        from seamline.store.events_duckdb import DuckDBEventStore
+
         try:
             store = DuckDBEventStore(paths.events, read_only=True)
         except duckdb.IOException:
@@ -46,15 +48,26 @@ def _recorded_stored(progress: Path) -> int:
         return 0
 
 
-def follow_log(data_dir: Path, *, from_start: bool, poll: float = 0.2) -> Iterator[str]:
-    """Yield each accepted message as a JSON line, following new ones forever."""
-    from seamline.data_dir import DataDir
+def tail_log(
+    data_dir: Path, *, start: int | None, count: int | None, follow: bool, poll: float = 0.2
+) -> Iterator[str]:
+    """Yield accepted messages as JSON lines, like `tail`.
 
+    `start` None begins `count` records before the end (the last `count`), else at offset
+    `start`; without `follow` it stops after `count` records (all, if None) or at the end the
+    log had when called, and with `follow` it waits for new records forever.
+    """
     log = LocalLog(DataDir(data_dir).log, writable=False)
-    offset = 0 if from_start else log.end_offset_sync()
-    while True:
-        records = log.read_sync(offset, 500)
+    end = log.end_offset_sync()
+    offset = max(0, end - (count or 0)) if start is None else start
+    # Without `follow`, what arrives while printing is left for the next call, as `tail` does.
+    stop = None if follow else end if start is None or count is None else start + count
+    while stop is None or offset < stop:
+        wanted = 500 if stop is None else min(500, stop - offset)
+        records = log.read_sync(offset, wanted)
         if not records:
+            if not follow:
+                return
             time.sleep(poll)
             continue
         for record in records:
