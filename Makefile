@@ -1,37 +1,47 @@
 # The two commands of the README: `make serve` and `make test`. Both need only python3, make, git.
+# `make serve PORT=9000 HOST=0.0.0.0 DATA_DIR=/srv/seamline` overrides where it listens and keeps data.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps: serving installs only what serving needs; the tests add their extras on top, and
+# neither target reinstalls what the other already put in place.
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 DATA_DIR ?= seamline-data
+HOST ?=
+PORT ?=
 
 .PHONY: serve test lint typecheck unit e2e-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
+
 serve: $(STAMP)
-	$(BIN)/seamline --data-dir $(DATA_DIR) serve
+	$(BIN)/seamline --data-dir $(DATA_DIR) serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 e2e-deps:
 	bash tests/e2e/install-deps.sh
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/mypy src
 
-unit: $(STAMP)
+unit: $(TEST_STAMP)
 	$(BIN)/pytest
 
-test: $(STAMP) e2e-deps lint typecheck unit
+test: $(TEST_STAMP) e2e-deps lint typecheck unit
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
