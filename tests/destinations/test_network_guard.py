@@ -31,7 +31,7 @@ from seamline.destinations.addresses import AddressPolicy
 from seamline.destinations.client import GuardedTransport, NotAllowed, destination_client
 from seamline.destinations.errors import PermanentError
 from seamline.destinations.http import Http
-from tests.destinations.sink import Reply, Sink
+from tests.destinations.sink import Reply, Sink, sink
 from tests.protocols.conftest import Workspace
 from tests.test_cli import cli
 
@@ -541,3 +541,16 @@ def test_tls_verifies_the_url_host_name_not_the_address(tmp_path: Path) -> None:
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             client.post(f"https://other.example:{port}/hook", json={})
     assert names == ["tool.example", "other.example"]
+
+
+def test_a_proxy_from_the_environment_is_not_used(
+    tool: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy would make the connection, and the guard would see only its address."""
+    with sink() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("ALL_PROXY", proxy.url)
+        with guarded(LOOPBACK) as (http, network):
+            http.post(f"{tool.url}/hook", json={})
+        assert proxy.received == [] and len(tool.received) == 1
+        assert network.hosts == ["127.0.0.1"]
