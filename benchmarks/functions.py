@@ -1,10 +1,11 @@
-"""Function runner throughput: events/s through a user function in its worker process.
+"""Function runner throughput: the cost per event of a user function in its sandboxed worker.
 
-Runs a few small functions over batches of ~700-byte track events and prints events/s per
-batch size, next to calling the same function in-process (no isolation) for scale. Also times
-starting a worker and recovering from a timeout (kill, restart, carry on). Uses the server's
-garbage-collector settings (`tune_runtime`): the parent decodes every result, and with the
-default thresholds batches of 1000 measured ~35 % slower (86 k against 138 k events/s).
+Runs a few small functions over batches of ~700-byte track events and prints µs per event with
+the sandbox off (an internal switch of FunctionRunner, for this measurement only) and on, their
+ratio, and calling the same function in-process (no isolation) for scale. Also times starting a
+worker (spawn, confine, load the file) both ways, and recovering from a timeout (kill, restart,
+carry on). Uses the server's garbage-collector settings (`tune_runtime`): the parent decodes
+every result, and with the default thresholds batches of 1000 measured ~35 % slower.
 
     .venv/bin/python benchmarks/functions.py --events 100000
 """
@@ -57,16 +58,21 @@ def per_second(count: int, seconds: float) -> str:
     return f"{count / seconds:>12,.0f}"
 
 
-def time_batches(runner: FunctionRunner, batches: list[list[dict[str, Any]]], repeat: int) -> float:
-    """Best of `repeat` passes, in seconds: the machine's noise only ever adds time."""
-    runner.run(batches[0])  # warm up: first batch pays for imports and caches in the worker
-    best = float("inf")
+def time_batches(
+    runners: list[FunctionRunner], batches: list[list[dict[str, Any]]], repeat: int
+) -> list[float]:
+    """Best of `repeat` passes per runner, in seconds, the runners taking turns so that the
+    machine's noise (it only ever adds time) falls on both alike."""
+    for runner in runners:
+        runner.run(batches[0])  # warm up: the first batch pays for imports and caches
+    best = [float("inf")] * len(runners)
     for _ in range(repeat):
-        started = time.perf_counter()
-        for batch in batches:
-            outcomes = runner.run(batch)
-            assert len(outcomes) == len(batch)
-        best = min(best, time.perf_counter() - started)
+        for index, runner in enumerate(runners):
+            started = time.perf_counter()
+            for batch in batches:
+                outcomes = runner.run(batch)
+                assert len(outcomes) == len(batch)
+            best[index] = min(best[index], time.perf_counter() - started)
     return best
 
 
@@ -83,41 +89,63 @@ def time_in_process(source: str, batches: list[list[dict[str, Any]]], repeat: in
     return best
 
 
+def time_start(path: Path, repeat: int) -> tuple[float, float]:
+    """Best of `repeat` worker starts (spawn, confine, load, first event) with the sandbox off
+    and on, taking turns, in seconds."""
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(repeat):
+        for sandbox in best:
+            started = time.perf_counter()
+            with FunctionRunner(path, name="start", _sandbox=sandbox) as runner:
+                runner.run([{"event": "first"}])
+                best[sandbox] = min(best[sandbox], time.perf_counter() - started)
+    return best[False], best[True]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="events per measurement")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000, 10_000])
     parser.add_argument("--repeat", type=int, default=3, help="passes per row; the best is shown")
     options = parser.parse_args()
-    from seamline.app import tune_runtime  # here, not at the top: workers import this script
+    from seamline.app import tune_runtime
 
     tune_runtime()
     workload = events(options.events)
 
     with tempfile.TemporaryDirectory() as directory:
-        print(f"{'function':<10} {'batch':>6} {'events/s':>12} {'µs/event':>9} {'in-process':>12}")
+        print(
+            f"{'function':<10} {'batch':>6} {'off µs/ev':>10} {'on µs/ev':>9} {'on/off':>7}"
+            f" {'on events/s':>12} {'in-process µs/ev':>17}"
+        )
         for name, source in FUNCTIONS.items():
             path = Path(directory) / f"{name.replace(' ', '_')}.py"
             path.write_text(textwrap.dedent(source))
-            with FunctionRunner(path, name=name) as runner:
+            with (
+                FunctionRunner(path, name=name, _sandbox=False) as bare,
+                FunctionRunner(path, name=name) as sandboxed,
+            ):
                 for size in options.sizes:
                     count = min(len(workload), size * 10_000)  # batches of 1 are slow
                     batches = [workload[i : i + size] for i in range(0, count, size)]
-                    seconds = time_batches(runner, batches, options.repeat)
-                    baseline = time_in_process(source, batches, options.repeat)
+                    off, on = (
+                        seconds / count * 1e6
+                        for seconds in time_batches([bare, sandboxed], batches, options.repeat)
+                    )
+                    baseline = time_in_process(source, batches, options.repeat) / count * 1e6
                     print(
-                        f"{name:<10} {size:>6} {per_second(count, seconds)}"
-                        f" {seconds / count * 1e6:>9.1f} {per_second(count, baseline)}"
+                        f"{name:<10} {size:>6} {off:>10.2f} {on:>9.2f} {on / off:>7.2f}"
+                        f" {1e6 / on:>12,.0f} {baseline:>17.2f}"
                     )
 
         path = Path(directory) / "hang.py"
         path.write_text(
             "def transform(event):\n    while event['event'] == 'hang':\n        pass\n"
         )
-        started = time.perf_counter()
-        runner = FunctionRunner(path, name="hang", time_limit=0.2)
-        print(f"\nstart a worker (spawn, load the file): {time.perf_counter() - started:.3f} s")
-        with runner:
+        off, on = time_start(path, options.repeat * 3)
+        print(f"\n{'worker start-up (spawn, confine, load, first event)':<52} {'off':>8} {'on':>8}")
+        print(f"{'':<52} {off * 1e3:>6.1f}ms {on * 1e3:>6.1f}ms  on/off {on / off:.2f}")
+        with FunctionRunner(path, name="hang", time_limit=0.2) as runner:
             runner.run([{"event": "warm"}])
             started = time.perf_counter()
             outcomes = runner.run([{"event": "hang"}, {"event": "after"}])

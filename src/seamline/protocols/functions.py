@@ -303,7 +303,15 @@ class _Worker:
             for fd in passed:
                 os.close(fd)
         requests = Connection(requests_writer, readable=False)
-        worker = cls(process, requests, outcomes_reader, workdir)
+        try:
+            worker = cls(process, requests, outcomes_reader, workdir)
+        except BaseException:  # no pidfd (Linux < 5.3): never leave the process behind
+            process.kill()
+            process.wait()
+            requests.close()
+            os.close(outcomes_reader)
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
         worker.send(msgspec.json.encode(spec))
         return worker
 
