@@ -8,6 +8,7 @@ and `number` refuses any other machine rather than guess.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 
@@ -51,11 +52,14 @@ TABLES = {"x86_64": _X86_64 | _SHARED, "aarch64": _AARCH64 | _SHARED}
 
 MACHINE = platform.machine()
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_libc.prctl.restype = ctypes.c_int
-_libc.mount.restype = ctypes.c_int
-_libc.unshare.restype = ctypes.c_int
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)  # this process's C library, already loaded
+    libc.syscall.restype = ctypes.c_long
+    for name in ("prctl", "mount", "unshare"):
+        getattr(libc, name).restype = ctypes.c_int
+    return libc
 
 
 def table() -> dict[str, int]:
@@ -77,12 +81,12 @@ def number(name: str) -> int:
 def syscall(name: str, *args: object) -> int:
     """Call `name` with integer or ctypes (pointer) arguments; OSError with the errno on failure."""
     converted = [ctypes.c_long(arg) if isinstance(arg, int) else arg for arg in args]
-    return _checked(_libc.syscall(ctypes.c_long(number(name)), *converted))
+    return _checked(_libc().syscall(ctypes.c_long(number(name)), *converted))
 
 
 def prctl(option: int, *args: int) -> int:
     values = [ctypes.c_ulong(arg) for arg in (*args, 0, 0, 0, 0)[:4]]
-    return _checked(_libc.prctl(ctypes.c_int(option), *values))
+    return _checked(_libc().prctl(ctypes.c_int(option), *values))
 
 
 def mount(
@@ -92,12 +96,12 @@ def mount(
         return None if value is None else os.fsencode(value)
 
     _checked(
-        _libc.mount(text(source), text(target), text(fstype), ctypes.c_ulong(flags), text(data))
+        _libc().mount(text(source), text(target), text(fstype), ctypes.c_ulong(flags), text(data))
     )
 
 
 def unshare(flags: int) -> None:
-    _checked(_libc.unshare(ctypes.c_int(flags)))
+    _checked(_libc().unshare(ctypes.c_int(flags)))
 
 
 def _checked(result: int) -> int:
