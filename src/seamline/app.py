@@ -47,7 +47,7 @@ from seamline.collect.sources import (
 )
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
 from seamline.config import Settings
-from seamline.data_dir import DataDir, open_state
+from seamline.data_dir import DataDir, make_private, open_state
 from seamline.destination_ops import DestinationOps
 from seamline.destinations.client import destination_client
 from seamline.destinations.delivery import RetryPolicy
@@ -182,6 +182,7 @@ class Seamline:
     def __init__(self, settings: Settings, destinations: tuple[Destination, ...] = ()) -> None:
         self.settings = settings
         self.paths = DataDir(settings.data_dir)
+        make_private(self.paths.root)  # before any store creates a file in it
         self.metrics = Metrics()
         self.state = open_state(settings)
         self.sources = SqlSourceStore(self.state)

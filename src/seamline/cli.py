@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 from datetime import datetime
@@ -20,6 +21,7 @@ from seamline.cli_destinations import register as register_destinations
 from seamline.cli_engage import register as register_engage
 from seamline.cli_protocols import register as register_protocols
 from seamline.config import Settings, load_settings
+from seamline.data_dir import PRIVATE_UMASK
 from seamline.errors import SeamlineError
 from seamline.terminal import make_console
 
@@ -500,6 +502,7 @@ register_engage(app, _settings)
 
 def main() -> None:
     """Entry point: errors become one line on stderr and exit code 2."""
+    os.umask(PRIVATE_UMASK)  # what any command creates in the data directory is 0600/0700
     try:
         app(standalone_mode=True)
     except SeamlineError as exc:

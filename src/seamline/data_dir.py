@@ -6,6 +6,8 @@ Kept apart from `app.py` so that the CLI's quick commands (`sources list`, `toke
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +55,28 @@ def require_data_dir(settings: Settings, *, state_only: bool = False) -> None:
         raise InvalidInput(f"{root} is not a Seamline data directory (no state.db); {fix}")
 
 
+PRIVATE_UMASK = 0o077
+"""Files 0600 and directories 0700: the data directory holds the PII salt, secret.key (which
+unseals every destination secret), the state database and every accepted message."""
+
+
+def make_private(root: Path) -> None:
+    """Create `root` (0700) unless it exists, and close it to everyone else if it was open.
+
+    Nothing inside can then be reached by another user, whatever its own mode (files an older
+    version left 0644, or made under a loose umask). The `seamline` command also sets its
+    umask to PRIVATE_UMASK, so the files themselves are 0600; library code leaves the umask of
+    a process it is embedded in alone (it would change the modes of that process's own files).
+    """
+    old = os.umask(PRIVATE_UMASK)  # for the directories mkdir makes, then restored
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    finally:
+        os.umask(old)
+    if stat.S_IMODE(root.stat().st_mode) & ~0o700:
+        root.chmod(0o700)
+
+
 def open_state(settings: Settings) -> Engine:
     """The state store: SQLite in the data directory (created on first use), or PostgreSQL at
     `database_url`, which needs no local directory."""
@@ -61,7 +85,7 @@ def open_state(settings: Settings) -> Engine:
     if settings.database_url:
         return open_state_store(settings.database_url)
     paths = DataDir(settings.data_dir)
-    paths.root.mkdir(parents=True, exist_ok=True)
+    make_private(paths.root)
     return open_state_store(paths.state_url())
 
 

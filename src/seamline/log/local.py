@@ -123,7 +123,7 @@ class LocalLog:
         self._active_size = valid_end
 
     def _create_segment(self, base: int) -> None:
-        fd = os.open(self._dir / _segment_name(base), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(self._dir / _segment_name(base), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.fsync(fd)
         os.close(fd)
         self._sync_directory()
