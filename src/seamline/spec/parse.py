@@ -1,7 +1,8 @@
 """Decode a Tracking API request body into normalised messages, one verdict per message.
 
 A bad message never costs the good ones: each message in a batch is decoded and checked on its
-own, and comes back either as a normalised `Message` or as a `Rejection` naming why.
+own, and comes back either as a normalised `Message` or as a `Rejection` naming why. What a
+later stage could not decode or a store could not keep is refused here (see `representable`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ import msgspec
 
 from seamline.errors import InvalidInput, TooLarge
 from seamline.spec.limits import Limits
-from seamline.spec.messages import ABSENT, MESSAGE_TYPES, AnyObject, ContextProbe, Message
+from seamline.spec.messages import ABSENT, MESSAGE_TYPES, Message
+from seamline.spec.representable import (
+    MAX_ID_CHARS,
+    MAX_MESSAGE_ID_CHARS,
+    Invalid,
+    check_depth,
+    decode_part,
+    flaws,
+    mended,
+    number_problem,
+    unreadable,
+)
 
 
 class Rejection(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -34,6 +46,14 @@ class ParsedRequest(msgspec.Struct):
     rejected: list[Rejection]
 
 
+class RequestInvalid(InvalidInput):
+    """The request as a whole cannot be read; `code` says why (`too_deep`, `invalid_unicode` …)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class _BatchBody(msgspec.Struct, rename="camel"):
     batch: list[msgspec.Raw]
     sent_at: datetime | None = None
@@ -42,19 +62,9 @@ class _BatchBody(msgspec.Struct, rename="camel"):
     integrations: dict[str, Any] | None = None
 
 
-class _Invalid(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 _message_decoder = msgspec.json.Decoder(Message)
 _batch_decoder = msgspec.json.Decoder(_BatchBody)
-_context_decoder = msgspec.json.Decoder(ContextProbe)
-_object_decoder = msgspec.json.Decoder(AnyObject)
 _json_str = msgspec.json.Encoder()
-_NULL = msgspec.Raw(b"null")
 
 
 def parse_request(
@@ -77,38 +87,103 @@ def parse_request(
         )
     if message_type is not None:
         return _parse_single(body, message_type, received_at, client_ip, limits)
-    try:
-        batch = _batch_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InvalidInput(f"body is not a valid batch: {exc}") from None
+    batch, broken = _decode_batch(body, limits)
+    shared = _shared_parts(batch, limits)
+    write_key = batch.write_key
     messages: list[Message] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(batch.batch):
+        item = bytes(raw)
         try:
             if index >= limits.max_batch_messages:
-                raise _Invalid(
+                raise Invalid(
                     "too_many_messages",
                     f"a batch holds at most {limits.max_batch_messages} messages",
                 )
-            message = _accept(bytes(raw), None, batch.sent_at, received_at, client_ip, limits)
-        except _Invalid as exc:
-            rejected.append(Rejection(index, exc.code, exc.message, _message_id_of(raw)))
+            if index in broken:
+                raise broken[index]
+            message = _accept(item, None, shared, received_at, client_ip, limits)
+        except Invalid as exc:
+            ids = _ids_of(item)
+            write_key = write_key or ids.write_key
+            rejected.append(Rejection(index, exc.code, exc.message, ids.message_id))
             continue
-        message.write_key = None  # the batch's key authenticates; never stored
-        if batch.context:
-            message.context = _merged(batch.context, message.context)
-        if batch.integrations:
-            message.integrations = _merged(batch.integrations, message.integrations)
+        # analytics.js puts the write key in every message, and its batches carried none of
+        # their own until 2023: the batch's key wins, then the first message that has one.
+        write_key = write_key or message.write_key
+        message.write_key = None  # never stored
         messages.append(message)
-    return ParsedRequest(batch.write_key, messages, rejected)
+    return ParsedRequest(write_key, messages, rejected)
 
 
-def _merged(shared: dict[str, Any], own: msgspec.Raw) -> msgspec.Raw:
-    """Batch-level context/integrations apply to every message; the message's own keys win."""
-    merged = dict(shared)
-    if own:
-        merged.update(msgspec.json.decode(own))
-    return msgspec.Raw(_json_str.encode(merged))
+class _Shared(msgspec.Struct):
+    """What a batch gives each of its messages: sentAt, context and integrations."""
+
+    sent_at: datetime | None
+    context: dict[str, Any] | None
+    integrations: dict[str, Any] | None
+
+
+def _decode_batch(body: bytes, limits: Limits) -> tuple[_BatchBody, dict[int, Invalid]]:
+    """The batch, and the rejection of each message that holds a flaw msgspec refuses a whole
+    document for (a lone surrogate, NaN): each is replaced by a stand-in of the same length,
+    the batch decoded again, and every message that held one refused alone; a flaw outside
+    the messages refuses the request."""
+    try:
+        return _batch_decoder.decode(body), {}
+    except RecursionError:
+        raise _too_deep(limits) from None
+    except msgspec.ValidationError as exc:
+        if "out of range" in str(exc):
+            reason = number_problem(str(exc))
+            raise RequestInvalid("number_out_of_range", f"the batch: {reason}") from None
+        raise InvalidInput(f"body is not a valid batch: {exc}") from None
+    except msgspec.DecodeError as exc:
+        found = flaws(body)
+        error = exc
+    try:
+        batch = _batch_decoder.decode(mended(body, found)) if found else None
+    except (msgspec.DecodeError, RecursionError):
+        batch = None
+    if batch is None:
+        problem = unreadable(body, error)
+        if problem.code == "invalid_json":
+            raise InvalidInput(f"body is not a valid batch: {error}") from None
+        raise RequestInvalid(problem.code, problem.message) from None
+    broken: dict[int, Invalid] = {}
+    text, start = mended(body, found), 0
+    for index, raw in enumerate(batch.batch):
+        # Messages follow each other with only separators between, so each is the first
+        # occurrence of its own text after the previous one.
+        item = bytes(raw)
+        start = text.find(item, start)
+        end = start + len(item)
+        inside = [flaw for flaw in found if start <= flaw.offset < end]
+        if inside:
+            broken[index] = inside[0].problem(inside[0].offset - start)
+            found = [flaw for flaw in found if flaw not in inside]
+        start = end
+    if found:
+        problem = found[0].problem(found[0].offset)
+        raise RequestInvalid(problem.code, problem.message)
+    return batch, broken
+
+
+def _shared_parts(batch: _BatchBody, limits: Limits) -> _Shared:
+    """The batch-level parts, held to the same rules as each message's own."""
+    for field, part in (("context", batch.context), ("integrations", batch.integrations)):
+        if part:
+            try:
+                check_depth(_json_str.encode(part), limits.max_depth - 1)
+            except Invalid as exc:
+                raise RequestInvalid(exc.code, f"the batch's {field}: {exc.message}") from None
+    return _Shared(batch.sent_at, batch.context or None, batch.integrations or None)
+
+
+def _too_deep(limits: Limits) -> RequestInvalid:
+    return RequestInvalid(
+        "too_deep", f"objects and arrays nest more than {limits.max_depth} levels deep"
+    )
 
 
 def _parse_single(
@@ -116,11 +191,10 @@ def _parse_single(
 ) -> ParsedRequest:
     try:
         message = _accept(body, message_type, None, received_at, client_ip, limits)
-    except _Invalid as exc:
+    except Invalid as exc:
         if exc.code == "invalid_json":
             raise InvalidInput(exc.message) from None
-        write_key = _write_key_of(body)
-        return ParsedRequest(write_key, [], [Rejection(0, exc.code, exc.message)])
+        return ParsedRequest(_ids_of(body).write_key, [], [Rejection(0, exc.code, exc.message)])
     write_key, message.write_key = message.write_key, None
     return ParsedRequest(write_key, [message], [])
 
@@ -128,84 +202,114 @@ def _parse_single(
 def _accept(
     raw: bytes,
     message_type: str | None,
-    batch_sent_at: datetime | None,
+    shared: _Shared | None,
     received_at: datetime,
     client_ip: str | None,
     limits: Limits,
 ) -> Message:
     if len(raw) > limits.max_message_bytes:
-        raise _Invalid(
+        raise Invalid(
             "message_too_large",
             f"message is {len(raw)} bytes; the limit is {limits.max_message_bytes} bytes",
         )
+    check_depth(raw, limits.max_depth)
     try:
         message = _message_decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        raise _Invalid("invalid_message", str(exc)) from None
+        text = str(exc)
+        if "out of range" in text:
+            raise Invalid("number_out_of_range", f"{number_problem(text)} ({text})") from None
+        raise Invalid("invalid_message", text) from None
     except msgspec.DecodeError as exc:
-        raise _Invalid("invalid_json", f"body is not valid JSON: {exc}") from None
+        raise unreadable(raw, exc) from None
+    except RecursionError:  # only when the depth check was fooled by malformed JSON
+        raise Invalid(
+            "too_deep", f"objects and arrays nest more than {limits.max_depth} levels deep"
+        ) from None
     if message_type is not None:
         message.type = message_type
     _check(message)
-    _normalise(message, batch_sent_at, received_at, client_ip)
+    context, integrations = _check_parts(message)
+    _normalise(message, shared.sent_at if shared else None, received_at)
+    if shared is None or shared.context is None:
+        message.context = _context_with_ip(message.context, context, client_ip)
+    else:
+        own = context or {}
+        if client_ip is not None and own.get("ip") is None:
+            own = {"ip": client_ip, **own}
+        message.context = msgspec.Raw(_json_str.encode({**shared.context, **own}))
+    if shared is not None and shared.integrations is not None:
+        merged = {**shared.integrations, **(integrations or {})}
+        message.integrations = msgspec.Raw(_json_str.encode(merged))
     return message
 
 
 def _check(message: Message) -> None:
     kind = message.type
     if kind not in MESSAGE_TYPES:
-        raise _Invalid(
+        raise Invalid(
             "unknown_type",
-            f"type must be one of {', '.join(sorted(MESSAGE_TYPES))}; got {kind!r}",
+            f"type must be one of {', '.join(sorted(MESSAGE_TYPES))}; got {_as_json(kind)}",
         )
-    message.user_id = _id_text(message.user_id)
-    message.anonymous_id = _id_text(message.anonymous_id)
+    message.user_id = _id_text(message.user_id, "userId")
+    message.anonymous_id = _id_text(message.anonymous_id, "anonymousId")
+    if message.group_id is not None:
+        message.group_id = _id_text(message.group_id, "groupId")
+    if message.previous_id is not None:
+        message.previous_id = _id_text(message.previous_id, "previousId")
     if kind == "alias":
-        message.previous_id = _id_text(message.previous_id)
         _require(message.previous_id, "previousId", kind)
         _require(message.user_id, "userId", kind)
     elif message.user_id is None and message.anonymous_id is None:
-        raise _Invalid("missing_identity", f"{kind} needs a userId or an anonymousId")
+        raise Invalid("missing_identity", f"{kind} needs a userId or an anonymousId")
     if kind == "track":
         _require(message.event, "event", kind)
     elif kind == "group":
-        message.group_id = _id_text(message.group_id)
         _require(message.group_id, "groupId", kind)
-    for field in ("properties", "traits", "integrations"):
-        value: msgspec.Raw = getattr(message, field)
-        if value and not _is_object(value, field):
-            setattr(message, field, ABSENT)
-    # `context` is checked when its ip is read (one decode for both).
+    if message.message_id is not None and len(message.message_id) > MAX_MESSAGE_ID_CHARS:
+        raise Invalid("too_long", f"messageId is longer than {MAX_MESSAGE_ID_CHARS} characters")
+
+
+def _check_parts(message: Message) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Decode each free-form part once (as the stages will) and drop the ones that are null;
+    returns the decoded context and integrations, which are read next. (Spelled out field by
+    field: this runs for every message.)"""
+    if message.properties and decode_part(message.properties, "properties") is None:
+        message.properties = ABSENT
+    if message.traits and decode_part(message.traits, "traits") is None:
+        message.traits = ABSENT
+    context = integrations = None
+    if message.context:
+        context = decode_part(message.context, "context")
+        if context is None:
+            message.context = ABSENT
+    if message.integrations:
+        integrations = decode_part(message.integrations, "integrations")
+        if integrations is None:
+            message.integrations = ABSENT
+    return context, integrations
 
 
 def _require(value: object, field: str, kind: str) -> None:
     if value is None or value == "":
-        raise _Invalid("missing_field", f"{kind} needs a non-empty {field}")
+        raise Invalid("missing_field", f"{kind} needs a non-empty {field}")
 
 
-def _id_text(value: str | int | None) -> str | None:
+def _id_text(value: str | int | None, field: str) -> str | None:
     if value is None or value == "":
         return None
-    return value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_ID_CHARS:
+        raise Invalid("too_long", f"{field} is longer than {MAX_ID_CHARS} characters")
+    return text
 
 
-def _is_object(value: msgspec.Raw, field: str) -> bool:
-    """True for an object, False for null (dropped); anything else is rejected."""
-    if value == _NULL:
-        return False
-    try:
-        _object_decoder.decode(value)
-    except msgspec.ValidationError:
-        raise _Invalid("invalid_message", f"{field} must be an object") from None
-    return True
+def _as_json(value: object) -> str:
+    """A value as the sender wrote it (`null`, `"page"`), not as Python prints it."""
+    return _json_str.encode(value).decode()
 
 
-def _normalise(
-    message: Message,
-    batch_sent_at: datetime | None,
-    received_at: datetime,
-    client_ip: str | None,
-) -> None:
+def _normalise(message: Message, batch_sent_at: datetime | None, received_at: datetime) -> None:
     if not message.message_id:
         message.message_id = "api-" + os.urandom(16).hex()
     message.received_at = received_at
@@ -214,13 +318,19 @@ def _normalise(
     original = _utc(message.timestamp)
     if original is None:
         message.timestamp = received_at
-    else:
-        if message.original_timestamp is None:
-            message.original_timestamp = original
-        # Segment's clock-skew correction: the client's clock is off by (sentAt - receivedAt),
-        # so the event happened that much earlier than receivedAt as the client measured it.
+        return
+    if message.original_timestamp is None:
+        message.original_timestamp = original
+    # Segment's clock-skew correction: the client's clock is off by (sentAt - receivedAt),
+    # so the event happened that much earlier than receivedAt as the client measured it.
+    try:
         message.timestamp = received_at - (sent_at - original) if sent_at else original
-    message.context = _context_with_ip(message.context, client_ip)
+    except OverflowError:
+        raise Invalid(
+            "invalid_message",
+            "timestamp and sentAt are so far apart that the corrected time is outside "
+            "the years 1 to 9999",
+        ) from None
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -229,19 +339,15 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _context_with_ip(context: msgspec.Raw, client_ip: str | None) -> msgspec.Raw:
-    """Check `context` is an object and add `ip` if it has none, splicing bytes, not re-encoding."""
-    if context == _NULL:
-        context = ABSENT
+def _context_with_ip(
+    context: msgspec.Raw, decoded: dict[str, Any] | None, client_ip: str | None
+) -> msgspec.Raw:
+    """Add `ip` to the context if it has none, splicing bytes, not re-encoding."""
     if not context:
         if client_ip is None:
             return context
         return msgspec.Raw(b'{"ip":' + _json_str.encode(client_ip) + b"}")
-    try:
-        probe = _context_decoder.decode(context)
-    except msgspec.ValidationError:
-        raise _Invalid("invalid_message", "context must be an object") from None
-    if probe.ip is not None or client_ip is None:
+    if client_ip is None or (decoded is not None and decoded.get("ip") is not None):
         return context
     rest = bytes(context).lstrip()[1:].lstrip()
     separator = b"" if rest.startswith(b"}") else b","
@@ -254,17 +360,12 @@ class _Ids(msgspec.Struct, rename="camel"):
 
 
 _ids_decoder = msgspec.json.Decoder(_Ids)
+_NO_IDS = _Ids()
 
 
-def _message_id_of(raw: msgspec.Raw) -> str | None:
+def _ids_of(raw: bytes) -> _Ids:
+    """The messageId and writeKey of a message that was not accepted, as far as they read."""
     try:
-        return _ids_decoder.decode(raw).message_id
-    except msgspec.DecodeError:
-        return None
-
-
-def _write_key_of(body: bytes) -> str | None:
-    try:
-        return _ids_decoder.decode(body).write_key
-    except msgspec.DecodeError:
-        return None
+        return _ids_decoder.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return _NO_IDS
