@@ -25,6 +25,7 @@ from seamline.access.sealing import Sealer, key_from
 from seamline.api.auth import token_dependency
 from seamline.api.destinations import DestinationsAPI
 from seamline.api.destinations import router as destinations_router
+from seamline.api.docs_pages import docs_routes
 from seamline.api.engage import router as engage_router
 from seamline.api.json_body import JsonBodies
 from seamline.api.profiles import ProfileAPI
@@ -247,6 +248,8 @@ class Seamline:
         self._framework = FastAPI(
             title="Seamline",
             version=__version__,
+            docs_url=None,  # served by docs_routes, without a CDN
+            redoc_url=None,
             routes=routes(
                 write_keys=self.write_keys,
                 metrics=self.metrics,
@@ -264,6 +267,7 @@ class Seamline:
         )
         # Management API bodies are JSON even when curl -d or a client labels them otherwise.
         self._framework.add_middleware(JsonBodies)
+        self._framework.router.routes.extend(docs_routes("/openapi.json", "Seamline"))
         self._framework.include_router(
             profile_router(
                 ProfileAPI(
