@@ -257,6 +257,9 @@ class Seamline:
                 alive=self._liveness,
                 public_url=settings.public_url,
                 refresh_metrics=self._refresh_metrics,
+                metrics_token=settings.metrics_token.get_secret_value()
+                if settings.metrics_token is not None
+                else None,
             ),
             exception_handlers={
                 HTTPException: json_http_error,

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         description="Key sealing destination secrets at rest (Fernet, url-safe base64); "
         "default: secret.key in the data dir. Scaled-out processes must share one.",
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, GET /metrics needs `Authorization: Bearer TOKEN`; "
+        "by default /metrics is open (bind it to a private interface).",
+    )
     delivery_retry_hours: float = Field(
         4.0, gt=0, description="How long a retryable delivery failure is retried."
     )
@@ -132,6 +137,13 @@ class Settings(BaseSettings):
     def _valid_networks(cls, value: list[str]) -> list[str]:
         for network in value:
             ipaddress.ip_network(network, strict=False)
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 24`)")
         return value
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 from fastapi.exceptions import RequestValidationError
@@ -13,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from seamline.collect.cdn_settings import browser_settings
 from seamline.collect.sources import WriteKeys
-from seamline.errors import InvalidInput, SeamlineError
+from seamline.errors import InvalidInput, SeamlineError, Unauthorized
 from seamline.metrics import Metrics
 
 _CORS = {"access-control-allow-origin": "*"}
@@ -27,8 +28,10 @@ def routes(
     alive: Callable[[], str | None],
     public_url: str | None,
     refresh_metrics: Callable[[], None],
+    metrics_token: str | None = None,
 ) -> list[BaseRoute]:
-    """The routes, bound to the parts they read."""
+    """The routes, bound to the parts they read; `/metrics` asks for `metrics_token` as a
+    Bearer token when one is set."""
 
     async def healthz(_: Request) -> Response:
         problem = alive()
@@ -42,7 +45,11 @@ def routes(
             return JSONResponse({"status": "ready"})
         return JSONResponse({"code": "unavailable", "message": problem}, status_code=503)
 
-    async def prometheus(_: Request) -> Response:
+    async def prometheus(request: Request) -> Response:
+        if metrics_token is not None:
+            refused = _metrics_refusal(request, metrics_token)
+            if refused is not None:
+                return refused
         refresh_metrics()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -67,6 +74,24 @@ def routes(
         Route("/v1/projects/{write_key}/settings", sdk_settings),
         Route("/v1/m", sdk_metrics, methods=["POST"]),
     ]
+
+
+def _metrics_refusal(request: Request, token: str) -> Response | None:
+    """401 unless the request carries `token` as a Bearer token (compared in constant time)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, sent = header.partition(" ")
+    sent = sent.strip() if scheme.lower() == "bearer" else ""
+    if sent and hmac.compare_digest(sent.encode(), token.encode()):
+        return None
+    reason = "wrong_token" if sent else "missing_token"
+    error = Unauthorized(
+        "/metrics needs the metrics_token setting's value as `Authorization: Bearer TOKEN`"
+        + ("; the token sent is not it" if sent else ""),
+        details={"reason": reason},
+    )
+    return JSONResponse(
+        error.to_json(), status_code=error.status, headers={"www-authenticate": "Bearer"}
+    )
 
 
 async def json_http_error(_: Request, exc: Exception) -> Response:
