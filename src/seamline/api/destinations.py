@@ -136,7 +136,9 @@ def _time(body: dict[str, Any], key: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"`{key}` must be an ISO 8601 time, got {value!r}") from None
+        # The value as the caller wrote it in JSON (`null`, `true`), not as Python prints it.
+        written = msgspec.json.encode(value).decode()
+        raise InvalidInput(f"`{key}` must be an ISO 8601 time, got {written}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

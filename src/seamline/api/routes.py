@@ -97,6 +97,18 @@ def _metrics_refusal(request: Request, token: str) -> Response | None:
 async def json_http_error(_: Request, exc: Exception) -> Response:
     """Every error the framework raises is JSON with a stable code, like ours."""
     assert isinstance(exc, HTTPException)
+    if isinstance(exc.__cause__, RecursionError):
+        # FastAPI answers "There was an error parsing the body" for any parser failure; a
+        # body nested past the JSON parser's recursion limit says so with the Tracking API's code.
+        return JSONResponse(
+            {
+                "code": "too_deep",
+                "message": "the request body nests objects and arrays too deeply "
+                "(the JSON parser stops at about 1,000 levels)",
+            },
+            status_code=400,
+            headers=_CORS,
+        )
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return JSONResponse(
         {"code": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=_CORS
