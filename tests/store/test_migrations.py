@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, inspect, text
 
-from seamline.store.state import metadata, migrate, open_state_store
+from seamline.store.state import head_revision, metadata, migrate, open_state_store
 
 
 def columns(engine: object) -> dict[str, set[str]]:
@@ -47,3 +47,12 @@ def test_a_data_dir_from_before_migrations_is_adopted(tmp_path: object) -> None:
         assert "identities" in columns(engine)
     finally:
         engine.dispose()
+
+
+def test_the_head_found_from_file_names_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "seamline.store:migrations")
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
