@@ -184,7 +184,10 @@ def sources_create(
         print(json.dumps(summary))
     else:
         console.print(f"Created source [bold]{source.name}[/] ({source.id})")
-        console.print(f"write key: [bold green]{source.write_key}[/]")
+        # Whole lines (soft wrap) on a terminal too: a key folded by Rich copies as two lines.
+        console.print(
+            f"write key: [bold green]{escape(source.write_key)}[/]", soft_wrap=True, highlight=False
+        )
 
 
 @sources_app.command("list")
@@ -294,7 +297,11 @@ def tokens_create(
     if as_json:
         print(json.dumps({"id": record.id, "name": record.name, "token": secret}))
     else:
-        console.print(f"token [bold green]{secret}[/] ({escape(record.name)}); store it now")
+        console.print(
+            f"token [bold green]{secret}[/] ({escape(record.name)}); store it now",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @tokens_app.command("list")
