@@ -83,6 +83,15 @@ class Settings(BaseSettings):
     )
     max_message_bytes: int = Field(32 * 1024, ge=1, description="Largest accepted message.")
     max_request_bytes: int = Field(500 * 1024, ge=1, description="Largest accepted request body.")
+    http_header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request's headers (then 408)."
+    )
+    http_body_timeout: float = Field(
+        30.0, gt=0, description="Seconds a client has to send a request's body (then 408)."
+    )
+    http_max_connections: int = Field(
+        1000, ge=1, description="Open connections a server process serves; past it, 503."
+    )
     secret_key: str | None = Field(
         None,
         description="Key sealing destination secrets at rest (Fernet, url-safe base64); "

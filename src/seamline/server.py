@@ -1,0 +1,170 @@
+"""The HTTP server: uvicorn with Seamline's settings, and the limits on slow clients it lacks.
+
+uvicorn (0.55) never times out a client that sends its request slowly: a connection that
+trickles its headers, or its body, one byte every few seconds stays open for good, and enough
+of them exhaust a worker. `SlowClientLimits` is uvicorn's httptools protocol with two timers:
+
+- headers: from the connection's opening (or from the first byte of a later request on a
+  kept-alive connection) until its headers are complete, at most `http_header_timeout`;
+  past it the connection is closed, with a 408 if part of a request had arrived;
+- body: from the end of the headers until the body is complete, at most `http_body_timeout`;
+  past it the server answers 408 JSON (unless the application already answered) and closes.
+
+Both are per-connection timers on the event loop (`call_later`, cancelled when the request
+arrives in time): no task or wrapper per request on the ingest path. `http_max_connections`
+is uvicorn's `limit_concurrency`; past it a request is answered 503 JSON, which SDKs retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+import uvicorn
+from uvicorn.protocols.http.flow_control import service_unavailable
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from seamline.config import Settings
+
+Receive = Any
+Send = Any
+
+
+def http_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """The uvicorn configuration `seamline serve` runs `app` with."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "lifespan": "on",
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "uvloop",
+        "http": protocol_class(settings.http_header_timeout, settings.http_body_timeout),
+        "timeout_graceful_shutdown": 30,
+        # uvicorn refuses a request once `len(connections) >= limit`, the asking one counted.
+        "limit_concurrency": settings.http_max_connections + 1,
+        # Seamline reads X-Forwarded-For itself (trusted_proxies), only where it matters.
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
+def run(app: Any, settings: Settings) -> None:
+    """Serve `app` until SIGTERM or SIGINT, then shut down gracefully."""
+    uvicorn.Server(http_config(app, settings)).run()
+
+
+def protocol_class(header_timeout: float, body_timeout: float) -> type[HttpToolsProtocol]:
+    """`SlowClientLimits` with these timeouts (uvicorn builds the protocol from the class)."""
+    return type(
+        "SlowClientLimits",
+        (SlowClientLimits,),
+        {"header_timeout": header_timeout, "body_timeout": body_timeout},
+    )
+
+
+def _answer(status: bytes, code: str, message: str) -> bytes:
+    body = msgspec.json.encode({"code": code, "message": message})
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+    )
+
+
+_HEADERS_TOO_SLOW = _answer(
+    b"408 Request Timeout", "request_timeout", "the request headers took too long to arrive"
+)
+_BODY_TOO_SLOW = _answer(
+    b"408 Request Timeout", "request_timeout", "the request body took too long to arrive"
+)
+_FULL = msgspec.json.encode(
+    {
+        "code": "unavailable",
+        "message": "this server has as many connections open as it takes; retry shortly",
+    }
+)
+
+
+async def _too_many_connections(_scope: Any, _receive: Receive, send: Send) -> None:
+    """uvicorn's answer past `limit_concurrency`, in JSON like every other error."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_FULL)).encode()),
+        (b"retry-after", b"1"),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": _FULL})
+
+
+class SlowClientLimits(HttpToolsProtocol):
+    """uvicorn's httptools protocol with header and body read timeouts (see the module)."""
+
+    header_timeout = 10.0
+    body_timeout = 30.0
+    _headers_timer: asyncio.TimerHandle | None = None
+    _body_timer: asyncio.TimerHandle | None = None
+    _request_begun = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._headers_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_timers()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._request_begun = True
+        if self._headers_timer is None:  # a later request on a kept-alive connection
+            self._headers_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def on_headers_complete(self) -> None:
+        if self._headers_timer is not None:
+            self._headers_timer.cancel()
+            self._headers_timer = None
+        self._request_begun = False
+        super().on_headers_complete()
+        self._body_timer = self.loop.call_later(self.body_timeout, self._body_too_slow)
+
+    def on_message_complete(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        super().on_message_complete()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        super()._start_asgi_task(
+            cycle, _too_many_connections if app is service_unavailable else app
+        )
+
+    def _stop_timers(self) -> None:
+        for timer in (self._headers_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._headers_timer = self._body_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._headers_timer = None
+        if self.transport.is_closing():
+            return
+        if self._request_begun:  # an idle connection is closed without a word
+            self.transport.write(_HEADERS_TOO_SLOW)
+        self.transport.close()
+
+    def _body_too_slow(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            self.transport.write(_BODY_TOO_SLOW)
+            # The application waiting for the rest of the body hears a disconnect, and
+            # whatever it sends now is dropped: the answer above is the only one.
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self.transport.close()
