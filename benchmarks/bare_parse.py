@@ -1,8 +1,9 @@
 """The ceiling Seamline's ingest is measured against: a raw ASGI app that only reads and parses.
 
-It is served exactly as `seamline serve` serves Seamline (uvicorn, uvloop, httptools, log level
-warning, no access log), reads the whole body, decodes it fully with `msgspec.json.decode` and
-answers `{"success":true}` — no auth, no validation, no log, no fsync.
+It is served exactly as `seamline serve` serves Seamline (`seamline.server.http_config`: uvicorn,
+uvloop, httptools with the slow-client timers, log level warning, no access log), reads the
+whole body, decodes it fully with `msgspec.json.decode` and answers `{"success":true}` — no
+auth, no validation, no log, no fsync.
 
     .venv/bin/python benchmarks/bare_parse.py --port 8099
 """
@@ -15,6 +16,9 @@ from typing import Any
 
 import msgspec
 import uvicorn
+
+from seamline.config import Settings
+from seamline.server import http_config
 
 Message = MutableMapping[str, Any]
 _SUCCESS = b'{"success":true}'
@@ -56,16 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-    )
+    settings = Settings(host="127.0.0.1", port=args.port)
+    uvicorn.Server(http_config(app, settings, lifespan="off")).run()
 
 
 if __name__ == "__main__":
