@@ -108,8 +108,8 @@ def parse_request(
             write_key = write_key or ids.write_key
             rejected.append(Rejection(index, exc.code, exc.message, ids.message_id))
             continue
-        # analytics.js puts the write key in every message, and its batches carried none of
-        # their own until 2023: the batch's key wins, then the first message that has one.
+        # analytics.js puts the write key in every message, so a batch of its messages as they
+        # are carries it there: the batch's own key wins, then the first message's.
         write_key = write_key or message.write_key
         message.write_key = None  # never stored
         messages.append(message)
