@@ -93,6 +93,8 @@ def nesting(raw: bytes, limit: int) -> int:
     recursion, so no depth can overflow the stack here.
     """
     skeleton = _STRING.sub(b"", raw).translate(_OPEN_CLOSE, _NOT_BRACKETS)
+    if b"{" * (limit + 1) in skeleton:  # the usual attack, settled without the rounds
+        return limit + 1
     depth = 0
     while skeleton and depth <= limit:
         shorter = skeleton.replace(b"{}", b"")
