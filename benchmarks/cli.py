@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make `tests` importable
 
 import httpx  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from seamline.terminal import make_console  # noqa: E402
 from tests.e2e.server import Server, run_cli  # noqa: E402
 
 COMMANDS = {
@@ -102,7 +102,7 @@ def main() -> None:
             "hyperfine is not installed: `apt-get install hyperfine` (Debian, Ubuntu) or "
             "`cargo install hyperfine`, then run this again"
         )
-    console = Console()
+    console = make_console()  # piped into a file, the table keeps one row per line
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = Path(scratch) / "data"
         with console.status(f"preparing a data directory with {args.events:,} events…"):
