@@ -92,6 +92,7 @@ def parse_request(
     write_key = batch.write_key
     messages: list[Message] = []
     rejected: list[Rejection] = []
+    seen: dict[bytes, dict[str, Any]] = {}
     for index, raw in enumerate(batch.batch):
         item = bytes(raw)
         try:
@@ -102,7 +103,7 @@ def parse_request(
                 )
             if index in broken:
                 raise broken[index]
-            message = _accept(item, None, shared, received_at, client_ip, limits)
+            message = _accept(item, None, shared, received_at, client_ip, limits, seen)
         except Invalid as exc:
             ids = _ids_of(item)
             write_key = write_key or ids.write_key
@@ -174,7 +175,7 @@ def _shared_parts(batch: _BatchBody, limits: Limits) -> _Shared:
     for field, part in (("context", batch.context), ("integrations", batch.integrations)):
         if part:
             try:
-                check_depth(_json_str.encode(part), limits.max_depth - 1)
+                check_depth(_json_str.encode(part), limits.max_depth, inside=1)
             except Invalid as exc:
                 raise RequestInvalid(exc.code, f"the batch's {field}: {exc.message}") from None
     return _Shared(batch.sent_at, batch.context or None, batch.integrations or None)
@@ -206,6 +207,7 @@ def _accept(
     received_at: datetime,
     client_ip: str | None,
     limits: Limits,
+    seen: dict[bytes, dict[str, Any]] | None = None,
 ) -> Message:
     if len(raw) > limits.max_message_bytes:
         raise Invalid(
@@ -229,7 +231,7 @@ def _accept(
     if message_type is not None:
         message.type = message_type
     _check(message)
-    context, integrations = _check_parts(message)
+    context, integrations = _check_parts(message, seen)
     _normalise(message, shared.sent_at if shared else None, received_at)
     if shared is None or shared.context is None:
         message.context = _context_with_ip(message.context, context, client_ip)
@@ -270,17 +272,29 @@ def _check(message: Message) -> None:
         raise Invalid("too_long", f"messageId is longer than {MAX_MESSAGE_ID_CHARS} characters")
 
 
-def _check_parts(message: Message) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def _check_parts(
+    message: Message, seen: dict[bytes, dict[str, Any]] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Decode each free-form part once (as the stages will) and drop the ones that are null;
-    returns the decoded context and integrations, which are read next. (Spelled out field by
-    field: this runs for every message.)"""
+    returns the decoded context and integrations, which are read next. A batch's messages
+    mostly share one context (the SDK's library, the page): `seen` keeps the contexts of a
+    request already checked, by their text. (Spelled out field by field: this runs for every
+    message.)"""
     if message.properties and decode_part(message.properties, "properties") is None:
         message.properties = ABSENT
     if message.traits and decode_part(message.traits, "traits") is None:
         message.traits = ABSENT
     context = integrations = None
     if message.context:
-        context = decode_part(message.context, "context")
+        if seen is None:
+            context = decode_part(message.context, "context")
+        else:
+            text = bytes(message.context)
+            context = seen.get(text)
+            if context is None:
+                context = decode_part(text, "context")
+                if context is not None:
+                    seen[text] = context
         if context is None:
             message.context = ABSENT
     if message.integrations:
