@@ -109,7 +109,9 @@ async def test_the_inventory_lists_fields_and_classes_never_values(workspace: Wo
     assert by_path["properties.email"]["count"] == 2
     assert by_path["properties.coupon"]["count"] == 1
     assert by_path["context.ip"]["kind"] == "ip_address"
-    text = str(inventory)
+    # Source ids and timestamps are left out: a random id can contain "4111" (it did in CI).
+    shown = ("path", "classification", "kind", "count")
+    text = str([[row[k] for k in shown] for row in inventory])
     assert "4111" not in text and "Ada@" not in text
 
 
