@@ -4,6 +4,7 @@ records a stage raised on are reported as held instead of being lost."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 from datetime import UTC, datetime
@@ -56,8 +57,15 @@ def _data_dir_with_events(tmp_path: Path, count: int) -> Path:
 
 def _run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     monkeypatch.setattr(sys, "argv", ["seamline", *args])
-    with pytest.raises(SystemExit) as ended:
-        cli.main()
+    # main() sets the process umask to 077 for the files it makes; in this (pytest's) process
+    # that would leave files a later embedded PostgreSQL's initdb cannot read.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+    finally:
+        os.umask(umask)
     code = ended.value.code
     return code if isinstance(code, int) else 1
 
