@@ -514,8 +514,9 @@ class Seamline:
 
     def _readiness(self) -> str | None:
         """None when events are accepted and processed; otherwise why not."""
-        if self.failure is not None:
-            return f"the pipeline stopped: {type(self.failure).__name__}: {self.failure}"
+        dead = self._liveness()
+        if dead is not None:
+            return dead
         if self.guard.stalled is not None:
             return f"the pipeline is retrying {self.guard.stalled}"
         if not self.accepting:

@@ -123,8 +123,9 @@ class StageGuard:
             self._hold(stage, batch, error)
             return []
         middle = len(batch) // 2
+        halves = (batch[:middle], batch[middle:])
         outcomes: list[Batch | BaseException] = []
-        for half in (batch[:middle], batch[middle:]):
+        for half in halves:
             try:
                 outcomes.append(stage(half))
             except Halted:
@@ -136,7 +137,7 @@ class StageGuard:
             assert isinstance(first, BaseException)
             raise first
         result: Batch = []
-        for half, outcome in zip((batch[:middle], batch[middle:]), outcomes, strict=True):
+        for half, outcome in zip(halves, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 result.extend(self._narrow(stage, half, outcome, top=False))
             else:

@@ -25,6 +25,7 @@ from seamline.spec.representable import (
     flaws,
     mended,
     number_problem,
+    too_deep,
     unreadable,
 )
 
@@ -142,8 +143,9 @@ def _decode_batch(body: bytes, limits: Limits) -> tuple[_BatchBody, dict[int, In
     except msgspec.DecodeError as exc:
         found = flaws(body)
         error = exc
+    text = mended(body, found)
     try:
-        batch = _batch_decoder.decode(mended(body, found)) if found else None
+        batch = _batch_decoder.decode(text) if found else None
     except (msgspec.DecodeError, RecursionError):
         batch = None
     if batch is None:
@@ -152,7 +154,7 @@ def _decode_batch(body: bytes, limits: Limits) -> tuple[_BatchBody, dict[int, In
             raise InvalidInput(f"body is not a valid batch: {error}") from None
         raise RequestInvalid(problem.code, problem.message) from None
     broken: dict[int, Invalid] = {}
-    text, start = mended(body, found), 0
+    start = 0
     for index, raw in enumerate(batch.batch):
         # Messages follow each other with only separators between, so each is the first
         # occurrence of its own text after the previous one.
@@ -182,9 +184,8 @@ def _shared_parts(batch: _BatchBody, limits: Limits) -> _Shared:
 
 
 def _too_deep(limits: Limits) -> RequestInvalid:
-    return RequestInvalid(
-        "too_deep", f"objects and arrays nest more than {limits.max_depth} levels deep"
-    )
+    problem = too_deep(limits.max_depth)
+    return RequestInvalid(problem.code, problem.message)
 
 
 def _parse_single(
@@ -225,9 +226,7 @@ def _accept(
     except msgspec.DecodeError as exc:
         raise unreadable(raw, exc) from None
     except RecursionError:  # only when the depth check was fooled by malformed JSON
-        raise Invalid(
-            "too_deep", f"objects and arrays nest more than {limits.max_depth} levels deep"
-        ) from None
+        raise too_deep(limits.max_depth) from None
     if message_type is not None:
         message.type = message_type
     _check(message)

@@ -80,7 +80,12 @@ def check_depth(raw: bytes, limit: int, *, inside: int = 0) -> None:
     if raw.count(b"{") + (raw.count(b"[") if b"[" in raw else 0) <= allowed:
         return
     if nesting(raw, allowed) > allowed:
-        raise Invalid("too_deep", f"objects and arrays nest more than {limit} levels deep")
+        raise too_deep(limit)
+
+
+def too_deep(limit: int) -> Invalid:
+    """The rejection of a message nested more than `limit` levels."""
+    return Invalid("too_deep", f"objects and arrays nest more than {limit} levels deep")
 
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
