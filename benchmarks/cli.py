@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: make `tests` importable
 import httpx  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from seamline.terminal import make_console  # noqa: E402
+from seamline.cli.terminal import make_console  # noqa: E402
 from tests.e2e.server import Server, run_cli  # noqa: E402
 
 COMMANDS = {

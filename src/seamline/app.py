@@ -49,13 +49,11 @@ from seamline.collect.sources import (
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
 from seamline.config import Settings
 from seamline.data_dir import DataDir, make_private, open_state
-from seamline.destination_ops import DestinationOps
 from seamline.destinations.client import destination_client
 from seamline.destinations.delivery import RetryPolicy
 from seamline.destinations.service import DeliveryService
 from seamline.engage.people import StoredPeople
 from seamline.engage.realtime import RealtimeEngine
-from seamline.engage_ops import EngageOps
 from seamline.errors import Conflict, SeamlineError
 from seamline.identity.rules import (
     DEFAULT_BLOCKED,
@@ -65,6 +63,8 @@ from seamline.identity.rules import (
 )
 from seamline.log.local import LocalLog
 from seamline.metrics import Metrics
+from seamline.ops.destinations import DestinationOps
+from seamline.ops.engage import EngageOps
 from seamline.pipeline.dedup import DropDuplicates
 from seamline.pipeline.engage_stage import EvaluateEngage
 from seamline.pipeline.guard import StageGuard

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from seamline import cli, rebuild
+from seamline import cli
 from seamline.app import Seamline, bootstrap
 from seamline.config import Settings
+from seamline.ops import rebuild
 from seamline.pipeline.batch import Batch
 from seamline.pipeline.profiles_stage import UpdateTraits
 from seamline.spec import Envelope, Message

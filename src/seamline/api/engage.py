@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 
 from seamline.access.sealing import Sealer
 from seamline.api.auth import workspace_of
-from seamline.engage_ops import EngageOps
 from seamline.errors import InvalidInput
+from seamline.ops.engage import EngageOps
 from seamline.workspace.resources import ResourceStore
 from seamline.workspace.saving import prepare
 

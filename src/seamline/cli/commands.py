@@ -17,13 +17,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from seamline.cli_destinations import register as register_destinations
-from seamline.cli_engage import register as register_engage
-from seamline.cli_protocols import register as register_protocols
+from seamline.cli.destinations import register as register_destinations
+from seamline.cli.engage import register as register_engage
+from seamline.cli.protocols import register as register_protocols
+from seamline.cli.terminal import make_console
 from seamline.config import Settings, load_settings
 from seamline.data_dir import PRIVATE_UMASK
 from seamline.errors import SeamlineError
-from seamline.terminal import make_console
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 sources_app = typer.Typer(no_args_is_help=True, help="Sources and their write keys.")
@@ -79,7 +79,7 @@ def serve(
     """Run the HTTP server and the pipeline in one process on the embedded stores."""
     from seamline import server
     from seamline.app import Seamline, bootstrap, tune_runtime
-    from seamline.banner import print_banner
+    from seamline.cli.banner import print_banner
     from seamline.ports import ensure_can_listen
 
     logging.basicConfig(
@@ -129,7 +129,7 @@ def rebuild(ctx: typer.Context) -> None:
     """
     from rich.progress import Progress
 
-    from seamline.rebuild import replay, reset_derived
+    from seamline.ops.rebuild import replay, reset_derived
 
     settings = _settings(ctx)
     total = reset_derived(settings)
@@ -212,7 +212,7 @@ def events_count(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """How many messages the log accepted and how many the event store holds."""
-    from seamline.inspect import count_events
+    from seamline.ops.inspect import count_events
 
     counts = count_events(_settings(ctx).data_dir)
     if as_json:
@@ -244,7 +244,7 @@ def events_tail(
     """Print accepted events, one JSON line each, like `tail`: the last 10 (or --limit N) and
     exit; --follow keeps printing new ones; --from-start starts at the first event."""
     from seamline.errors import InvalidInput
-    from seamline.inspect import tail_log
+    from seamline.ops.inspect import tail_log
 
     if from_start and follow and limit is not None:
         raise InvalidInput(

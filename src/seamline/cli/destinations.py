@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from seamline.cli.terminal import make_console
 from seamline.config import Settings
 from seamline.errors import InvalidInput
-from seamline.terminal import make_console
 
 destinations_app = typer.Typer(no_args_is_help=True, help="Destinations and their deliveries.")
 console = make_console()

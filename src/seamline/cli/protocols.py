@@ -11,9 +11,9 @@ import msgspec
 import typer
 from rich.table import Table
 
+from seamline.cli.terminal import make_console
 from seamline.config import Settings
 from seamline.errors import InvalidInput
-from seamline.terminal import make_console
 
 held_app = typer.Typer(no_args_is_help=True, help="Held messages: blocked, quarantined, failed.")
 console = make_console()

@@ -12,8 +12,8 @@ import typer
 import yaml
 from rich.table import Table
 
+from seamline.cli.terminal import make_console
 from seamline.errors import InvalidInput
-from seamline.terminal import make_console
 
 console = make_console()
 T = TypeVar("T")
