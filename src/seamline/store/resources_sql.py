@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from seamline.store.resource_types import Resource, ResourceVersion
 from seamline.store.state import as_utc, config_revisions, resource_versions, resources
-from seamline.workspace.resources import Resource, ResourceVersion
 
 
 class SqlResourceStore:

@@ -9,24 +9,11 @@ pipeline share one mechanism. What a document of each kind may hold is checked b
 from __future__ import annotations
 
 import builtins
-from datetime import datetime
 from typing import Any, Protocol
 
-import msgspec
+from seamline.store.resource_types import Resource, ResourceVersion
 
-
-class Resource(msgspec.Struct, frozen=True, kw_only=True):
-    kind: str
-    name: str
-    document: dict[str, Any]
-    version: int
-    updated_at: datetime
-
-
-class ResourceVersion(msgspec.Struct, frozen=True, kw_only=True):
-    version: int
-    document: dict[str, Any] | None  # None: this version deleted the resource
-    created_at: datetime
+__all__ = ["Resource", "ResourceStore", "ResourceVersion"]
 
 
 class ResourceStore(Protocol):
