@@ -1,8 +1,11 @@
 """Pipeline throughput: log → dedup → [protocols → PII] → identity → traits → accounts → events.
 
 Generates N events for M users (70 % anonymous page views, an identify at login, track events
-over 50 event names, 5 % of users on two devices), appends them to a fresh local log, runs the
-pipeline until it is quiet and prints events/s, profiles, merges, p99 time per batch and memory.
+over 50 event names, 5 % of users on two devices), appends them to partition 0 of a fresh local
+partitioned log, runs the pipeline until it is quiet and prints events/s, profiles, merges, p99
+time per batch and memory. The stores are `seamline serve`'s embedded ones: SQLite state, the
+Parquet event lake (`LakeEventStore`, its catalog in the state store, compacting in the
+background).
 
 `--protocols` picks what runs between dedup and identity:
   off   neither the protocols nor the privacy stage (the pipeline before they existed);
@@ -26,6 +29,7 @@ import argparse
 import asyncio
 import random
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -43,7 +47,7 @@ from seamline.config import Settings
 from seamline.engage.people import StoredPeople
 from seamline.engage.realtime import RealtimeEngine
 from seamline.identity.rules import IdentityRules
-from seamline.log import LocalLog
+from seamline.log.partitions import LazyWriter, LocalPartitions
 from seamline.pipeline import PipelineRunner
 from seamline.pipeline.batch import Stage
 from seamline.pipeline.dedup import DropDuplicates
@@ -58,7 +62,7 @@ from seamline.spec.envelope import envelope_encoder
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.dedup_sqlite import SqliteSeenMessages
 from seamline.store.engage_sql import SqlEngageStore
-from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.events_lake import LakeEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.inventory_sql import SqlInventory
 from seamline.store.protocols_sql import SqlProtocolsStore
@@ -270,11 +274,15 @@ async def run(
     """One run on a fresh data directory; returns events/s."""
     root = Path(tempfile.mkdtemp(prefix="seamline-pipeline-bench-", dir=args.data_root))
     console.print(f"[bold]protocols {mode}, {audiences} audiences[/]: data dir {root}")
-    log = LocalLog(root / "log", fsync=False)
+    # As `seamline serve` lays it out: the workload in partition 0 (a collect worker's), the
+    # Engage stage's announcements in a partition the pipeline claims when it first appends.
+    log = LocalPartitions(root / "log", fsync=False)
+    collect = log.claim(0)
     for start in range(0, len(records), 10_000):
-        await log.append(records[start : start + 10_000])
+        await collect.append(records[start : start + 10_000])
+    announcements = LazyWriter(log)
     engine = open_state_store(f"sqlite:///{root}/state.db")
-    events = DuckDBEventStore(root / "events.duckdb")
+    events = LakeEventStore(root / "events", engine)  # its catalog in the state store, as serve
     seen = SqliteSeenMessages(root / "dedup.sqlite")
     traits = SqlTraitStore(engine)
     resources = SqlResourceStore(engine)
@@ -297,7 +305,7 @@ async def run(
                 lambda w: rules.get(w).engage,
                 engage_engine,
                 engage_engine_store.identifiers_of_people,
-                lambda found: log.submit([envelope_encoder.encode(e) for e in found]).result(),
+                lambda found: announcements.submit([envelope_encoder.encode(e) for e in found]),
             )
         )
     data_controls = (
@@ -319,14 +327,17 @@ async def run(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("pipeline", total=args.events)
 
-        def committed(offset: int, _processed: int) -> None:
-            nonlocal last
+        done = 0
+
+        def committed(_partition: int, _offset: int, processed: int) -> None:
+            nonlocal last, done
             now = time.perf_counter()
             batch_times.append(now - last)
             last = now
-            progress.update(task, completed=offset)
-            if not memory or offset - memory[-1][0] >= args.events // 8:
-                memory.append((offset, rss_mib()))
+            done += processed
+            progress.update(task, completed=done)
+            if not memory or done - memory[-1][0] >= args.events // 8:
+                memory.append((done, rss_mib()))
 
         runner = PipelineRunner(
             log,
@@ -340,7 +351,13 @@ async def run(
         stop.set()
         began = time.perf_counter()
         last = began
-        await runner.run(stop)
+        # A run ends once what was appended before it is processed; announcements appended
+        # meanwhile (maybe in a partition the runner has not listed yet) take another round.
+        while True:
+            await runner.run(stop)
+            ends = log.end_offsets()
+            if all(runner.committed.get(p, 0) >= end for p, end in ends.items()):
+                break
         elapsed = time.perf_counter() - began
     with engine.connect() as conn:
         profile_count = conn.execute(
@@ -350,7 +367,7 @@ async def run(
         ).scalar_one()
         merge_count = conn.execute(select(func.count()).select_from(merges)).scalar_one()
     stored = events.count()
-    table = Table(title=f"Seamline pipeline, protocols {mode} (SQLite state, DuckDB events)")
+    table = Table(title=f"Seamline pipeline, protocols {mode} (SQLite state, Parquet lake events)")
     for column in (
         "events",
         "users",
@@ -387,11 +404,13 @@ async def run(
         f" --events {args.events} --users {args.users} --batch-size {args.batch_size}"
         f" --protocols {args.protocols}"
     )
-    await log.close()
+    await log.close()  # the writers it handed out, too
     events.close()
     seen.close()
     rules.close()
     engine.dispose()
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
     return args.events / elapsed
 
 
@@ -428,6 +447,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=Settings().pipeline_batch_size)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
     parser.add_argument(
         "--protocols", choices=("off", "idle", "on", "on-ip", "all"), default="idle"
     )
