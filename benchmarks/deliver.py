@@ -519,7 +519,6 @@ async def drain_once(
         ]
         for start in range(0, len(records), 10_000):
             await app.log.append(records[start : start + 10_000])
-    end = await app.log.end_offset()
     await asyncio.to_thread(sink.reset)
     console.print(f"deliver ({mode}): {args.events:,} events, starting the app …")
     began = time.perf_counter()
@@ -529,7 +528,7 @@ async def drain_once(
     while len(drained) < len(DESTINATIONS):
         await asyncio.sleep(0.1)
         now = time.perf_counter() - began
-        if routed_at < 0 and await app.log.committed("pipeline") >= end:
+        if routed_at < 0 and app.caught_up():
             routed_at = now
         if routed_at < 0:
             continue

@@ -62,11 +62,11 @@ def test_serve_under_umask_0_keeps_the_data_directory_private(tmp_path: Path) ->
     for expected in (
         "state.db",
         "secret.key",
-        "events.duckdb",
+        "events",
         "pipeline/dedup.sqlite",
         "pipeline/progress.json",
         "functions",
-        "log/consumers",
+        "log/0/consumers",
     ):
         assert expected in found, sorted(found)
     assert any(name.startswith("log/") for name in found), sorted(found)

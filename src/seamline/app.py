@@ -61,7 +61,7 @@ from seamline.identity.rules import (
     IdentifierRule,
     IdentityRules,
 )
-from seamline.log.local import LocalLog
+from seamline.log.partitions import LazyWriter, LocalPartitions, LocalWriter
 from seamline.metrics import Metrics
 from seamline.ops.destinations import DestinationOps
 from seamline.ops.engage import EngageOps
@@ -73,7 +73,7 @@ from seamline.pipeline.privacy_stage import ControlPersonalData, RecordConsent
 from seamline.pipeline.profiles_stage import UpdateAccounts, UpdateTraits
 from seamline.pipeline.protocols_stage import ApplyProtocols
 from seamline.pipeline.route_stage import Destination, RouteToDestinations
-from seamline.pipeline.runner import PipelineRunner
+from seamline.pipeline.runner import CONSUMER, PipelineRunner
 from seamline.pipeline.store_events import StoreEvents
 from seamline.privacy.egress import Egress
 from seamline.privacy.fields import FieldClassifier
@@ -86,7 +86,7 @@ from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.consent_sql import SqlConsentStore
 from seamline.store.dedup_sqlite import SqliteSeenMessages
 from seamline.store.engage_sql import SqlEngageStore
-from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.events_lake import LakeEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.inventory_sql import SqlInventory
 from seamline.store.outbox_sql import SqlOutbox
@@ -144,11 +144,19 @@ def bootstrap(settings: Settings) -> Source:
         engine.dispose()
 
 
-class ServeLock:
-    """One server per data directory: a second `serve` fails fast instead of corrupting it."""
+COLLECT, PIPELINE, DELIVER = "collect", "pipeline", "deliver"
+ALL_ROLES = frozenset({COLLECT, PIPELINE, DELIVER})
+EXCLUSIVE_ROLES = frozenset({PIPELINE, DELIVER})
+"""Roles of which one process per data directory may run (embedded mode)."""
 
-    def __init__(self, path: Path) -> None:
+
+class ServeLock:
+    """One holder per data directory: a second `serve` (or a second pipeline) fails fast
+    instead of corrupting it."""
+
+    def __init__(self, path: Path, what: str = "server") -> None:
         self._path = path
+        self._what = what
         self._handle: IO[str] | None = None
 
     def acquire(self) -> None:
@@ -159,8 +167,8 @@ class ServeLock:
         except BlockingIOError:
             handle.close()
             raise Conflict(
-                f"another Seamline server is using {self._path.parent}; stop it or pick "
-                "another --data-dir"
+                f"another Seamline {self._what} is using {self._path.parent}; stop it or "
+                "pick another --data-dir"
             ) from None
         handle.truncate(0)
         handle.write(str(os.getpid()))
@@ -180,7 +188,12 @@ class Seamline:
     lands, tests use it to see what would leave Seamline).
     """
 
-    def __init__(self, settings: Settings, destinations: tuple[Destination, ...] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        destinations: tuple[Destination, ...] = (),
+        roles: frozenset[str] = ALL_ROLES,
+    ) -> None:
         self.settings = settings
         self.paths = DataDir(settings.data_dir)
         make_private(self.paths.root)  # before any store creates a file in it
@@ -216,12 +229,29 @@ class Seamline:
         self._egress: dict[str, tuple[int, Egress]] = {}
         self.write_keys = WriteKeys(self.sources)
         self.accepting = False
-        self._lock = ServeLock(self.paths.lock)
-        self._lock.acquire()
-        self.log = LocalLog(
+        self.roles = roles
+        self.delivery_drain = 0.0  # the deliver role's process sets it: drain what is due
+        # One pipeline and one delivery loop per data directory (the local log's offsets and
+        # the outbox's leases are not shared between processes); collect workers and the CLI
+        # share the directory freely.
+        self._locks = [
+            ServeLock(self.paths.root / f".{role}.lock", role)
+            for role in sorted(roles & EXCLUSIVE_ROLES)
+        ]
+        for lock in self._locks:
+            lock.acquire()
+        self.log_partitions = LocalPartitions(
             self.paths.log, fsync=settings.log_fsync, segment_bytes=settings.log_segment_bytes
         )
-        self._events = DuckDBEventStore(self.paths.events)
+        self.log: LocalWriter | LazyWriter = (
+            self.log_partitions.claim(0) if COLLECT in roles else LazyWriter(self.log_partitions)
+        )
+        self._events = LakeEventStore(
+            self.paths.events,
+            self.state,
+            writable=PIPELINE in roles,
+            compact=PIPELINE in roles,
+        )
         self._seen = SqliteSeenMessages(self.paths.dedup)
         self.tokens = SqlTokenStore(self.state)
         self.engage_store = SqlEngageStore(self.state)
@@ -341,7 +371,7 @@ class Seamline:
         )
 
     @property
-    def event_store(self) -> DuckDBEventStore:
+    def event_store(self) -> LakeEventStore:
         return self._events
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -362,7 +392,7 @@ class Seamline:
             await self.stop()
 
     async def start(self) -> None:
-        """Open the stores and start the pipeline; then accept events."""
+        """Start this process's roles: the pipeline and delivery loops; then accept events."""
         settings = self.settings
         self._dedup = DropDuplicates(self._seen, settings.dedup_window_seconds)
         self._store_stage = StoreEvents(self._events)
@@ -385,7 +415,7 @@ class Seamline:
             self._emit,
         )
         self.runner = PipelineRunner(
-            self.log,
+            self.log_partitions,
             (
                 self._dedup,
                 self._protocols,
@@ -404,14 +434,16 @@ class Seamline:
             guard=self.guard,
         )
         self._stop.clear()
-        self._runner_task = asyncio.create_task(self.runner.run(self._stop), name="pipeline")
-        self._delivery_stop.clear()
-        self._delivery_task = asyncio.create_task(
-            self.delivery.run(self._delivery_stop), name="delivery"
-        )
-        self._runner_task.add_done_callback(self._pipeline_ended)
-        self._engage_task = asyncio.create_task(self._sweep_engage(), name="engage-sweep")
-        self.accepting = True
+        if PIPELINE in self.roles:
+            self._runner_task = asyncio.create_task(self.runner.run(self._stop), name="pipeline")
+            self._runner_task.add_done_callback(self._pipeline_ended)
+            self._engage_task = asyncio.create_task(self._sweep_engage(), name="engage-sweep")
+        if DELIVER in self.roles:
+            self._delivery_stop.clear()
+            self._delivery_task = asyncio.create_task(
+                self.delivery.run(self._delivery_stop, self.delivery_drain), name="delivery"
+            )
+        self.accepting = COLLECT in self.roles
 
     async def rerun(self, held: list[HeldMessage]) -> int:
         """Append held messages to the log again, as they first arrived, to go through the
@@ -448,7 +480,7 @@ class Seamline:
 
     def _emit(self, envelopes: list[Envelope]) -> None:
         """Append Engage's messages to the log (from the pipeline's thread), durably."""
-        self.log.submit([envelope_encoder.encode(e) for e in envelopes]).result()
+        self.log.submit([envelope_encoder.encode(e) for e in envelopes])
 
     async def _sweep_engage(self) -> None:
         """Exit people from windowed audiences as their events age out, while traffic is quiet
@@ -529,17 +561,18 @@ class Seamline:
             return f"the pipeline stopped: {type(self.failure).__name__}: {self.failure}"
         return None
 
-    def _resume(self, offset: int) -> None:
-        self._events.truncate_from(offset)
-        self.protocols.truncate_from(offset)
+    def _resume(self, start: int, end: int) -> None:
+        self._events.truncate_from(start, end)
+        self.protocols.truncate_from(start, end)
         self._stored_total = self._events.count()
 
-    def _committed(self, offset: int, processed: int) -> None:
+    def _committed(self, partition: int, offset: int, processed: int) -> None:
         self.metrics.pipeline_processed.inc(processed)
-        self.metrics.pipeline_offset.set(offset)
         self._stored_total += processed
         progress = {
-            "committed_offset": offset,
+            "committed": {str(p): o for p, o in self.runner.committed.items()}
+            if self.runner is not None
+            else {},
             "stored": self._stored_total,
             "duplicates_dropped": self._dedup.dropped,
             "suppressed_dropped": self._suppress.dropped,
@@ -551,8 +584,20 @@ class Seamline:
         temporary.write_text(json.dumps(progress))
         os.replace(temporary, self.paths.progress)
 
+    def caught_up(self) -> bool:
+        """Whether the pipeline has committed every record durable in the log now."""
+        log = self.log_partitions
+        return all(log.committed_sync(CONSUMER, p) >= end for p, end in log.end_offsets().items())
+
     def _refresh_metrics(self) -> None:
-        self.metrics.log_end.set(self.log.end_offset_sync())
+        """What the log says, so any process's /metrics tells the same lag."""
+        log = self.log_partitions
+        ends = log.end_offsets()
+        committed = {p: log.committed_sync(CONSUMER, p) for p in ends}
+        self.metrics.log_end.set(sum(ends.values()))
+        self.metrics.pipeline_offset.set(sum(committed.values()))
+        for partition, end in ends.items():
+            self.metrics.log_lag.labels(str(partition)).set(end - committed[partition])
 
     async def stop(self) -> None:
         """Stop accepting, let the pipeline drain what was accepted, close everything."""
@@ -573,9 +618,10 @@ class Seamline:
             with contextlib.suppress(Exception):
                 await self._delivery_task
             self._delivery_task = None
-        await self.log.close()
+        await self.log_partitions.close()
         self.rules.close()
         self._events.close()
         self._seen.close()
         self.state.dispose()
-        self._lock.release()
+        for lock in self._locks:
+            lock.release()

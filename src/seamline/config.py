@@ -116,6 +116,17 @@ class Settings(BaseSettings):
         gt=0,
         description="How often Engage re-evaluates people whose time windows moved on.",
     )
+    delivery_drain_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="On stop, how long the deliver role keeps delivering what is due.",
+    )
+    collect_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Collect processes `seamline serve` starts (0: one per core).",
+    )
     delivery_poll: float = Field(
         0.2, gt=0, description="Seconds an idle delivery worker waits before looking again."
     )

@@ -27,11 +27,12 @@ class DataDir:
         self.root = root
         self.state_db = root / "state.db"
         self.log = root / "log"
-        self.events = root / "events.duckdb"
+        self.events = root / "events"
         self.dedup = root / "pipeline" / "dedup.sqlite"
         self.progress = root / "pipeline" / "progress.json"
         self.functions = root / "functions"
         self.lock = root / ".serve.lock"
+        self.roles = root / "run" / "roles.json"
 
     def state_url(self) -> str:
         return f"sqlite:///{self.state_db}"

@@ -37,11 +37,17 @@ class Metrics:
         )
         self.pipeline_offset = Gauge(
             "seamline_pipeline_committed_offset",
-            "Offset the pipeline has committed (records before it are processed).",
+            "Sum over the log's partitions of the offset the pipeline has committed.",
             registry=self.registry,
         )
         self.log_end = Gauge(
             "seamline_log_end_offset",
-            "Number of durable records in the log.",
+            "Sum over the log's partitions of the offset after the last durable record.",
+            registry=self.registry,
+        )
+        self.log_lag = Gauge(
+            "seamline_log_lag",
+            "Records of a log partition not yet committed by the pipeline (end - committed).",
+            ["partition"],
             registry=self.registry,
         )

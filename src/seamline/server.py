@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import socket
 import time
 import weakref
 from typing import Any, ClassVar
@@ -58,9 +59,9 @@ def http_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Confi
     return uvicorn.Config(app, **options)
 
 
-def run(app: Any, settings: Settings) -> None:
+def run(app: Any, settings: Settings, sockets: list[socket.socket] | None = None) -> None:
     """Serve `app` until SIGTERM or SIGINT, then shut down gracefully."""
-    uvicorn.Server(http_config(app, settings)).run()
+    uvicorn.Server(http_config(app, settings)).run(sockets=sockets)
 
 
 def protocol_class(header_timeout: float, body_timeout: float) -> type[HttpToolsProtocol]:

@@ -22,10 +22,8 @@ def auth(secret: str) -> dict[str, str]:
 async def send(running: Running, batch: list[dict[str, Any]]) -> None:
     answer = await running.client.post("/v1/batch", json={"batch": batch, "writeKey": running.key})
     assert answer.status_code == 200, answer.text
-    end = await running.app.log.end_offset()
     for _ in range(500):
-        runner = running.app.runner
-        if runner is not None and runner.offset >= end:
+        if running.app.caught_up():
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the pipeline did not catch up")

@@ -22,7 +22,7 @@ from seamline.spec.envelope import Envelope, Item
 from seamline.spec.messages import Message
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.engage_sql import SqlEngageStore
-from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.events_lake import LakeEventStore
 from seamline.store.state import open_state_store, profiles
 from seamline.store.traits_sql import SqlTraitStore
 
@@ -38,7 +38,7 @@ class Harness:
     def __init__(self, root: Path, now: datetime = NOW) -> None:
         self.now = now
         self.state = open_state_store(f"sqlite:///{root / 'state.db'}")
-        self.events = DuckDBEventStore(root / "events.duckdb")
+        self.events = LakeEventStore(root / "events")
         self.traits = SqlTraitStore(self.state)
         self.accounts = SqlAccountStore(self.state)
         self.store = SqlEngageStore(self.state)

@@ -17,10 +17,7 @@ async def test_a_prediction_scores_every_profile_into_a_trait(workspace: Workspa
         events = history.conn.sql("SELECT * FROM events").to_arrow_table()
     finally:
         history.conn.close()
-    store = workspace.app.event_store.cursor()
-    store.register("synthetic", events)
-    store.execute("INSERT INTO events SELECT * FROM synthetic")
-    store.close()
+    workspace.app.event_store.load(events)
 
     spec = {"key": "likely_to_buy", "kind": "likelihood", "event": "Order Completed"}
     answer = await workspace.client.post(

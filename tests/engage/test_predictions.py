@@ -21,7 +21,7 @@ from seamline.engage.predictions import (
     format_report,
     train_and_score,
 )
-from seamline.store.events_duckdb import COLUMNS
+from seamline.store.event_rows import COLUMNS
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 DAY_US = 86_400 * 1_000_000

@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from seamline.log import LocalLog
+from seamline.log.base import position
 from seamline.pipeline import PipelineRunner
 from seamline.pipeline.batch import Batch
 from seamline.pipeline.guard import Backoff, Halted, StageGuard, is_systemic
 from seamline.pipeline.store_events import StoreEvents
 from seamline.spec.envelope import Item
-from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.events_lake import LakeEventStore
 from tests.pipeline.test_runner import item, record
 
 pytestmark = pytest.mark.anyio
@@ -153,7 +154,7 @@ def test_what_counts_as_systemic() -> None:
 async def test_the_runner_holds_a_poisoned_record_and_commits_past_it(tmp_path: Path) -> None:
     log = LocalLog(tmp_path / "log")
     await log.append([record(f"m{i}") for i in range(6)])
-    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    store = LakeEventStore(tmp_path / "events")
     held = Held()
     runner = PipelineRunner(
         log,
@@ -166,7 +167,7 @@ async def test_the_runner_holds_a_poisoned_record_and_commits_past_it(tmp_path: 
     stop.set()
     await runner.run(stop)
     assert await log.committed("pipeline") == 6
-    assert [offset for offset, _, _ in held.items] == [1, 4]
+    assert [offset for offset, _, _ in held.items] == [position(0, 1), position(0, 4)]
     # m4 failed after the event store took it: it is stored, and held for what came after.
     stored = store.query("SELECT message_id FROM events ORDER BY log_offset")
     assert [row[0] for row in stored] == ["m0", "m2", "m3", "m4", "m5"]

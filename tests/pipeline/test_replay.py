@@ -18,7 +18,7 @@ from seamline.pipeline.profiles_stage import UpdateTraits
 from seamline.pipeline.store_events import StoreEvents
 from seamline.spec.envelope import envelope_encoder
 from seamline.store.dedup_sqlite import SqliteSeenMessages
-from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.events_lake import LakeEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.state import identities, merges, metadata, profile_traits, profiles
 from seamline.store.traits_sql import SqlTraitStore
@@ -32,7 +32,7 @@ async def process(log: LocalLog, where: Path, batch_size: int) -> dict[str, Any]
     where.mkdir()
     engine = create_engine(f"sqlite:///{where}/state.db")
     metadata.create_all(engine)
-    events = DuckDBEventStore(where / "events.duckdb")
+    events = LakeEventStore(where / "events")
     seen = SqliteSeenMessages(where / "dedup.sqlite")
     runner = PipelineRunner(
         log,

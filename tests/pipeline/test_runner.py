@@ -15,7 +15,7 @@ from seamline.pipeline.store_events import StoreEvents
 from seamline.spec import Envelope, Message
 from seamline.spec.envelope import Item, envelope_encoder
 from seamline.store.dedup_sqlite import SqliteSeenMessages
-from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.events_lake import LakeEventStore
 
 pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -78,7 +78,7 @@ def test_ids_older_than_the_window_are_forgotten(seen: SqliteSeenMessages) -> No
 
 
 async def run_to_end(
-    log: LocalLog, store: DuckDBEventStore, seen: SqliteSeenMessages
+    log: LocalLog, store: LakeEventStore, seen: SqliteSeenMessages
 ) -> PipelineRunner:
     runner = PipelineRunner(
         log,
@@ -97,7 +97,7 @@ async def test_runner_stores_each_message_once_and_commits(
 ) -> None:
     log = LocalLog(tmp_path / "log")
     await log.append([record("m1"), record("m2"), record("m1"), record("m3")])
-    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    store = LakeEventStore(tmp_path / "events")
     runner = await run_to_end(log, store, seen)
     assert runner.offset == 4
     assert await log.committed("pipeline") == 4
@@ -115,7 +115,7 @@ async def test_a_crash_between_store_write_and_commit_stores_nothing_twice(
 ) -> None:
     log = LocalLog(tmp_path / "log")
     await log.append([record(f"m{i}") for i in range(5)])
-    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    store = LakeEventStore(tmp_path / "events")
     # The pipeline wrote every row and recorded the ids, then died before committing.
     batch = [item(i, f"m{i}") for i in range(5)]
     StoreEvents(store)(DropDuplicates(seen, 86400)(batch))
@@ -133,7 +133,7 @@ async def test_an_undecodable_record_is_counted_not_fatal(
 ) -> None:
     log = LocalLog(tmp_path / "log")
     await log.append([b"not an envelope", record("ok")])
-    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    store = LakeEventStore(tmp_path / "events")
     runner = await run_to_end(log, store, seen)
     assert runner.undecodable == 1
     assert store.count() == 1

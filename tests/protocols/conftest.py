@@ -66,9 +66,8 @@ class Workspace:
 
     async def settle(self) -> None:
         """Wait until the pipeline (tail stages included) has committed everything appended."""
-        end = await self.app.log.end_offset()
         for _ in range(1000):
-            if await self.app.log.committed("pipeline") >= end:
+            if self.app.caught_up():
                 return
             await asyncio.sleep(0.01)
         raise AssertionError("the pipeline did not catch up")

@@ -23,7 +23,7 @@ from seamline.profiles.accounts import account_id
 from seamline.profiles.lookup import ProfileIndex, find_profile
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.consent_sql import SqlConsentStore
-from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.events_lake import LakeEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.traits_sql import SqlTraitStore
 
@@ -42,7 +42,7 @@ class ProfileAPI:
         graph: SqlIdentityGraph,
         traits: SqlTraitStore,
         accounts: SqlAccountStore,
-        events: DuckDBEventStore,
+        events: LakeEventStore,
         tokens: TokenStore,
         consent: SqlConsentStore,
         engage: Callable[[str, str], dict[str, tuple[str, Any]]] = lambda _w, _p: {},

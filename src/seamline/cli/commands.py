@@ -23,7 +23,7 @@ from seamline.cli.protocols import register as register_protocols
 from seamline.cli.terminal import make_console
 from seamline.config import Settings, load_settings
 from seamline.data_dir import PRIVATE_UMASK
-from seamline.errors import SeamlineError
+from seamline.errors import InvalidInput, SeamlineError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 sources_app = typer.Typer(no_args_is_help=True, help="Sources and their write keys.")
@@ -75,32 +75,62 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8088).")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="Run one role in this process: collect, pipeline, deliver, or all (every role "
+            "in one process). Without it, a supervisor runs each role as a process.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Collect processes (default: one per core)."),
+    ] = None,
 ) -> None:
-    """Run the HTTP server and the pipeline in one process on the embedded stores."""
-    from seamline import server
-    from seamline.app import Seamline, bootstrap, tune_runtime
-    from seamline.cli.banner import print_banner
-    from seamline.ports import ensure_can_listen
+    """Run Seamline on the embedded stores: the Tracking API, the pipeline and delivery."""
+    from seamline.roles.process import ROLES
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations say nothing when fine
+    if role is not None and role not in ROLES:
+        raise InvalidInput(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
     settings = _settings(ctx, create=True, host=host, port=port)
-    ensure_can_listen(settings.host, settings.port)  # before a write key is made or printed
-    source = bootstrap(settings)
-    seamline = Seamline(settings)
-    print_banner(console, settings, source)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
     # that was installed before it; making that one exit 0 turns a clean stop into status 0.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _exit_cleanly)
-    # The log's flusher and the pipeline are threads beside the event loop; a shorter GIL
-    # switch interval than the default 5 ms hands the GIL back to a thread whose fsync or
-    # DuckDB call has finished sooner. Measured: /v1/batch at 8 connections 979 → 1,213 req/s.
-    sys.setswitchinterval(0.001)
-    tune_runtime()
-    server.run(seamline, settings)  # uvicorn, with the slow-client limits (seamline.server)
+    if role is None or role == "all":
+        _serve_here(settings, role)
+        return
+    from seamline.app import bootstrap
+    from seamline.roles.process import run_role
+
+    bootstrap(settings)  # the state store's schema, when this role starts first
+    sys.exit(run_role(settings, role))
+
+
+def _serve_here(settings: Settings, role: str | None) -> None:
+    """The supervisor (`role` None) or every role in this process (`all`), with the banner."""
+    from seamline.app import ServeLock, bootstrap
+    from seamline.cli.banner import print_banner
+    from seamline.data_dir import DataDir
+    from seamline.ports import ensure_can_listen
+    from seamline.roles import supervisor
+    from seamline.roles.process import run_role
+
+    ensure_can_listen(settings.host, settings.port)  # before a write key is made or printed
+    paths = DataDir(settings.data_dir)
+    lock = ServeLock(paths.lock)
+    lock.acquire()  # one `serve` per data directory
+    source = bootstrap(settings)
+    print_banner(console, settings, source)
+    if role == "all":
+        run_role(settings, "all")
+    else:
+        workers = settings.collect_workers or supervisor.default_workers()
+        supervisor.Supervisor(supervisor.role_command(), workers, paths.roles).run()
     logging.getLogger("seamline").info("stopped; accepted events were processed")
 
 
@@ -214,7 +244,7 @@ def events_count(
     """How many messages the log accepted and how many the event store holds."""
     from seamline.ops.inspect import count_events
 
-    counts = count_events(_settings(ctx).data_dir)
+    counts = count_events(_settings(ctx))
     if as_json:
         print(json.dumps(counts))
     else:

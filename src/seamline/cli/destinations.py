@@ -102,7 +102,7 @@ def register(app: typer.Typer, settings: Any) -> None:
             raise InvalidInput(f"cannot read an event from {event_file}: {error}") from None
 
         async def run() -> list[dict[str, Any]]:
-            app = Seamline(settings(ctx))  # refuses (exit 2) while a server runs: use the API
+            app = Seamline(settings(ctx), roles=frozenset())
             try:
                 return await app.destination_ops.test("default", destination, event, subscription)
             finally:
@@ -127,7 +127,7 @@ def register(app: typer.Typer, settings: Any) -> None:
         config: Settings = settings(ctx)
 
         async def run() -> int:
-            app = Seamline(config)
+            app = Seamline(config, roles=frozenset())
             try:
                 return await app.destination_ops.replay("default", destination, begin, finish)
             finally:

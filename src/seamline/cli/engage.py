@@ -37,7 +37,7 @@ def _with_app(config: Any, work: Callable[[Any], T], started: bool = False) -> T
     from seamline.app import Seamline
 
     async def run() -> T:
-        app = Seamline(config)
+        app = Seamline(config, roles=frozenset())
         try:
             if started:
                 await app.start()

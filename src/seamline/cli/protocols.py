@@ -186,7 +186,8 @@ def register(app: typer.Typer, settings: Any) -> None:
         store, workspace, source_id = _protocols(config, source)
 
         async def run() -> int:
-            app = Seamline(config)  # takes the data directory's lock: refuses if a server runs
+            # No role: appends to a log partition of its own, beside a running server.
+            app = Seamline(config, roles=frozenset())
             try:
                 return await app.rerun(store.held(workspace, source_id=source_id, limit=100_000))
             finally:

@@ -25,7 +25,7 @@ from seamline.collect.body import (
 from seamline.collect.client_ip import ClientAddress
 from seamline.collect.sources import Source, WriteKeys
 from seamline.errors import InvalidInput, SeamlineError, Unauthorized, Unavailable
-from seamline.log.base import EventLog
+from seamline.log.base import LogWriter
 from seamline.metrics import Metrics
 from seamline.spec import Limits, Rejection, parse_request
 from seamline.spec.envelope import Envelope, envelope_encoder
@@ -80,7 +80,7 @@ class TrackingAPI:
         self,
         *,
         write_keys: WriteKeys,
-        log: EventLog,
+        log: LogWriter,
         limits: Limits,
         client_address: ClientAddress,
         metrics: Metrics,

@@ -51,19 +51,25 @@ class DeliveryService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work = asyncio.Event()
         self._stopping = False
+        self._draining = False  # stopping: each worker ends once nothing is due
 
     def queued(self) -> None:
         """Wake idle workers (callable from any thread: the route stage runs in one)."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._work.set)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, drain: float = 0.0) -> None:
+        """Deliver until `stop`; then for up to `drain` seconds deliver what is due already."""
         self._loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
                 await self._reconcile()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
+            if drain > 0 and self._workers:
+                self._draining = True
+                self._work.set()
+                await asyncio.wait(list(self._workers.values()), timeout=drain)
         finally:
             self._stopping = True
             self._work.set()
@@ -108,6 +114,8 @@ class DeliveryService:
             if instance is None:
                 return
             pause = delivery.breaker.wait(time.monotonic())
+            if pause and self._draining:
+                return
             if pause:
                 await asyncio.sleep(min(pause, 5.0))
                 continue
@@ -118,6 +126,8 @@ class DeliveryService:
                 await asyncio.sleep(self._poll)
                 continue
             if attempt.claimed == 0:
+                if self._draining:
+                    return
                 self._work.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._work.wait(), self._poll)

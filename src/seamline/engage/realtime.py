@@ -1,10 +1,11 @@
 """The real-time engine: folds each batch into per-profile feature states, re-evaluates the
 people it touched, and reports what changed.
 
-Idempotent over log replays: every feature state remembers the last log offset folded into it
-and skips anything at or before it. States are kept per raw profile and merged per person when
-evaluated, so identity merges (and unmerges) need no state surgery. A definition added later is
-hydrated from the event store once, before the batch that first sees it.
+Idempotent over log replays: every feature state remembers, per log partition, the last
+position folded into it and skips anything at or before it. States are kept per raw profile and
+merged per person when evaluated, so identity merges (and unmerges) need no state surgery. A
+definition added later is hydrated from the event store once, before the batch that first sees
+it.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from seamline.engage import summaries
 from seamline.engage.evaluate import Facts, evaluate
 from seamline.engage.features import Feature, filters_of
 from seamline.engage.rules import EngageRules
+from seamline.log.base import partition_of
 from seamline.profiles.accounts import account_id
 from seamline.spec.envelope import Item
 from seamline.spec.messages import decode_part
 
 _object = msgspec.json.Decoder(dict[str, Any])
 
+EVERYTHING = (1 << 63) - 1
 ENGAGE_SOURCE = "engage"
 """The source id of what Engage emits (not a write key: nothing outside can send as it)."""
 
@@ -211,14 +214,17 @@ class RealtimeEngine:
             at = int(message.timestamp.timestamp() * 1_000_000)
             properties = decode_part(_object, message.properties) or {}
             row = states.setdefault(item.profile_id, {})
+            partition = str(partition_of(item.offset))
             for key, feature in features:
                 entry = row.get(key)
                 if entry is None:
-                    entry = [-1, summaries.initial(feature)]
-                if item.offset <= entry[0]:
+                    entry = [{}, summaries.initial(feature)]
+                marks = _marks(entry[0])
+                if item.offset <= marks.get(partition, -1):
                     continue
+                marks[partition] = item.offset
                 state = summaries.add(feature, entry[1], at, item.offset, message.event, properties)
-                row[key] = [item.offset, summaries.prune(feature, state, now)]
+                row[key] = [marks, summaries.prune(feature, state, now)]
                 changed.add(item.profile_id)
         return changed
 
@@ -281,18 +287,35 @@ class RealtimeEngine:
         names = sorted({events.event for f in fresh.values() for events in filters_of(f)})
         now = self._clock()
         built: dict[str, dict[str, Any]] = {}
-        for pid, offset, at, event, properties in self._history(workspace_id, names, through):
+        # Per log partition, the last position of the history read: the folds that follow skip
+        # what it holds, and count what is stored after it (positions only grow in a partition).
+        marks: dict[str, int] = {}
+        # All that is stored, of every partition: positions of other partitions do not compare
+        # with `through` (the batch being folded, stored just before).
+        history = self._history(workspace_id, names, EVERYTHING)
+        for pid, offset, at, event, properties in history:
             row = built.setdefault(pid, {})
+            partition = str(partition_of(offset))
+            marks[partition] = max(marks.get(partition, -1), offset)
             for key, feature in fresh.items():
-                entry = row.get(key) or [-1, summaries.initial(feature)]
-                row[key] = [offset, summaries.add(feature, entry[1], at, offset, event, properties)]
+                entry = row.get(key) or [None, summaries.initial(feature)]
+                row[key] = [None, summaries.add(feature, entry[1], at, offset, event, properties)]
+        current = str(partition_of(through))
+        marks[current] = max(marks.get(current, -1), through)
         existing = self._store.states(workspace_id, built)
         for pid, row in built.items():
             target = existing.setdefault(pid, {})
-            for key, (offset, state) in row.items():
-                target[key] = [max(offset, through), summaries.prune(fresh[key], state, now)]
+            for key, (_, state) in row.items():
+                target[key] = [dict(marks), summaries.prune(fresh[key], state, now)]
         self._store.save_states(workspace_id, existing)
         self._store.mark_hydrated(workspace_id, fresh, through)
+
+
+def _marks(stored: Any) -> dict[str, int]:
+    """A state's last folded position per log partition (a bare number: before partitions)."""
+    if isinstance(stored, dict):
+        return dict(stored)
+    return {} if stored is None or stored < 0 else {str(partition_of(int(stored))): int(stored)}
 
 
 def same_value(old: Any, new: Any) -> bool:

@@ -43,3 +43,67 @@ class EventLog(Protocol):
     async def close(self) -> None:
         """Finish pending appends and release files or connections."""
         ...
+
+
+PARTITION_SHIFT = 55
+RECORD_SHIFT = 15
+MAX_PARTITIONS = 1 << (63 - PARTITION_SHIFT)
+MAX_PER_RECORD = 1 << RECORD_SHIFT
+"""A record may hold a request's messages (the JetStream log publishes one per request)."""
+
+
+def position(partition: int, offset: int, index: int = 0) -> int:
+    """The one integer that places a message in the log: partition, record offset in it, and
+    index in the record. Positions of one partition sort in log order; every store keys its
+    rows by it (`log_offset`), so a replay can cut back exactly what a partition wrote."""
+    return (partition << PARTITION_SHIFT) | (offset << RECORD_SHIFT) | index
+
+
+def partition_of(at: int) -> int:
+    return at >> PARTITION_SHIFT
+
+
+def partition_range(partition: int, offset: int = 0) -> tuple[int, int]:
+    """Positions [start, end) of a partition's records from `offset` on."""
+    return position(partition, offset), position(partition + 1, 0)
+
+
+class PartitionedLog(Protocol):
+    """The log as the pipeline reads it: numbered partitions, each an ordered sequence of
+    records with its own committed offset per consumer. Offsets grow within a partition and
+    may skip (JetStream's stream sequence is shared by all partitions)."""
+
+    async def partitions(self) -> list[int]:
+        """The partitions that exist now (more may appear as writers start)."""
+        ...
+
+    async def read(self, partition: int, offset: int, max_records: int) -> list[LogRecord]:
+        """Up to `max_records` durable records of `partition` from `offset` (maybe none)."""
+        ...
+
+    async def wait(self, positions: dict[int, int], timeout: float) -> None:
+        """Return once some partition has a record at or past its offset in `positions`, or
+        after `timeout` seconds."""
+        ...
+
+    async def end_offset(self, partition: int) -> int:
+        """The offset after the partition's last durable record."""
+        ...
+
+    async def commit(self, consumer: str, partition: int, offset: int) -> None:
+        """Durably record that `consumer` has processed `partition` up to `offset`."""
+        ...
+
+    async def committed(self, consumer: str, partition: int) -> int:
+        """The offset `consumer` committed last for `partition` (0 when it never did)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class LogWriter(Protocol):
+    """Appends to the log (one partition of it, chosen by the implementation)."""
+
+    async def append(self, payloads: Sequence[bytes]) -> int:
+        """Append records in order; return the first one's offset once all are durable."""
+        ...

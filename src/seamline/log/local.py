@@ -300,6 +300,21 @@ class LocalLog:
             self._read_fds[base] = fd
         return os.pread(fd, size, position)
 
+    def has(self, offset: int) -> bool:
+        """Whether a record at `offset` can be read now; cheap enough to poll."""
+        if self._writable:
+            with self._cond:
+                return self._end > offset
+        cursor = self._cursor
+        if cursor is not None and cursor[0] == offset:
+            base, position = cursor[1], cursor[2]
+            fd = self._read_fds.get(base)
+            if fd is not None and os.fstat(fd).st_size > position:
+                return True
+            if self._next_base(base) is None:
+                return False
+        return bool(self.read_sync(offset, 1))
+
     async def wait(self, offset: int, timeout: float) -> bool:
         return await asyncio.to_thread(self.wait_sync, offset, timeout)
 
@@ -332,6 +347,9 @@ class LocalLog:
         await asyncio.to_thread(self._consumers.commit, consumer, offset)
 
     async def committed(self, consumer: str) -> int:
+        return self._consumers.committed(consumer)
+
+    def committed_sync(self, consumer: str) -> int:
         return self._consumers.committed(consumer)
 
     async def close(self) -> None:

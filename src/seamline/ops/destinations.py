@@ -17,7 +17,7 @@ from seamline.destinations.mapping import validate_payload
 from seamline.errors import InvalidInput, NotFound
 from seamline.pipeline.route_stage import route
 from seamline.privacy.egress import Egress
-from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.events_lake import LakeEventStore
 from seamline.store.outbox_sql import SqlOutbox, new_delivery
 
 PAGE = 1_000
@@ -29,7 +29,7 @@ class DestinationOps:
         destinations: Callable[[str], dict[str, CompiledDestination]],
         egress: Callable[[str], Egress],
         outbox: SqlOutbox,
-        events: DuckDBEventStore,
+        events: LakeEventStore,
         queued: Callable[[], None],
         timeout: float,
         allow_private: Sequence[str] = (),

@@ -25,7 +25,7 @@ from seamline.engage.text import describe
 from seamline.errors import InvalidInput, NotFound
 from seamline.pipeline.engage_stage import EvaluateEngage
 from seamline.store.engage_sql import SqlEngageStore
-from seamline.store.events_duckdb import DuckDBEventStore
+from seamline.store.events_lake import LakeEventStore
 
 SAMPLE = 10
 KIND_NAMES = {"audience": "audience", "computed_trait": "computed trait"}
@@ -35,7 +35,7 @@ class EngageOps:
     def __init__(
         self,
         rules_of: Callable[[str], EngageRules],
-        events: DuckDBEventStore,
+        events: LakeEventStore,
         store: SqlEngageStore,
         engine: RealtimeEngine,
         stage: Callable[[], EvaluateEngage | None],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,71 +9,87 @@ from typing import Any
 
 import msgspec
 
+from seamline.config import Settings
 from seamline.data_dir import DataDir
-from seamline.log.local import LocalLog
+from seamline.log.partitions import LocalPartitions
 
 
-def count_events(data_dir: Path) -> dict[str, int]:
-    """`accepted` durable log records and `stored` event-store rows.
+def count_events(settings: Settings) -> dict[str, int]:
+    """`accepted` durable log records and `stored` event-store rows; live while serving."""
+    from seamline.data_dir import open_state
+    from seamline.store.event_files import EventFiles
 
-    A running server holds DuckDB's write lock; then the figure the pipeline last recorded
-    (after its latest commit) is reported instead.
-    """
-    paths = DataDir(data_dir)
-    accepted = LocalLog(paths.log, writable=False).end_offset_sync()
-    stored = 0
-    if paths.events.exists():
-        # Imported here: DuckDB (and the Arrow it loads) only when there is a store to count.
-        import duckdb
-
-        from seamline.store.events_duckdb import DuckDBEventStore
-
-        try:
-            store = DuckDBEventStore(paths.events, read_only=True)
-        except duckdb.IOException:
-            stored = _recorded_stored(paths.progress)
-        else:
-            try:
-                stored = store.count()
-            finally:
-                store.close()
-    return {"accepted": accepted, "stored": stored}
-
-
-def _recorded_stored(progress: Path) -> int:
+    accepted = sum(LocalPartitions(DataDir(settings.data_dir).log).end_offsets().values())
+    engine = open_state(settings)
     try:
-        return int(json.loads(progress.read_text())["stored"])
-    except (FileNotFoundError, KeyError, ValueError):
-        return 0
+        stored = EventFiles(engine).rows()
+    finally:
+        engine.dispose()
+    return {"accepted": accepted, "stored": stored}
 
 
 def tail_log(
     data_dir: Path, *, start: int | None, count: int | None, follow: bool, poll: float = 0.2
 ) -> Iterator[str]:
-    """Yield accepted messages as JSON lines, like `tail`.
+    """Yield accepted messages as JSON lines, like `tail`, from every log partition.
 
-    `start` None begins `count` records before the end (the last `count`), else at offset
-    `start`; without `follow` it stops after `count` records (all, if None) or at the end the
-    log had when called, and with `follow` it waits for new records forever.
+    `start` None begins with the last `count` records (by receivedAt across partitions), else
+    at offset `start` of each partition; without `follow` it stops after `count` records (all,
+    if None) or at the end the log had when called, and with `follow` it waits for new records.
     """
-    log = LocalLog(DataDir(data_dir).log, writable=False)
-    end = log.end_offset_sync()
-    offset = max(0, end - (count or 0)) if start is None else start
-    # Without `follow`, what arrives while printing is left for the next call, as `tail` does.
-    stop = None if follow else end if start is None or count is None else start + count
+    log = LocalPartitions(DataDir(data_dir).log)
+    ends = log.end_offsets()
+    if start is None:
+        lines = [
+            line
+            for partition, end in ends.items()
+            for line in _lines(log, partition, max(0, end - (count or 0)), end)
+        ]
+        lines.sort(key=lambda line: (str(line[1].get("receivedAt", "")), line[1]["offset"]))
+        shown = lines[-count:] if count else []
+    else:
+        shown = [
+            line
+            for partition, end in ends.items()
+            for line in _lines(log, partition, start, end if count is None else start + count)
+        ]
+        shown = shown[:count] if count is not None else shown
+    for _, line in shown:
+        yield msgspec.json.encode(line).decode()
+    if not follow:
+        return
+    offsets = {p: max(ends[p], start or 0) for p in ends}
+    while True:
+        for partition in log.partitions_sync():
+            offset = offsets.setdefault(partition, 0)
+            new = _lines(log, partition, offset, None)
+            for _, line in new:
+                yield msgspec.json.encode(line).decode()
+            offsets[partition] = offset + len(new)
+        time.sleep(poll)
+
+
+def _lines(
+    log: LocalPartitions, partition: int, offset: int, stop: int | None
+) -> list[tuple[int, dict[str, Any]]]:
+    """(offset, tail line) of a partition's records from `offset` up to `stop` (the end)."""
+    lines: list[tuple[int, dict[str, Any]]] = []
     while stop is None or offset < stop:
         wanted = 500 if stop is None else min(500, stop - offset)
-        records = log.read_sync(offset, wanted)
+        records = log.read_sync(partition, offset, wanted)
         if not records:
-            if not follow:
-                return
-            time.sleep(poll)
-            continue
+            break
         for record in records:
             envelope = _tail_decoder.decode(record.payload)
-            line = {"offset": record.offset, "source_id": envelope.source_id, **envelope.message}
-            yield msgspec.json.encode(line).decode()
+            line = {
+                "partition": partition,
+                "offset": record.offset,
+                "source_id": envelope.source_id,
+                **envelope.message,
+            }
+            lines.append((record.offset, line))
         offset = records[-1].offset + 1
+    return lines
 
 
 class _TailLine(msgspec.Struct):

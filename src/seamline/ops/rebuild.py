@@ -10,6 +10,7 @@ today's rules (and every unmerge) from the very first event.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -20,12 +21,13 @@ from seamline.app import Seamline, ServeLock
 from seamline.config import Settings
 from seamline.data_dir import DataDir, open_state
 from seamline.errors import Unavailable
-from seamline.log.local import LocalLog
+from seamline.log.partitions import LocalPartitions
 from seamline.pipeline.runner import CONSUMER
 from seamline.store.state import (
     account_members,
     accounts,
     data_inventory,
+    event_files,
     held_events,
     identities,
     merges,
@@ -46,6 +48,7 @@ DERIVED_TABLES = (
     held_events,
     data_inventory,
     profile_consent,
+    event_files,
 )
 
 
@@ -59,6 +62,12 @@ def reset_derived(settings: Settings) -> int:
     paths = DataDir(settings.data_dir)
     lock = ServeLock(paths.lock)
     lock.acquire()  # refuses while a server runs on this data directory
+    pipeline = ServeLock(paths.root / ".pipeline.lock", "pipeline")
+    try:
+        pipeline.acquire()  # … or a pipeline started with `serve --role pipeline`
+    except BaseException:
+        lock.release()
+        raise
     try:
         engine = open_state(settings)
         try:
@@ -67,15 +76,18 @@ def reset_derived(settings: Settings) -> int:
                     conn.execute(delete(table))
         finally:
             engine.dispose()
-        for store in (paths.events, paths.dedup, paths.progress):
+        shutil.rmtree(paths.events, ignore_errors=True)
+        for store in (paths.dedup, paths.progress):
             _remove(store)
-        log = LocalLog(paths.log, fsync=settings.log_fsync)
+        log = LocalPartitions(paths.log, fsync=settings.log_fsync)
         try:
-            asyncio.run(log.commit(CONSUMER, 0))
-            return log.end_offset_sync()
+            for partition in log.partitions_sync():
+                asyncio.run(log.commit(CONSUMER, partition, 0))
+            return sum(log.end_offsets().values())
         finally:
             log.close_sync()
     finally:
+        pipeline.release()
         lock.release()
 
 
@@ -101,19 +113,24 @@ def replay(settings: Settings, on_progress: Callable[[int], None]) -> Replayed:
         await app.start()
         runner = app.runner
         assert runner is not None
-        end = await app.log.end_offset()
-        while runner.offset < end and app.failure is None:
-            on_progress(runner.offset)
+        ends = app.log_partitions.end_offsets()
+        end = sum(ends.values())
+
+        def done() -> int:
+            return sum(min(runner.committed.get(p, 0), e) for p, e in ends.items())
+
+        while done() < end and app.failure is None:
+            on_progress(done())
             await asyncio.sleep(0.2)
         failure = app.failure
         await app.stop()
-        on_progress(runner.offset)
-        if failure is not None or runner.offset < end:
+        on_progress(done())
+        if failure is not None or done() < end:
             why = f"{type(failure).__name__}: {failure}" if failure else "it stopped early"
             raise Unavailable(
-                f"rebuild stopped at log record {runner.offset} of {end}: {why}; fix the cause "
+                f"rebuild stopped at log record {done()} of {end}: {why}; fix the cause "
                 "and run `seamline rebuild` again"
             )
-        return Replayed(runner.offset, app.guard.errors_held)
+        return Replayed(done(), app.guard.errors_held)
 
     return asyncio.run(run())

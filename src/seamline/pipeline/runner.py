@@ -1,9 +1,10 @@
-"""The pipeline runner: log → stages → committed offset, in micro-batches.
+"""The pipeline runner: log partitions → stages → committed offsets, in micro-batches.
 
-Stages run in a worker thread (DuckDB and SQLite calls block); the offset is committed only
-after every stage's effects are durable, and a restart resumes from that offset. Stages must
-therefore be idempotent for records after the committed offset: `on_resume` lets a store cut
-back what it wrote past the commit before the batch is processed again.
+Stages run in a worker thread (DuckDB and SQLite calls block); a partition's offset is
+committed only after every stage's effects for its batch are durable, and a restart resumes
+each partition from its committed offset. Stages must therefore be idempotent for records past
+the commit: `on_resume` lets stores cut back what they wrote past it before those records are
+processed again.
 
 With a `StageGuard`, no record can stop the runner (a record a stage fails on is held) and an
 outage of a store is waited out with backoff; see `pipeline.guard`.
@@ -15,36 +16,53 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
 
 import msgspec
 
-from seamline.log.base import EventLog, LogRecord
+from seamline.log.base import (
+    MAX_PER_RECORD,
+    EventLog,
+    LogRecord,
+    PartitionedLog,
+    partition_range,
+    position,
+)
+from seamline.log.single import SinglePartition
 from seamline.pipeline.batch import Batch, Stage
 from seamline.pipeline.guard import Halted, StageGuard
-from seamline.spec.envelope import Item, envelope_decoder
+from seamline.spec.envelope import Envelope, Item, envelope_decoder, envelopes_decoder
 
 CONSUMER = "pipeline"
+REFRESH_PARTITIONS = 1.0
 logger = logging.getLogger(__name__)
+
+Claims = Callable[[list[int]], Awaitable[list[int]]]
+"""Given the log's partitions, those this worker may process now (all, unless shared)."""
 
 
 class PipelineRunner:
-    """Runs `stages` in order over batches of at most `batch_size` log records."""
+    """Runs `stages` in order over batches of about `batch_size` messages, one partition's
+    records per batch, taking the partitions in turn."""
 
     def __init__(
         self,
-        log: EventLog,
+        log: PartitionedLog | EventLog,
         stages: Sequence[Stage],
         *,
         batch_size: int = 2000,
-        on_resume: Callable[[int], object] | None = None,
-        on_commit: Callable[[int, int], None] | None = None,
+        on_resume: Callable[[int, int], object] | None = None,
+        on_commit: Callable[[int, int, int], None] | None = None,
         consumer: str = CONSUMER,
         tail: Sequence[Stage] = (),
         yield_for: Callable[[float], float] | None = None,
         guard: StageGuard | None = None,
+        claims: Claims | None = None,
     ) -> None:
-        self._log = log
+        self._log: PartitionedLog = (
+            cast(PartitionedLog, log) if hasattr(log, "partitions") else SinglePartition(log)
+        )
         self._stages = tuple(stages)
         self._batch_size = batch_size
         self._on_resume = on_resume
@@ -52,47 +70,79 @@ class PipelineRunner:
         self._consumer = consumer
         self._tail = tuple(tail)
         self._yield_for = yield_for
+        self._claims = claims
         self.guard = guard
-        self.offset = 0
+        self.committed: dict[int, int] = {}  # partition → offset committed
+        self._next: dict[int, int] = {}  # partition → offset to read next
+        self._per_record = 1.0  # messages per log record, to size reads
         self.undecodable = 0
+
+    @property
+    def offset(self) -> int:
+        """Partition 0's committed offset (a log of one partition: the committed offset)."""
+        return self.committed.get(0, 0)
+
+    async def _refresh(self) -> None:
+        """Take up partitions that appeared or were handed to this worker; drop lost ones."""
+        every = await self._log.partitions()
+        mine = every if self._claims is None else await self._claims(every)
+        for partition in list(self._next):
+            if partition not in mine:
+                del self._next[partition]
+                self.committed.pop(partition, None)
+        for partition in mine:
+            if partition in self._next:
+                continue
+            offset = await self._log.committed(self._consumer, partition)
+            if self._on_resume is not None:
+                await asyncio.to_thread(self._on_resume, *partition_range(partition, offset))
+            self.committed[partition] = self._next[partition] = offset
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process until `stop` is set and everything appended before then is processed.
 
         The `tail` stages of one batch run while the other stages work on the next batch (they
         touch different stores, and the event store's write mostly runs outside the GIL); a
-        batch's offset is committed once its tail is done, in log order.
+        batch's offset is committed once its tail is done, in order.
         """
-        self.offset = await self._log.committed(self._consumer)
-        if self._on_resume is not None:
-            await asyncio.to_thread(self._on_resume, self.offset)
-        next_offset = self.offset
         finishing: asyncio.Task[None] | None = None
         halting = asyncio.create_task(self._halt_on(stop))
+        refreshed = 0.0
+        turn = 0
         try:
             while True:
-                # Read `stop` before reading the log: an empty read that began after the stop
-                # request has seen every append made before it, so draining is complete.
+                if time.monotonic() - refreshed > REFRESH_PARTITIONS:
+                    if finishing is not None:  # a lost partition's batch is committed first
+                        await finishing
+                        finishing = None
+                    await self._refresh()
+                    refreshed = time.monotonic()
+                # Read `stop` before reading the log: a round of empty reads that began after
+                # the stop request has seen every append made before it, so draining is done.
                 stopping = stop.is_set()
-                records = await self._log.read(next_offset, self._batch_size)
-                if not records:
+                found = await self._read_round(turn)
+                if found is None:
                     if finishing is not None:
                         await finishing
                         finishing = None
                     if stopping:
                         return
-                    await self._log.wait(next_offset, 0.2)
+                    await self._log.wait(dict(self._next), 0.2)
                     continue
+                partition, records = found
+                turn += 1
                 began = time.perf_counter()
-                batch = await asyncio.to_thread(self._process, records)
-                next_offset = records[-1].offset + 1
+                batch = await asyncio.to_thread(self._process, partition, records)
+                self._next[partition] = records[-1].offset + 1
                 if self._yield_for is not None and not stopping:
                     pause = self._yield_for(time.perf_counter() - began)
                     if pause > 0:
                         await asyncio.sleep(pause)
                 if finishing is not None:
                     await finishing
-                finishing = asyncio.create_task(self._finish(batch, next_offset))
+                finishing = asyncio.create_task(
+                    self._finish(batch, partition, self._next[partition])
+                )
         except Halted as halted:
             # Stopping while a store is down: what is not committed is processed after a restart.
             logger.warning(
@@ -103,6 +153,17 @@ class PipelineRunner:
             if finishing is not None and not finishing.done():
                 with contextlib.suppress(Halted):
                     await finishing
+
+    async def _read_round(self, turn: int) -> tuple[int, list[LogRecord]] | None:
+        """The next records of the first partition, in turn, that has some."""
+        partitions = sorted(self._next)
+        wanted = max(1, int(self._batch_size / self._per_record))
+        for i in range(len(partitions)):
+            partition = partitions[(turn + i) % len(partitions)]
+            records = await self._log.read(partition, self._next[partition], wanted)
+            if records:
+                return partition, records
+        return None
 
     async def _halt_on(self, stop: asyncio.Event) -> None:
         """Once stopping, a stage waiting out an outage gives up instead of holding the stop."""
@@ -115,29 +176,47 @@ class PipelineRunner:
     def _run(self, stage: Stage, batch: Batch) -> Batch:
         return stage(batch) if self.guard is None else self.guard.run(stage, batch)
 
-    async def _finish(self, batch: Batch, offset: int) -> None:
+    async def _finish(self, batch: Batch, partition: int, offset: int) -> None:
         if self._tail:
             batch = await asyncio.to_thread(self._run_tail, batch)
-        self.offset = offset
-        await self._log.commit(self._consumer, offset)
+        await self._log.commit(self._consumer, partition, offset)
+        self.committed[partition] = offset
         if self._on_commit is not None:
-            self._on_commit(offset, len(batch))
+            self._on_commit(partition, offset, len(batch))
 
     def _run_tail(self, batch: Batch) -> Batch:
         for stage in self._tail:
             batch = self._run(stage, batch)
         return batch
 
-    def _process(self, records: list[LogRecord]) -> Batch:
+    def _process(self, partition: int, records: list[LogRecord]) -> Batch:
         batch: Batch = []
         for record in records:
             try:
-                batch.append(Item(record.offset, envelope_decoder.decode(record.payload)))
+                envelopes = decode_record(record.payload)
             except msgspec.DecodeError:
-                # Only this version writes the log, so this means a bug or a damaged disk:
-                # say so loudly, keep the record in the log for inspection and move on.
+                # Only Seamline writes the log, so this means a bug or a damaged disk: say so
+                # loudly, keep the record in the log for inspection and move on.
                 self.undecodable += 1
-                logger.error("log record %d cannot be decoded; skipped", record.offset)
+                logger.error(
+                    "log record %d of partition %d cannot be decoded; skipped",
+                    record.offset,
+                    partition,
+                )
+                continue
+            for index, envelope in enumerate(envelopes):
+                batch.append(Item(position(partition, record.offset, index), envelope))
+        self._per_record = 0.8 * self._per_record + 0.2 * max(1.0, len(batch) / len(records))
         for stage in self._stages:
             batch = self._run(stage, batch)
         return batch
+
+
+def decode_record(payload: bytes) -> list[Envelope]:
+    """A log record holds one envelope, or a JSON array of a request's envelopes."""
+    if payload[:1] == b"[":
+        envelopes = envelopes_decoder.decode(payload)
+        if len(envelopes) > MAX_PER_RECORD:
+            raise msgspec.DecodeError(f"a record of {len(envelopes)} messages")
+        return envelopes
+    return [envelope_decoder.decode(payload)]

@@ -71,6 +71,6 @@ class ViolationCount(msgspec.Struct, frozen=True, kw_only=True):
 class ProtocolsStore(Protocol):
     def record(self, violations: list[ViolationRecord], held: list[HeldMessage]) -> None: ...
 
-    def truncate_from(self, log_offset: int) -> None:
-        """Forget what was recorded for log offsets ≥ `log_offset` (they will be re-run)."""
+    def truncate_from(self, start: int, end: int | None = None) -> None:
+        """Forget what was recorded for log positions in [start, end) (they will be re-run)."""
         ...

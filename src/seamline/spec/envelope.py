@@ -33,3 +33,4 @@ class Item(NamedTuple):
 
 envelope_encoder = msgspec.json.Encoder()
 envelope_decoder = msgspec.json.Decoder(Envelope)
+envelopes_decoder = msgspec.json.Decoder(list[Envelope])

@@ -27,10 +27,13 @@ class SqlProtocolsStore:
                     [{k: v for k, v in _row(h).items() if k != "id"} for h in held],
                 )
 
-    def truncate_from(self, log_offset: int) -> None:
+    def truncate_from(self, start: int, end: int | None = None) -> None:
         with self._engine.begin() as conn:
-            conn.execute(delete(violations).where(violations.c.log_offset >= log_offset))
-            conn.execute(delete(held_events).where(held_events.c.log_offset >= log_offset))
+            for table in (violations, held_events):
+                where = table.c.log_offset >= start
+                if end is not None:
+                    where = where & (table.c.log_offset < end)
+                conn.execute(delete(table).where(where))
 
     def violations(
         self,

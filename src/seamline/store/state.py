@@ -344,6 +344,23 @@ engage_features = Table(
     Column("hydrated_through", BigInteger, nullable=False),
 )
 
+event_files = Table(
+    "event_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("path", String(400), nullable=False, unique=True),
+    Column("log_partition", Integer, nullable=False),
+    Column("first_position", BigInteger, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # Set when compaction or a rewrite replaced the file: readers stop listing it at once, and
+    # it is unlinked after a grace period (a query that listed it just before may still read).
+    Column("retired_at", DateTime(timezone=True), nullable=True, index=True),
+    Index("ix_event_files_partition", "log_partition", "first_position"),
+)
+
 
 def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
     """`values` in lists of at most `size`, for IN lists under the bound-parameter limits."""

@@ -1,0 +1,280 @@
+"""The log on NATS JetStream: one stream, one subject per partition, offsets in a KV bucket.
+
+Partition p is the subject `<prefix>.<p>` of the stream (file storage, replicas as configured).
+A record's offset is its stream sequence: shared by every partition, so a partition's offsets
+grow but skip. Consumers' committed offsets live in the key-value bucket `<stream>_offsets`
+under `<consumer>.<partition>`, with as many replicas as the stream.
+See docs/operations.md, "The JetStream log".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+from nats.js.kv import KeyValue
+
+from seamline.log.base import MAX_PARTITIONS, LogRecord
+from seamline.log.nats_client import TRANSIENT, NatsUnavailable, connect, describe
+from seamline.log.nats_reader import ConsumerLost, PartitionReader
+from seamline.log.nats_writer import NatsWriter, partition_for
+
+__all__ = ["NatsLog", "NatsUnavailable", "NatsWriter", "partition_for"]
+
+logger = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_CONSUMER = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+# While waiting, new records arrive as a wake-up on a plain subscription; the stream is asked
+# directly only this often, for what a wake-up could miss (a cluster learns of our
+# subscription a moment after we make it).
+_RECHECK = 1.0
+_CHECKS_APART = 0.05  # at most ~20 look-ups a second, however many wake-ups come
+
+
+class NatsLog:
+    """A `PartitionedLog` on a JetStream stream; `writer()` appends to it."""
+
+    def __init__(
+        self,
+        client: Client,
+        js: JetStreamContext,
+        offsets: KeyValue,
+        *,
+        stream: str,
+        partitions: int,
+        subject_prefix: str,
+        where: str,
+    ) -> None:
+        self._client = client
+        self._js = js
+        self._offsets = offsets
+        self.stream = stream
+        self.partition_count = partitions
+        self.subject_prefix = subject_prefix
+        self._where = where
+        self._readers = {
+            p: PartitionReader(client, js, stream, self.subject(p)) for p in range(partitions)
+        }
+        self._reading = {p: asyncio.Lock() for p in range(partitions)}
+
+    @classmethod
+    async def connect(
+        cls,
+        servers: Sequence[str],
+        *,
+        stream: str = "SEAMLINE",
+        partitions: int = 8,
+        replicas: int = 1,
+        duplicate_window: timedelta = timedelta(hours=24),
+        subject_prefix: str = "seamline.log",
+    ) -> NatsLog:
+        """Connect to the first reachable server and create the stream and the offsets bucket
+        if missing. An existing stream is used as it is, with a warning if it differs."""
+        if not _NAME.match(stream):
+            raise ValueError(f"stream name {stream!r} must match {_NAME.pattern}")
+        if not _PREFIX.match(subject_prefix):
+            raise ValueError(f"subject prefix {subject_prefix!r} must match {_PREFIX.pattern}")
+        if not 1 <= partitions <= MAX_PARTITIONS:
+            raise ValueError(f"partitions must be 1..{MAX_PARTITIONS}, got {partitions}")
+        where = describe(servers)
+        client = await connect(servers)
+        try:
+            js = client.jetstream()
+            wanted = api.StreamConfig(
+                name=stream,
+                subjects=[f"{subject_prefix}.*"],
+                storage=api.StorageType.FILE,
+                num_replicas=replicas,
+                duplicate_window=duplicate_window.total_seconds(),
+                retention=api.RetentionPolicy.LIMITS,
+            )
+            with _unavailable(where, f"set up stream {stream}"):
+                await _ensure_stream(js, wanted)
+                offsets = await _ensure_bucket(js, f"{stream}_offsets", replicas)
+        except BaseException:
+            await client.close()
+            raise
+        return cls(
+            client,
+            js,
+            offsets,
+            stream=stream,
+            partitions=partitions,
+            subject_prefix=subject_prefix,
+            where=where,
+        )
+
+    def subject(self, partition: int) -> str:
+        return f"{self.subject_prefix}.{partition}"
+
+    def writer(self, *, deadline: float = 15.0) -> NatsWriter:
+        """An appender on this log's connection (it closes with the log)."""
+        return NatsWriter(
+            self._client,
+            self._js,
+            subject_prefix=self.subject_prefix,
+            partitions=self.partition_count,
+            where=self._where,
+            deadline=deadline,
+        )
+
+    async def partitions(self) -> list[int]:
+        return list(range(self.partition_count))
+
+    async def read(self, partition: int, offset: int, max_records: int) -> list[LogRecord]:
+        """Up to `max_records` records of `partition` whose offset is >= `offset`, in order."""
+        reader = self._readers[self._check(partition)]
+        async with self._reading[partition]:
+            with _unavailable(self._where, f"read {self.subject(partition)}"):
+                try:
+                    return await reader.read(offset, max_records)
+                except ConsumerLost as exc:
+                    raise NatsUnavailable(f"NATS at {self._where}: {exc}") from exc
+
+    async def wait(self, positions: dict[int, int], timeout: float) -> None:
+        """Return once a partition has a record at or past its offset, or after `timeout` s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        subjects = {self.subject(p) for p in positions if 0 <= p < self.partition_count}
+        if not subjects:
+            await asyncio.sleep(timeout)
+            return
+        woken = asyncio.Event()
+
+        async def on_publish(msg: Msg) -> None:
+            if msg.subject in subjects:
+                woken.set()
+
+        # Subscribe first, then look: a record stored after the look wakes us up.
+        with _unavailable(self._where, "wait for records"):
+            wakeups = await self._client.subscribe(f"{self.subject_prefix}.*", cb=on_publish)
+            try:
+                await self._client.flush()
+                while True:
+                    woken.clear()
+                    if await self._any_at_or_past(positions):
+                        return
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), min(left, _RECHECK))
+                    await asyncio.sleep(min(_CHECKS_APART, max(deadline - loop.time(), 0)))
+            finally:
+                with contextlib.suppress(nats.errors.Error):
+                    await wakeups.unsubscribe()
+
+    async def _any_at_or_past(self, positions: dict[int, int]) -> bool:
+        async def has(partition: int, offset: int) -> bool:
+            try:
+                await self._js.get_msg(
+                    self.stream, seq=max(offset, 1), subject=self.subject(partition), next=True
+                )
+            except nats.js.errors.NotFoundError:
+                return False
+            return True
+
+        found = await asyncio.gather(
+            *(has(p, o) for p, o in positions.items() if 0 <= p < self.partition_count)
+        )
+        return any(found)
+
+    async def end_offset(self, partition: int) -> int:
+        """The sequence after the partition's last record (0 when it has none)."""
+        subject = self.subject(self._check(partition))
+        with _unavailable(self._where, f"find the end of {subject}"):
+            try:
+                last = await self._js.get_last_msg(self.stream, subject)
+            except nats.js.errors.NotFoundError:
+                return 0
+        return (last.seq or 0) + 1
+
+    async def commit(self, consumer: str, partition: int, offset: int) -> None:
+        """Durably record `consumer`'s offset in `partition` (acknowledged by the bucket)."""
+        key = self._key(consumer, partition)
+        with _unavailable(self._where, f"commit {key}"):
+            await self._offsets.put(key, str(offset).encode())
+
+    async def committed(self, consumer: str, partition: int) -> int:
+        key = self._key(consumer, partition)
+        with _unavailable(self._where, f"read offset {key}"):
+            try:
+                entry = await self._offsets.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                return 0
+        return int(entry.value or b"0")
+
+    async def close(self) -> None:
+        """Delete this process's read consumers and close the connection."""
+        if self._client.is_closed:
+            return
+        for reader in self._readers.values():
+            await reader.close()
+        await self._client.close()
+
+    def _check(self, partition: int) -> int:
+        if not 0 <= partition < self.partition_count:
+            raise ValueError(f"partition {partition} not in 0..{self.partition_count - 1}")
+        return partition
+
+    def _key(self, consumer: str, partition: int) -> str:
+        if not _CONSUMER.match(consumer):
+            raise ValueError(f"consumer name {consumer!r} must match {_CONSUMER.pattern}")
+        return f"{consumer}.{self._check(partition)}"
+
+
+@contextlib.contextmanager
+def _unavailable(where: str, doing: str) -> Iterator[None]:
+    """Turn nats-py's transient errors into `NatsUnavailable`, naming the servers."""
+    try:
+        yield
+    except TRANSIENT as exc:
+        raise NatsUnavailable(f"NATS at {where}: could not {doing}: {exc!r}") from exc
+
+
+async def _ensure_stream(js: JetStreamContext, wanted: api.StreamConfig) -> None:
+    assert wanted.name is not None
+    try:
+        info = await js.stream_info(wanted.name)
+    except nats.js.errors.NotFoundError:
+        try:
+            await js.add_stream(wanted)
+            return
+        except nats.js.errors.BadRequestError:  # made meanwhile by another process
+            info = await js.stream_info(wanted.name)
+    have = info.config
+    differences = [
+        f"{field} is {getattr(have, field)!r}, not {getattr(wanted, field)!r}"
+        for field in ("subjects", "storage", "num_replicas", "duplicate_window")
+        if getattr(have, field) != getattr(wanted, field)
+    ]
+    if differences:
+        # Never recreate it: it holds the log. An operator changes it with the nats CLI.
+        logger.warning(
+            "stream %s exists with other settings, kept: %s", wanted.name, "; ".join(differences)
+        )
+
+
+async def _ensure_bucket(js: JetStreamContext, bucket: str, replicas: int) -> KeyValue:
+    try:
+        return await js.key_value(bucket)
+    except nats.js.errors.BucketNotFoundError:
+        pass
+    try:
+        # Not `direct`: a follower may answer direct gets before it has the last commit.
+        return await js.create_key_value(
+            bucket=bucket, history=1, replicas=replicas, storage=api.StorageType.FILE, direct=False
+        )
+    except nats.js.errors.BadRequestError:  # made meanwhile by another process
+        return await js.key_value(bucket)
