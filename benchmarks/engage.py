@@ -1,12 +1,15 @@
-"""Engage: the batch engine on a large DuckDB event store, and the real-time engine per event.
+"""Engage: the batch engine on a large event lake, and the real-time engine per event.
 
-Part 1, `batch`: generates the `events` table of the embedded event store (schema
-`seamline.store.events_duckdb.COLUMNS`) straight in a DuckDB file with vectorised SQL —
+Part 1, `batch`: generates the history of the embedded event store (`LakeEventStore`, columns
+`seamline.store.event_rows.COLUMNS`) straight into Parquet files with vectorised SQL (DuckDB's
+COPY), listed in the store's catalog, laid out as compaction leaves a history (`--file-rows` for
+another layout) —
 N events for M profiles over the 90 days before a fixed `now`, 30 track event names with a
 skewed mix (`Order Completed` ~3 %), order and product events carrying
 `{"total" | "price": …, "category": …}`, one identify per profile with `plan` (free 60 %, pro
 30 %, enterprise 10 %) and `email` traits, a small `context` on every event, profile activity
-skewed towards low `use_<n>` ids. Then it times, as the median of `--runs` after a warm-up:
+skewed towards low `use_<n>` ids. Then it times, as the median of `--runs` after a warm-up, each
+through a fresh `LakeEventStore.cursor()` (DuckDB over the view `events`):
 
   compute   `compute(duckdb_backend(conn), …)`: every profile's value, materialised to Arrow;
   count     `compile_members(…).count()`: how many members, nothing materialised;
@@ -18,7 +21,7 @@ The audience is `high_value`: performed `Order Completed` at least 2 times withi
 target (issue: 10 M events / 1 M profiles) is `compute` in ≤ 5 s.
 
 Part 2, `realtime`: the real-time engine's cost per event with the real stores (SQLite state
-store, DuckDB event store for hydration), as `tests/engage/harness.py` wires them: batches of
+store, the Parquet lake for hydration), as `tests/engage/harness.py` wires them: batches of
 track/identify events over a smaller population with a generated history, per event: the trait
 upsert the pipeline already does (baseline) against `RealtimeEngine.apply` + `record` with 0, 5
 and 20 audiences live (performed with windows, traits, sequences, not-in-audience, plus 4
@@ -38,6 +41,7 @@ and 20 k profiles / 200 k history / 10 batches for part 2. Stores go to a tempor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import random
@@ -77,7 +81,9 @@ from seamline.spec.envelope import Envelope, Item
 from seamline.spec.messages import Message
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.engage_sql import SqlEngageStore
-from seamline.store.events_duckdb import COLUMNS, DuckDBEventStore
+from seamline.store.event_files import EventFile
+from seamline.store.event_rows import COLUMNS
+from seamline.store.events_lake import MERGE_AFTER, SIZE_CLASSES, LakeEventStore
 from seamline.store.state import open_state_store, profiles
 from seamline.store.traits_sql import SqlTraitStore
 
@@ -253,7 +259,7 @@ def _concat(template: str, **values: str) -> str:
 
 
 def events_sql(events: int, people: int, seed: int, now: datetime, lo: int, hi: int) -> str:
-    """INSERT of rows lo..hi-1 of the generated store (row i is log offset i, in time order)."""
+    """SELECT of rows lo..hi-1 of the generated store (row i is log offset i, in time order)."""
     stride = events // people  # row i is an identify when i % stride == 0: one per profile
     span = HISTORY_DAYS * 86_400_000_000
     step = span // events
@@ -306,9 +312,14 @@ def events_sql(events: int, people: int, seed: int, now: datetime, lo: int, hi: 
         "profile_id": "'use_' || p",
     }
     assert list(columns) == [name for name, _ in COLUMNS], "keep to the store's schema"
-    names = ", ".join(f'"{name}"' for name in columns)
+    # Each value cast to its column's type, so the files hold what the store writes (JSON
+    # columns as JSON, times as TIMESTAMPTZ); `range` yields rows in log order.
+    typed = ", ".join(
+        f'CAST({value} AS {kind.replace(" NOT NULL", "")}) AS "{name}"'
+        for value, (name, kind) in zip(columns.values(), COLUMNS, strict=True)
+    )
     return (
-        f"INSERT INTO events ({names}) SELECT {', '.join(columns.values())} FROM ("
+        f"SELECT {typed} FROM ("
         f" SELECT *, {_case('(h2 % 10000)', EVENT_MIX, 10_000)} AS ev,"
         f"  CASE WHEN ident THEN (i // {stride} * {_coprime(people)} + {seed}) % {people}"
         f"  ELSE least({people - 1}, CAST(floor({people}"
@@ -323,44 +334,80 @@ def events_sql(events: int, people: int, seed: int, now: datetime, lo: int, hi: 
     )
 
 
+def compacted_layout(events: int, batch: int = 5_000) -> list[int]:
+    """Rows per file of a history the pipeline wrote in batches of `batch` and compaction then
+    merged: runs of MERGE_AFTER files of a size class become one file of the next class, up to
+    the last class, which is never merged (10 M rows: 7 files of 1.28 M and 13 of 80 k)."""
+    sizes, left = [], events
+    for size in sorted(
+        (batch * MERGE_AFTER**k for k in range(len(SIZE_CLASSES) + 1)), reverse=True
+    ):
+        sizes += [size] * (left // size)
+        left %= size
+    return sizes + ([left] if left else [])
+
+
 def generate(
-    path: Path, events: int, people: int, seed: int, now: datetime, console: Console
+    store: LakeEventStore,
+    events: int,
+    people: int,
+    seed: int,
+    now: datetime,
+    console: Console,
+    file_rows: int = 0,
 ) -> float:
-    """Create the store at `path` (through DuckDBEventStore) and fill it; returns seconds.
+    """Fill the empty lake `store`; returns seconds.
 
-    Row ranges are inserted concurrently from several cursors: DuckDB's single INSERT leaves a
-    core idle while it compresses and writes the strings."""
-    DuckDBEventStore(path).close()
+    Each file is written by DuckDB's COPY straight from the generating query (zstd, as the
+    store writes merged and loaded files) and listed in the store's catalog, as
+    `LakeEventStore.load` would list it, without building the rows in Arrow first. The files
+    are laid out as compaction leaves a history (`compacted_layout`), or `file_rows` each."""
+    layout = (
+        [file_rows] * (events // file_rows) + ([events % file_rows] if events % file_rows else [])
+        if file_rows
+        else compacted_layout(events)
+    )
+    bounds, lo = [], 0
+    for rows in layout:
+        bounds.append((lo, lo + rows))
+        lo += rows
     began = time.perf_counter()
-    conn = duckdb.connect(str(path))
-    parts = max(1, min(2 * (os.cpu_count() or 1), events // 250_000))
-    bounds = [(events * k // parts, events * (k + 1) // parts) for k in range(parts)]
+    conn = duckdb.connect()
+    conn.execute("SET enable_progress_bar = false")
+    (store.root / "0").mkdir(parents=True, exist_ok=True)
 
-    def insert_rows(lo: int, hi: int) -> None:
+    def write_file(lo: int, hi: int) -> EventFile:
+        name = f"0/{lo:019d}-generated.parquet"
+        path = str(store.root / name).replace("'", "''")
         cursor = conn.cursor()
         try:
-            cursor.execute("SET enable_progress_bar = false")
-            cursor.execute(events_sql(events, people, seed, now, lo, hi))
+            cursor.execute(
+                f"COPY ({events_sql(events, people, seed, now, lo, hi)}) TO '{path}'"
+                " (FORMAT parquet, COMPRESSION zstd)"
+            )
         finally:
             cursor.close()
+        size = (store.root / name).stat().st_size
+        return EventFile(0, name, 0, lo, hi - 1, hi - lo, size)
 
+    written = []
+    # Two files at a time: one COPY leaves a core idle part of the time (its last row groups).
     with (
         Progress(console=console, transient=True) as progress,
-        ThreadPoolExecutor(max_workers=parts) as pool,
+        ThreadPoolExecutor(max_workers=2) as pool,
     ):
         task = progress.add_task(f"generating {events:,} events", total=events)
-        futures = {pool.submit(insert_rows, lo, hi): hi - lo for lo, hi in bounds}
+        futures = [pool.submit(write_file, lo, hi) for lo, hi in bounds]
         for future in as_completed(futures):
-            future.result()
-            progress.advance(task, futures[future])
-    conn.execute("CHECKPOINT")
+            written.append(future.result())
+            progress.advance(task, written[-1].rows)
+    store.catalog.add(sorted(written, key=lambda f: f.first_position))
     conn.close()
     return time.perf_counter() - began
 
 
-def file_size(path: Path) -> int:
-    wal = path.with_name(path.name + ".wal")
-    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+def lake_bytes(store: LakeEventStore) -> int:
+    return sum(f.bytes for f in store.catalog.live())
 
 
 # -- part 1: batch --------------------------------------------------------------------------------
@@ -414,14 +461,24 @@ def timed(
     return Timing(name, what, seconds, warmup, rows, members)
 
 
+def reader(store: LakeEventStore) -> duckdb.DuckDBPyConnection:
+    """A cursor over the view `events`, as the CLI and the APIs get one (`store.cursor()`)."""
+    cursor = store.cursor()
+    cursor.execute("SET enable_progress_bar = false")  # it would print between Rich's lines
+    return cursor
+
+
 def run_batch(args: argparse.Namespace, console: Console, root: Path) -> None:
-    path = root / "events.duckdb"
     console.rule(f"[bold]Part 1: batch, {args.events:,} events / {args.profiles:,} profiles")
-    console.print(f"store: {path}")
-    generation = generate(path, args.events, args.profiles, args.seed, NOW, console)
-    size = file_size(path)
-    conn = duckdb.connect(str(path), read_only=True)
-    conn.execute("SET enable_progress_bar = false")  # it would print between Rich's lines
+    catalog = open_state_store(f"sqlite:///{root / 'state.db'}")
+    store = LakeEventStore(root / "events", catalog, compact=False)
+    console.print(f"store: {store.root}, catalog in {root / 'state.db'}")
+    generation = generate(
+        store, args.events, args.profiles, args.seed, NOW, console, args.file_rows
+    )
+    files = store.catalog.live()
+    size = sum(f.bytes for f in files)
+    conn = reader(store)
     since = NOW - timedelta(days=30)
     facts = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE type = 'identify'),"
@@ -432,10 +489,10 @@ def run_batch(args: argparse.Namespace, console: Console, root: Path) -> None:
     ).fetchone()
     assert facts is not None
     total, identifies, orders, recent_orders, distinct, first, last = facts
-    data = Table(title="Generated event store (DuckDB file, schema of DuckDBEventStore)")
+    data = Table(title="Generated event store (Parquet lake, LakeEventStore's columns)")
     for column in (
         "events", "profiles", "identify", "Order Completed", "… in 30 d", "from", "to",
-        "generate s", "events/s", "file MiB", "bytes/event",
+        "generate s", "events/s", "files", "MiB", "bytes/event",
     ):  # fmt: skip
         data.add_column(column, justify="right")
     data.add_row(
@@ -448,6 +505,7 @@ def run_batch(args: argparse.Namespace, console: Console, root: Path) -> None:
         f"{last:%Y-%m-%d %H:%M}",
         f"{generation:.1f}",
         f"{total / generation:,.0f}",
+        f"{len(files):,}",
         f"{size / 2**20:,.0f}",
         f"{size / total:.0f}",
     )
@@ -461,16 +519,25 @@ def run_batch(args: argparse.Namespace, console: Console, root: Path) -> None:
         f"{len(rules.features)} features"
     )
 
+    conn.close()
+
+    # Each call takes a fresh cursor, as `ops.engage` does (the store checks its catalog).
     def compute_all() -> pa.Table:
-        return compute(duckdb_backend(conn), WORKSPACE, rules, [], NOW)
+        with contextlib.closing(reader(store)) as cursor:
+            return compute(duckdb_backend(cursor), WORKSPACE, rules, [], NOW)
 
     def count_members() -> int:
-        backend = duckdb_backend(conn)
-        flat = backend.flat(WORKSPACE, rules, [])
-        return int(backend.execute(compile_members(rules, "high_value", flat, NOW).count()).as_py())
+        with contextlib.closing(reader(store)) as cursor:
+            backend = duckdb_backend(cursor)
+            flat = backend.flat(WORKSPACE, rules, [])
+            members = compile_members(rules, "high_value", flat, NOW).count()
+            return int(backend.execute(members).as_py())
 
     def reference() -> int:
-        found = conn.execute(REFERENCE_SQL, {"workspace": WORKSPACE, "since": since}).fetchone()
+        with contextlib.closing(reader(store)) as cursor:
+            found = cursor.execute(
+                REFERENCE_SQL, {"workspace": WORKSPACE, "since": since}
+            ).fetchone()
         return int(found[0]) if found else -1
 
     def members_of(table: pa.Table) -> tuple[int, int]:
@@ -485,14 +552,15 @@ def run_batch(args: argparse.Namespace, console: Console, root: Path) -> None:
         ):
             status.update(f"timing {name} ({args.runs} runs after a warm-up) …")
             timings.append(timed(name, what, args.runs, work, read))
-    conn.close()
+    store.close()
+    catalog.dispose()
 
     full_size = (args.events, args.profiles) == TARGET_SIZE
     table = Table(
         title=(
             f"Engage batch: audience high_value over {args.events:,} events / "
-            f"{args.profiles:,} profiles (DuckDB {duckdb.__version__}, ibis {ibis.__version__},"
-            f" {os.cpu_count()} CPUs)"
+            f"{args.profiles:,} profiles in {len(files)} Parquet files (DuckDB "
+            f"{duckdb.__version__}, ibis {ibis.__version__}, {os.cpu_count()} CPUs)"
         )
     )
     for column in (
@@ -617,11 +685,13 @@ def live_batches(
 
 def prepare_stores(base: Path, args: argparse.Namespace, console: Console) -> float:
     """The event store with the history, and a state store with every profile and its traits
-    from the history's identify calls; returns the generation seconds."""
-    seconds = generate(
-        base / "events.duckdb", args.rt_history, args.rt_profiles, args.seed, NOW, console
-    )
+    from the history's identify calls; returns the generation seconds. The lake's catalog is in
+    the state store, as `seamline serve` keeps it."""
     state = open_state_store(f"sqlite:///{base / 'state.db'}")
+    history = LakeEventStore(base / "events", state, compact=False)
+    seconds = generate(
+        history, args.rt_history, args.rt_profiles, args.seed, NOW, console, args.file_rows
+    )
     with state.begin() as conn:
         conn.execute(
             insert(profiles),
@@ -631,11 +701,10 @@ def prepare_stores(base: Path, args: argparse.Namespace, console: Console) -> fl
                 for n in range(args.rt_profiles)
             ],
         )  # fmt: skip
-    events = duckdb.connect(str(base / "events.duckdb"), read_only=True)
-    rows = events.execute(
+    rows = history.query(
         "SELECT profile_id, traits, timestamp, message_id FROM events WHERE type = 'identify'"
-    ).fetchall()
-    events.close()
+    )
+    history.close()
     updates = [
         TraitUpdate(pid, name, value, False, at, SOURCE, message_id)
         for pid, document, at, message_id in rows
@@ -657,10 +726,11 @@ def run_configuration(
 ) -> Measured:
     """Every batch through trait upsert → engine apply → record, on copies of the base stores."""
     here = Path(tempfile.mkdtemp(prefix=f"rt-{config.label}-", dir=root))
-    for name in ("state.db", "events.duckdb"):
-        shutil.copy(base / name, here / name)
+    shutil.copy(base / "state.db", here / "state.db")
+    shutil.copytree(base / "events", here / "events")
     state = open_state_store(f"sqlite:///{here / 'state.db'}")
-    events = DuckDBEventStore(here / "events.duckdb")
+    # No background compaction: this measures the engine (compaction: benchmarks/event_store.py).
+    events = LakeEventStore(here / "events", state, compact=False)
     traits_store = SqlTraitStore(state)
     store = SqlEngageStore(state)
     engine = RealtimeEngine(
@@ -744,7 +814,7 @@ def run_realtime(args: argparse.Namespace, console: Console, root: Path) -> None
             f"Engage real time: cost per event ({args.rt_batches} measured batches of "
             f"{args.rt_batch_size:,} = {measured_events:,} events on {len(touched):,} of "
             f"{args.rt_profiles:,} profiles, {len(touched - before):,} not seen in warm-up; "
-            "SQLite state, DuckDB history)"
+            "SQLite state, Parquet lake history)"
         )
     )
     for column in (
@@ -825,6 +895,13 @@ def main() -> None:
     parser.add_argument("--rt-batches", type=int, default=25, help="measured batches")
     parser.add_argument("--rt-warmup", type=int, default=3, help="batches before measuring")
     parser.add_argument("--rt-batch-size", type=int, default=2_000)
+    parser.add_argument(
+        "--file-rows",
+        type=int,
+        default=0,
+        help="rows per generated Parquet file (default: the layout compaction leaves; 5000 is"
+        " a history of pipeline batches never compacted)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
