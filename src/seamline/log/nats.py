@@ -24,7 +24,14 @@ from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
 
 from seamline.log.base import MAX_PARTITIONS, LogRecord
-from seamline.log.nats_client import TRANSIENT, NatsUnavailable, connect, describe
+from seamline.log.nats_client import (
+    TRANSIENT,
+    NatsUnavailable,
+    connect,
+    describe,
+    ensure_bucket,
+    ensure_stream,
+)
 from seamline.log.nats_reader import ConsumerLost, PartitionReader
 from seamline.log.nats_writer import NatsWriter, partition_for
 
@@ -100,8 +107,8 @@ class NatsLog:
                 retention=api.RetentionPolicy.LIMITS,
             )
             with _unavailable(where, f"set up stream {stream}"):
-                await _ensure_stream(js, wanted)
-                offsets = await _ensure_bucket(js, f"{stream}_offsets", replicas)
+                await ensure_stream(js, wanted)
+                offsets = await ensure_bucket(js, f"{stream}_offsets", replicas)
         except BaseException:
             await client.close()
             raise
@@ -241,40 +248,3 @@ def _unavailable(where: str, doing: str) -> Iterator[None]:
         yield
     except TRANSIENT as exc:
         raise NatsUnavailable(f"NATS at {where}: could not {doing}: {exc!r}") from exc
-
-
-async def _ensure_stream(js: JetStreamContext, wanted: api.StreamConfig) -> None:
-    assert wanted.name is not None
-    try:
-        info = await js.stream_info(wanted.name)
-    except nats.js.errors.NotFoundError:
-        try:
-            await js.add_stream(wanted)
-            return
-        except nats.js.errors.BadRequestError:  # made meanwhile by another process
-            info = await js.stream_info(wanted.name)
-    have = info.config
-    differences = [
-        f"{field} is {getattr(have, field)!r}, not {getattr(wanted, field)!r}"
-        for field in ("subjects", "storage", "num_replicas", "duplicate_window")
-        if getattr(have, field) != getattr(wanted, field)
-    ]
-    if differences:
-        # Never recreate it: it holds the log. An operator changes it with the nats CLI.
-        logger.warning(
-            "stream %s exists with other settings, kept: %s", wanted.name, "; ".join(differences)
-        )
-
-
-async def _ensure_bucket(js: JetStreamContext, bucket: str, replicas: int) -> KeyValue:
-    try:
-        return await js.key_value(bucket)
-    except nats.js.errors.BucketNotFoundError:
-        pass
-    try:
-        # Not `direct`: a follower may answer direct gets before it has the last commit.
-        return await js.create_key_value(
-            bucket=bucket, history=1, replicas=replicas, storage=api.StorageType.FILE, direct=False
-        )
-    except nats.js.errors.BadRequestError:  # made meanwhile by another process
-        return await js.key_value(bucket)

@@ -1,4 +1,5 @@
-"""The connection to NATS that the JetStream log and its writer share, and its errors.
+"""The connection to NATS that the JetStream log and its writer share, its errors, and the
+stream and bucket it needs.
 
 nats-py keeps one TCP connection to one server of the list and moves to another when that one
 goes away; what was published meanwhile waits in a buffer of `pending_size` bytes.
@@ -13,6 +14,8 @@ import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from nats.js import JetStreamContext, api
+from nats.js.kv import KeyValue
 
 from seamline.errors import Unavailable
 
@@ -90,3 +93,42 @@ def _without_credentials(url: str) -> str:
     scheme, sep, rest = url.rpartition("://")
     _, at, host = rest.rpartition("@")
     return f"{scheme}{sep}{host}" if at else url
+
+
+async def ensure_stream(js: JetStreamContext, wanted: api.StreamConfig) -> None:
+    """Create the stream if missing; warn if it exists with other settings, and keep it."""
+    assert wanted.name is not None
+    try:
+        info = await js.stream_info(wanted.name)
+    except nats.js.errors.NotFoundError:
+        try:
+            await js.add_stream(wanted)
+            return
+        except nats.js.errors.BadRequestError:  # made meanwhile by another process
+            info = await js.stream_info(wanted.name)
+    have = info.config
+    differences = [
+        f"{field} is {getattr(have, field)!r}, not {getattr(wanted, field)!r}"
+        for field in ("subjects", "storage", "num_replicas", "duplicate_window")
+        if getattr(have, field) != getattr(wanted, field)
+    ]
+    if differences:
+        # Never recreate it: it holds the log. An operator changes it with the nats CLI.
+        logger.warning(
+            "stream %s exists with other settings, kept: %s", wanted.name, "; ".join(differences)
+        )
+
+
+async def ensure_bucket(js: JetStreamContext, bucket: str, replicas: int) -> KeyValue:
+    """The key-value bucket, created if missing."""
+    try:
+        return await js.key_value(bucket)
+    except nats.js.errors.BucketNotFoundError:
+        pass
+    try:
+        # Not `direct`: a follower may answer direct gets before it has the last commit.
+        return await js.create_key_value(
+            bucket=bucket, history=1, replicas=replicas, storage=api.StorageType.FILE, direct=False
+        )
+    except nats.js.errors.BadRequestError:  # made meanwhile by another process
+        return await js.key_value(bucket)
