@@ -16,6 +16,10 @@ through a fresh `LakeEventStore.cursor()` (DuckDB over the view `events`):
   reference a hand-written one-pass DuckDB query for the same audience (not Seamline code; a
             yardstick for the compiled query, and a check of its member count).
 
+The three are timed in turn, round after round. `--compare-file` also copies the rows into one
+DuckDB database file with the store's columns (the design the lake replaced) and times the same
+queries on it in the same rounds.
+
 The audience is `high_value`: performed `Order Completed` at least 2 times within 30 days, trait
 `plan` = `pro`, and not in `recent_refunders` (performed `Order Refunded` within 30 days). The
 target (issue: 10 M events / 1 M profiles) is `compute` in ≤ 5 s.
@@ -406,8 +410,9 @@ def generate(
     return time.perf_counter() - began
 
 
-def lake_bytes(store: LakeEventStore) -> int:
-    return sum(f.bytes for f in store.catalog.live())
+def file_size(path: Path) -> int:
+    wal = path.with_name(path.name + ".wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
 # -- part 1: batch --------------------------------------------------------------------------------
@@ -445,20 +450,29 @@ class Timing:
         return statistics.median(self.seconds)
 
 
-def timed(
-    name: str, what: str, runs: int, work: Callable[[], Any], read: Callable[[Any], tuple]
-) -> Timing:
-    """One warm-up, then `runs` timed calls of `work`; `read` gives (rows, members) of a result."""
-    began = time.perf_counter()
-    work()
-    warmup = time.perf_counter() - began
-    seconds, result = [], None
-    for _ in range(runs):
+Job = tuple[str, str, Callable[[], Any], Callable[[Any], tuple[int, int]]]
+"""(name, what, work, read): `read` gives (rows, members) of what `work` returned."""
+
+
+def timed_in_turn(jobs: Sequence[Job], runs: int) -> list[Timing]:
+    """A warm-up call of each job, then `runs` rounds calling every job in turn, so that other
+    work on the machine falls on all of them alike."""
+    warmups, results = [], []
+    for _, _, work, _ in jobs:
         began = time.perf_counter()
-        result = work()
-        seconds.append(time.perf_counter() - began)
-    rows, members = read(result)
-    return Timing(name, what, seconds, warmup, rows, members)
+        work()
+        warmups.append(time.perf_counter() - began)
+        results.append(None)
+    seconds: list[list[float]] = [[] for _ in jobs]
+    for _ in range(runs):
+        for index, (_, _, work, _) in enumerate(jobs):
+            began = time.perf_counter()
+            results[index] = work()
+            seconds[index].append(time.perf_counter() - began)
+    return [
+        Timing(name, what, seconds[index], warmups[index], *read(results[index]))
+        for index, (name, what, _, read) in enumerate(jobs)
+    ]
 
 
 def reader(store: LakeEventStore) -> duckdb.DuckDBPyConnection:
@@ -519,41 +533,63 @@ def run_batch(args: argparse.Namespace, console: Console, root: Path) -> None:
         f"{len(rules.features)} features"
     )
 
+    old_design = None
+    if args.compare_file:
+        # The design the lake replaced, as a yardstick in the same run: the same rows in one
+        # DuckDB database file with the store's columns.
+        with console.status("copying the rows into a DuckDB file (--compare-file) …"):
+            old_design = duckdb.connect(str(root / "events.duckdb"))
+            old_design.execute("SET enable_progress_bar = false")
+            columns = ", ".join(f'"{name}" {sql}' for name, sql in COLUMNS)
+            old_design.execute(f"CREATE TABLE events ({columns})")
+            listed = ", ".join(_literal(str(store.root / f.path)) for f in files)
+            old_design.execute(f"INSERT INTO events SELECT * FROM read_parquet([{listed}])")
+            old_design.execute("CHECKPOINT")
+        console.print(
+            f"DuckDB file with the same rows: {file_size(root / 'events.duckdb') / 2**20:,.0f} MiB"
+        )
     conn.close()
 
-    # Each call takes a fresh cursor, as `ops.engage` does (the store checks its catalog).
-    def compute_all() -> pa.Table:
-        with contextlib.closing(reader(store)) as cursor:
-            return compute(duckdb_backend(cursor), WORKSPACE, rules, [], NOW)
+    def jobs(label: str, cursor_of: Callable[[], duckdb.DuckDBPyConnection]) -> list[Job]:
+        """The three queries, each on a fresh cursor from `cursor_of`, as `ops.engage` takes
+        one per call (for the lake: the store checks its catalog)."""
 
-    def count_members() -> int:
-        with contextlib.closing(reader(store)) as cursor:
-            backend = duckdb_backend(cursor)
-            flat = backend.flat(WORKSPACE, rules, [])
-            members = compile_members(rules, "high_value", flat, NOW).count()
-            return int(backend.execute(members).as_py())
+        def compute_all() -> pa.Table:
+            with contextlib.closing(cursor_of()) as cursor:
+                return compute(duckdb_backend(cursor), WORKSPACE, rules, [], NOW)
 
-    def reference() -> int:
-        with contextlib.closing(reader(store)) as cursor:
-            found = cursor.execute(
-                REFERENCE_SQL, {"workspace": WORKSPACE, "since": since}
-            ).fetchone()
-        return int(found[0]) if found else -1
+        def count_members() -> int:
+            with contextlib.closing(cursor_of()) as cursor:
+                backend = duckdb_backend(cursor)
+                flat = backend.flat(WORKSPACE, rules, [])
+                members = compile_members(rules, "high_value", flat, NOW).count()
+                return int(backend.execute(members).as_py())
 
-    def members_of(table: pa.Table) -> tuple[int, int]:
-        return table.num_rows, int(pc.sum(table["high_value"].cast(pa.int64())).as_py() or 0)
+        def reference() -> int:
+            with contextlib.closing(cursor_of()) as cursor:
+                found = cursor.execute(
+                    REFERENCE_SQL, {"workspace": WORKSPACE, "since": since}
+                ).fetchone()
+            return int(found[0]) if found else -1
 
-    timings = []
-    with console.status("timing …") as status:
-        for name, what, work, read in (
-            ("compute", "every profile's membership → Arrow", compute_all, members_of),
-            ("count", "compile_members(…).count()", count_members, lambda n: (1, n)),
-            ("reference", "hand-written one-pass SQL", reference, lambda n: (1, n)),
-        ):
-            status.update(f"timing {name} ({args.runs} runs after a warm-up) …")
-            timings.append(timed(name, what, args.runs, work, read))
+        def members_of(table: pa.Table) -> tuple[int, int]:
+            return table.num_rows, int(pc.sum(table["high_value"].cast(pa.int64())).as_py() or 0)
+
+        return [
+            (f"compute{label}", "every profile's membership → Arrow", compute_all, members_of),
+            (f"count{label}", "compile_members(…).count()", count_members, lambda n: (1, n)),
+            (f"reference{label}", "hand-written one-pass SQL", reference, lambda n: (1, n)),
+        ]
+
+    queued = jobs("", lambda: reader(store))
+    if old_design is not None:
+        queued += jobs(" (DuckDB file)", old_design.cursor)
+    with console.status(f"timing ({args.runs} rounds after a warm-up) …"):
+        timings = timed_in_turn(queued, args.runs)
     store.close()
     catalog.dispose()
+    if old_design is not None:
+        old_design.close()
 
     full_size = (args.events, args.profiles) == TARGET_SIZE
     table = Table(
@@ -582,7 +618,7 @@ def run_batch(args: argparse.Namespace, console: Console, root: Path) -> None:
             f"{t.rows:,}",
             f"{t.members:,}",
             f"{t.median / base:.2f}x",
-            verdict if t.name != "reference" else "",
+            verdict if t.name in ("compute", "count") else "",
         )
     console.print(table)
     counts = {t.name: t.members for t in timings}
@@ -910,6 +946,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-root", default=None, help="where the temporary stores go")
     parser.add_argument("--keep", action="store_true", help="keep the generated stores")
+    parser.add_argument(
+        "--compare-file",
+        action="store_true",
+        help="part 1 also on the same rows in a DuckDB database file (the design the lake"
+        " replaced), timed in turn with the lake",
+    )
     args = parser.parse_args()
     if args.quick:
         args.events, args.profiles = 1_000_000, 100_000
