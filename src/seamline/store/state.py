@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Double,
     Engine,
     ForeignKey,
     Index,
@@ -359,6 +360,17 @@ event_files = Table(
     # it is unlinked after a grace period (a query that listed it just before may still read).
     Column("retired_at", DateTime(timezone=True), nullable=True, index=True),
     Index("ix_event_files_partition", "log_partition", "first_position"),
+)
+
+# Dedup: the log position each (source, messageId) was first seen at, shared by every pipeline
+# worker. `seen_at` is the message's receivedAt in epoch seconds, for pruning after the window.
+seen_messages = Table(
+    "seen_messages",
+    metadata,
+    Column("source_id", String(64), primary_key=True),
+    Column("message_id", String(250), primary_key=True),  # 200 chars + a rerun's suffix
+    Column("first_offset", BigInteger, nullable=False),
+    Column("seen_at", Double, nullable=False, index=True),
 )
 
 
