@@ -25,12 +25,12 @@ async def nats_log(nats_server_url: str) -> AsyncIterator[NatsLog]:
         yield log
     finally:
         await log.close()
-        await drop_stream(nats_server_url, name)
+        await drop_stream([nats_server_url], name)
 
 
-async def drop_stream(url: str, stream: str) -> None:
+async def drop_stream(urls: list[str], stream: str) -> None:
     """Delete a test's stream and its offsets bucket."""
-    client = await nats.connect(url)
+    client = await nats.connect(servers=urls)
     try:
         js = client.jetstream()
         await js.delete_stream(stream)

@@ -12,8 +12,10 @@ from datetime import timedelta
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from seamline.log.nats import NatsLog, NatsUnavailable, NatsWriter, partition_for
+from seamline.log.nats_reader import ConsumerLost, _sequences
 from tests.log.conftest import drop_stream
 from tests.nats_server import NatsCluster, _free_port
 
@@ -157,6 +159,46 @@ async def test_wait_wakes_on_an_append_to_a_waited_partition(nats_log: NatsLog) 
     await asyncio.wait_for(waiting, 10)
 
 
+async def test_waiting_on_an_idle_log_asks_the_server_about_once_a_second(
+    nats_log: NatsLog, nats_server_url: str
+) -> None:
+    client = await nats.connect(nats_server_url)
+    asked: list[str] = []
+
+    async def count(msg: Msg) -> None:
+        asked.append(msg.subject)
+
+    # Every look-up of the stream's messages goes to this subject; a plain subscriber sees them.
+    await client.subscribe(f"$JS.API.STREAM.MSG.GET.{nats_log.stream}", cb=count)
+    await client.flush()
+    try:
+        await nats_log.wait({0: 0, 1: 0}, 2.5)
+        await client.flush()
+    finally:
+        await client.close()
+    # One look per partition at the start and after each 1 s recheck: 6. Polling at 20/s: 100.
+    assert 2 <= len(asked) <= 8
+
+
+@pytest.mark.parametrize(
+    ("reply", "sequences"),
+    [
+        ("$JS.ACK.SEAMLINE.seamline-1f.1.4051.17.1796272001386593204.3", (4051, 17)),
+        (
+            "$JS.ACK.hub.ACCHASH.SEAMLINE.seamline-1f.1.4051.17.1796272001386593204.3.tok",
+            (4051, 17),
+        ),
+    ],
+    ids=["without domain", "with domain and account hash"],
+)
+def test_a_delivery_subject_gives_the_stream_and_consumer_sequences(
+    reply: str, sequences: tuple[int, int]
+) -> None:
+    assert _sequences(reply) == sequences
+    with pytest.raises(ConsumerLost):
+        _sequences("_INBOX.not.a.delivery")
+
+
 async def test_an_existing_stream_with_other_settings_is_kept_with_a_warning(
     nats_log: NatsLog, nats_server_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -239,4 +281,4 @@ async def test_killing_the_stream_leader_while_appending_loses_and_doubles_nothi
             assert not doubled and not lost, f"doubled {doubled[:10]}, lost {lost[:10]}"
     finally:
         await log.close()
-        await drop_stream(nats_cluster.urls[0], stream)
+        await drop_stream(nats_cluster.urls, stream)

@@ -43,6 +43,25 @@ class ConsumerLost(Exception):
     """The pull consumer stopped answering in order; start a new one."""
 
 
+class _Pull:
+    """The answer to one pull request as it arrives: records, then maybe a status."""
+
+    def __init__(self, want: int) -> None:
+        self.want = want
+        self.messages: list[Msg] = []
+        self.end: Msg | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def add(self, msg: Msg) -> None:
+        if not msg.reply:  # a status (no more, timed out, byte limit, gone …) ends the pull
+            self.end = msg
+            self.done.set_result(None)
+            return
+        self.messages.append(msg)
+        if len(self.messages) >= self.want:
+            self.done.set_result(None)
+
+
 class PartitionReader:
     """Reads one subject of a stream in sequence order, from a consumer kept between reads."""
 
@@ -56,6 +75,7 @@ class PartitionReader:
         self._next = -1  # the offset the consumer delivers from; -1: no consumer
         self._delivered = 0  # the consumer's sequence of its last delivery
         self._used = 0.0
+        self._pulling: _Pull | None = None
 
     async def read(self, offset: int, max_records: int) -> list[LogRecord]:
         """Up to `max_records` records with a sequence >= `offset`, in order (maybe none)."""
@@ -112,8 +132,10 @@ class PartitionReader:
             config.opt_start_seq = offset
         else:
             config.deliver_policy = api.DeliverPolicy.ALL
+        self._pulling = None
         self._inbox = await self._client.subscribe(
             self._client.new_inbox(),
+            cb=self._receive,
             pending_msgs_limit=-1,
             pending_bytes_limit=2 * MAX_PULL_BYTES,
         )
@@ -127,33 +149,47 @@ class PartitionReader:
         inbox = self._inbox
         assert inbox is not None
         self._used = time.monotonic()
+        pull = self._pulling = _Pull(max_records)
         request = {"batch": max_records, "max_bytes": MAX_PULL_BYTES, "no_wait": True}
         await self._client.publish(
             f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{self._consumer}",
             json.dumps(request).encode(),
             reply=inbox.subject,
         )
+        got = -1
+        while not pull.done.done():
+            if len(pull.messages) == got:  # nothing for _SILENCE seconds
+                raise ConsumerLost(f"no answer from consumer {self._consumer}")
+            got = len(pull.messages)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pull.done), _SILENCE)
         records: list[LogRecord] = []
-        while len(records) < max_records:
-            try:
-                msg = await inbox.next_msg(timeout=_SILENCE)
-            except nats.errors.TimeoutError as exc:
-                raise ConsumerLost(f"no answer from consumer {self._consumer}") from exc
-            if not msg.reply:  # a status: no more now, or the consumer is gone (503, 409 …)
-                if _ends_pull(msg):
-                    return records, _status(msg) != "409"
-                raise ConsumerLost(f"consumer {self._consumer}: status {_describe(msg)}")
-            meta = msg.metadata.sequence
-            if meta.consumer != self._delivered + 1 or meta.stream < self._next:
+        for msg in pull.messages:
+            stream_seq, consumer_seq = _sequences(msg.reply)
+            if consumer_seq != self._delivered + 1 or stream_seq < self._next:
                 if not records:
                     raise ConsumerLost(f"consumer {self._consumer}: delivery out of order")
                 # Keep what came in order; the next read starts a consumer after it.
                 self._next = -1
                 return records, False
-            self._delivered = meta.consumer
-            self._next = meta.stream + 1
-            records.append(LogRecord(meta.stream, msg.data))
-        return records, False
+            self._delivered = consumer_seq
+            self._next = stream_seq + 1
+            records.append(LogRecord(stream_seq, msg.data))
+        end = pull.end
+        if end is None:
+            return records, False
+        if not _ends_pull(end):  # the consumer is gone (503), deleted or moved (409) …
+            raise ConsumerLost(f"consumer {self._consumer}: status {_describe(end)}")
+        return records, _status(end) != "409"
+
+    async def _receive(self, msg: Msg) -> None:
+        """The inbox's callback: runs for each message without a task of its own, which reads
+        ~2x faster than awaiting `next_msg` (a task and a timer per message)."""
+        pull = self._pulling
+        if pull is None or pull.done.done():
+            self._next = -1  # an answer to no pull: the consumer's position is unknown
+            return
+        pull.add(msg)
 
     async def close(self) -> None:
         """Delete the consumer (best effort: the server drops it when idle anyway)."""
@@ -166,6 +202,19 @@ class PartitionReader:
             consumer, self._consumer = self._consumer, ""
             with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError):
                 await self._js.delete_consumer(self._stream, consumer)
+
+
+def _sequences(reply: str) -> tuple[int, int]:
+    """The stream and consumer sequences in a delivery's ack subject:
+    `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`, or
+    with `<domain>.<account hash>` after `$JS.ACK` and a token at the end (names hold no dots).
+    Parsed here at a fifth of the cost of nats-py's `Msg.metadata`."""
+    tokens = reply.split(".")
+    at = 5 if len(tokens) == 9 else 7
+    try:
+        return int(tokens[at]), int(tokens[at + 1])
+    except (IndexError, ValueError) as exc:
+        raise ConsumerLost(f"not a JetStream delivery: {reply}") from exc
 
 
 def _status(msg: Msg) -> str:
