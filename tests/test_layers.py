@@ -24,7 +24,8 @@ BASE = frozenset({"seamline.errors"})
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "seamline.spec": frozenset(),
     "seamline.log": frozenset({"seamline.spec"}),
-    "seamline.store": frozenset({"seamline.spec"}),
+    # Positions (log.base) key every store's rows; that module is pure and imports only spec.
+    "seamline.store": frozenset({"seamline.spec", "seamline.log.base"}),
 }
 
 # Imports in store/ that break its rule today: store reads and writes the domain's records, whose

@@ -9,11 +9,14 @@ import gc
 import json
 import logging
 import os
+import secrets
+import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlparse
 
 import msgspec
 from fastapi import FastAPI
@@ -61,8 +64,12 @@ from seamline.identity.rules import (
     IdentifierRule,
     IdentityRules,
 )
+from seamline.log.base import PartitionedLog
+from seamline.log.nats import NatsLog
+from seamline.log.nats_requests import RequestWriter
 from seamline.log.partitions import LazyWriter, LocalPartitions, LocalWriter
 from seamline.metrics import Metrics
+from seamline.ops import status
 from seamline.ops.destinations import DestinationOps
 from seamline.ops.engage import EngageOps
 from seamline.pipeline.dedup import DropDuplicates
@@ -84,11 +91,13 @@ from seamline.spec.envelope import Envelope, Item, envelope_encoder
 from seamline.spec.messages import Message
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.consent_sql import SqlConsentStore
+from seamline.store.dedup_sql import SqlSeenMessages
 from seamline.store.dedup_sqlite import SqliteSeenMessages
 from seamline.store.engage_sql import SqlEngageStore
 from seamline.store.events_lake import LakeEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.inventory_sql import SqlInventory
+from seamline.store.leases_sql import PartitionLeases
 from seamline.store.outbox_sql import SqlOutbox
 from seamline.store.protocols_sql import SqlProtocolsStore
 from seamline.store.resources_sql import SqlResourceStore
@@ -240,19 +249,36 @@ class Seamline:
         ]
         for lock in self._locks:
             lock.acquire()
-        self.log_partitions = LocalPartitions(
-            self.paths.log, fsync=settings.log_fsync, segment_bytes=settings.log_segment_bytes
-        )
-        self.log: LocalWriter | LazyWriter = (
-            self.log_partitions.claim(0) if COLLECT in roles else LazyWriter(self.log_partitions)
-        )
+        # The log: local partitions in the data directory, or JetStream (connected in start).
+        self.local_log: LocalPartitions | None = None
+        self._nats: NatsLog | None = None
+        self._log_seen: dict[int, tuple[int, int]] = {}  # partition → (end, committed), JetStream
+        self.log: LocalWriter | LazyWriter | RequestWriter
+        if settings.log_url:
+            self.log = RequestWriter()
+        else:
+            self.local_log = LocalPartitions(
+                self.paths.log, fsync=settings.log_fsync, segment_bytes=settings.log_segment_bytes
+            )
+            self.log = self.local_log.claim(0) if COLLECT in roles else LazyWriter(self.local_log)
+        self.leases: PartitionLeases | None = None
+        if settings.log_url and PIPELINE in roles:
+            owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+            self.leases = PartitionLeases(self.state, owner)
         self._events = LakeEventStore(
-            self.paths.events,
+            events_root(settings),
             self.state,
             writable=PIPELINE in roles,
             compact=PIPELINE in roles,
+            owned=lambda: set(self.runner.committed) if self.runner is not None else set(),
         )
-        self._seen = SqliteSeenMessages(self.paths.dedup)
+        # Dedup: a SQLite file beside the one pipeline; the state store (PostgreSQL) when
+        # pipeline workers may run on several machines.
+        self._seen: SqliteSeenMessages | SqlSeenMessages = (
+            SqlSeenMessages(self.state)
+            if settings.database_url
+            else SqliteSeenMessages(self.paths.dedup)
+        )
         self.tokens = SqlTokenStore(self.state)
         self.engage_store = SqlEngageStore(self.state)
         self.engage_engine = RealtimeEngine(
@@ -262,6 +288,8 @@ class Seamline:
         )
         self.engage: EvaluateEngage | None = None
         self._engage_task: asyncio.Task[None] | None = None
+        self._health_task: asyncio.Task[None] | None = None
+        self._log_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._runner_task: asyncio.Task[None] | None = None
         self.runner: PipelineRunner | None = None
@@ -414,6 +442,8 @@ class Seamline:
             self.engage_store.identifiers_of_people,
             self._emit,
         )
+        if self.settings.log_url:
+            await self._connect_log()
         self.runner = PipelineRunner(
             self.log_partitions,
             (
@@ -432,12 +462,14 @@ class Seamline:
             on_resume=self._resume,
             on_commit=self._committed,
             guard=self.guard,
+            claims=self._claim if self.leases is not None else None,
         )
         self._stop.clear()
         if PIPELINE in self.roles:
             self._runner_task = asyncio.create_task(self.runner.run(self._stop), name="pipeline")
             self._runner_task.add_done_callback(self._pipeline_ended)
             self._engage_task = asyncio.create_task(self._sweep_engage(), name="engage-sweep")
+            self._health_task = asyncio.create_task(self._report_health(), name="health")
         if DELIVER in self.roles:
             self._delivery_stop.clear()
             self._delivery_task = asyncio.create_task(
@@ -549,11 +581,33 @@ class Seamline:
         dead = self._liveness()
         if dead is not None:
             return dead
-        if self.guard.stalled is not None:
-            return f"the pipeline is retrying {self.guard.stalled}"
+        stalled = self.guard.stalled if PIPELINE in self.roles else self._pipeline_stalled()
+        if stalled is not None:
+            return f"the pipeline is retrying {stalled}"
         if not self.accepting:
             return "not accepting events (starting or stopping)"
         return None
+
+    def _pipeline_stalled(self) -> str | None:
+        """What the pipeline process said it is retrying, if anything (see `_report_health`)."""
+        try:
+            found = json.loads(self.paths.health.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        stalled = found.get("stalled")
+        return str(stalled) if stalled else None
+
+    async def _report_health(self) -> None:
+        """In the pipeline's process: tell the other roles' /readyz whether it is stalled."""
+        written: object = ()
+        while not self._stop.is_set():
+            stalled = self.guard.stalled
+            if stalled != written:
+                await asyncio.to_thread(_write_json, self.paths.health, {"stalled": stalled})
+                written = stalled
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.5)
+        await asyncio.to_thread(_write_json, self.paths.health, {"stalled": None})
 
     def _liveness(self) -> str | None:
         """None while the process does its work; otherwise why it should be restarted."""
@@ -580,33 +634,87 @@ class Seamline:
             "errors_held": self.guard.errors_held,
             "violations": self._protocols.violations,
         }
-        temporary = self.paths.progress.with_suffix(".tmp")
-        temporary.write_text(json.dumps(progress))
-        os.replace(temporary, self.paths.progress)
+        _write_json(self.paths.progress, progress)
+
+    @property
+    def log_partitions(self) -> PartitionedLog:
+        if self.local_log is not None:
+            return self.local_log
+        if self._nats is None:
+            raise RuntimeError("the JetStream log is connected when the app starts")
+        return self._nats
+
+    async def _connect_log(self) -> None:
+        assert self.settings.log_url is not None and isinstance(self.log, RequestWriter)
+        servers = [url.strip() for url in self.settings.log_url.split(",") if url.strip()]
+        self._nats = await NatsLog.connect(
+            servers,
+            partitions=self.settings.log_partitions,
+            replicas=self.settings.log_replicas,
+        )
+        self.log.connect(self._nats.writer(), asyncio.get_running_loop())
+        self._log_task = asyncio.create_task(self._watch_log(), name="log-status")
+
+    async def _claim(self, partitions: list[int]) -> list[int]:
+        assert self.leases is not None
+        return await asyncio.to_thread(self.leases.claim, CONSUMER, partitions)
+
+    async def _watch_log(self) -> None:
+        """JetStream's ends and commits, every second, for /metrics and `caught_up`."""
+        log = self.log_partitions
+        while not self._stop.is_set():
+            try:
+                seen = {}
+                for partition in await log.partitions():
+                    end = await log.end_offset(partition)
+                    seen[partition] = (end, await log.committed(CONSUMER, partition))
+                self._log_seen = seen
+            except Exception as error:
+                logger.warning("cannot read the log's state: %s", error)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 1.0)
+
+    def _log_state(self) -> dict[int, tuple[int, int]]:
+        """(end, committed) per partition: read now from local files, else the last seen."""
+        if self.local_log is None:
+            return dict(self._log_seen)
+        log = self.local_log
+        return {p: (end, log.committed_sync(CONSUMER, p)) for p, end in log.end_offsets().items()}
 
     def caught_up(self) -> bool:
         """Whether the pipeline has committed every record durable in the log now."""
-        log = self.log_partitions
-        return all(log.committed_sync(CONSUMER, p) >= end for p, end in log.end_offsets().items())
+        return all(committed >= end for end, committed in self._log_state().values())
 
     def _refresh_metrics(self) -> None:
         """What the log says, so any process's /metrics tells the same lag."""
-        log = self.log_partitions
-        ends = log.end_offsets()
-        committed = {p: log.committed_sync(CONSUMER, p) for p in ends}
+        state = self._log_state()
+        ends = {p: end for p, (end, _) in state.items()}
+        committed = {p: c for p, (_, c) in state.items()}
         self.metrics.log_end.set(sum(ends.values()))
         self.metrics.pipeline_offset.set(sum(committed.values()))
         for partition, end in ends.items():
             self.metrics.log_lag.labels(str(partition)).set(end - committed[partition])
+        running: dict[str, int] = dict.fromkeys(sorted(ALL_ROLES), 0)
+        restarts: dict[str, int] = dict.fromkeys(sorted(ALL_ROLES), 0)
+        for process in status.processes(self.paths.roles):
+            running[process["role"]] += 1 if process["running"] else 0
+            restarts[process["role"]] += int(process["restarts"])
+        for role in running:
+            self.metrics.role_processes.labels(role).set(running[role])
+            self.metrics.role_restarts.labels(role).set(restarts[role])
+        found = status.deliveries(self.state)
+        self.metrics.deliveries_pending.set(found["pending"])
+        self.metrics.dead_letters.set(found["dead_letters"])
 
     async def stop(self) -> None:
         """Stop accepting, let the pipeline drain what was accepted, close everything."""
         self.accepting = False
         self._stop.set()
-        if self._engage_task is not None:
-            with contextlib.suppress(Exception):
-                await self._engage_task
-            self._engage_task = None
+        for task in (self._engage_task, self._health_task):
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await task
+        self._engage_task = self._health_task = None
         if self._runner_task is not None:
             # A pipeline that failed was reported when it stopped; closing must go on anyway.
             with contextlib.suppress(Exception):
@@ -618,10 +726,35 @@ class Seamline:
             with contextlib.suppress(Exception):
                 await self._delivery_task
             self._delivery_task = None
-        await self.log_partitions.close()
+        if self._log_task is not None:
+            with contextlib.suppress(Exception):
+                await self._log_task
+            self._log_task = None
+        if self.leases is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.leases.release, CONSUMER)
+        if self.local_log is not None:
+            await self.local_log.close()
+        if self._nats is not None:
+            await self._nats.close()
         self.rules.close()
         self._events.close()
         self._seen.close()
         self.state.dispose()
         for lock in self._locks:
             lock.release()
+
+
+def _write_json(path: Path, value: object) -> None:
+    """Replace `path` atomically: readers in other processes see the old or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(value))
+    os.replace(temporary, path)
+
+
+def events_root(settings: Settings) -> Path:
+    """Where the event store's files live: `events_url` (a shared disk), else the data dir."""
+    if settings.events_url:
+        return Path(urlparse(settings.events_url).path)
+    return DataDir(settings.data_dir).events

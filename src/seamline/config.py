@@ -69,6 +69,22 @@ class Settings(BaseSettings):
         default_factory=list,
         description="CIDRs of reverse proxies whose X-Forwarded-For is believed for context.ip.",
     )
+    log_url: str | None = Field(
+        None,
+        description="NATS JetStream servers for the log (nats://h1:4222,nats://h2:4222); "
+        "default: the local log in the data dir.",
+    )
+    log_partitions: int = Field(
+        8, ge=1, le=255, description="Partitions (subjects) of the JetStream log."
+    )
+    log_replicas: int = Field(
+        1, ge=1, le=5, description="Replicas of the JetStream stream (3 in production)."
+    )
+    events_url: str | None = Field(
+        None,
+        description="Where the event store's Parquet files live (file:///shared/lake); "
+        "default: events/ in the data dir. Its catalog is in the state store.",
+    )
     log_fsync: bool = Field(True, description="fsync the log before answering 200 (durability).")
     log_segment_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="Log segment size.")
     dedup_window_seconds: int = Field(
@@ -144,6 +160,24 @@ class Settings(BaseSettings):
     identity_custom_identifiers: list[CustomIdentifier] = Field(
         default_factory=list, description="Extra identifier types read from message paths."
     )
+
+    @field_validator("log_url")
+    @classmethod
+    def _nats_urls(cls, value: str | None) -> str | None:
+        for url in (value or "").split(","):
+            if value and not url.strip().startswith(("nats://", "tls://")):
+                raise ValueError(f"{url.strip()!r} is not a nats:// or tls:// URL")
+        return value
+
+    @field_validator("events_url")
+    @classmethod
+    def _file_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("file:///"):
+            raise ValueError(
+                "only file:///absolute/path event stores are supported "
+                "(a shared disk; s3:// is not supported yet)"
+            )
+        return value
 
     @field_validator("identity_blocked_patterns")
     @classmethod

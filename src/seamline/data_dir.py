@@ -30,6 +30,7 @@ class DataDir:
         self.events = root / "events"
         self.dedup = root / "pipeline" / "dedup.sqlite"
         self.progress = root / "pipeline" / "progress.json"
+        self.health = root / "pipeline" / "health.json"
         self.functions = root / "functions"
         self.lock = root / ".serve.lock"
         self.roles = root / "run" / "roles.json"

@@ -51,3 +51,25 @@ class Metrics:
             ["partition"],
             registry=self.registry,
         )
+        self.role_processes = Gauge(
+            "seamline_role_processes",
+            "Processes of a role the supervisor runs now.",
+            ["role"],
+            registry=self.registry,
+        )
+        self.role_restarts = Gauge(
+            "seamline_role_restarts",
+            "Times the supervisor restarted a role's processes since it started.",
+            ["role"],
+            registry=self.registry,
+        )
+        self.deliveries_pending = Gauge(
+            "seamline_deliveries_pending",
+            "Deliveries waiting in the outbox (every workspace).",
+            registry=self.registry,
+        )
+        self.dead_letters = Gauge(
+            "seamline_dead_letters",
+            "Dead letters not replayed (every workspace).",
+            registry=self.registry,
+        )

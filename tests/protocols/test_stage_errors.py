@@ -119,7 +119,7 @@ async def test_an_outage_keeps_readyz_at_503_accepts_events_and_loses_nothing(
 async def test_a_pipeline_that_stops_fails_healthz(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def bug(self: Seamline, offset: int, processed: int) -> None:
+    def bug(self: Seamline, partition: int, offset: int, processed: int) -> None:
         raise RuntimeError("a bug in the runner's bookkeeping")
 
     monkeypatch.setattr(Seamline, "_committed", bug)

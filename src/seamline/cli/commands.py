@@ -139,6 +139,46 @@ def _exit_cleanly(_signal: int, _frame: object) -> None:
 
 
 @app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What is running on the data directory: processes, log lag, deliveries."""
+    from rich.table import Table
+
+    from seamline.data_dir import open_state
+    from seamline.ops.status import status as read_status
+
+    settings = _settings(ctx)
+    engine = open_state(settings)
+    try:
+        found = read_status(settings, engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(found))
+        return
+    if found["processes"]:
+        table = Table("role", "pid", "running", "restarts", "last exit", title="processes")
+        for p in found["processes"]:
+            table.add_row(
+                f"{p['role']}-{p['index']}",
+                str(p["pid"] or "-"),
+                "yes" if p["running"] else "no",
+                str(p["restarts"]),
+                "-" if p["last_exit"] is None else str(p["last_exit"]),
+            )
+        console.print(table)
+    else:
+        console.print("no supervisor is running on this data directory")
+    table = Table("partition", "end", "committed", "lag", title="log")
+    for row in found["partitions"]:
+        table.add_row(*(str(row[k]) for k in ("partition", "end", "committed", "lag")))
+    console.print(table)
+    console.print(f"deliveries pending: {found['pending']}  dead letters: {found['dead_letters']}")
+
+
+@app.command()
 def init(ctx: typer.Context) -> None:
     """Create the data directory and its state store without starting the server (`serve`
     does this on first start), e.g. to create sources and tokens first."""
@@ -248,7 +288,10 @@ def events_count(
     if as_json:
         print(json.dumps(counts))
     else:
-        console.print(f"accepted: {counts['accepted']}  stored: {counts['stored']}")
+        accepted = "n/a (JetStream: see `seamline status`)"
+        if counts["accepted"] is not None:
+            accepted = str(counts["accepted"])
+        console.print(f"accepted: {accepted}  stored: {counts['stored']}")
 
 
 @events_app.command("tail")

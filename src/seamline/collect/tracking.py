@@ -7,6 +7,7 @@ The answer is 200 only once every accepted message of the request is durable.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -29,6 +30,7 @@ from seamline.log.base import LogWriter
 from seamline.metrics import Metrics
 from seamline.spec import Limits, Rejection, parse_request
 from seamline.spec.envelope import Envelope, envelope_encoder
+from seamline.spec.messages import Message
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -159,9 +161,14 @@ class TrackingAPI:
             )
             for m in parsed.messages
         ]
+        first = parsed.messages[0]
         try:
             with self._metrics.append_seconds.time():
-                await self._log.append(envelopes)
+                await self._log.append_request(
+                    envelopes,
+                    request_id(source.id, parsed.messages),
+                    str(first.user_id or first.anonymous_id or first.message_id or ""),
+                )
         except (OSError, RuntimeError) as exc:
             logger.error("log append failed: %s", exc)
             raise Unavailable("the log could not store the messages; retry later") from None
@@ -217,3 +224,11 @@ async def preflight(scope: Scope, send: Send) -> None:
     ]
     await send({"type": "http.response.start", "status": 204, "headers": headers})
     await send({"type": "http.response.body", "body": b""})
+
+
+def request_id(source_id: str, messages: list[Message]) -> str:
+    """The same for a retried request: its source and its messages' ids (receivedAt differs)."""
+    digest = hashlib.blake2b(source_id.encode(), digest_size=16)
+    for message in messages:
+        digest.update(b"\n" + (message.message_id or "").encode())
+    return digest.hexdigest()

@@ -107,3 +107,11 @@ class LogWriter(Protocol):
     async def append(self, payloads: Sequence[bytes]) -> int:
         """Append records in order; return the first one's offset once all are durable."""
         ...
+
+    async def append_request(self, payloads: Sequence[bytes], request_id: str, key: str) -> None:
+        """Append one Tracking API request's envelopes; return once durable.
+
+        `request_id` is the same for a retry of the same request (the JetStream log drops the
+        retry inside its duplicate window); `key` keeps one user's requests in one partition.
+        """
+        ...

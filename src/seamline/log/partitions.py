@@ -41,6 +41,11 @@ class LocalWriter:
         """Append from a worker thread and wait until durable; the first record's offset."""
         return self.log.submit(payloads).result()
 
+    async def append_request(self, payloads: Sequence[bytes], request_id: str, key: str) -> None:
+        # A record per message: the group commit already shares one write and one fsync
+        # between requests, and the dedup stage drops a retried request's messages.
+        await self.log.append(payloads)
+
     async def close(self) -> None:
         await self.log.close()
         self._lock.close()
@@ -193,3 +198,6 @@ class LazyWriter:
 
     def submit(self, payloads: Sequence[bytes]) -> int:
         return self.writer.submit(payloads)
+
+    async def append_request(self, payloads: Sequence[bytes], request_id: str, key: str) -> None:
+        await self.writer.append_request(payloads, request_id, key)

@@ -14,12 +14,16 @@ from seamline.data_dir import DataDir
 from seamline.log.partitions import LocalPartitions
 
 
-def count_events(settings: Settings) -> dict[str, int]:
-    """`accepted` durable log records and `stored` event-store rows; live while serving."""
+def count_events(settings: Settings) -> dict[str, int | None]:
+    """`accepted` durable log records (None on JetStream) and `stored` event-store rows; live
+    while serving."""
     from seamline.data_dir import open_state
+    from seamline.ops.status import log_partitions
     from seamline.store.event_files import EventFiles
 
-    accepted = sum(LocalPartitions(DataDir(settings.data_dir).log).end_offsets().values())
+    # A record is a message in the local log. On JetStream a record is a request and offsets
+    # are the stream's sequence numbers, so there is no count of accepted messages to show.
+    accepted = None if settings.log_url else sum(r["end"] for r in log_partitions(settings))
     engine = open_state(settings)
     try:
         stored = EventFiles(engine).rows()

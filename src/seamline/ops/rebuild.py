@@ -20,7 +20,7 @@ from sqlalchemy import delete
 from seamline.app import Seamline, ServeLock
 from seamline.config import Settings
 from seamline.data_dir import DataDir, open_state
-from seamline.errors import Unavailable
+from seamline.errors import InvalidInput, Unavailable
 from seamline.log.partitions import LocalPartitions
 from seamline.pipeline.runner import CONSUMER
 from seamline.store.state import (
@@ -59,6 +59,10 @@ def _remove(path: Path) -> None:
 
 def reset_derived(settings: Settings) -> int:
     """Empty the derived stores and rewind the pipeline; returns how many records to replay."""
+    if settings.log_url:
+        raise InvalidInput(
+            "rebuild replays the local log; with log_url (JetStream) it is not supported yet"
+        )
     paths = DataDir(settings.data_dir)
     lock = ServeLock(paths.lock)
     lock.acquire()  # refuses while a server runs on this data directory
@@ -113,7 +117,8 @@ def replay(settings: Settings, on_progress: Callable[[int], None]) -> Replayed:
         await app.start()
         runner = app.runner
         assert runner is not None
-        ends = app.log_partitions.end_offsets()
+        assert app.local_log is not None  # reset_derived refused a JetStream log
+        ends = app.local_log.end_offsets()
         end = sum(ends.values())
 
         def done() -> int:

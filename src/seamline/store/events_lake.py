@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,12 @@ class LakeEventStore:
         *,
         writable: bool = True,
         compact: bool = True,
+        owned: Callable[[], Collection[int]] | None = None,
     ) -> None:
         self.root = root
+        # Compaction rewrites only partitions this process writes (pipeline workers on other
+        # machines compact theirs); None: every partition.
+        self._owned = owned
         if writable:
             root.mkdir(parents=True, exist_ok=True)
         self._own_catalog = catalog is None
@@ -199,6 +203,9 @@ class LakeEventStore:
         with self._rewriting:
             live = self.catalog.live()
             partitions = sorted({f.partition for f in live})
+            if self._owned is not None:
+                mine = self._owned()
+                partitions = [p for p in partitions if p in mine]
             for partition in partitions:
                 for run in _runs([f for f in live if f.partition == partition]):
                     self._merge(run)

@@ -373,6 +373,15 @@ seen_messages = Table(
     Column("seen_at", Double, nullable=False, index=True),
 )
 
+partition_leases = Table(
+    "partition_leases",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("log_partition", Integer, primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
     """`values` in lists of at most `size`, for IN lists under the bound-parameter limits."""
