@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from seamline.log.nats import NatsLog, NatsUnavailable, NatsWriter, partition_for
 from seamline.log.nats_reader import ConsumerLost, _sequences
 from tests.log.conftest import drop_stream
-from tests.nats_server import NatsCluster, _free_port
+from tests.nats_server import NatsCluster, NatsServer, _free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -222,6 +222,30 @@ async def test_connecting_to_no_server_names_the_url() -> None:
     url = f"nats://127.0.0.1:{_free_port()}"
     with pytest.raises(NatsUnavailable, match=f"cannot connect to NATS at {url}"):
         await NatsLog.connect([url])
+
+
+async def test_a_server_list_skips_a_dead_server(nats_server_url: str) -> None:
+    dead = f"nats://127.0.0.1:{_free_port()}"
+    name = f"T{uuid.uuid4().hex[:12]}"
+    log = await NatsLog.connect([dead, nats_server_url], stream=name, subject_prefix=name)
+    try:
+        assert await log.writer().append([b"up"], partition=0, msg_id="up") == 1
+    finally:
+        await log.close()
+        await drop_stream([nats_server_url], name)
+
+
+async def test_an_append_no_server_acknowledges_raises_after_the_deadline() -> None:
+    with NatsServer() as server:
+        log = await NatsLog.connect([server.url])
+        try:
+            writer = log.writer(deadline=1.5)
+            await writer.append([b"before"], partition=0, msg_id="before")
+            server.nodes[0].kill()
+            with pytest.raises(NatsUnavailable, match=f"NATS at {server.url} did not acknowledge"):
+                await writer.append([b"after"], partition=0, msg_id="after")
+        finally:
+            await log.close()
 
 
 def test_keys_land_on_stable_partitions() -> None:
