@@ -203,7 +203,7 @@ async def test_an_existing_stream_with_other_settings_is_kept_with_a_warning(
     nats_log: NatsLog, nats_server_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     await nats_log.writer().append([b"kept"], partition=0, msg_id="kept")
-    with caplog.at_level(logging.WARNING, logger="seamline.log.nats"):
+    with caplog.at_level(logging.WARNING, logger="seamline.log.nats_client"):
         other = await NatsLog.connect(
             [nats_server_url],
             stream=nats_log.stream,
@@ -276,7 +276,7 @@ async def test_killing_the_stream_leader_while_appending_loses_and_doubles_nothi
             i += 1
 
     killed = None
-    with caplog.at_level(logging.INFO, logger="seamline.log.nats_writer"):
+    with caplog.at_level(logging.DEBUG, logger="seamline.log.nats_writer"):
         lanes = [asyncio.create_task(append_in_a_loop(lane)) for lane in range(3)]
         try:
             while len(acked) < 200:

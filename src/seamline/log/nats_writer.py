@@ -86,7 +86,7 @@ class NatsWriter:
                         f"{subject} (id {msg_id}) within {self.deadline:g} s: "
                         f"{type(exc).__name__} {exc}"
                     ) from exc
-                logger.info(
+                logger.debug(  # per try: an election retries every append in flight
                     "append to %s (id %s) not acknowledged (%r); retrying", subject, msg_id, exc
                 )
                 await asyncio.sleep(min(pause, left))
