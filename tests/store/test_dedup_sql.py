@@ -163,3 +163,37 @@ def test_concurrent_workers_remember_overlapping_keys(state_url: str) -> None:
         assert SqlSeenMessages(engine).first_offsets(list(seen_by[0])) == seen_by[0]
     finally:
         engine.dispose()
+
+
+def test_concurrent_workers_prune_each_row_once(state_url: str) -> None:
+    """Two workers pruning the same expired rows at once: no error, and together they delete
+    each row once (on PostgreSQL each skips the rows the other holds)."""
+    engines = [open_state_store(state_url) for _ in range(2)]
+    try:
+        stores = [SqlSeenMessages(e) for e in engines]
+        stores[0].remember([("src_a", f"m{i}", i, float(i % 100)) for i in range(20_000)])
+        start = threading.Barrier(2)
+        counts = [0, 0]
+        errors: list[BaseException] = []
+
+        def prune(worker: int) -> None:
+            try:
+                start.wait(timeout=60)
+                counts[worker] = stores[worker].forget_before(1000.0)
+            except BaseException as exc:  # reported to the test below, with its traceback
+                errors.append(exc)
+
+        threads = [threading.Thread(target=prune, args=(w,)) for w in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        # SKIP LOCKED may leave a worker a short last chunk while the other still deletes:
+        # whatever one left, the other (or the next call) takes.
+        assert sum(counts) + stores[0].forget_before(1000.0) == 20_000
+        assert stores[1].first_offsets([("src_a", "m1")]) == {}
+    finally:
+        for e in engines:
+            e.dispose()
