@@ -71,3 +71,16 @@ def test_with_postgresql_state_commands_need_no_local_data_dir(
     counted = cli("--data-dir", nowhere, "events", "count", env=env)
     assert counted.returncode == 2
     assert f"no Seamline data directory at {nowhere}" in counted.stderr
+
+
+def test_init_with_postgresql_makes_the_data_dir_it_says_is_ready(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    env = {"SEAMLINE_DATABASE_URL": postgres_url}
+    data = tmp_path / "data"
+    made = cli("--data-dir", str(data), "init", env=env)
+    assert made.returncode == 0, made.stderr
+    assert "ready at" in made.stdout and data.is_dir()
+    counted = cli("--data-dir", str(data), "events", "count", "--json", env=env)
+    assert counted.returncode == 0, counted.stderr
+    assert json.loads(counted.stdout) == {"accepted": 0, "stored": 0}

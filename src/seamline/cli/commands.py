@@ -183,10 +183,13 @@ def init(ctx: typer.Context) -> None:
     """Create the data directory and its state store without starting the server (`serve`
     does this on first start), e.g. to create sources and tokens first."""
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
-    from seamline.data_dir import open_sources
+    from seamline.data_dir import DataDir, make_private, open_sources
 
     settings = _settings(ctx, create=True)
     open_sources(settings).ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
+    # With the state in PostgreSQL nothing above touched the directory; the commands that
+    # read the log or the event store (`status`, `events`) still need it to exist.
+    make_private(DataDir(settings.data_dir).root)
     console.print(f"Seamline data directory ready at {escape(str(settings.data_dir.resolve()))}")
 
 
