@@ -145,12 +145,26 @@ def bootstrap(settings: Settings) -> Source:
     try:
         store = SqlSourceStore(engine)
         store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
-        for source in store.list(DEFAULT_WORKSPACE_ID):
-            if same_name(source.name, DEV_SOURCE_NAME):  # names are unique ignoring case
-                return source
-        return store.create(new_source(DEV_SOURCE_NAME, DEFAULT_WORKSPACE_ID))
+        found = _development_source(store)
+        if found is not None:
+            return found
+        try:
+            return store.create(new_source(DEV_SOURCE_NAME, DEFAULT_WORKSPACE_ID))
+        except Conflict:
+            # Roles starting together on one database: another process made it meanwhile.
+            found = _development_source(store)
+            if found is None:
+                raise
+            return found
     finally:
         engine.dispose()
+
+
+def _development_source(store: SqlSourceStore) -> Source | None:
+    for source in store.list(DEFAULT_WORKSPACE_ID):
+        if same_name(source.name, DEV_SOURCE_NAME):  # names are unique ignoring case
+            return source
+    return None
 
 
 COLLECT, PIPELINE, DELIVER = "collect", "pipeline", "deliver"

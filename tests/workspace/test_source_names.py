@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from seamline.collect.sources import new_source
 from seamline.config import Settings
 from seamline.errors import Conflict, InvalidInput
 from seamline.store.sources_sql import SqlSourceStore
-from seamline.store.state import sources
+from seamline.store.state import open_state_store, sources
 from seamline.workspace.apply import source_ids
 from tests.test_cli import cli
 
@@ -49,6 +50,33 @@ def test_apply_refuses_a_name_that_stored_sources_share(engine: Engine) -> None:
     assert "2 sources" in ambiguous.value.message
     assert made[0].id in ambiguous.value.message and made[1].id in ambiguous.value.message
     assert source_id(made[1].id) == made[1].id  # an id is never ambiguous
+
+
+def test_roles_starting_together_on_one_database_share_the_development_source(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Each `serve --role R` bootstraps the workspace; started at once (compose, the cluster
+    test), those that lose the race to create the development source take the winner's."""
+    open_state_store(postgres_url).dispose()  # migrated first, as `seamline init` does
+    settings = Settings(data_dir=tmp_path / "unused", database_url=postgres_url)
+    together = threading.Barrier(6)
+    made: list[str] = []
+    refused: list[Conflict] = []
+
+    def start_a_role() -> None:
+        together.wait()
+        try:
+            made.append(bootstrap(settings).id)
+        except Conflict as error:
+            refused.append(error)
+
+    roles = [threading.Thread(target=start_a_role) for _ in range(6)]
+    for role in roles:
+        role.start()
+    for role in roles:
+        role.join()
+    assert refused == []
+    assert len(made) == 6 and len(set(made)) == 1
 
 
 def _row(source: object) -> dict[str, object]:

@@ -20,16 +20,22 @@ class SqlSourceStore:
 
     def ensure_workspace(self, workspace_id: str, name: str) -> bool:
         """Create the workspace unless it exists; True when it was created."""
-        with self._engine.begin() as conn:
-            found = conn.execute(
-                select(workspaces.c.id).where(workspaces.c.id == workspace_id)
-            ).first()
-            if found is not None:
-                return False
-            conn.execute(
-                insert(workspaces).values(id=workspace_id, name=name, created_at=datetime.now(UTC))
-            )
-            return True
+        try:
+            with self._engine.begin() as conn:
+                found = conn.execute(
+                    select(workspaces.c.id).where(workspaces.c.id == workspace_id)
+                ).first()
+                if found is not None:
+                    return False
+                conn.execute(
+                    insert(workspaces).values(
+                        id=workspace_id, name=name, created_at=datetime.now(UTC)
+                    )
+                )
+                return True
+        except IntegrityError:
+            # Another process (roles starting together on one database) created it meanwhile.
+            return False
 
     def create(self, source: Source) -> Source:
         try:
