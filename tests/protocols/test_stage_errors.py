@@ -16,6 +16,7 @@ from seamline.app import Seamline, bootstrap
 from seamline.config import Settings
 from seamline.pipeline.batch import Batch
 from seamline.pipeline.profiles_stage import UpdateTraits
+from seamline.roles.pipeline import PipelineRole
 from seamline.spec import Envelope, Message
 from seamline.spec.envelope import envelope_encoder
 from tests.protocols.conftest import Workspace
@@ -119,10 +120,10 @@ async def test_an_outage_keeps_readyz_at_503_accepts_events_and_loses_nothing(
 async def test_a_pipeline_that_stops_fails_healthz(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def bug(self: Seamline, partition: int, offset: int, processed: int) -> None:
+    def bug(self: PipelineRole, partition: int, offset: int, processed: int) -> None:
         raise RuntimeError("a bug in the runner's bookkeeping")
 
-    monkeypatch.setattr(Seamline, "_committed", bug)
+    monkeypatch.setattr(PipelineRole, "_committed", bug)
     settings = Settings(data_dir=tmp_path / "data")
     source = bootstrap(settings)
     app = Seamline(settings)

@@ -28,7 +28,8 @@ class Sealer:
         except (ValueError, TypeError):
             raise InvalidInput(
                 "secret_key must be 32 url-safe base64-encoded bytes; make one with "
-                '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key())"`'
+                '`python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"`'
             ) from None
 
     def seal(self, text: str) -> dict[str, str]:

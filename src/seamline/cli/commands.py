@@ -104,11 +104,18 @@ def serve(
     if role is None or role == "all":
         _serve_here(settings, role)
         return
+    from seamline.roles import STOP_ASKED
+
+    if role in ("pipeline", "deliver"):
+        # A stop asked for while the role is still starting is remembered, not obeyed at once:
+        # the role starts, then stops the orderly way (the pipeline drains the log).
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, lambda *_: STOP_ASKED.set())
     from seamline.app import bootstrap
-    from seamline.roles.process import run_role
+    from seamline.roles import process
 
     bootstrap(settings)  # the state store's schema, when this role starts first
-    sys.exit(run_role(settings, role))
+    sys.exit(process.run_role(settings, role))
 
 
 def _serve_here(settings: Settings, role: str | None) -> None:

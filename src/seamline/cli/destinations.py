@@ -117,8 +117,8 @@ def register(app: typer.Typer, settings: Any) -> None:
         start: Annotated[str, typer.Option("--from", help="ISO 8601 time (inclusive).")],
         end: Annotated[str, typer.Option("--to", help="ISO 8601 time (exclusive).")],
     ) -> None:
-        """Queue stored events of a time range for one destination again (server stopped; while
-        it runs use `POST /api/v1/destinations/NAME/replay`). `serve` delivers them."""
+        """Queue stored events of a time range for one destination again (while the server runs
+        too; or `POST /api/v1/destinations/NAME/replay`). `serve` delivers them."""
         from seamline.app import Seamline
 
         begin, finish = _time(start, "--from"), _time(end, "--to")

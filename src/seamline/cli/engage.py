@@ -31,16 +31,16 @@ def _definition(path: Path) -> dict[str, Any]:
 
 
 def _with_app(config: Any, work: Callable[[Any], T], started: bool = False) -> T:
-    """Run `work(app)` in a thread on a Seamline over the data directory (its lock: exit 2
-    while a server runs); `started` runs the pipeline too, so announcements reach the log and
-    are drained by `stop()`."""
+    """Run `work(app)` in a thread on a Seamline with no role, beside a running server if
+    there is one: it reads the stores, and what it announces (audience entries and exits) is
+    appended to the log for the pipeline to route. (`started` is kept for callers: the log is
+    always connected now.)"""
     from seamline.app import Seamline
 
     async def run() -> T:
         app = Seamline(config, roles=frozenset())
         try:
-            if started:
-                await app.start()
+            await app.start()  # no role: connects the log (JetStream) and nothing more
             return await asyncio.to_thread(work, app)
         finally:
             await app.stop()
@@ -82,7 +82,7 @@ def _predictions(settings: Any) -> typer.Typer:
 
 
 def _commands(kind: str, noun: str, settings: Any) -> typer.Typer:
-    group = typer.Typer(no_args_is_help=True, help=f"Engage: {noun}s (the server must be stopped).")
+    group = typer.Typer(no_args_is_help=True, help=f"Engage: {noun}s (also while serving).")
 
     def with_app(ctx: typer.Context, work: Callable[[Any], T], started: bool = False) -> T:
         return _with_app(settings(ctx), work, started)

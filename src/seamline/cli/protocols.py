@@ -176,8 +176,8 @@ def register(app: typer.Typer, settings: Any) -> None:
         ctx: typer.Context,
         source: Annotated[str | None, typer.Option(help="Source name or id.")] = None,
     ) -> None:
-        """Run held messages through the pipeline again (stop the server first, or use
-        `POST /api/v1/held/rerun` while it runs)."""
+        """Run held messages through the pipeline again (appended to the log beside a running
+        server; or `POST /api/v1/held/rerun`)."""
         import asyncio
 
         from seamline.app import Seamline

@@ -13,7 +13,9 @@ outage of a store is waited out with backoff; see `pipeline.guard`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +28,7 @@ from seamline.log.base import (
     EventLog,
     LogRecord,
     PartitionedLog,
+    partition_of,
     partition_range,
     position,
 )
@@ -38,13 +41,16 @@ CONSUMER = "pipeline"
 REFRESH_PARTITIONS = 1.0
 logger = logging.getLogger(__name__)
 
+Buffered = tuple[tuple[float, int, int], int, list[Item]]
+"""A record read ahead: (receivedAt, partition, offset) to merge by, its offset, its items."""
+
 Claims = Callable[[list[int]], Awaitable[list[int]]]
 """Given the log's partitions, those this worker may process now (all, unless shared)."""
 
 
 class PipelineRunner:
-    """Runs `stages` in order over batches of about `batch_size` messages, one partition's
-    records per batch, taking the partitions in turn."""
+    """Runs `stages` in order over batches of about `batch_size` messages, merged from the
+    partitions by the time they arrived."""
 
     def __init__(
         self,
@@ -74,6 +80,7 @@ class PipelineRunner:
         self.guard = guard
         self.committed: dict[int, int] = {}  # partition → offset committed
         self._next: dict[int, int] = {}  # partition → offset to read next
+        self._buffers: dict[int, collections.deque[Buffered]] = {}  # read, not yet taken
         self._per_record = 1.0  # messages per log record, to size reads
         self.undecodable = 0
 
@@ -89,6 +96,7 @@ class PipelineRunner:
         for partition in list(self._next):
             if partition not in mine:
                 del self._next[partition]
+                self._buffers.pop(partition, None)
                 self.committed.pop(partition, None)
         for partition in mine:
             if partition in self._next:
@@ -97,18 +105,18 @@ class PipelineRunner:
             if self._on_resume is not None:
                 await asyncio.to_thread(self._on_resume, *partition_range(partition, offset))
             self.committed[partition] = self._next[partition] = offset
+            self._buffers[partition] = collections.deque()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process until `stop` is set and everything appended before then is processed.
 
         The `tail` stages of one batch run while the other stages work on the next batch (they
         touch different stores, and the event store's write mostly runs outside the GIL); a
-        batch's offset is committed once its tail is done, in order.
+        batch's offsets are committed once its tail is done, in order.
         """
         finishing: asyncio.Task[None] | None = None
         halting = asyncio.create_task(self._halt_on(stop))
         refreshed = 0.0
-        turn = 0
         try:
             while True:
                 if time.monotonic() - refreshed > REFRESH_PARTITIONS:
@@ -120,8 +128,9 @@ class PipelineRunner:
                 # Read `stop` before reading the log: a round of empty reads that began after
                 # the stop request has seen every append made before it, so draining is done.
                 stopping = stop.is_set()
-                found = await self._read_round(turn)
-                if found is None:
+                await self._fill()
+                taken = self._take()
+                if taken is None:
                     if finishing is not None:
                         await finishing
                         finishing = None
@@ -129,20 +138,16 @@ class PipelineRunner:
                         return
                     await self._log.wait(dict(self._next), 0.2)
                     continue
-                partition, records = found
-                turn += 1
+                items, ends = taken
                 began = time.perf_counter()
-                batch = await asyncio.to_thread(self._process, partition, records)
-                self._next[partition] = records[-1].offset + 1
+                batch = await asyncio.to_thread(self._process, items)
                 if self._yield_for is not None and not stopping:
                     pause = self._yield_for(time.perf_counter() - began)
                     if pause > 0:
                         await asyncio.sleep(pause)
                 if finishing is not None:
                     await finishing
-                finishing = asyncio.create_task(
-                    self._finish(batch, partition, self._next[partition])
-                )
+                finishing = asyncio.create_task(self._finish(batch, ends))
         except Halted as halted:
             # Stopping while a store is down: what is not committed is processed after a restart.
             logger.warning(
@@ -154,43 +159,49 @@ class PipelineRunner:
                 with contextlib.suppress(Halted):
                     await finishing
 
-    async def _read_round(self, turn: int) -> tuple[int, list[LogRecord]] | None:
-        """The next records of the first partition, in turn, that has some."""
-        partitions = sorted(self._next)
+    async def _fill(self) -> None:
+        """Read ahead every partition whose buffer ran dry."""
         wanted = max(1, int(self._batch_size / self._per_record))
-        for i in range(len(partitions)):
-            partition = partitions[(turn + i) % len(partitions)]
+        for partition, buffer in self._buffers.items():
+            if buffer:
+                continue
             records = await self._log.read(partition, self._next[partition], wanted)
             if records:
-                return partition, records
-        return None
+                decoded = await asyncio.to_thread(self._decode, partition, records)
+                buffer.extend(decoded)
+                self._next[partition] = records[-1].offset + 1
 
-    async def _halt_on(self, stop: asyncio.Event) -> None:
-        """Once stopping, a stage waiting out an outage gives up instead of holding the stop."""
-        if self.guard is None:
-            return
-        self.guard.halt.clear()
-        await stop.wait()
-        self.guard.halt.set()
+    def _take(self) -> tuple[list[Item], dict[int, int]] | None:
+        """About `batch_size` messages from the partitions' buffers, in receivedAt order.
 
-    def _run(self, stage: Stage, batch: Batch) -> Batch:
-        return stage(batch) if self.guard is None else self.guard.run(stage, batch)
+        Collect workers append to their own partitions, so merging them by the time each
+        message arrived processes them (and a rebuild replays them) in about the order they
+        came in: the order identity resolution sees decides which event founds a profile.
+        The merge stops when a buffer that held records runs dry (more may be in the log);
+        returns the items and, per partition, the offset to commit after them.
+        """
+        heads = [(buffer[0][0], p) for p, buffer in self._buffers.items() if buffer]
+        if not heads:
+            return None
+        heapq.heapify(heads)
+        items: list[Item] = []
+        ends: dict[int, int] = {}
+        records = 0
+        while heads and len(items) < self._batch_size:
+            _, partition = heapq.heappop(heads)
+            buffer = self._buffers[partition]
+            _, offset, envelopes = buffer.popleft()
+            items.extend(envelopes)
+            ends[partition] = offset + 1
+            records += 1
+            if not buffer:
+                break
+            heapq.heappush(heads, (buffer[0][0], partition))
+        self._per_record = 0.8 * self._per_record + 0.2 * max(1.0, len(items) / records)
+        return items, ends
 
-    async def _finish(self, batch: Batch, partition: int, offset: int) -> None:
-        if self._tail:
-            batch = await asyncio.to_thread(self._run_tail, batch)
-        await self._log.commit(self._consumer, partition, offset)
-        self.committed[partition] = offset
-        if self._on_commit is not None:
-            self._on_commit(partition, offset, len(batch))
-
-    def _run_tail(self, batch: Batch) -> Batch:
-        for stage in self._tail:
-            batch = self._run(stage, batch)
-        return batch
-
-    def _process(self, partition: int, records: list[LogRecord]) -> Batch:
-        batch: Batch = []
+    def _decode(self, partition: int, records: list[LogRecord]) -> list[Buffered]:
+        decoded: list[Buffered] = []
         for record in records:
             try:
                 envelopes = decode_record(record.payload)
@@ -203,10 +214,49 @@ class PipelineRunner:
                     record.offset,
                     partition,
                 )
+                decoded.append(((0.0, partition, record.offset), record.offset, []))
                 continue
-            for index, envelope in enumerate(envelopes):
-                batch.append(Item(position(partition, record.offset, index), envelope))
-        self._per_record = 0.8 * self._per_record + 0.2 * max(1.0, len(batch) / len(records))
+            first = envelopes[0].message.received_at if envelopes else None
+            key = (first.timestamp() if first is not None else 0.0, partition, record.offset)
+            items = [
+                Item(position(partition, record.offset, index), envelope)
+                for index, envelope in enumerate(envelopes)
+            ]
+            decoded.append((key, record.offset, items))
+        return decoded
+
+    async def _halt_on(self, stop: asyncio.Event) -> None:
+        """Once stopping, a stage waiting out an outage gives up instead of holding the stop."""
+        if self.guard is None:
+            return
+        self.guard.halt.clear()
+        await stop.wait()
+        self.guard.halt.set()
+
+    def _run(self, stage: Stage, batch: Batch) -> Batch:
+        return stage(batch) if self.guard is None else self.guard.run(stage, batch)
+
+    async def _finish(self, batch: Batch, ends: dict[int, int]) -> None:
+        if self._tail:
+            batch = await asyncio.to_thread(self._run_tail, batch)
+        counts: dict[int, int] = dict.fromkeys(ends, 0)
+        for item in batch:
+            partition = partition_of(item.offset)
+            if partition in counts:
+                counts[partition] += 1
+        for partition, offset in ends.items():
+            await self._log.commit(self._consumer, partition, offset)
+            self.committed[partition] = offset
+            if self._on_commit is not None:
+                self._on_commit(partition, offset, counts[partition])
+
+    def _run_tail(self, batch: Batch) -> Batch:
+        for stage in self._tail:
+            batch = self._run(stage, batch)
+        return batch
+
+    def _process(self, items: list[Item]) -> Batch:
+        batch: Batch = items
         for stage in self._stages:
             batch = self._run(stage, batch)
         return batch

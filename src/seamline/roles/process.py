@@ -18,8 +18,10 @@ import sys
 
 from seamline.app import ALL_ROLES, COLLECT, DELIVER, PIPELINE, Seamline, tune_runtime
 from seamline.config import Settings
+from seamline.roles import STOP_ASKED
 
 ROLES = ("collect", "pipeline", "deliver", "all")
+
 logger = logging.getLogger(__name__)
 
 
@@ -63,6 +65,8 @@ async def _background(settings: Settings, role: str) -> int:
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, stop.set)
+    if STOP_ASKED.is_set():
+        stop.set()
     await app.start()
     logger.info("%s role started (pid %d)", role, _pid())
     while not stop.is_set() and app.failure is None:

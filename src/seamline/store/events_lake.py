@@ -67,6 +67,9 @@ class LakeEventStore:
         # One thread: the pipeline's other stages need the second core more (measured 12.5 ms
         # per 2,000-row file with one thread, 17 ms with the default on 2 cores).
         self._writer.execute("SET threads = 1")
+        # Compaction, rewrites and loads run on their own connection, under `_rewriting`: DuckDB
+        # refuses a second call on a connection that is busy, and the pipeline writes meanwhile.
+        self._rewriter = duckdb.connect()
         self._reader = duckdb.connect()
         self._reader.execute("SET enable_object_cache = true")  # Parquet footers, per file
         self._view_lock = threading.Lock()
@@ -103,7 +106,7 @@ class LakeEventStore:
         name = f"{partition}/{first:019d}-{secrets.token_hex(4)}.parquet"
         self._writer.register("incoming", incoming(items))
         try:
-            size = self._copy(SELECT_ROWS, name)
+            size = self._copy(self._writer, SELECT_ROWS, name)
         finally:
             self._writer.unregister("incoming")
         return EventFile(0, name, partition, first, last, len(items), size)
@@ -116,23 +119,36 @@ class LakeEventStore:
         """
         if rows.num_rows == 0:
             return 0
+        with self._rewriting:
+            return self._load(rows)
+
+    def _load(self, rows: pa.Table) -> int:
         names = ", ".join(name for name, _ in COLUMNS)
-        self._writer.register("loaded", rows)
+        self._rewriter.register("loaded", rows)
         try:
-            first, last = self._writer.execute(
+            found = self._rewriter.execute(
                 "SELECT min(log_offset), max(log_offset) FROM loaded"
-            ).fetchone() or (0, 0)
+            ).fetchall()
+            first, last = found[0]
             partition = partition_of(int(first))
             name = f"{partition}/{int(first):019d}-{secrets.token_hex(4)}.parquet"
-            size = self._copy(f"SELECT {names} FROM loaded ORDER BY log_offset", name, "zstd")
+            size = self._copy(
+                self._rewriter, f"SELECT {names} FROM loaded ORDER BY log_offset", name, "zstd"
+            )
         finally:
-            self._writer.unregister("loaded")
+            self._rewriter.unregister("loaded")
         self.catalog.add(
             [EventFile(0, name, partition, int(first), int(last), rows.num_rows, size)]
         )
         return int(rows.num_rows)
 
-    def _copy(self, select: str, name: str, compression: str = "snappy") -> int:
+    def _copy(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        select: str,
+        name: str,
+        compression: str = "snappy",
+    ) -> int:
         """Write `select`'s rows to the file `name` durably and atomically; its size.
 
         Batches are written with snappy (half zstd's time per batch); merged files with zstd,
@@ -141,9 +157,9 @@ class LakeEventStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         temporary = final.with_name(final.name + ".tmp")
         quoted = str(temporary).replace("'", "''")
-        self._writer.execute(
+        connection.execute(
             f"COPY ({select}) TO '{quoted}' (FORMAT parquet, COMPRESSION {compression})"
-        )
+        ).fetchall()  # to the end: a result left open makes the connection refuse the next call
         fd = os.open(temporary, os.O_RDONLY)
         try:
             os.fsync(fd)  # the catalog will list it: it must be whole after a power loss
@@ -175,16 +191,17 @@ class LakeEventStore:
         added: list[EventFile] = []
         for file in files:
             source = self._quoted(file.path)
-            kept = self._writer.execute(
+            kept = self._rewriter.execute(
                 f"SELECT count(*), min(log_offset), max(log_offset) FROM read_parquet({source})"
                 f" WHERE {keep}"
-            ).fetchone()
-            assert kept is not None
+            ).fetchall()[0]
             dropped += file.rows - int(kept[0])
             if kept[0]:
                 name = f"{file.partition}/{int(kept[1]):019d}-{secrets.token_hex(4)}.parquet"
                 size = self._copy(
-                    f"SELECT * FROM read_parquet({source}) WHERE {keep} ORDER BY log_offset", name
+                    self._rewriter,
+                    f"SELECT * FROM read_parquet({source}) WHERE {keep} ORDER BY log_offset",
+                    name,
                 )
                 added.append(
                     EventFile(
@@ -217,7 +234,10 @@ class LakeEventStore:
         name = f"{run[0].partition}/{first:019d}-{secrets.token_hex(4)}.parquet"
         sources = ", ".join(self._quoted(f.path) for f in run)
         size = self._copy(
-            f"SELECT * FROM read_parquet([{sources}]) ORDER BY log_offset", name, "zstd"
+            self._rewriter,
+            f"SELECT * FROM read_parquet([{sources}]) ORDER BY log_offset",
+            name,
+            "zstd",
         )
         rows = sum(f.rows for f in run)
         self.catalog.replace(run, [EventFile(0, name, run[0].partition, first, last, rows, size)])
@@ -377,6 +397,7 @@ class LakeEventStore:
         if self._compactor is not None:
             self._compactor.join()
         self._writer.close()
+        self._rewriter.close()
         self._reader.close()
         if self._own_catalog:
             self._catalog_engine.dispose()

@@ -3,7 +3,8 @@
 Each worker, about once a second, renews its leases (and a row saying it is alive) and evens
 out the load: it takes free or expired partitions up to its fair share (partitions / live
 workers, rounded up) and gives back what is over it, so a worker that joins gets partitions and
-one that dies loses them when its leases expire. Claims are serialised (an advisory lock on PostgreSQL; SQLite has one writer).
+one that dies loses them when its leases expire. Claims are serialised (an advisory lock on
+PostgreSQL; SQLite has one writer).
 """
 
 from __future__ import annotations

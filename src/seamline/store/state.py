@@ -404,6 +404,10 @@ def open_state_store(url: str) -> Engine:
     """Create the engine for `url` and bring its schema to the latest migration."""
     # msgspec for JSON columns: several times faster than the stdlib on the outbox's payloads
     # and the identity graph's identifier lists, and it writes datetimes as ISO 8601.
+    # psycopg 3 is the driver Seamline ships; a bare postgresql:// would ask for psycopg2.
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            url = "postgresql+psycopg://" + url[len(bare) :]
     engine = create_engine(url, json_serializer=_json_text, json_deserializer=msgspec.json.decode)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

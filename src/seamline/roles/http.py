@@ -1,0 +1,120 @@
+"""The HTTP surface a collect worker serves beside the Tracking API: health and metrics, the
+management API, the Profile API and their docs pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from seamline import __version__
+from seamline.api.auth import token_dependency
+from seamline.api.destinations import DestinationsAPI
+from seamline.api.destinations import router as destinations_router
+from seamline.api.docs_pages import docs_routes
+from seamline.api.engage import router as engage_router
+from seamline.api.json_body import JsonBodies
+from seamline.api.profiles import ProfileAPI
+from seamline.api.profiles import router as profile_router
+from seamline.api.routes import json_http_error, json_seamline_error, json_validation_error, routes
+from seamline.api.workspace import WorkspaceAPI
+from seamline.api.workspace import router as workspace_router
+from seamline.errors import SeamlineError
+from seamline.ops.destinations import DestinationOps
+from seamline.ops.engage import EngageOps
+from seamline.protocols.records import HeldMessage
+from seamline.roles.parts import Parts
+
+
+def http_app(
+    parts: Parts,
+    *,
+    engage_ops: EngageOps,
+    destination_ops: DestinationOps,
+    rerun: Callable[[list[HeldMessage]], Awaitable[int]],
+    ready: Callable[[], str | None],
+    alive: Callable[[], str | None],
+    refresh_metrics: Callable[[], None],
+    lifespan: Callable[[Any], AbstractAsyncContextManager[None]],
+) -> FastAPI:
+    settings = parts.settings
+    framework = FastAPI(
+        title="Seamline",
+        version=__version__,
+        docs_url=None,  # served by docs_routes, without a CDN
+        redoc_url=None,
+        routes=routes(
+            write_keys=parts.write_keys,
+            metrics=parts.metrics,
+            ready=ready,
+            alive=alive,
+            public_url=settings.public_url,
+            refresh_metrics=refresh_metrics,
+            metrics_token=settings.metrics_token.get_secret_value()
+            if settings.metrics_token is not None
+            else None,
+        ),
+        exception_handlers={
+            HTTPException: json_http_error,
+            SeamlineError: json_seamline_error,
+            RequestValidationError: json_validation_error,
+        },
+        lifespan=lifespan,
+    )
+    # Management API bodies are JSON even when curl -d or a client labels them otherwise.
+    framework.add_middleware(JsonBodies)
+    framework.router.routes.extend(docs_routes("/openapi.json", "Seamline"))
+    framework.include_router(
+        profile_router(
+            ProfileAPI(
+                graph=parts.identity,
+                traits=parts.traits,
+                accounts=parts.accounts,
+                events=parts.events,
+                tokens=parts.tokens,
+                consent=parts.consent,
+                engage=parts.engage_traits,
+            )
+        )
+    )
+    # Before the workspace router: its generic `/api/v1/{kind}` would take `audiences`.
+    framework.include_router(
+        engage_router(
+            engage_ops,
+            parts.resources,
+            parts.sealer,
+            parts.rules.invalidate,
+            token_dependency(parts.tokens),
+        )
+    )
+    framework.include_router(
+        workspace_router(
+            WorkspaceAPI(
+                resources=parts.resources,
+                protocols=parts.protocols,
+                inventory=parts.inventory,
+                tokens=parts.tokens,
+                changed=parts.rules.invalidate,
+                rerun=rerun,
+                sealer=parts.sealer,
+                allow_private=settings.destinations_allow_private,
+            )
+        )
+    )
+    framework.include_router(
+        destinations_router(
+            DestinationsAPI(
+                destinations=lambda workspace_id: parts.rules.get(workspace_id).destinations,
+                outbox=parts.outbox,
+                replay=destination_ops.replay,
+                test=destination_ops.test,
+                check_authentication=destination_ops.check_authentication,
+            ),
+            token_dependency(parts.tokens),
+        )
+    )
+    return framework

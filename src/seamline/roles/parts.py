@@ -1,0 +1,139 @@
+"""What every role builds from the settings: the state store's tables, the event store, the
+workspace rules and the secrets that seal and salt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from seamline.access.sealing import Sealer, key_from
+from seamline.collect.sources import WriteKeys
+from seamline.config import Settings
+from seamline.data_dir import DataDir, make_private, open_state
+from seamline.engage.people import StoredPeople
+from seamline.engage.realtime import RealtimeEngine
+from seamline.identity.rules import DEFAULT_BLOCKED, DEFAULT_RULES, IdentifierRule, IdentityRules
+from seamline.metrics import Metrics
+from seamline.privacy.egress import Egress
+from seamline.privacy.fields import FieldClassifier
+from seamline.roles.names import PIPELINE
+from seamline.store.accounts_sql import SqlAccountStore
+from seamline.store.consent_sql import SqlConsentStore
+from seamline.store.engage_sql import SqlEngageStore
+from seamline.store.events_lake import LakeEventStore
+from seamline.store.identity_sql import SqlIdentityGraph
+from seamline.store.inventory_sql import SqlInventory
+from seamline.store.outbox_sql import SqlOutbox
+from seamline.store.protocols_sql import SqlProtocolsStore
+from seamline.store.resources_sql import SqlResourceStore
+from seamline.store.secrets_sql import PII_SALT, SqlWorkspaceSecrets
+from seamline.store.sources_sql import SqlSourceStore
+from seamline.store.suppressions_sql import SqlSuppressionList
+from seamline.store.tokens_sql import SqlTokenStore
+from seamline.store.traits_sql import SqlTraitStore
+from seamline.workspace.compiled import RulesCache, WorkspaceRules
+
+
+def identity_rules(settings: Settings) -> IdentityRules:
+    """The identity resolution rules the settings describe, on top of the defaults."""
+    rules = dict(DEFAULT_RULES)
+    for name, rule in settings.identity_types.items():
+        rules[name] = IdentifierRule(rule.priority, rule.limit, rule.window_seconds)
+    return IdentityRules(
+        rules,
+        blocked_values=(
+            DEFAULT_BLOCKED
+            if settings.identity_blocked_values is None
+            else settings.identity_blocked_values
+        ),
+        blocked_patterns=settings.identity_blocked_patterns,
+        custom=[(c.name, c.path) for c in settings.identity_custom_identifiers],
+    )
+
+
+def events_root(settings: Settings) -> Path:
+    """Where the event store's files live: `events_url` (a shared disk), else the data dir."""
+    if settings.events_url:
+        return Path(urlparse(settings.events_url).path)
+    return DataDir(settings.data_dir).events
+
+
+class Parts:
+    """The stores and rules of one process; `roles` says which of them it writes."""
+
+    def __init__(self, settings: Settings, roles: frozenset[str]) -> None:
+        self.settings = settings
+        self.paths = DataDir(settings.data_dir)
+        make_private(self.paths.root)  # before any store creates a file in it
+        self.metrics = Metrics()
+        self.state = open_state(settings)
+        self.sources = SqlSourceStore(self.state)
+        self.write_keys = WriteKeys(self.sources)
+        self.identity_rules = identity_rules(settings)
+        self.identity = SqlIdentityGraph(self.state)
+        self.traits = SqlTraitStore(self.state)
+        self.accounts = SqlAccountStore(self.state)
+        self.suppressions = SqlSuppressionList(self.state)
+        self.resources = SqlResourceStore(self.state)
+        self.protocols = SqlProtocolsStore(self.state)
+        self.inventory = SqlInventory(self.state)
+        self.consent = SqlConsentStore(self.state)
+        self.secrets = SqlWorkspaceSecrets(self.state)
+        self.tokens = SqlTokenStore(self.state)
+        self.outbox = SqlOutbox(self.state)
+        self.engage_store = SqlEngageStore(self.state)
+        self.sealer = Sealer(key_from(settings.secret_key, self.paths.root))
+        self.rules = RulesCache(self.resources, self.paths.functions, sealer=self.sealer)
+        # The pipeline's process says which log partitions it writes (compaction rewrites
+        # only those: workers on other machines compact theirs).
+        self.owned_partitions: Callable[[], Collection[int]] = frozenset
+        self.events = LakeEventStore(
+            events_root(settings),
+            self.state,
+            writable=PIPELINE in roles,
+            compact=PIPELINE in roles,
+            owned=lambda: self.owned_partitions(),
+        )
+        self.engage_engine = RealtimeEngine(
+            self.engage_store,
+            StoredPeople(self.traits, self.accounts),
+            self.events.track_events,
+        )
+        self._salts: dict[str, bytes] = {}
+        self._egress: dict[str, tuple[int, Egress]] = {}
+
+    def salt(self, workspace_id: str) -> bytes:
+        salt = self._salts.get(workspace_id)
+        if salt is None:
+            salt = self._salts[workspace_id] = self.secrets.get_or_create(workspace_id, PII_SALT)
+        return salt
+
+    def egress_for(self, workspace_id: str) -> Egress:
+        rules: WorkspaceRules = self.rules.get(workspace_id)
+        cached = self._egress.get(workspace_id)
+        if cached is None or cached[0] != rules.revision:
+            egress = Egress(
+                rules.consent,
+                [c for c in rules.pii_controls if c.destinations],
+                FieldClassifier(rules.matchers),
+                self.salt(workspace_id),
+            )
+            cached = self._egress[workspace_id] = (rules.revision, egress)
+        return cached[1]
+
+    def engage_traits(self, workspace_id: str, profile_id: str) -> dict[str, tuple[str, Any]]:
+        """A person's computed traits and audience memberships, by key, with their class."""
+        rules = self.rules.get(workspace_id).engage
+        stored = self.engage_store.values(workspace_id, [profile_id]).get(profile_id, {})
+        return {
+            key: ("audience" if key in rules.audiences else "computed_trait", value)
+            for key, (value, _) in stored.items()
+            if (key in rules.audiences or key in rules.traits) and value is not None
+        }
+
+    def close(self) -> None:
+        self.rules.close()
+        self.events.close()
+        self.state.dispose()
