@@ -46,11 +46,14 @@ class Server:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env}
+        # One collect worker unless a test asks for more: a server is then three processes
+        # (collect, pipeline, deliver) and starts sooner on two cores; tests/e2e/test_roles.py
+        # runs several workers.
+        self.env = {**os.environ, "SEAMLINE_COLLECT_WORKERS": "1", **env}
         self.process: subprocess.Popen[bytes] | None = None
         self.output = data_dir.parent / f"{data_dir.name}-serve.log"
 
-    def start(self, timeout: float = 30.0) -> Server:
+    def start(self, timeout: float = 60.0) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # The child keeps its own copy of the descriptor; ours is closed at once.
         with self.output.open("ab") as out:
