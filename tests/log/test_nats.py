@@ -306,3 +306,44 @@ async def test_killing_the_stream_leader_while_appending_loses_and_doubles_nothi
     finally:
         await log.close()
         await drop_stream(nats_cluster.urls, stream)
+
+
+@pytest.mark.parametrize("leading", ["stream", "offsets bucket"])
+async def test_reads_and_commits_wait_out_an_election(
+    nats_cluster: NatsCluster, leading: str
+) -> None:
+    """A pipeline worker reads, looks up ends and commits while the node leading the stream
+    (or the offsets bucket) is SIGKILLed: each call waits for the new leader instead of failing
+    (a failed commit ended the only pipeline process left in the cluster test)."""
+    stream = f"E{uuid.uuid4().hex[:12]}"
+    log = await NatsLog.connect(
+        nats_cluster.urls, stream=stream, partitions=2, replicas=3, subject_prefix=f"{stream}.log"
+    )
+    writer = log.writer(deadline=30)
+    killed = None
+    try:
+        for i in range(20):
+            await writer.append([f"r{i}".encode()], partition=i % 2, msg_id=f"r{i}")
+        await log.commit("pipeline", 0, 1)
+        name = stream if leading == "stream" else f"KV_{stream}_offsets"
+        info = await log._js.stream_info(name)
+        assert info.cluster is not None and info.cluster.leader
+        killed = nats_cluster.node(info.cluster.leader)
+        killed.kill()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 8  # past the 5-6 s an election takes
+        rounds = 0
+        while loop.time() < until or rounds < 3:
+            for partition in (0, 1):
+                records = await log.read(partition, 0, 100)
+                assert len(records) == 10
+                end = await log.end_offset(partition)
+                await log.commit("pipeline", partition, end)
+                assert await log.committed("pipeline", partition) == end
+            await log.wait({0: 10**6}, 0.05)
+            rounds += 1
+    finally:
+        if killed is not None:
+            nats_cluster.restart(killed)
+        await log.close()
+        await drop_stream(nats_cluster.urls, stream)

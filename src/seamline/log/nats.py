@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
+from typing import TypeVar
 
 import nats.errors
 import nats.js.errors
@@ -38,6 +39,7 @@ from seamline.log.nats_writer import NatsWriter, partition_for
 __all__ = ["NatsLog", "NatsUnavailable", "NatsWriter", "partition_for"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _CONSUMER = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
@@ -47,6 +49,13 @@ _PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 # subscription a moment after we make it).
 _RECHECK = 1.0
 _CHECKS_APART = 0.05  # at most ~20 look-ups a second, however many wake-ups come
+# Reads, ends and commits retry a transient failure this long: an election after the stream's
+# (or the offsets bucket's) leader dies takes 5-6 s (measured), and a pipeline worker that
+# gave up then would stop (the only one left, in the cluster test).
+PATIENCE = 30.0
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.1, 1.0
+# A lost consumer too: the reader starts another on the next try.
+_RETRIED: tuple[type[BaseException], ...] = (*TRANSIENT, ConsumerLost)
 
 
 class NatsLog:
@@ -62,8 +71,10 @@ class NatsLog:
         partitions: int,
         subject_prefix: str,
         where: str,
+        patience: float = PATIENCE,
     ) -> None:
         self._client = client
+        self._patience = patience
         self._js = js
         self._offsets = offsets
         self.stream = stream
@@ -143,11 +154,9 @@ class NatsLog:
         """Up to `max_records` records of `partition` whose offset is >= `offset`, in order."""
         reader = self._readers[self._check(partition)]
         async with self._reading[partition]:
-            with _unavailable(self._where, f"read {self.subject(partition)}"):
-                try:
-                    return await reader.read(offset, max_records)
-                except ConsumerLost as exc:
-                    raise NatsUnavailable(f"NATS at {self._where}: {exc}") from exc
+            return await self._retrying(
+                f"read {self.subject(partition)}", lambda: reader.read(offset, max_records)
+            )
 
     async def wait(self, positions: dict[int, int], timeout: float) -> None:
         """Return once a partition has a record at or past its offset, or after `timeout` s."""
@@ -164,7 +173,7 @@ class NatsLog:
                 woken.set()
 
         # Subscribe first, then look: a record stored after the look wakes us up.
-        with _unavailable(self._where, "wait for records"):
+        try:
             wakeups = await self._client.subscribe(f"{self.subject_prefix}.*", cb=on_publish)
             try:
                 await self._client.flush()
@@ -181,6 +190,10 @@ class NatsLog:
             finally:
                 with contextlib.suppress(nats.errors.Error):
                     await wakeups.unsubscribe()
+        except TRANSIENT as exc:
+            # An election or a reconnect: the wait is over; the next read waits it out.
+            logger.debug("waiting for records failed (%r)", exc)
+            await asyncio.sleep(max(deadline - loop.time(), 0))
 
     async def _any_at_or_past(self, positions: dict[int, int]) -> bool:
         async def has(partition: int, offset: int) -> bool:
@@ -200,27 +213,53 @@ class NatsLog:
     async def end_offset(self, partition: int) -> int:
         """The sequence after the partition's last record (0 when it has none)."""
         subject = self.subject(self._check(partition))
-        with _unavailable(self._where, f"find the end of {subject}"):
+
+        async def end() -> int:
             try:
                 last = await self._js.get_last_msg(self.stream, subject)
             except nats.js.errors.NotFoundError:
                 return 0
-        return (last.seq or 0) + 1
+            return (last.seq or 0) + 1
+
+        return await self._retrying(f"find the end of {subject}", end)
 
     async def commit(self, consumer: str, partition: int, offset: int) -> None:
         """Durably record `consumer`'s offset in `partition` (acknowledged by the bucket)."""
         key = self._key(consumer, partition)
-        with _unavailable(self._where, f"commit {key}"):
-            await self._offsets.put(key, str(offset).encode())
+        # A put of the same value again is harmless, so a put that got no answer is retried.
+        await self._retrying(f"commit {key}", lambda: self._offsets.put(key, str(offset).encode()))
 
     async def committed(self, consumer: str, partition: int) -> int:
         key = self._key(consumer, partition)
-        with _unavailable(self._where, f"read offset {key}"):
+
+        async def value() -> int:
             try:
                 entry = await self._offsets.get(key)
             except nats.js.errors.KeyNotFoundError:
                 return 0
-        return int(entry.value or b"0")
+            return int(entry.value or b"0")
+
+        return await self._retrying(f"read offset {key}", value)
+
+    async def _retrying(self, doing: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`, retried after transient failures for `patience` seconds; then
+        `NatsUnavailable` naming the servers and what was being done."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._patience
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                return await call()
+            except _RETRIED as exc:
+                left = give_up - loop.time()
+                if left <= 0:
+                    raise NatsUnavailable(
+                        f"NATS at {self._where}: could not {doing} "
+                        f"within {self._patience:g} s: {exc!r}"
+                    ) from exc
+                logger.debug("could not %s (%r); retrying", doing, exc)
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 2, _LONGEST_PAUSE)
 
     async def close(self) -> None:
         """Delete this process's read consumers and close the connection."""
