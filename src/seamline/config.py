@@ -8,6 +8,7 @@ composition root, and passed down; library code never reads the environment.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import re
@@ -82,8 +83,15 @@ class Settings(BaseSettings):
     )
     events_url: str | None = Field(
         None,
-        description="Where the event store's Parquet files live (file:///shared/lake); "
-        "default: events/ in the data dir. Its catalog is in the state store.",
+        description="Where the event store's Parquet files live (file:///shared/lake or "
+        "s3://bucket/prefix, which needs `pip install seamline[s3]` and takes credentials from "
+        "the standard AWS variables); default: events/ in the data dir. Its catalog is in the "
+        "state store.",
+    )
+    events_s3_endpoint: str | None = Field(
+        None,
+        description="URL of an S3-compatible server (MinIO, Ceph, ...) for an s3:// events_url; "
+        "default: AWS S3.",
     )
     log_fsync: bool = Field(True, description="fsync the log before answering 200 (durability).")
     log_segment_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="Log segment size.")
@@ -172,11 +180,14 @@ class Settings(BaseSettings):
     @field_validator("events_url")
     @classmethod
     def _file_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("file:///"):
+        if value is None or value.startswith("file:///"):
+            return value
+        if not value.startswith("s3://") or not value.removeprefix("s3://").split("/")[0]:
             raise ValueError(
-                "only file:///absolute/path event stores are supported "
-                "(a shared disk; s3:// is not supported yet)"
+                "an event store is file:///absolute/path (a shared disk) or s3://bucket/prefix"
             )
+        if importlib.util.find_spec("s3fs") is None:
+            raise ValueError("an s3:// event store needs s3fs: pip install seamline[s3]")
         return value
 
     @field_validator("identity_blocked_patterns")

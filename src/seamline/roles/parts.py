@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from seamline.access.sealing import Sealer, key_from
 from seamline.collect.sources import WriteKeys
@@ -25,6 +24,7 @@ from seamline.store.engage_sql import SqlEngageStore
 from seamline.store.events_lake import LakeEventStore
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.inventory_sql import SqlInventory
+from seamline.store.lake_files import LakeFiles, lake_files
 from seamline.store.outbox_sql import SqlOutbox
 from seamline.store.protocols_sql import SqlProtocolsStore
 from seamline.store.resources_sql import SqlResourceStore
@@ -53,10 +53,13 @@ def identity_rules(settings: Settings) -> IdentityRules:
     )
 
 
-def events_root(settings: Settings) -> Path:
-    """Where the event store's files live: `events_url` (a shared disk), else the data dir."""
+def events_root(settings: Settings, *, writable: bool = True) -> Path | LakeFiles:
+    """Where the event store's files live: `events_url` (a shared disk or S3), else the data
+    dir."""
     if settings.events_url:
-        return Path(urlparse(settings.events_url).path)
+        return lake_files(
+            settings.events_url, s3_endpoint=settings.events_s3_endpoint, writable=writable
+        )
     return DataDir(settings.data_dir).events
 
 
@@ -90,7 +93,7 @@ class Parts:
         # only those: workers on other machines compact theirs).
         self.owned_partitions: Callable[[], Collection[int]] = frozenset
         self.events = LakeEventStore(
-            events_root(settings),
+            events_root(settings, writable=PIPELINE in roles),
             self.state,
             writable=PIPELINE in roles,
             compact=PIPELINE in roles,

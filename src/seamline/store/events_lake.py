@@ -2,17 +2,16 @@
 
 Why not one DuckDB database file: a second process cannot open it, not even read-only, while
 the pipeline writes, so the CLI, the APIs and Engage would all have to live in the pipeline's
-process. Here the pipeline writes one Parquet file per batch (to a temporary name, renamed once
-complete) and lists it in the catalog; any number of processes read the listed files through
-DuckDB. Small files are merged in the background; a replaced file is unlinked only after a
-grace period, so a query that listed it just before still reads it.
+process. Here the pipeline writes one Parquet file per batch (appearing whole: see
+`lake_files`), on local disk or S3, and lists it in the catalog; any number of processes read
+the listed files through DuckDB. Small files are merged in the background; a replaced file is
+deleted only after a grace period, so a query that listed it just before still reads it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -28,6 +27,7 @@ from seamline.log.base import partition_of
 from seamline.spec.envelope import Item
 from seamline.store.event_files import EventFile, EventFiles
 from seamline.store.event_rows import COLUMNS, EMPTY, SELECT_ROWS, as_message, incoming, json_object
+from seamline.store.lake_files import LakeFiles, LocalFiles
 
 logger = logging.getLogger(__name__)
 
@@ -42,21 +42,21 @@ class LakeEventStore:
 
     def __init__(
         self,
-        root: Path,
+        root: Path | LakeFiles,
         catalog: Engine | None = None,
         *,
         writable: bool = True,
         compact: bool = True,
         owned: Callable[[], Collection[int]] | None = None,
     ) -> None:
-        self.root = root
+        self.files = LocalFiles(root, writable=writable) if isinstance(root, Path) else root
         # Compaction rewrites only partitions this process writes (pipeline workers on other
         # machines compact theirs); None: every partition.
         self._owned = owned
-        if writable:
-            root.mkdir(parents=True, exist_ok=True)
         self._own_catalog = catalog is None
         if catalog is None:
+            if not isinstance(root, Path):
+                raise ValueError("an event store outside the disk needs a catalog engine")
             from seamline.store.state import open_state_store
 
             root.mkdir(parents=True, exist_ok=True)
@@ -72,10 +72,11 @@ class LakeEventStore:
         self._rewriter = duckdb.connect()
         self._reader = duckdb.connect()
         self._reader.execute("SET enable_object_cache = true")  # Parquet footers, per file
+        for connection in (self._writer, self._rewriter, self._reader):
+            self.files.prepare(connection)
         self._view_lock = threading.Lock()
         self._version: tuple[int, int] | None = None
         self._rewriting = threading.Lock()
-        self._synced_dirs: set[Path] = set()
         self._wake = threading.Condition()
         self._closing = False
         self._compactor: threading.Thread | None = None
@@ -153,28 +154,7 @@ class LakeEventStore:
 
         Batches are written with snappy (half zstd's time per batch); merged files with zstd,
         off the pipeline's path, for the smaller files that are kept."""
-        final = self.root / name
-        final.parent.mkdir(parents=True, exist_ok=True)
-        temporary = final.with_name(final.name + ".tmp")
-        quoted = str(temporary).replace("'", "''")
-        connection.execute(
-            f"COPY ({select}) TO '{quoted}' (FORMAT parquet, COMPRESSION {compression})"
-        ).fetchall()  # to the end: a result left open makes the connection refuse the next call
-        fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the catalog will list it: it must be whole after a power loss
-        finally:
-            os.close(fd)
-        os.replace(temporary, final)
-        self._sync_dir(final.parent)
-        return final.stat().st_size
-
-    def _sync_dir(self, directory: Path) -> None:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        return self.files.write(connection, select, name, compression)
 
     def truncate_from(self, start: int, end: int | None = None) -> int:
         """Drop rows of log positions in [start, end): records not committed in the log."""
@@ -245,9 +225,7 @@ class LakeEventStore:
     def collect_garbage(self, grace: timedelta = GRACE) -> int:
         """Unlink files replaced longer than `grace` ago; how many."""
         gone = self.catalog.retired_before(grace)
-        for path in gone:
-            with contextlib.suppress(FileNotFoundError):
-                (self.root / path).unlink()
+        self.files.delete(gone)
         self.catalog.forget(gone)
         return len(gone)
 
@@ -265,8 +243,15 @@ class LakeEventStore:
 
     # --- reading --------------------------------------------------------------------------
 
+    @property
+    def root(self) -> Path:
+        """The directory of a store on disk (benchmarks and tests look into it)."""
+        if not isinstance(self.files, LocalFiles):
+            raise TypeError("this event store is not on local disk")
+        return self.files.root
+
     def _quoted(self, path: str) -> str:
-        return "'" + str(self.root / path).replace("'", "''") + "'"
+        return "'" + self.files.location(path).replace("'", "''") + "'"
 
     def _refresh(self) -> None:
         version = self.catalog.version()
