@@ -164,9 +164,9 @@ class Appended:
 def write(store: Store, items: Sequence[Item]) -> int:
     """`store.write(items)`, retried until it succeeds; how many attempts failed.
 
-    A failed `LakeEventStore.write` lists nothing, so retrying it stores each row once. (The
-    lake's writes fail while its background compaction uses the same DuckDB connection; the
-    count shows how often.)"""
+    A failed `LakeEventStore.write` lists nothing, so retrying it stores each row once. (Writes
+    failed while the compactor shared the writer's DuckDB connection, until compaction got a
+    connection of its own; the count would show a relapse.)"""
     failed = 0
     while True:
         try:
