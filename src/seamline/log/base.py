@@ -45,6 +45,9 @@ class EventLog(Protocol):
         ...
 
 
+PIPELINE_CONSUMER = "pipeline"
+"""The consumer name the pipeline commits its offsets under."""
+
 PARTITION_SHIFT = 55
 RECORD_SHIFT = 15
 MAX_PARTITIONS = 1 << (63 - PARTITION_SHIFT)

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from seamline.config import Settings
+from seamline.log.base import PIPELINE_CONSUMER as CONSUMER
 from seamline.log.base import PartitionedLog
 from seamline.log.partitions import LocalPartitions
-from seamline.pipeline.runner import CONSUMER
 from seamline.store.state import dead_letters, outbox
 
 

@@ -25,6 +25,7 @@ import msgspec
 
 from seamline.log.base import (
     MAX_PER_RECORD,
+    PIPELINE_CONSUMER,
     EventLog,
     LogRecord,
     PartitionedLog,
@@ -37,7 +38,7 @@ from seamline.pipeline.batch import Batch, Stage
 from seamline.pipeline.guard import Halted, StageGuard
 from seamline.spec.envelope import Envelope, Item, envelope_decoder, envelopes_decoder
 
-CONSUMER = "pipeline"
+CONSUMER = PIPELINE_CONSUMER
 REFRESH_PARTITIONS = 1.0
 logger = logging.getLogger(__name__)
 

@@ -232,7 +232,9 @@ class LakeEventStore:
     def _compact_loop(self) -> None:
         while True:
             with self._wake:
-                self._wake.wait(timeout=30.0)
+                # A close asked for while compacting must not wait out the timeout.
+                if not self._closing:
+                    self._wake.wait(timeout=30.0)
                 if self._closing:
                     return
             try:
