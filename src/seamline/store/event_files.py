@@ -2,7 +2,8 @@
 
 Writers add a row per file they write; readers list the live rows and read those files. A
 file replaced by compaction or a rewrite is retired in the same transaction that adds its
-replacement, so a reader sees the old files or the new one, never both or neither.
+replacement, so a reader sees the old files or the new one, never both or neither. A file's
+row says how its rows are ordered (`sorted_by`), so compaction knows which files to re-sort.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class EventFile(NamedTuple):
     last_position: int
     rows: int
     bytes: int
+    sorted_by: str | None = None
+    """The column the rows are sorted by (`events_lake.PROFILE_ORDER`); None: in log order, as
+    the pipeline writes them (and as every file written before the column existed is)."""
 
 
 class EventFiles:
@@ -56,6 +60,7 @@ class EventFiles:
                             "last_position": f.last_position,
                             "rows": f.rows,
                             "bytes": f.bytes,
+                            "sorted_by": f.sorted_by,
                             "created_at": now,
                         }
                         for f in added
@@ -71,6 +76,7 @@ class EventFiles:
             event_files.c.last_position,
             event_files.c.rows,
             event_files.c.bytes,
+            event_files.c.sorted_by,
         ).where(event_files.c.retired_at.is_(None))
         if partition is not None:
             query = query.where(event_files.c.log_partition == partition)

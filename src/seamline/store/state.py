@@ -359,6 +359,8 @@ event_files = Table(
     # Set when compaction or a rewrite replaced the file: readers stop listing it at once, and
     # it is unlinked after a grace period (a query that listed it just before may still read).
     Column("retired_at", DateTime(timezone=True), nullable=True, index=True),
+    # The column the file's rows are sorted by; NULL: log order (pipeline batches, old files).
+    Column("sorted_by", String(40), nullable=True),
     Index("ix_event_files_partition", "log_partition", "first_position"),
 )
 
