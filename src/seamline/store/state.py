@@ -382,6 +382,8 @@ partition_leases = Table(
     Column("log_partition", Integer, primary_key=True),
     Column("owner", String(128), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # Grows on every takeover: the fencing token a commit of the partition's offset carries.
+    Column("epoch", BigInteger, nullable=False, server_default=text("0")),
 )
 
 
