@@ -102,7 +102,25 @@ def run(load: Load) -> WrkResult:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a running process, all threads included (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a running process and its live descendants (Linux /proc).
+
+    `seamline serve` is a supervisor whose roles are child processes, so the server's CPU is
+    the tree's."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        ticks[child] = int(fields[11]) + int(fields[12])  # utime, stime: fields 14, 15 of stat(5)
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(ticks.get(member, 0) for member in tree) / os.sysconf("SC_CLK_TCK")
