@@ -15,6 +15,9 @@ import pytest
 
 from seamline.engage.backends import SparkBackend, postgres_backend
 from seamline.engage.definition import parse_audience, parse_trait
+from seamline.engage.spark_lake import register_lake
+from seamline.store.event_rows import COLUMNS
+from seamline.store.events_lake import LakeEventStore
 from tests.engage.harness import Harness, group, identify, rules_of, track
 
 TRAITS = {
@@ -248,3 +251,30 @@ def test_spark_gives_the_same_answers(harness: Harness, spark: Any) -> None:
     )
     spark.createDataFrame(_rows(harness), schema=schema).createOrReplaceTempView("events")
     assert normalised(harness.batch(rules(), SparkBackend(spark))) == EXPECTED
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_spark_over_the_lake_files_gives_the_same_answers(harness: Harness, spark: Any) -> None:
+    """Spark reads the Parquet files the lake's catalog lists, with no copy in between."""
+    listed = register_lake(spark, harness.events, "lake_events")
+    assert listed == len(harness.events.catalog.live()) > 0
+    assert spark.sql("SELECT count(*) FROM lake_events").first()[0] == harness.events.count()
+    assert normalised(harness.batch(rules(), SparkBackend(spark, "lake_events"))) == EXPECTED
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_empty_lake_is_an_empty_spark_view(tmp_path: Path, spark: Any) -> None:
+    store = LakeEventStore(tmp_path / "events")
+    try:
+        assert register_lake(spark, store, "empty_events") == 0
+        view = spark.table("empty_events")
+        assert view.count() == 0
+        assert [field.name for field in view.schema.fields] == [name for name, _ in COLUMNS]
+    finally:
+        store.close()
