@@ -27,8 +27,9 @@ class IdentityGraph(Protocol):
 
         The working set holds the owners of `identifiers`, and for the owners of `checked`
         (identifiers of messages that carry several, so may merge) their age and limited
-        identifiers. On a server database the identifiers are locked for the transaction, so two
-        workers resolving the same person take turns instead of creating two profiles.
+        identifiers. On a server database the identifiers and the owners of `checked` are locked
+        for the transaction, so two workers resolving the same person take turns: the outcome is
+        the one of resolving their batches one after the other.
         """
         ...
 

@@ -3,6 +3,23 @@
 Identifiers point at the profile they were first attached to; each profile records the
 canonical profile it now belongs to (itself unless merged). Merging re-points `canonical_id`
 instead of moving identifiers, which keeps every merge reversible.
+
+Two pipeline workers on PostgreSQL may resolve batches of the same workspace at once; advisory
+locks make the result one that the same batches resolved one after the other would give. A
+transaction takes its locks in two phases, each in sorted key order, and never goes back to
+the first, so no two transactions wait for each other in a cycle:
+
+1. one lock per identifier of the batch: whoever attaches a new identifier holds its lock, so
+   two workers never create two profiles for one identifier;
+2. one lock per existing profile that the batch may change: the canonical owners of the
+   identifiers of messages that carry several (only those can merge profiles or attach new
+   identifiers to one). Every merge, attachment and unmerge happens under the locks of the
+   profiles it changes, so once a transaction holds them and has checked that the identifiers'
+   owners did not move between reading them and locking, what it reads of those profiles stays
+   true until it commits. If they did move (a merge that committed meanwhile), it lets go of
+   everything and starts again.
+
+SQLite has one writer at a time, so it takes no locks and reads no more than once.
 """
 
 from __future__ import annotations
@@ -14,7 +31,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
 
-from seamline.errors import Conflict, NotFound
+from seamline.errors import Conflict, NotFound, Unavailable
 from seamline.identity.identifiers import Identifier
 from seamline.identity.resolve import Changes, Merge, ProfileState, WorkingSet
 from seamline.identity.rules import IdentityRules
@@ -69,6 +86,21 @@ _LIMITED = (
     )
 )
 _CHUNK = 500
+# A volatile function in the select list runs after ORDER BY's sort (PostgreSQL 9.6 and later),
+# so each statement takes its locks in key order: one statement per phase, not one per key.
+_LOCK_IDENTIFIERS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+)
+# Profiles lock in the two-key form, a key space of its own apart from the one-key form the
+# identifiers use, so a profile's key never equals an identifier's.
+_PROFILE_LOCK_SPACE = 0x5EA1
+_LOCK_PROFILES = text(
+    f"SELECT pg_advisory_xact_lock({_PROFILE_LOCK_SPACE}, k)"
+    " FROM unnest(CAST(:keys AS integer[])) AS k ORDER BY k"
+)
+# Starting again only follows a merge that another worker committed meanwhile, so this is
+# never reached unless the graph is rewritten faster than a batch can read it.
+_ATTEMPTS = 100
 
 
 class SqlIdentityGraph:
@@ -86,32 +118,73 @@ class SqlIdentityGraph:
         work: Callable[[WorkingSet], T],
         checked: Collection[Identifier] = (),
     ) -> T:
-        with self._engine.begin() as conn:
-            if self._postgres:
-                self._lock(conn, workspace_id, identifiers)
-            working = self._load(conn, workspace_id, identifiers, rules, checked)
-            result = work(working)
-            self._write(conn, workspace_id, working.changes)
-        return result
+        for _ in range(_ATTEMPTS):
+            with self._engine.begin() as conn:
+                working = self._locked_working_set(conn, workspace_id, identifiers, rules, checked)
+                if working is None:
+                    # A merge moved the owners before the locks were ours: leaving the (still
+                    # empty) transaction lets go of every lock, so none is waited for out of
+                    # order.
+                    continue
+                result = work(working)
+                self._write(conn, workspace_id, working.changes)
+            return result
+        # A TimeoutError is an OSError: the pipeline's guard retries the batch whole, later,
+        # rather than holding its messages as if they were at fault.
+        raise TimeoutError(
+            f"the identity graph of workspace {workspace_id!r} kept changing while a batch was "
+            f"being resolved ({_ATTEMPTS} attempts)"
+        )
 
-    def _lock(self, conn: Connection, workspace_id: str, ids: Collection[Identifier]) -> None:
-        # Transaction-scoped advisory locks on each identifier, taken in a fixed order so two
-        # workers never deadlock; a worker resolving the same person waits for the other.
-        keys = sorted({_lock_key(workspace_id, identifier) for identifier in ids})
-        for key in keys:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-
-    def _load(
+    def _locked_working_set(
         self,
         conn: Connection,
         workspace_id: str,
         ids: Collection[Identifier],
         rules: IdentityRules,
         checked: Collection[Identifier],
-    ) -> WorkingSet:
+    ) -> WorkingSet | None:
+        """The working set, read under the locks that keep it true; None if a concurrent merge
+        moved it between the first read and the profile locks."""
+        if self._postgres:
+            self._lock_identifiers(conn, workspace_id, ids)
+        owners, seen_at = self._owners(conn, workspace_id, ids, rules.windowed_types())
+        # Only profiles a message with several identifiers points at can merge or break a
+        # limit; the rest (most traffic: one anonymous id) need no state loaded, nor locks.
+        at_risk = sorted({owners[i] for i in checked if i in owners})
+        if self._postgres and at_risk:
+            self._lock_profiles(conn, workspace_id, at_risk)
+            # An identifier without an owner keeps none (its lock is ours); one with an owner
+            # may have moved to another profile if a merge committed before the lock was ours.
+            owned = [i for i in checked if i in owners]
+            now, _ = self._owners(conn, workspace_id, owned, frozenset())
+            if any(now.get(identifier) != owners[identifier] for identifier in owned):
+                return None
+        return self._working_set(conn, workspace_id, rules, owners, seen_at, at_risk)
+
+    def _lock_identifiers(
+        self, conn: Connection, workspace_id: str, ids: Collection[Identifier]
+    ) -> None:
+        # Phase 1 (see the module's docstring): a worker resolving the same person waits.
+        keys = sorted({_lock_key(workspace_id, identifier) for identifier in ids})
+        conn.execute(_LOCK_IDENTIFIERS, {"keys": keys})
+
+    def _lock_profiles(self, conn: Connection, workspace_id: str, ids: Collection[str]) -> None:
+        # Phase 2: a worker changing the same profiles waits.
+        keys = sorted({_profile_key(workspace_id, profile_id) for profile_id in ids})
+        conn.execute(_LOCK_PROFILES, {"keys": keys})
+
+    def _owners(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        ids: Collection[Identifier],
+        windowed: frozenset[str],
+    ) -> tuple[dict[Identifier, str], dict[Identifier, datetime]]:
+        """The canonical profile of each identifier that has one, and when the windowed ones
+        were last seen."""
         owners: dict[Identifier, str] = {}
         seen_at: dict[Identifier, datetime] = {}
-        windowed = rules.windowed_types()
         by_type: dict[str, list[str]] = {}
         for identifier in ids:
             by_type.setdefault(identifier.type, []).append(identifier.value)
@@ -125,9 +198,17 @@ class SqlIdentityGraph:
                     owners[identifier] = canonical
                     if id_type in windowed:
                         seen_at[identifier] = as_utc(seen)
-        # Only profiles a message with several identifiers points at can merge or break a
-        # limit; the rest (most traffic: one anonymous id) need no state loaded.
-        at_risk = sorted({owners[i] for i in checked if i in owners})
+        return owners, seen_at
+
+    def _working_set(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        rules: IdentityRules,
+        owners: dict[Identifier, str],
+        seen_at: dict[Identifier, datetime],
+        at_risk: list[str],
+    ) -> WorkingSet:
         states: dict[str, ProfileState] = {}
         limited = sorted(rules.limited_types())
         for chunk in chunks(at_risk, _CHUNK):
@@ -215,48 +296,71 @@ class SqlIdentityGraph:
 
         Returns (split-off profile, profile it was merged into).
         """
-        with self._engine.begin() as conn:
-            if self._postgres:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0})
-            row = conn.execute(
-                select(merges).where(merges.c.id == merge_id, merges.c.workspace_id == workspace_id)
-            ).first()
-            if row is None:
-                raise NotFound(f"no merge {merge_id}; see `seamline profiles merge-history`")
-            if row.undone_at is not None:
-                raise Conflict(f"merge {merge_id} was already undone")
-            now = datetime.now(UTC)
-            conn.execute(update(merges).where(merges.c.id == merge_id).values(undone_at=now))
-            conn.execute(
-                update(profiles).where(profiles.c.id == row.from_profile).values(merged_into=None)
-            )
-            subtree = [row.from_profile]
-            frontier = [row.from_profile]
-            while frontier:
-                children = [
-                    str(child)
-                    for (child,) in conn.execute(
-                        select(profiles.c.id).where(profiles.c.merged_into.in_(frontier))
+        for _ in range(_ATTEMPTS):
+            with self._engine.begin() as conn:
+                if self._postgres:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0})
+                row = conn.execute(
+                    select(merges).where(
+                        merges.c.id == merge_id, merges.c.workspace_id == workspace_id
                     )
-                ]
-                subtree += children
-                frontier = children
-            for chunk in chunks(subtree, _CHUNK):
+                ).first()
+                if row is None:
+                    raise NotFound(f"no merge {merge_id}; see `seamline profiles merge-history`")
+                if row.undone_at is not None:
+                    raise Conflict(f"merge {merge_id} was already undone")
+                if self._postgres and not self._lock_person(conn, workspace_id, row.from_profile):
+                    continue  # merged on meanwhile: let go of the lock and look again
+                now = datetime.now(UTC)
+                conn.execute(update(merges).where(merges.c.id == merge_id).values(undone_at=now))
                 conn.execute(
                     update(profiles)
-                    .where(profiles.c.id.in_(chunk))
-                    .values(canonical_id=row.from_profile)
+                    .where(profiles.c.id == row.from_profile)
+                    .values(merged_into=None)
                 )
-            conn.execute(
-                insert(separations).values(
-                    workspace_id=workspace_id,
-                    profile_a=row.from_profile,
-                    profile_b=row.into_profile,
-                    merge_id=merge_id,
-                    created_at=now,
+                subtree = [row.from_profile]
+                frontier = [row.from_profile]
+                while frontier:
+                    children = [
+                        str(child)
+                        for (child,) in conn.execute(
+                            select(profiles.c.id).where(profiles.c.merged_into.in_(frontier))
+                        )
+                    ]
+                    subtree += children
+                    frontier = children
+                for chunk in chunks(subtree, _CHUNK):
+                    conn.execute(
+                        update(profiles)
+                        .where(profiles.c.id.in_(chunk))
+                        .values(canonical_id=row.from_profile)
+                    )
+                conn.execute(
+                    insert(separations).values(
+                        workspace_id=workspace_id,
+                        profile_a=row.from_profile,
+                        profile_b=row.into_profile,
+                        merge_id=merge_id,
+                        created_at=now,
+                    )
                 )
-            )
-        return str(row.from_profile), str(row.into_profile)
+            return str(row.from_profile), str(row.into_profile)
+        raise Unavailable(f"the profiles of merge {merge_id} kept changing; try again")
+
+    def _lock_person(self, conn: Connection, workspace_id: str, profile_id: str) -> bool:
+        """Lock the canonical profile of `profile_id`, as a merge into or out of it does;
+        False if a merge moved it before the lock was ours."""
+        person = self._canonical_in(conn, profile_id)
+        if person is None:
+            return True
+        self._lock_profiles(conn, workspace_id, [person])
+        return self._canonical_in(conn, profile_id) == person
+
+    def _canonical_in(self, conn: Connection, profile_id: str) -> str | None:
+        found = conn.execute(
+            select(profiles.c.canonical_id).where(profiles.c.id == profile_id)
+        ).scalar()
+        return None if found is None else str(found)
 
     def canonical(self, workspace_id: str, identifier: Identifier) -> str | None:
         with self._engine.connect() as conn:
@@ -340,6 +444,12 @@ class SqlIdentityGraph:
 def _parse_identifier(text: str) -> Identifier:
     id_type, _, value = text.partition(":")
     return Identifier(id_type, value)
+
+
+def _profile_key(workspace_id: str, profile_id: str) -> int:
+    # 32 bits (the two-key form's second key): two profiles sharing a key only take turns.
+    digest = hashlib.blake2b(f"{workspace_id}\0{profile_id}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _lock_key(workspace_id: str, identifier: Identifier) -> int:
