@@ -197,3 +197,51 @@ def test_concurrent_workers_prune_each_row_once(state_url: str) -> None:
     finally:
         for e in engines:
             e.dispose()
+
+
+def test_two_workers_passing_one_message_at_once_keep_it_once(state_url: str) -> None:
+    """The same (source, messageId) in two partitions, deduplicated by two workers at the same
+    moment, round after round: exactly one of them keeps each message (the claim is atomic),
+    and each keeps it again when it reprocesses its own batch."""
+    rounds, per_round = 30, 200
+    start = threading.Barrier(2)
+    kept_by: list[list[set[str]]] = [[], []]
+    again_by: list[list[set[str]]] = [[], []]
+    errors: list[BaseException] = []
+    engines = [open_state_store(state_url) for _ in range(2)]
+
+    def worker(partition: int) -> None:
+        stage = DropDuplicates(SqlSeenMessages(engines[partition]), DAY)
+        try:
+            for r in range(rounds):
+                batch = [
+                    item(position(partition, r * per_round + i), f"r{r}-m{i}")
+                    for i in range(per_round)
+                ]
+                start.wait(timeout=60)
+                kept_by[partition].append(
+                    {i.envelope.message.message_id or "" for i in stage(batch)}
+                )
+                again_by[partition].append(
+                    {i.envelope.message.message_id or "" for i in stage(batch)}
+                )
+        except BaseException as exc:  # reported to the test below, with its traceback
+            errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in (0, 1)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for e in engines:
+            e.dispose()
+    if errors:
+        raise errors[0]
+    for r in range(rounds):
+        one, two = kept_by[0][r], kept_by[1][r]
+        assert not one & two, f"round {r}: {len(one & two)} messages kept by both workers"
+        assert len(one | two) == per_round
+        assert again_by[0][r] == one and again_by[1][r] == two  # a replay keeps its own

@@ -14,6 +14,12 @@ class SeenMessages(Protocol):
 
     def first_offsets(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
 
+    def claim(self, entries: Sequence[tuple[str, str, int, float]]) -> dict[tuple[str, str], int]:
+        """Remember each (source, messageId, offset, seen_at) not seen yet and return the
+        offset every key was first seen at, as one atomic step: of two workers claiming one
+        key at once, both read the same winner."""
+        ...
+
     def remember(self, entries: Sequence[tuple[str, str, int, float]]) -> None: ...
 
     def forget_before(self, seen_at: float) -> int: ...
@@ -22,8 +28,8 @@ class SeenMessages(Protocol):
 class DropDuplicates:
     """Keeps the first message per (source, messageId) inside the window; counts the rest.
 
-    A key is a duplicate only when it was first seen at a different offset, so reprocessing
-    the same log records after a crash keeps them.
+    A key is a duplicate only when it was first seen at a different offset (positions are
+    unique across partitions), so reprocessing the same log records after a crash keeps them.
     """
 
     def __init__(self, seen: SeenMessages, window_seconds: float) -> None:
@@ -33,23 +39,23 @@ class DropDuplicates:
 
     def __call__(self, batch: Batch) -> Batch:
         keys = [_key(item) for item in batch]
-        known = self._seen.first_offsets(keys)
-        kept: Batch = []
-        fresh: list[tuple[str, str, int, float]] = []
+        # The first of each key in the batch is claimed at its offset; the store answers with
+        # whichever offset holds the key (this one's, an earlier one's, or that of another
+        # worker that claimed it at the same moment), so lookup and insert are never apart.
+        claims: dict[tuple[str, str], tuple[str, str, int, float]] = {}
         for item, key in zip(batch, keys, strict=True):
-            first = known.get(key)
-            if first is not None and first != item.offset:
-                continue
-            if first is None:
-                known[key] = item.offset
+            if key not in claims:
                 received = item.envelope.message.received_at
-                fresh.append((*key, item.offset, received.timestamp() if received else 0.0))
-            kept.append(item)
+                seen_at = received.timestamp() if received else 0.0
+                claims[key] = (*key, item.offset, seen_at)
+        first = self._seen.claim(list(claims.values())) if claims else {}
+        kept: Batch = [
+            item for item, key in zip(batch, keys, strict=True) if first[key] == item.offset
+        ]
         self.dropped += len(batch) - len(kept)
-        if fresh:
-            self._seen.remember(fresh)
-            newest = max(entry[3] for entry in fresh)
-            self._seen.forget_before(newest - self._window)
+        won = [entry[3] for key, entry in claims.items() if first[key] == entry[2]]
+        if won:
+            self._seen.forget_before(max(won) - self._window)
         return kept
 
 

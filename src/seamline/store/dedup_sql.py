@@ -4,6 +4,12 @@ The scaled-out counterpart of `SqliteSeenMessages`: every pipeline worker, on an
 shares one `seen_messages` table. Each key keeps the log position where it was first seen;
 positions are unique across partitions, so replaying a record is still told apart from a
 duplicate of it that another partition holds.
+
+`claim` inserts and reads back in one transaction: two workers that meet the same key at the
+same moment (a retry that landed in another partition) both read the one position that won.
+On PostgreSQL the insert waits for the other's uncommitted row and skips it (ON CONFLICT DO
+NOTHING), and the read that follows, a new statement under READ COMMITTED, sees it; SQLite
+has one writer.
 """
 
 from __future__ import annotations
@@ -31,8 +37,9 @@ class SeenMessagesSql(Protocol):
         """(message id, first position) of the stored ones among `message_ids`."""
         ...
 
-    def insert(self, conn: Connection, entries: list[Entry]) -> None:
-        """Insert in the given order; a key stored already is left alone."""
+    def insert(self, conn: Connection, entries: list[Entry]) -> set[tuple[str, str]] | None:
+        """Insert in the given order; a key stored already is left alone. The keys inserted,
+        when the backend says so cheaply (else None: look every key up)."""
         ...
 
     def forget(self, conn: Connection, before: float) -> int:
@@ -64,6 +71,37 @@ class SqlSeenMessages:
                     for message_id, offset in self._sql.lookup(conn, source_id, chunk):
                         found[(source_id, message_id)] = offset
         return found
+
+    def claim(self, entries: Sequence[Entry]) -> dict[tuple[str, str], int]:
+        """Store each (source, messageId, position, seen_at) not stored yet and return the
+        position every key was first seen at, in one transaction: of several workers claiming
+        a key at once, each reads the same winner (see the module's docstring)."""
+        unique: dict[tuple[str, str], Entry] = {}
+        for entry in entries:
+            unique.setdefault((entry[0], entry[1]), entry)
+        first: dict[tuple[str, str], int] = {}
+        pending = sorted(unique.values())  # in key order: see `remember`
+        with self._engine.begin() as conn:
+            # Twice more at most: a key can vanish between the insert that skipped it and the
+            # read, when another worker prunes it for being older than the window.
+            for _ in range(3):
+                if not pending:
+                    break
+                inserted = self._sql.insert(conn, pending)
+                look_up: dict[str, dict[str, None]] = {}
+                for source_id, message_id, at, _ in pending:
+                    if inserted is not None and (source_id, message_id) in inserted:
+                        first[(source_id, message_id)] = at
+                    else:
+                        look_up.setdefault(source_id, {})[message_id] = None
+                for source_id, message_ids in look_up.items():
+                    for chunk in chunks(message_ids, _KEYS_PER_QUERY):
+                        for message_id, offset in self._sql.lookup(conn, source_id, chunk):
+                            first[(source_id, message_id)] = offset
+                pending = [e for e in pending if (e[0], e[1]) not in first]
+        for source_id, message_id, at, _ in pending:  # pruned three times over: it is new
+            first[(source_id, message_id)] = at
+        return first
 
     def remember(self, entries: Sequence[Entry]) -> None:
         """Record (source, messageId, position, seen_at) for keys not stored yet, in one
@@ -126,7 +164,7 @@ class CoreSql:
         rows = conn.execute(self._LOOKUP, {"source_id": source_id, "message_ids": message_ids})
         return [(message_id, offset) for message_id, offset in rows]
 
-    def insert(self, conn: Connection, entries: list[Entry]) -> None:
+    def insert(self, conn: Connection, entries: list[Entry]) -> set[tuple[str, str]] | None:
         conn.execute(
             self._insert,
             [
@@ -134,6 +172,7 @@ class CoreSql:
                 for s, m, o, t in entries
             ],
         )
+        return None
 
     def forget(self, conn: Connection, before: float) -> int:
         return conn.execute(self._FORGET, {"before": before}).rowcount
@@ -156,7 +195,7 @@ class PsycopgSql:
         "INSERT INTO seen_messages (source_id, message_id, first_offset, seen_at)"
         " SELECT s, m, o, t FROM unnest(%(s)b::text[], %(m)b::text[], %(o)b::int8[],"
         " %(t)b::float8[]) WITH ORDINALITY AS e(s, m, o, t, n) ORDER BY n"
-        " ON CONFLICT DO NOTHING"
+        " ON CONFLICT DO NOTHING RETURNING source_id, message_id"
     )
     # By ctid, oldest first through the seen_at index: a join on the two text keys made the
     # planner hash the whole table. SKIP LOCKED: see CoreSql._FORGET.
@@ -174,9 +213,10 @@ class PsycopgSql:
         )
         return [(message_id, offset) for message_id, offset in rows]
 
-    def insert(self, conn: Connection, entries: list[Entry]) -> None:
+    def insert(self, conn: Connection, entries: list[Entry]) -> set[tuple[str, str]] | None:
         s, m, o, t = (list(column) for column in zip(*entries, strict=True))
-        conn.exec_driver_sql(self._INSERT, {"s": s, "m": m, "o": o, "t": t})
+        rows = conn.exec_driver_sql(self._INSERT, {"s": s, "m": m, "o": o, "t": t})
+        return {(source_id, message_id) for source_id, message_id in rows}
 
     def forget(self, conn: Connection, before: float) -> int:
         return conn.exec_driver_sql(self._FORGET, {"before": before}).rowcount

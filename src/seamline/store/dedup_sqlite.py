@@ -49,6 +49,19 @@ class SqliteSeenMessages:
                     found[(source_id, message_id)] = offset
         return found
 
+    def claim(self, entries: Sequence[tuple[str, str, int, float]]) -> dict[tuple[str, str], int]:
+        """Record the keys not seen before and return every key's first offset, in one
+        transaction (BEGIN IMMEDIATE: no other writer between the insert and the read)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", entries)
+            found = self.first_offsets([(s, m) for s, m, _, _ in entries])
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return found
+
     def remember(self, entries: Sequence[tuple[str, str, int, float]]) -> None:
         """Record (source, messageId, offset, seen_at) for keys not seen before."""
         self._db.execute("BEGIN")
