@@ -45,6 +45,11 @@ class EventLog(Protocol):
         ...
 
 
+class Fenced(Exception):
+    """A commit refused: a later holder of the partition's lease (a higher epoch) has taken
+    the partition over. The refused worker must drop what it holds of that partition."""
+
+
 PIPELINE_CONSUMER = "pipeline"
 """The consumer name the pipeline commits its offsets under."""
 

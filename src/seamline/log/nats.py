@@ -3,7 +3,8 @@
 Partition p is the subject `<prefix>.<p>` of the stream (file storage, replicas as configured).
 A record's offset is its stream sequence: shared by every partition, so a partition's offsets
 grow but skip. Consumers' committed offsets live in the key-value bucket `<stream>_offsets`
-under `<consumer>.<partition>`, with as many replicas as the stream.
+under `<consumer>.<partition>`, with as many replicas as the stream; a pipeline worker that
+leases its partitions stores its lease's epoch beside the offset (fencing, see `commit`).
 See docs/operations.md, "The JetStream log".
 """
 
@@ -24,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
 
-from seamline.log.base import MAX_PARTITIONS, LogRecord
+from seamline.log.base import MAX_PARTITIONS, Fenced, LogRecord
 from seamline.log.nats_client import (
     TRANSIENT,
     NatsUnavailable,
@@ -223,11 +224,58 @@ class NatsLog:
 
         return await self._retrying(f"find the end of {subject}", end)
 
-    async def commit(self, consumer: str, partition: int, offset: int) -> None:
-        """Durably record `consumer`'s offset in `partition` (acknowledged by the bucket)."""
+    async def commit(
+        self, consumer: str, partition: int, offset: int, *, epoch: int | None = None
+    ) -> None:
+        """Durably record `consumer`'s offset in `partition` (acknowledged by the bucket).
+
+        With `epoch` (the committer's lease epoch, see `store.leases_sql`) the offset is stored
+        with it, by compare-and-set on the key's revision, and the commit raises `Fenced` when
+        the stored offset carries a higher epoch: a later holder has taken the partition over.
+        """
         key = self._key(consumer, partition)
-        # A put of the same value again is harmless, so a put that got no answer is retried.
-        await self._retrying(f"commit {key}", lambda: self._offsets.put(key, str(offset).encode()))
+        if epoch is None:
+            # A put of the same value again is harmless, so a put that got no answer is retried.
+            await self._retrying(
+                f"commit {key}", lambda: self._offsets.put(key, _offset_value(offset, None))
+            )
+            return
+        await self._retrying(f"commit {key}", lambda: self._store_fenced(key, epoch, offset))
+
+    async def take_over(self, consumer: str, partition: int, epoch: int) -> int:
+        """The offset to resume `partition` from, stored again under `epoch`: from now on a
+        commit under a lower epoch (the previous holder's, if it wakes up) raises `Fenced`.
+        Raises `Fenced` itself when a higher epoch has committed already."""
+        key = self._key(consumer, partition)
+        return await self._retrying(f"take over {key}", lambda: self._store_fenced(key, epoch))
+
+    async def _store_fenced(self, key: str, epoch: int, offset: int | None = None) -> int:
+        """Store (`offset`, or the stored one when None) under `epoch` unless a higher epoch
+        is stored; returns the offset stored. Safe to retry: a repeat stores the same."""
+        while True:
+            stored, stored_epoch, revision = await self._entry(key)
+            if stored_epoch > epoch:
+                raise Fenced(f"{key} was committed under epoch {stored_epoch}, after {epoch}")
+            value = stored if offset is None else offset
+            try:
+                await self._offsets.update(key, _offset_value(value, epoch), last=revision)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                # Another commit came between the read and the write (or the read came from a
+                # replica behind the leader): read again and decide again.
+                await asyncio.sleep(_CHECKS_APART)
+                continue
+            return value
+
+    async def _entry(self, key: str) -> tuple[int, int, int]:
+        """(offset, epoch, revision) of a committed offset; (0, 0, 0) when never committed."""
+        try:
+            entry = await self._offsets.get(key)
+        except nats.js.errors.KeyDeletedError as deleted:
+            return 0, 0, deleted.entry.revision if deleted.entry is not None else 0
+        except nats.js.errors.KeyNotFoundError:
+            return 0, 0, 0
+        offset, epoch = _parse_offset(entry.value)
+        return offset, epoch, entry.revision or 0
 
     async def committed(self, consumer: str, partition: int) -> int:
         key = self._key(consumer, partition)
@@ -235,9 +283,9 @@ class NatsLog:
         async def value() -> int:
             try:
                 entry = await self._offsets.get(key)
-            except nats.js.errors.KeyNotFoundError:
+            except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
                 return 0
-            return int(entry.value or b"0")
+            return _parse_offset(entry.value)[0]
 
         return await self._retrying(f"read offset {key}", value)
 
@@ -278,6 +326,17 @@ class NatsLog:
         if not _CONSUMER.match(consumer):
             raise ValueError(f"consumer name {consumer!r} must match {_CONSUMER.pattern}")
         return f"{consumer}.{self._check(partition)}"
+
+
+def _offset_value(offset: int, epoch: int | None) -> bytes:
+    """A committed offset as the bucket stores it: `offset`, or `offset epoch` when fenced."""
+    return (str(offset) if epoch is None else f"{offset} {epoch}").encode()
+
+
+def _parse_offset(value: bytes | None) -> tuple[int, int]:
+    """(offset, epoch) of a stored value; epoch 0 for an offset committed without one."""
+    offset, _, epoch = (value or b"0").decode().partition(" ")
+    return int(offset), int(epoch or 0)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,10 @@ processed again.
 
 With a `StageGuard`, no record can stop the runner (a record a stage fails on is held) and an
 outage of a store is waited out with backoff; see `pipeline.guard`.
+
+Workers that share the partitions (`SharedPartitions`) hold each under a lease with an epoch; a
+commit carries it, and one refused (`Fenced`: the worker stalled past its lease and another
+took the partition over) makes the worker drop that partition and claim again.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import contextlib
 import heapq
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import Protocol, cast
 
 import msgspec
 
@@ -27,6 +31,7 @@ from seamline.log.base import (
     MAX_PER_RECORD,
     PIPELINE_CONSUMER,
     EventLog,
+    Fenced,
     LogRecord,
     PartitionedLog,
     partition_of,
@@ -45,8 +50,23 @@ logger = logging.getLogger(__name__)
 Buffered = tuple[tuple[float, int, int], int, list[Item]]
 """A record read ahead: (receivedAt, partition, offset) to merge by, its offset, its items."""
 
-Claims = Callable[[list[int]], Awaitable[list[int]]]
-"""Given the log's partitions, those this worker may process now (all, unless shared)."""
+
+class SharedPartitions(Protocol):
+    """The log's partitions shared among workers through leases, each held under an epoch
+    that grows whenever the partition changes hands (see `store.leases_sql`)."""
+
+    async def claim(self, consumer: str, partitions: list[int]) -> dict[int, int]:
+        """Of the log's partitions, those this worker holds now, each with its epoch."""
+        ...
+
+    async def take_over(self, consumer: str, partition: int, epoch: int) -> int:
+        """The offset to resume from; commits under lower epochs are refused from now on.
+        Raises `Fenced` when a higher epoch has committed already."""
+        ...
+
+    async def commit(self, consumer: str, partition: int, offset: int, epoch: int) -> None:
+        """Commit `offset` under `epoch`, or raise `Fenced` if a higher epoch took over."""
+        ...
 
 
 class PipelineRunner:
@@ -65,7 +85,7 @@ class PipelineRunner:
         tail: Sequence[Stage] = (),
         yield_for: Callable[[float], float] | None = None,
         guard: StageGuard | None = None,
-        claims: Claims | None = None,
+        claims: SharedPartitions | None = None,
     ) -> None:
         self._log: PartitionedLog = (
             cast(PartitionedLog, log) if hasattr(log, "partitions") else SinglePartition(log)
@@ -82,6 +102,9 @@ class PipelineRunner:
         self.committed: dict[int, int] = {}  # partition → offset committed
         self._next: dict[int, int] = {}  # partition → offset to read next
         self._buffers: dict[int, collections.deque[Buffered]] = {}  # read, not yet taken
+        self._epochs: dict[int, int] = {}  # partition → its lease's epoch, when shared
+        self._refresh_now = False  # a partition was fenced: claim again at once
+        self.fenced = 0  # commits refused because another worker had taken over
         self._per_record = 1.0  # messages per log record, to size reads
         self.undecodable = 0
 
@@ -93,20 +116,38 @@ class PipelineRunner:
     async def _refresh(self) -> None:
         """Take up partitions that appeared or were handed to this worker; drop lost ones."""
         every = await self._log.partitions()
-        mine = every if self._claims is None else await self._claims(every)
+        held: dict[int, int | None]
+        if self._claims is None:
+            held = dict.fromkeys(every)
+        else:
+            held = dict(await self._claims.claim(self._consumer, every))
         for partition in list(self._next):
-            if partition not in mine:
-                del self._next[partition]
-                self._buffers.pop(partition, None)
-                self.committed.pop(partition, None)
-        for partition in mine:
+            # Lost, or lost and taken back (a new epoch): what was read of it is stale.
+            if partition not in held or held[partition] != self._epochs.get(partition):
+                self._drop(partition)
+        for partition, epoch in held.items():
             if partition in self._next:
                 continue
-            offset = await self._log.committed(self._consumer, partition)
+            if epoch is None or self._claims is None:
+                offset = await self._log.committed(self._consumer, partition)
+            else:
+                try:
+                    offset = await self._claims.take_over(self._consumer, partition, epoch)
+                except Fenced as fenced:  # this claim is already stale; the next one tells
+                    logger.warning("partition %d not taken up: %s", partition, fenced)
+                    continue
+                self._epochs[partition] = epoch
             if self._on_resume is not None:
                 await asyncio.to_thread(self._on_resume, *partition_range(partition, offset))
             self.committed[partition] = self._next[partition] = offset
             self._buffers[partition] = collections.deque()
+
+    def _drop(self, partition: int) -> None:
+        """Forget a partition: its offsets, its epoch and what was read ahead of it."""
+        self._next.pop(partition, None)
+        self._buffers.pop(partition, None)
+        self.committed.pop(partition, None)
+        self._epochs.pop(partition, None)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process until `stop` is set and everything appended before then is processed.
@@ -120,10 +161,11 @@ class PipelineRunner:
         refreshed = 0.0
         try:
             while True:
-                if time.monotonic() - refreshed > REFRESH_PARTITIONS:
+                if self._refresh_now or time.monotonic() - refreshed > REFRESH_PARTITIONS:
                     if finishing is not None:  # a lost partition's batch is committed first
                         await finishing
                         finishing = None
+                    self._refresh_now = False
                     await self._refresh()
                     refreshed = time.monotonic()
                 # Read `stop` before reading the log: a round of empty reads that began after
@@ -163,11 +205,12 @@ class PipelineRunner:
     async def _fill(self) -> None:
         """Read ahead every partition whose buffer ran dry."""
         wanted = max(1, int(self._batch_size / self._per_record))
-        for partition, buffer in self._buffers.items():
+        # A copy: a fenced commit may drop a partition while this reads.
+        for partition, buffer in list(self._buffers.items()):
             if buffer:
                 continue
             records = await self._log.read(partition, self._next[partition], wanted)
-            if records:
+            if records and self._buffers.get(partition) is buffer:
                 decoded = await asyncio.to_thread(self._decode, partition, records)
                 buffer.extend(decoded)
                 self._next[partition] = records[-1].offset + 1
@@ -246,7 +289,24 @@ class PipelineRunner:
             if partition in counts:
                 counts[partition] += 1
         for partition, offset in ends.items():
-            await self._log.commit(self._consumer, partition, offset)
+            # Dropped after a fenced commit of an earlier batch: no refresh can come between
+            # (it waits for this), so the partition was not taken up again meanwhile.
+            if partition not in self._next:
+                continue
+            epoch = self._epochs.get(partition)
+            try:
+                if self._claims is None or epoch is None:
+                    await self._log.commit(self._consumer, partition, offset)
+                else:
+                    await self._claims.commit(self._consumer, partition, offset, epoch)
+            except Fenced as fenced:
+                # This worker stalled past its lease and another took the partition over:
+                # its offset stands; what this worker read of the partition is dropped.
+                logger.warning("partition %d was taken over; dropping it: %s", partition, fenced)
+                self.fenced += 1
+                self._drop(partition)
+                self._refresh_now = True
+                continue
             self.committed[partition] = offset
             if self._on_commit is not None:
                 self._on_commit(partition, offset, counts[partition])

@@ -19,6 +19,7 @@ from seamline.log.nats import NatsLog
 from seamline.log.nats_requests import RequestWriter
 from seamline.log.partitions import LazyWriter, LocalPartitions, LocalWriter
 from seamline.pipeline.runner import CONSUMER
+from seamline.roles.leased_partitions import LeasedPartitions
 from seamline.roles.names import COLLECT, PIPELINE
 from seamline.store.leases_sql import PartitionLeases
 
@@ -48,6 +49,7 @@ class LogAccess:
             self.writer = self.local.claim(0) if COLLECT in roles else LazyWriter(self.local)
         # Pipeline workers on several machines share JetStream's partitions through leases.
         self.leases: PartitionLeases | None = None
+        self.shared: LeasedPartitions | None = None  # with fenced commits, once connected
         if settings.log_url and PIPELINE in roles:
             owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
             self.leases = PartitionLeases(state, owner)
@@ -72,13 +74,10 @@ class LogAccess:
             replicas=self._settings.log_replicas,
         )
         self.writer.connect(self._nats.writer(), asyncio.get_running_loop())
+        if self.leases is not None:
+            self.shared = LeasedPartitions(self._nats, self.leases)
         self._stop.clear()
         self._watch_task = asyncio.create_task(self._watch(), name="log-status")
-
-    async def claim(self, partitions: list[int]) -> list[int]:
-        """The partitions this pipeline worker holds now (see `PartitionLeases`)."""
-        assert self.leases is not None
-        return await asyncio.to_thread(self.leases.claim, CONSUMER, partitions)
 
     async def _watch(self) -> None:
         """JetStream's ends and commits, every second, for /metrics and `caught_up`."""

@@ -96,7 +96,7 @@ class PipelineRole:
             on_resume=self._resume,
             on_commit=self._committed,
             guard=self.guard,
-            claims=self._log.claim if self._log.leases is not None else None,
+            claims=self._log.shared,
         )
         runner = self.runner
         parts.owned_partitions = lambda: set(runner.committed)
