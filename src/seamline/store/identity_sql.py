@@ -19,7 +19,9 @@ the first, so no two transactions wait for each other in a cycle:
    true until it commits. If they did move (a merge that committed meanwhile), it lets go of
    everything and starts again.
 
-SQLite has one writer at a time, so it takes no locks and reads no more than once.
+SQLite takes no locks and reads nothing twice: embedded mode runs one pipeline process, the
+graph's only writer. (Its driver begins a transaction at the first write, so reads before it
+would not protect a second writer anyway.)
 """
 
 from __future__ import annotations
