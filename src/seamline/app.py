@@ -165,6 +165,8 @@ class Seamline:
             )
             self.pipeline.on_failure = self._pipeline_failed
         self.accepting = False
+        self._metrics_stop = asyncio.Event()
+        self._metrics_task: asyncio.Task[None] | None = None
         self.tracking = TrackingAPI(
             write_keys=parts.write_keys,
             log=self.log,
@@ -277,6 +279,10 @@ class Seamline:
             self.pipeline.start()
         if DELIVER in self.roles:
             self.deliver.start()
+        self._metrics_stop.clear()
+        self._metrics_task = asyncio.create_task(
+            self.metrics.share.run(self._metrics_stop), name="metrics-snapshot"
+        )
         self.accepting = COLLECT in self.roles
 
     async def stop(self) -> None:
@@ -285,6 +291,10 @@ class Seamline:
         if self.pipeline is not None:
             await self.pipeline.stop()
         await self.deliver.stop()
+        self._metrics_stop.set()  # a last snapshot, with what the drain counted
+        if self._metrics_task is not None:
+            await self._metrics_task
+            self._metrics_task = None
         await self.logs.close()
         if self.pipeline is not None:
             self.pipeline.close()

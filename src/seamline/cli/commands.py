@@ -123,6 +123,7 @@ def _serve_here(settings: Settings, role: str | None) -> None:
     from seamline.app import ServeLock, bootstrap
     from seamline.cli.banner import print_banner
     from seamline.data_dir import DataDir
+    from seamline.metrics import shared_dir
     from seamline.ports import ensure_can_listen
     from seamline.roles import supervisor
     from seamline.roles.process import run_role
@@ -137,7 +138,9 @@ def _serve_here(settings: Settings, role: str | None) -> None:
         run_role(settings, "all")
     else:
         workers = settings.collect_workers or supervisor.default_workers()
-        supervisor.Supervisor(supervisor.role_command(), workers, paths.roles).run()
+        supervisor.Supervisor(
+            supervisor.role_command(), workers, paths.roles, shared_dir(paths.root)
+        ).run()
     logging.getLogger("seamline").info("stopped; accepted events were processed")
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import httpx
 
 from seamline.destinations.client import destination_client
-from seamline.destinations.delivery import InstanceDelivery, RetryPolicy
+from seamline.destinations.delivery import Attempt, InstanceDelivery, RetryPolicy
 from seamline.destinations.instances import CompiledDestination
 from seamline.store.outbox_sql import SqlOutbox
 
@@ -34,6 +34,7 @@ class DeliveryService:
         poll: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         client: Callable[[], httpx.Client] = destination_client,
+        observe: Callable[[str, Attempt], None] = lambda _name, _attempt: None,
     ) -> None:
         self._destinations = destinations
         self._workspaces = workspaces
@@ -43,6 +44,7 @@ class DeliveryService:
         self._poll = poll
         self._clock = clock
         self._client = client  # builds each instance's client (see `destination_client`)
+        self._observe = observe  # told each attempt's outcomes (the metrics)
         # Deliveries block on the network: their own threads, so a hung tool never starves
         # the pipeline's or the API's.
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="deliver")
@@ -125,6 +127,7 @@ class DeliveryService:
                 logger.exception("delivery to %s failed; retrying shortly", name)
                 await asyncio.sleep(self._poll)
                 continue
+            self._observe(name, attempt)
             if attempt.claimed == 0:
                 if self._draining:
                     return

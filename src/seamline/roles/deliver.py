@@ -22,6 +22,9 @@ def delivery_service(parts: Parts) -> DeliveryService:
         timeout=settings.delivery_timeout,
         poll=settings.delivery_poll,
         client=lambda: destination_client(settings.destinations_allow_private),
+        observe=lambda name, attempt: parts.metrics.delivered(
+            name, attempt.delivered, attempt.retried, attempt.dead
+        ),
     )
 
 

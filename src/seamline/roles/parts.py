@@ -14,10 +14,10 @@ from seamline.data_dir import DataDir, make_private, open_state
 from seamline.engage.people import StoredPeople
 from seamline.engage.realtime import RealtimeEngine
 from seamline.identity.rules import DEFAULT_BLOCKED, DEFAULT_RULES, IdentifierRule, IdentityRules
-from seamline.metrics import Metrics
+from seamline.metrics import Metrics, shared_dir
 from seamline.privacy.egress import Egress
 from seamline.privacy.fields import FieldClassifier
-from seamline.roles.names import PIPELINE
+from seamline.roles.names import ALL_ROLES, PIPELINE
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.consent_sql import SqlConsentStore
 from seamline.store.engage_sql import SqlEngageStore
@@ -70,7 +70,11 @@ class Parts:
         self.settings = settings
         self.paths = DataDir(settings.data_dir)
         make_private(self.paths.root)  # before any store creates a file in it
-        self.metrics = Metrics()
+        # Serving processes share their counts through the data directory (see metrics.py).
+        self.metrics = Metrics(
+            shared_dir(self.paths.root) if roles else None,
+            "all" if roles == ALL_ROLES else "-".join(sorted(roles)),
+        )
         self.state = open_state(settings)
         self.sources = SqlSourceStore(self.state)
         self.write_keys = WriteKeys(self.sources)

@@ -175,7 +175,19 @@ class PipelineRole:
         self._stored_total = self._parts.events.count()
 
     def _committed(self, partition: int, offset: int, processed: int) -> None:
-        self._parts.metrics.pipeline_processed.inc(processed)
+        metrics = self._parts.metrics
+        metrics.pipeline_processed.inc(processed)
+        metrics.pipeline_totals(
+            duplicates=self.dedup.dropped,
+            suppressed=self.suppress.dropped,
+            held={
+                "plan": self.protocols.held,
+                "privacy": self.personal_data.blocked,
+                "error": self.guard.errors_held,
+            },
+            violations=self.protocols.violations,
+            engage_changes=self._engage.changes,
+        )
         self._stored_total += processed
         runner = self.runner
         progress = {

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seamline.app import COLLECT, DELIVER, PIPELINE
+from seamline.metrics import clear_shared
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,16 @@ def _die_with_parent() -> None:
 class Supervisor:
     """Runs `command + ["--role", role]` for every role and keeps them running."""
 
-    def __init__(self, command: list[str], workers: int, status_file: Path) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        workers: int,
+        status_file: Path,
+        metrics_dir: Path | None = None,
+    ) -> None:
         self._command = command
         self._status_file = status_file
+        self._metrics_dir = metrics_dir
         self.children = [Child(COLLECT, i) for i in range(workers)] + [
             Child(PIPELINE, 0),
             Child(DELIVER, 0),
@@ -77,6 +85,10 @@ class Supervisor:
     def run(self) -> int:
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stop_signal, self.request_stop)
+        if self._metrics_dir is not None:
+            # Counters start from 0 with the supervisor (a reset Prometheus expects), not
+            # from what processes of an earlier run left (see seamline.metrics).
+            clear_shared(self._metrics_dir)
         # The pipeline and deliver first: collect answers once they are up to take the log.
         for child in sorted(self.children, key=lambda c: c.role == COLLECT):
             self._start(child)
