@@ -302,6 +302,10 @@ def test_rebuild_replays_the_log_with_the_unmerge_applied_from_the_start(tmp_pat
         graph.merges_of("default", after["r1"]) == []
         and graph.merges_of("default", after["r2"]) == []
     )
-    with Server(data) as server:
-        busy = cli("--data-dir", str(data), "rebuild")
-        assert busy.returncode == 2 and "another Seamline server" in busy.stderr
+    with Server(data):
+        # Beside a running server the rebuild goes online (tests/e2e/test_online_rebuild.py),
+        # which the embedded stores alone support.
+        busy = cli("--data-dir", str(data), "rebuild", env={"SEAMLINE_LOG_URL": "nats://x:4222"})
+        assert busy.returncode == 2, busy.stderr
+        [line] = busy.stderr.strip().splitlines()
+        assert "online rebuild supports the embedded default only" in line

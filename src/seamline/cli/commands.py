@@ -207,22 +207,46 @@ def init(ctx: typer.Context) -> None:
 def rebuild(ctx: typer.Context) -> None:
     """Rebuild profiles, traits and the event store by replaying the whole log.
 
-    Stop the server first. Sources, tokens and unmerges are kept; everything derived from
-    events is recomputed with the current rules.
+    Sources, tokens and unmerges are kept; everything derived from events is recomputed with
+    the current rules. While the server runs, the rebuild goes to a shadow store and swaps it
+    in, pausing the pipeline only for the catch-up and the swap.
     """
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
-    from seamline.ops.rebuild import replay, reset_derived
+    from seamline.ops.rebuild import rebuild_beside_server, replay, reset_derived, server_running
 
     settings = _settings(ctx)
+    if server_running(settings):
+        phases = {
+            "shadow": "replaying the log into a shadow store",
+            "pause": "pausing the pipeline",
+            "catch-up": "catching up",
+            "swap": "swapping",
+        }
+        with Progress(console=errors, transient=True) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def show(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = progress.add_task(phases[phase], total=total or 1)
+                progress.update(tasks[phase], completed=done, total=total or 1)
+
+            online = rebuild_beside_server(settings, show)
+        console.print(f"rebuilt from {online.processed} log records beside the running server")
+        _warn_held(online.errors_held)
+        return
     total = reset_derived(settings)
     with Progress(console=errors, transient=True) as progress:
         task = progress.add_task("replaying the log", total=total or 1)
         done = replay(settings, lambda offset: progress.update(task, completed=offset))
     console.print(f"rebuilt from {done.processed} log records")
-    if done.errors_held:
+    _warn_held(done.errors_held)
+
+
+def _warn_held(errors_held: int) -> None:
+    if errors_held:
         errors.print(
-            f"[yellow]warning:[/] {done.errors_held} records failed in a stage and were held "
+            f"[yellow]warning:[/] {errors_held} records failed in a stage and were held "
             "(disposition error); see `seamline held list`, fix the cause, then re-run them"
         )
 

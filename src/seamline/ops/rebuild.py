@@ -5,6 +5,9 @@ dedup state and event store are cut back to nothing and the pipeline runs over t
 again. Configuration survives — workspaces, sources, tokens, workspace resources (plans,
 transformations, controls) and the separations recorded by unmerges — so a rebuild applies
 today's rules (and every unmerge) from the very first event.
+
+With no server running, the stores are emptied in place (`reset_derived`, then `replay`);
+beside a running server the rebuild goes to a shadow store and swaps (`rebuild_online`).
 """
 
 from __future__ import annotations
@@ -20,13 +23,18 @@ from sqlalchemy import delete
 from seamline.app import Seamline, ServeLock
 from seamline.config import Settings
 from seamline.data_dir import DataDir, open_state
-from seamline.errors import InvalidInput, Unavailable
+from seamline.errors import Conflict, InvalidInput, Unavailable
 from seamline.log.partitions import LocalPartitions
+from seamline.ops.rebuild_online import OnlineRebuilt, Progress, rebuild_online
 from seamline.pipeline.runner import CONSUMER
 from seamline.store.state import (
     account_members,
     accounts,
     data_inventory,
+    engage_features,
+    engage_rechecks,
+    engage_states,
+    engage_values,
     event_files,
     held_events,
     identities,
@@ -50,6 +58,37 @@ DERIVED_TABLES = (
     profile_consent,
     event_files,
 )
+
+SWAPPED_TABLES = tuple(t.name for t in DERIVED_TABLES if t is not event_files) + tuple(
+    t.name for t in (engage_states, engage_values, engage_rechecks, engage_features)
+)
+"""What an online rebuild replaces in the live state store (with the event store's catalog):
+the derived tables, and Engage's state, which the shadow carried on from a copy as the offline
+rebuild carries it on in place (its profile ids are the rebuilt ones)."""
+
+
+def server_running(settings: Settings) -> bool:
+    """Whether a server (or a pipeline started with `serve --role pipeline`) uses the data
+    directory now."""
+    paths = DataDir(settings.data_dir)
+    for lock in (ServeLock(paths.lock), ServeLock(paths.root / ".pipeline.lock", "pipeline")):
+        try:
+            lock.acquire()
+        except Conflict:
+            return True
+        lock.release()
+    return False
+
+
+def rebuild_beside_server(settings: Settings, on_progress: Progress) -> OnlineRebuilt:
+    """Rebuild into a shadow store while the server runs, then swap (see `rebuild_online`)."""
+    return rebuild_online(
+        settings,
+        tuple(t.name for t in DERIVED_TABLES),
+        SWAPPED_TABLES,
+        on_progress,
+        max_retries=REBUILD_RETRIES,
+    )
 
 
 def _remove(path: Path) -> None:

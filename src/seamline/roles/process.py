@@ -18,7 +18,9 @@ import sys
 
 from seamline.app import ALL_ROLES, COLLECT, DELIVER, PIPELINE, Seamline, tune_runtime
 from seamline.config import Settings
+from seamline.errors import Conflict
 from seamline.roles import STOP_ASKED
+from seamline.roles.pause import pause_requested, wait_while_paused
 
 ROLES = ("collect", "pipeline", "deliver", "all")
 
@@ -58,27 +60,43 @@ def run_background(settings: Settings, role: str) -> int:
 
 
 async def _background(settings: Settings, role: str) -> int:
-    app = Seamline(settings, roles=frozenset({role}))
-    if role == DELIVER:
-        app.delivery_drain = settings.delivery_drain_seconds
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, stop.set)
-    if STOP_ASKED.is_set():
-        stop.set()
-    await app.start()
-    logger.info("%s role started (pid %d)", role, _pid())
-    while not stop.is_set() and app.failure is None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 1.0)
-    failed = app.failure
-    await app.stop()
-    if failed is not None:
-        logger.error("%s role failed: %s", role, failed)
-        return 1
-    logger.info("%s role stopped", role)
-    return 0
+    while True:
+        # The pipeline pauses for an online rebuild in this process (not by exiting, which
+        # the supervisor would count as a crash): it waits before opening anything.
+        if role == PIPELINE and not await wait_while_paused(settings.data_dir, stop):
+            return 0
+        try:
+            app = Seamline(settings, roles=frozenset({role}))
+        except Conflict:
+            if role == PIPELINE and pause_requested(settings.data_dir):
+                continue  # the rebuild took `.pipeline.lock` just now
+            raise
+        if role == DELIVER:
+            app.delivery_drain = settings.delivery_drain_seconds
+        if STOP_ASKED.is_set():
+            stop.set()
+        await app.start()
+        logger.info("%s role started (pid %d)", role, _pid())
+        paused = False
+        while not stop.is_set() and app.failure is None:
+            if role == PIPELINE and pause_requested(settings.data_dir):
+                paused = True
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+        failed = app.failure
+        await app.stop()  # the pipeline drains, commits, closes and releases its lock
+        if failed is not None:
+            logger.error("%s role failed: %s", role, failed)
+            return 1
+        if not paused:
+            logger.info("%s role stopped", role)
+            return 0
+        logger.info("%s role paused for a rebuild", role)
 
 
 def _pid() -> int:
