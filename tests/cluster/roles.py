@@ -182,6 +182,24 @@ def requesting(pid: int, port: int) -> bool:
 
     The test sink answers HTTP/1.0, one connection per request, so for a deliver process an
     open connection to the sink is a request in flight."""
+    wanted = f"0100007F:{port:04X}"
+    return any(
+        fields[2] == wanted and fields[3] == "01"  # ESTABLISHED
+        for fields in _tcp_sockets(pid)
+    )
+
+
+def listening(pid: int, port: int) -> bool:
+    """Whether process `pid` listens on TCP `port` (Linux /proc): a collect worker sharing a
+    port with others through SO_REUSEPORT, which /readyz on that port cannot tell apart."""
+    return any(
+        fields[1].endswith(f":{port:04X}") and fields[3] == "0A"  # LISTEN
+        for fields in _tcp_sockets(pid)
+    )
+
+
+def _tcp_sockets(pid: int) -> list[list[str]]:
+    """The /proc/net/tcp rows (split) of the IPv4 TCP sockets process `pid` holds."""
     try:
         inodes = {
             link[len("socket:[") : -1]
@@ -190,13 +208,9 @@ def requesting(pid: int, port: int) -> bool:
         }
         lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
     except OSError:
-        return False
-    wanted = f"0100007F:{port:04X}"
-    for line in lines:
-        fields = line.split()
-        if fields[2] == wanted and fields[3] == "01" and fields[9] in inodes:  # ESTABLISHED
-            return True
-    return False
+        return []
+    rows = [line.split() for line in lines]
+    return [fields for fields in rows if fields[9] in inodes]
 
 
 def _readlink(path: str) -> str:
