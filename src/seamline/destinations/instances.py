@@ -86,7 +86,7 @@ def compile_destinations(
             allow_properties=frozenset(allow) if allow is not None else None,
             deny_properties=frozenset(filters.get("deny_properties") or ()),
             sample_rate=float(doc.get("sample_rate", 1.0)),
-            concurrency=int(doc.get("concurrency", 1)),
+            concurrency=int(doc.get("concurrency", 4)),  # DestinationInstance's default
             rate_limit=doc.get("rate_limit"),
         )
     for name, doc in sorted(subscriptions.items()):
