@@ -868,7 +868,7 @@ def arguments() -> argparse.Namespace:
     add("--seed", type=int, default=7)
     add("--batch-size", type=int, default=Settings().pipeline_batch_size, help="pipeline batch")
     add("--webhook-batch", type=int, default=500, help="events per request to `lake` (500)")
-    add("--concurrency", type=int, default=1, help="workers of `orders` and `products` (1)")
+    add("--concurrency", type=int, default=4, help="workers of `orders` and `products` (4)")
     add("--delivery-poll", type=float, default=0.05, help="seconds (Settings default 0.2)")
     add("--pipeline-yield", type=float, default=None, help="default: the Settings default")
     add("--rate", type=float, default=1000, help="latency: events/s sent (1,000)")
