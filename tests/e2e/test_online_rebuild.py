@@ -94,6 +94,25 @@ class Sender(threading.Thread):
         self.join(30)
 
 
+class Reader(threading.Thread):
+    """Counts the stored events, as `events count` does, until stopped."""
+
+    def __init__(self, data: Path) -> None:
+        super().__init__(daemon=True)
+        self._settings = Settings(data_dir=data)
+        self._halt = threading.Event()
+        self.seen: list[int] = []
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.seen.append(int(count_events(self._settings)["stored"] or 0))
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(30)
+
+
 def _people(count: int) -> list[dict[str, Any]]:
     """Each person browses anonymously, then logs in: two profiles that the login merges."""
     messages: list[dict[str, Any]] = []
@@ -114,16 +133,22 @@ def test_a_rebuild_beside_the_server_loses_nothing_and_keeps_profiles(tmp_path: 
         before, merges = _profiles(data), _merges(data)
         assert len(merges) == 10
 
-        sender = Sender(server)
+        sender, reader = Sender(server), Reader(data)
         sender.start()
+        reader.start()
         while len(sender.statuses) < 20:  # the rebuild begins with events arriving
             time.sleep(0.05)
         done = _rebuild(data)
         out, err = done.communicate(timeout=60)
         time.sleep(0.5)  # and events still arrive after the swap
         sender.stop()
+        reader.stop()
 
         assert done.returncode == 0, err
+        # Readers never saw a half-built store: the count only grew (the swap is one
+        # transaction; an emptied or half-listed store would have shown fewer events).
+        assert reader.seen and reader.seen[0] >= len(before)
+        assert all(a <= b for a, b in zip(reader.seen, reader.seen[1:], strict=False))
         assert "beside the running server" in out
         assert set(sender.statuses) == {200}
         stored = _caught_up(data)
