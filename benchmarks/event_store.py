@@ -12,8 +12,10 @@ Both designs in the same run, on the same rows:
   compaction  `compact()` rounds over N small files (the query set written in batches of
               `--file-rows`, N = 500 by default) until nothing merges, then `collect_garbage`.
   queries     a group-by over the query set (1 M rows by default) and one profile's newest
-              events (`events_of`, the Profile API's query) on the DuckDB file, on the lake as
-              written (N small files) and on the lake once compacted.
+              events (`events_of`, the Profile API's query; p50 and p99 over `--profile-runs`
+              profiles) on the DuckDB file, on the lake as written (N small files), on the lake
+              compacted in log order as it was until files were sorted by profile, on that lake
+              once `compact()` has re-sorted it (the migration), and on the lake compacted.
 
 The old design is rebuilt here (`DuckDBFile`): one DuckDB database file with the store's
 columns, rows inserted from the same Arrow table through the same SELECT
@@ -60,7 +62,7 @@ from benchmarks.engage import NOW, events_sql, live_batches
 from seamline.spec.envelope import Item
 from seamline.store.event_files import EventFile
 from seamline.store.event_rows import COLUMNS, SELECT_ROWS, incoming
-from seamline.store.events_lake import LakeEventStore
+from seamline.store.events_lake import LakeEventStore, _runs  # the lake's merge runs
 from seamline.store.state import open_state_store
 
 GROUP_BY = "SELECT type, event, count(*) AS n FROM events GROUP BY ALL ORDER BY n DESC"
@@ -452,6 +454,75 @@ def fill_lake(store: LakeEventStore, args: argparse.Namespace) -> int:
     return len(files)
 
 
+def compact_in_log_order(store: LakeEventStore) -> None:
+    """Compaction as the lake did it until files were sorted by profile: the same runs, merged
+    in log order with DuckDB's default row groups, listed without `sorted_by` — the files a
+    data dir from before holds."""
+    conn = duckdb.connect()
+    while runs := list(_runs(store.catalog.live())):
+        for run in runs:
+            first, last = run[0].first_position, max(f.last_position for f in run)
+            name = f"{run[0].partition}/{first:019d}-{secrets.token_hex(4)}.parquet"
+            sources = ", ".join(f"'{store.root / f.path}'" for f in run)
+            conn.execute(
+                f"COPY (SELECT * FROM read_parquet([{sources}]) ORDER BY log_offset)"
+                f" TO '{store.root / name}' (FORMAT parquet, COMPRESSION zstd)"
+            )
+            rows = sum(f.rows for f in run)
+            size = (store.root / name).stat().st_size
+            store.catalog.replace(
+                run, [EventFile(0, name, run[0].partition, first, last, rows, size)]
+            )
+    conn.close()
+
+
+def compact_fully(store: LakeEventStore, title: str, console: Console) -> float:
+    """`compact()` rounds until nothing is rewritten, then `collect_garbage`; seconds."""
+    table = Table(title=title)
+    for column in ("round", "files rewritten", "live files after", "rows rewritten", "seconds",
+                   "rows/s"):  # fmt: skip
+        table.add_column(column, justify="right")
+    total = 0.0
+    for round_ in range(1, 1000):
+        before = {f.id: f.rows for f in store.catalog.live()}
+        began = time.perf_counter()
+        merged = store.compact()
+        seconds = time.perf_counter() - began
+        if not merged:
+            break
+        total += seconds
+        after = store.catalog.live()
+        kept = {f.id for f in after}
+        rewritten = sum(rows for id_, rows in before.items() if id_ not in kept)
+        table.add_row(
+            str(round_),
+            f"{merged:,}",
+            f"{len(after):,}",
+            f"{rewritten:,}",
+            f"{seconds:.2f}",
+            f"{rewritten / seconds:,.0f}",
+        )
+    began = time.perf_counter()
+    gone = store.collect_garbage(timedelta(0))
+    garbage = time.perf_counter() - began
+    table.add_row("all", "", "", "", f"{total:.2f}", "")
+    console.print(table)
+    console.print(
+        f"collect_garbage(grace 0): {gone:,} replaced files unlinked in {garbage:.2f} s; rows"
+        f" listed after compaction: {store.count():,}."
+    )
+    return total
+
+
+@dataclass
+class Measured:
+    store: str
+    files: int
+    mib: float
+    group: Timed
+    one: Timed
+
+
 def run_queries(args: argparse.Namespace, console: Console, root: Path) -> None:
     here = Path(tempfile.mkdtemp(prefix="queries-", dir=root))
     with console.status(f"generating {args.query_rows:,} rows for the queries"):
@@ -464,94 +535,91 @@ def run_queries(args: argparse.Namespace, console: Console, root: Path) -> None:
         old.conn.execute("CHECKPOINT")
         opened = Lake(here / "lake", compact=False)
         small_files = fill_lake(opened.store, args)
+        # The same files in a second lake, compacted as before files were sorted by profile.
+        before = Lake(here / "before", compact=False)
+        shutil.copytree(opened.store.root, before.store.root, dirs_exist_ok=True)
+        before.store.catalog.add(opened.store.catalog.live())
     # Profiles of typical activity (the middle tenth by events), a different one per run.
     ranked = old.query(
         "SELECT profile_id, n FROM (SELECT profile_id, count(*) AS n FROM events GROUP BY 1)"
         " ORDER BY n, profile_id"
     )
     middle = ranked[len(ranked) * 45 // 100 : len(ranked) * 55 // 100 + 1]
-    people = [middle[i * len(middle) // (args.runs + 1)] for i in range(args.runs + 1)]
+    count = args.profile_runs + 1
+    people = [middle[i * len(middle) // count] for i in range(count)]
     typical = statistics.median(n for _, n in people)
 
-    rows: list[tuple[str, int, float, Timed, Timed]] = []
+    rows: list[Measured] = []
 
     def measure(name: str, store: Store, files: int, size: float) -> None:
         with console.status(f"timing queries: {name}"):
             group = timed(lambda _run: store.query(GROUP_BY), args.runs)
-            one = timed(lambda run: store.events_of([people[run][0]], EVENTS_OF_LIMIT), args.runs)
-        rows.append((name, files, size, group, one))
+            one = timed(
+                lambda run: store.events_of([people[run][0]], EVENTS_OF_LIMIT), args.profile_runs
+            )
+        rows.append(Measured(name, files, size, group, one))
 
     measure("DuckDB file", old, 1, mib(old.path))
     lake_store = opened.store
-    measure("lake, as written", lake_store, small_files, mib(lake_store.root))
+    measure("lake, as written", lake_store, small_files, mib(lake_store.root / "0"))
 
-    compaction = Table(
-        title=f"Compaction: {small_files:,} files of {args.file_rows:,} rows "
-        f"({args.query_rows:,} rows), `compact()` until nothing merges"
+    with console.status("compacting in log order (as before)"):
+        compact_in_log_order(before.store)
+        before.store.collect_garbage(timedelta(0))
+    files = len(before.store.catalog.live())
+    measure(
+        "lake, compacted in log order (before)", before.store, files, mib(before.store.root / "0")
     )
-    for column in ("round", "files merged", "live files after", "rows rewritten", "seconds",
-                   "rows/s"):  # fmt: skip
-        compaction.add_column(column, justify="right")
-    total = 0.0
+    with console.status("re-sorting the files compacted in log order"):
+        compact_fully(
+            before.store,
+            "Migration: `compact()` re-sorts the large files in log order by profile",
+            console,
+        )
+    files = len(before.store.catalog.live())
+    measure("lake, re-sorted (migrated)", before.store, files, mib(before.store.root / "0"))
+
     with console.status("compacting"):
-        for round_ in range(1, 10):
-            before = {f.id: f.rows for f in lake_store.catalog.live()}
-            began = time.perf_counter()
-            merged = lake_store.compact()
-            seconds = time.perf_counter() - began
-            if not merged:
-                break
-            total += seconds
-            after = lake_store.catalog.live()
-            kept = {f.id for f in after}
-            rewritten = sum(rows for id_, rows in before.items() if id_ not in kept)
-            compaction.add_row(
-                str(round_),
-                f"{merged:,}",
-                f"{len(after):,}",
-                f"{rewritten:,}",
-                f"{seconds:.2f}",
-                f"{rewritten / seconds:,.0f}",
-            )
-        began = time.perf_counter()
-        gone = lake_store.collect_garbage(timedelta(0))
-        garbage = time.perf_counter() - began
-    compaction.add_row("all", "", "", "", f"{total:.2f}", "")
-    console.print(compaction)
-    console.print(
-        f"collect_garbage(grace 0): {gone:,} replaced files unlinked in {garbage:.2f} s; rows"
-        f" listed after compaction: {lake_store.count():,}."
-    )
+        compact_fully(
+            lake_store,
+            f"Compaction: {small_files:,} files of {args.file_rows:,} rows "
+            f"({args.query_rows:,} rows), `compact()` until nothing merges",
+            console,
+        )
     compacted = len(lake_store.catalog.live())
     measure("lake, compacted", lake_store, compacted, mib(lake_store.root / "0"))
 
     table = Table(
-        title=f"Queries over {args.query_rows:,} rows / {args.profiles:,} profiles (median of "
-        f"{args.runs} after a warm-up; DuckDB {duckdb.__version__})"
+        title=f"Queries over {args.query_rows:,} rows / {args.profiles:,} profiles (group-by: "
+        f"median of {args.runs}; events_of: {args.profile_runs} profiles; after a warm-up; "
+        f"DuckDB {duckdb.__version__})"
     )
-    for column in ("store", "files", "MiB", "group-by ms", "warm-up ms", "events_of ms",
-                   "warm-up ms ", "vs DuckDB file"):  # fmt: skip
+    for column in ("store", "files", "MiB", "group-by ms", "warm-up ms", "events_of p50 ms",
+                   "p99 ms", "warm-up ms ", "p50 vs DuckDB file"):  # fmt: skip
         table.add_column(column, justify="left" if column == "store" else "right")
-    base = rows[0][4].median
-    for name, files, size, group, one in rows:
+    base = rows[0].one.median
+    for row in rows:
         table.add_row(
-            name,
-            f"{files:,}",
-            f"{size:.1f}",
-            f"{group.median * 1000:.1f}",
-            f"{group.warmup * 1000:.1f}",
-            f"{one.median * 1000:.1f}",
-            f"{one.warmup * 1000:.1f}",
-            f"{one.median / base:.2f}x",
+            row.store,
+            f"{row.files:,}",
+            f"{row.mib:.1f}",
+            f"{row.group.median * 1000:.1f}",
+            f"{row.group.warmup * 1000:.1f}",
+            f"{row.one.median * 1000:.1f}",
+            f"{percentile(row.one.seconds, 0.99) * 1000:.1f}",
+            f"{row.one.warmup * 1000:.1f}",
+            f"{row.one.median / base:.2f}x",
         )
     console.print(table)
     console.print(
         f"group-by: `{GROUP_BY}`. events_of: the newest {EVENTS_OF_LIMIT} events of one profile "
         f"(the Profile API's page), a different profile of typical activity per run (median "
-        f"{typical:.0f} events each); the lake's includes listing the catalog. vs DuckDB file: "
-        "events_of."
+        f"{typical:.0f} events each); the lake's includes listing the catalog. before: the "
+        "files as compaction wrote them until they were sorted by profile; migrated: the same "
+        "once `compact()` re-sorted them."
     )
     opened.close()
+    before.close()
     old.close()
     shutil.rmtree(here, ignore_errors=True)
 
@@ -567,7 +635,10 @@ def main() -> None:
     parser.add_argument("--query-rows", type=int, default=1_000_000)
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--file-rows", type=int, default=2_000, help="rows per small file")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per query")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of the group-by")
+    parser.add_argument(
+        "--profile-runs", type=int, default=200, help="profiles timed for events_of (p50, p99)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="append runs per store")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-root", default=None, help="where the temporary stores go")
