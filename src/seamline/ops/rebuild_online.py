@@ -68,6 +68,11 @@ def rebuild_online(
     (and the event store) into the live state store."""
     refuse_unless_embedded(settings)
     live = DataDir(settings.data_dir)
+    if pipeline_in_server_process(live):
+        raise InvalidInput(
+            "the server runs every role in one process (`serve --role all`), whose pipeline "
+            "cannot pause for an online rebuild; stop it and run `seamline rebuild` again"
+        )
     root = shadow_root(live)
     running = ServeLock(live.root / ".rebuild.lock", "rebuild")
     running.acquire()
@@ -115,6 +120,17 @@ async def _replay(
         await shadow.close()
 
 
+def pipeline_in_server_process(live: DataDir) -> bool:
+    """Whether the process holding `.serve.lock` holds `.pipeline.lock` too (each lock file
+    names its holder's pid): under the supervisor the pipeline is a process of its own."""
+    try:
+        server = live.lock.read_text().strip()
+        pipeline = (live.root / ".pipeline.lock").read_text().strip()
+    except FileNotFoundError:
+        return False
+    return bool(server) and server == pipeline
+
+
 def committed_offsets(live: DataDir) -> dict[int, int]:
     """The live pipeline's committed offset of every log partition."""
     log = LocalPartitions(live.log)
@@ -144,8 +160,7 @@ async def _take_when_paused(pipeline: ServeLock) -> None:
         except Conflict:
             if time.monotonic() > deadline:
                 raise Unavailable(
-                    f"the pipeline did not pause within {PAUSE_TIMEOUT:.0f} s (a `serve --role "
-                    "all` process cannot pause its pipeline); the live stores are unchanged: "
-                    "stop the server and run `seamline rebuild` again"
+                    f"the pipeline did not pause within {PAUSE_TIMEOUT:.0f} s; the live stores "
+                    "are unchanged: try again, or stop the server and run `seamline rebuild`"
                 ) from None
         await asyncio.sleep(0.1)
