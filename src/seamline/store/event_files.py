@@ -28,6 +28,9 @@ class EventFile(NamedTuple):
     sorted_by: str | None = None
     """The column the rows are sorted by (`events_lake.PROFILE_ORDER`); None: in log order, as
     the pipeline writes them (and as every file written before the column existed is)."""
+    profile_filter: bytes | None = None
+    """A Bloom filter of the file's profile ids (`profile_filter`), stored by `add`/`replace`;
+    `live` leaves it out (it is up to a few hundred KB): see `profile_filters`."""
 
 
 class EventFiles:
@@ -61,6 +64,7 @@ class EventFiles:
                             "rows": f.rows,
                             "bytes": f.bytes,
                             "sorted_by": f.sorted_by,
+                            "profile_filter": f.profile_filter,
                             "created_at": now,
                         }
                         for f in added
@@ -83,6 +87,18 @@ class EventFiles:
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(event_files.c.first_position)).all()
         return [EventFile(*row) for row in rows]
+
+    def profile_filters(self, ids: Sequence[int]) -> dict[int, bytes | None]:
+        """The profile filters of these files (None: a file without one)."""
+        if not ids:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(event_files.c.id, event_files.c.profile_filter).where(
+                    event_files.c.id.in_(list(ids))
+                )
+            ).all()
+        return {int(row[0]): row[1] for row in rows}
 
     def version(self) -> tuple[int, int]:
         """Changes whenever the live set does (a file listed, retired or dropped)."""

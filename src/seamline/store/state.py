@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -361,6 +362,8 @@ event_files = Table(
     Column("retired_at", DateTime(timezone=True), nullable=True, index=True),
     # The column the file's rows are sorted by; NULL: log order (pipeline batches, old files).
     Column("sorted_by", String(40), nullable=True),
+    # A Bloom filter of the file's profile ids (store/profile_filter.py); NULL: read the file.
+    Column("profile_filter", LargeBinary, nullable=True),
     Index("ix_event_files_partition", "log_partition", "first_position"),
 )
 
