@@ -8,11 +8,19 @@ today's rules (and every unmerge) from the very first event.
 
 With no server running, the stores are emptied in place (`reset_derived`, then `replay`);
 beside a running server the rebuild goes to a shadow store and swaps (`rebuild_online`).
+
+The replay stores and announces like the live pipeline, but destinations already had what the
+pipeline processed before the rebuild (delivered rows leave the outbox, so the outbox cannot
+tell): `reset_derived` writes the positions it rewinds from (`routed_marks`) and the replay's
+route stage skips what lies below them. What lies beyond — accepted while the server was down,
+or announced by the replay — is routed and delivered as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +32,7 @@ from seamline.app import Seamline, ServeLock
 from seamline.config import Settings
 from seamline.data_dir import DataDir, open_state
 from seamline.errors import Conflict, InvalidInput, Unavailable
+from seamline.log.base import position
 from seamline.log.partitions import LocalPartitions
 from seamline.ops.rebuild_online import OnlineRebuilt, Progress, rebuild_online
 from seamline.pipeline.runner import CONSUMER
@@ -96,6 +105,44 @@ def _remove(path: Path) -> None:
         candidate.unlink(missing_ok=True)
 
 
+def routed_marks(paths: DataDir) -> Path:
+    """Where an offline rebuild keeps, per partition, the first position its replay routes.
+
+    It stays until a replay reaches the end of the log, so a rebuild that stopped and is run
+    again keeps the marks of the pipeline's work before the first attempt."""
+    return paths.root / "pipeline" / "rebuild-routed.json"
+
+
+def read_marks(paths: DataDir) -> dict[int, int]:
+    try:
+        found = json.loads(routed_marks(paths).read_text())
+    except FileNotFoundError:
+        return {}
+    return {int(partition): int(at) for partition, at in found.items()}
+
+
+def _write_marks(paths: DataDir, marks: dict[int, int]) -> None:
+    # Durable before the offsets are rewound: without it a crash in between re-routes it all.
+    file = routed_marks(paths)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    draft = file.with_name(file.name + ".tmp")
+    with draft.open("w") as out:
+        json.dump({str(p): at for p, at in sorted(marks.items())}, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(draft, file)
+
+
+def _mark_routed(paths: DataDir, log: LocalPartitions) -> None:
+    """Record what the pipeline processed (so routed) before the offsets go back to 0; a
+    mark left by a rebuild that stopped stands where it is higher (its replay rewound them)."""
+    marks = read_marks(paths)
+    for partition in log.partitions_sync():
+        done = position(partition, log.committed_sync(CONSUMER, partition))
+        marks[partition] = max(marks.get(partition, 0), done)
+    _write_marks(paths, marks)
+
+
 def reset_derived(settings: Settings) -> int:
     """Empty the derived stores and rewind the pipeline; returns how many records to replay."""
     if settings.log_url:
@@ -124,6 +171,7 @@ def reset_derived(settings: Settings) -> int:
             _remove(store)
         log = LocalPartitions(paths.log, fsync=settings.log_fsync)
         try:
+            _mark_routed(paths, log)
             for partition in log.partitions_sync():
                 asyncio.run(log.commit(CONSUMER, partition, 0))
             return sum(log.end_offsets().values())
@@ -150,9 +198,12 @@ def replay(settings: Settings, on_progress: Callable[[int], None]) -> Replayed:
     store stayed unreachable through the retries); what was replayed so far stays.
     """
 
+    paths = DataDir(settings.data_dir)
+
     async def run() -> Replayed:
         app = Seamline(settings)
         app.guard.backoff.max_retries = REBUILD_RETRIES
+        app.route.routed_below = read_marks(paths)
         await app.start()
         runner = app.runner
         assert runner is not None
@@ -177,4 +228,6 @@ def replay(settings: Settings, on_progress: Callable[[int], None]) -> Replayed:
             )
         return Replayed(done(), app.guard.errors_held)
 
-    return asyncio.run(run())
+    replayed = asyncio.run(run())
+    routed_marks(paths).unlink(missing_ok=True)  # past every mark: the next rebuild starts anew
+    return replayed

@@ -6,6 +6,9 @@ mapping and the payload's validation against the action's fields. What passes is
 the outbox (idempotently: replaying the log queues nothing twice); what does not is counted
 with its reason. The delivery workers take it from there.
 
+An offline rebuild replays the whole log; what was routed before it is skipped (`routed_below`)
+rather than queued again, since delivered rows have left the outbox.
+
 In-process `destinations` (anything with a `slug` and `send(messages)`) receive the egress
 view directly; tests use them to see what would leave Seamline.
 """
@@ -22,6 +25,7 @@ import msgspec
 from seamline.destinations.errors import InvalidPayload
 from seamline.destinations.instances import CompiledDestination
 from seamline.destinations.mapping import validate_payload
+from seamline.log.base import partition_of
 from seamline.pipeline.batch import Batch
 from seamline.privacy.egress import Egress
 from seamline.spec.envelope import Item
@@ -67,6 +71,9 @@ class RouteToDestinations:
         """(destination, outcome) → messages, since start: outcome is sent (local ones),
         queued, or the reason a message did not go (consent, pii:<kind>, filter, sampled,
         invalid)."""
+        self.routed_below: dict[int, int] = {}
+        """Partition → the first position not routed yet: items below it were routed before
+        (a rebuild's replay sets it) and are neither routed nor counted again."""
 
     def __call__(self, batch: Batch) -> Batch:
         now = self._now()
@@ -74,7 +81,10 @@ class RouteToDestinations:
         rows: list[dict[str, Any]] = []
         counted: Counter[CountKey] = Counter()
         local: dict[str, list[dict[str, Any]]] = {d.slug: [] for d in self._local}
+        skip = self.routed_below
         for item in batch:
+            if skip and item.offset < skip.get(partition_of(item.offset), 0):
+                continue
             workspace_id = item.envelope.workspace_id
             rules = self._rules(workspace_id)
             if not rules.destinations and not self._local:
