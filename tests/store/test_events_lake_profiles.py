@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
@@ -20,6 +21,7 @@ from seamline.log.base import position
 from seamline.spec import Envelope, Message
 from seamline.spec.envelope import Item
 from seamline.store.events_lake import MERGE_AFTER, PROFILE_ORDER, ROW_GROUP_ROWS, LakeEventStore
+from seamline.store.profile_filter import ProfileHashes, build, check_of
 from seamline.store.state import open_state_store
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -195,3 +197,34 @@ def test_a_file_listed_before_the_catalog_knew_its_order_is_read_then_re_sorted(
     assert store.compact() == 0
     store.close()
     catalog.dispose()
+
+
+def test_files_whose_filter_rules_a_profile_out_are_not_read(tmp_path: Path) -> None:
+    """Compacted files carry a Bloom filter of their profile ids: a profile that is not in a
+    file does not cost reading it. Shown by breaking the file: only a profile in it fails."""
+    store = LakeEventStore(tmp_path / "lake", compact=False)
+    for start in range(0, MERGE_AFTER * 100, 100):
+        store.write([event(n, PROFILES[n % 20]) for n in range(start, start + 100)])
+    store.compact()
+    (merged,) = store.catalog.live()
+    assert store.catalog.profile_filters([merged.id])[merged.id] is not None
+    assert store.events_of([PROFILES[30]], 10) == []  # not in the file
+    (store.root / merged.path).write_bytes(b"not parquet")
+    assert store.events_of([PROFILES[30], PROFILES[31]], 10) == []
+    with pytest.raises(duckdb.Error):
+        store.events_of([PROFILES[30], PROFILES[3]], 10)
+    store.close()
+
+
+def test_a_filter_built_with_another_hash_lets_every_profile_through(tmp_path: Path) -> None:
+    with duckdb.connect() as conn:
+        conn.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS profile_id", [PROFILES[:20]])
+        stored = build(conn, "t")
+        check = check_of(conn)
+        assert all(ProfileHashes(conn, [p], check).may_be_in(stored) for p in PROFILES[:20])
+        ruled_out = [
+            p for p in PROFILES[20:] if not ProfileHashes(conn, [p], check).may_be_in(stored)
+        ]
+        assert len(ruled_out) >= 18  # about 1 % false positives
+        assert ProfileHashes(conn, PROFILES[20:], check + 1).may_be_in(stored)
+        assert ProfileHashes(conn, PROFILES[20:], check).may_be_in(None)

@@ -8,6 +8,7 @@ row says how its rows are ordered (`sorted_by`), so compaction knows which files
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -28,7 +29,7 @@ class EventFile(NamedTuple):
     sorted_by: str | None = None
     """The column the rows are sorted by (`events_lake.PROFILE_ORDER`); None: in log order, as
     the pipeline writes them (and as every file written before the column existed is)."""
-    profile_filter: bytes | None = None
+    profile_filter: builtins.bytes | None = None  # `bytes` is a field's name here
     """A Bloom filter of the file's profile ids (`profile_filter`), stored by `add`/`replace`;
     `live` leaves it out (it is up to a few hundred KB): see `profile_filters`."""
 

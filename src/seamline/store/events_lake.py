@@ -43,6 +43,7 @@ from seamline.spec.envelope import Item
 from seamline.store.event_files import EventFile, EventFiles
 from seamline.store.event_rows import COLUMNS, EMPTY, SELECT_ROWS, as_message, incoming, json_object
 from seamline.store.lake_files import LakeFiles, LocalFiles
+from seamline.store.profile_filter import ProfileHashes, build, check_of
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +53,15 @@ GRACE = timedelta(minutes=5)
 """How long a replaced file stays on disk for queries that listed it before."""
 PROFILE_ORDER = "profile_id"
 """The column every file the lake writes itself is sorted by (`EventFile.sorted_by`)."""
-ROW_GROUP_ROWS = 4096
+ROW_GROUP_ROWS = 8192
 """Rows per row group in sorted files: the rows of one profile that `events_of` decodes per
 file are those of the row group(s) holding it (all columns); see the module's figures."""
 SORTED = f"zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
 """The Parquet options of sorted files, in `LakeFiles.write`'s `compression` (it is placed
 after COMPRESSION in DuckDB's COPY options)."""
 _BY_PROFILE = f"ORDER BY {PROFILE_ORDER}, log_offset"
+_FILES = "<files>"
+"""Where a profile's query reads: replaced by the files that may hold the profile."""
 
 
 class LakeEventStore:
@@ -103,6 +106,9 @@ class LakeEventStore:
             self.files.prepare(connection)
         self._view_lock = threading.Lock()
         self._version: tuple[int, int] | None = None
+        self._live: list[EventFile] = []  # the files the view `events` reads
+        self._filters: dict[int, bytes | None] = {}  # profile filters by file id (immutable)
+        self._hash_check = check_of(self._reader)
         self._rewriting = threading.Lock()
         self._wake = threading.Condition()
         self._closing = False
@@ -165,13 +171,10 @@ class LakeEventStore:
             )
         finally:
             self._rewriter.unregister("loaded")
-        self.catalog.add(
-            [
-                EventFile(
-                    0, name, partition, int(first), int(last), rows.num_rows, size, PROFILE_ORDER
-                )
-            ]
+        added = EventFile(
+            0, name, partition, int(first), int(last), rows.num_rows, size, PROFILE_ORDER
         )
+        self.catalog.add([self._with_filter(added)])
         return int(rows.num_rows)
 
     def _copy(
@@ -216,18 +219,11 @@ class LakeEventStore:
                     name,
                     SORTED,
                 )
-                added.append(
-                    EventFile(
-                        0,
-                        name,
-                        file.partition,
-                        int(kept[1]),
-                        int(kept[2]),
-                        int(kept[0]),
-                        size,
-                        PROFILE_ORDER,
-                    )
+                first, last = int(kept[1]), int(kept[2])
+                copy = EventFile(
+                    0, name, file.partition, first, last, int(kept[0]), size, PROFILE_ORDER
                 )
+                added.append(self._with_filter(copy))
         if files:
             self.catalog.replace(files, added)
         return dropped
@@ -269,7 +265,12 @@ class LakeEventStore:
         )
         rows = sum(f.rows for f in run)
         merged = EventFile(0, name, run[0].partition, first, last, rows, size, PROFILE_ORDER)
-        self.catalog.replace(run, [merged])
+        self.catalog.replace(run, [self._with_filter(merged)])
+
+    def _with_filter(self, file: EventFile) -> EventFile:
+        """`file` (just written by the rewriter) with the Bloom filter of its profile ids."""
+        source = f"read_parquet({self._quoted(file.path)})"
+        return file._replace(profile_filter=build(self._rewriter, source))
 
     def collect_garbage(self, grace: timedelta = GRACE) -> int:
         """Unlink files replaced longer than `grace` ago; how many."""
@@ -316,6 +317,7 @@ class LakeEventStore:
             else:
                 source = EMPTY
             self._reader.execute(f"CREATE OR REPLACE VIEW events AS {source}")
+            self._live = files
             self._version = version
 
     @contextlib.contextmanager
@@ -362,14 +364,57 @@ class LakeEventStore:
         if not profile_ids:
             return []
         marks = ", ".join("?" * len(profile_ids))
-        sql = f"SELECT * FROM events WHERE profile_id IN ({marks})"
+        sql = f"SELECT * FROM {_FILES} WHERE profile_id IN ({marks})"
         parameters: list[Any] = list(profile_ids)
         if before is not None:
             sql += " AND (timestamp, message_id) < (?, ?)"
             parameters += [before[0], before[1]]
         sql += " ORDER BY timestamp DESC, message_id DESC LIMIT ?"
         parameters.append(limit)
-        return self._rows(sql, parameters)
+        return self._rows_of(profile_ids, sql, parameters)
+
+    def _rows_of(
+        self, profile_ids: Sequence[str], sql: str, parameters: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        """`sql`'s rows with `_FILES` read as only the files that may hold these profiles."""
+        for attempt in (1, 2):
+            try:
+                files = self._files_of(profile_ids)
+                if not files:
+                    return []
+                listed = ", ".join(self._quoted(f.path) for f in files)
+                cursor = self._reader.cursor()  # listed just now: no view to refresh
+                try:
+                    result = cursor.execute(
+                        sql.replace(_FILES, f"read_parquet([{listed}])"), list(parameters)
+                    )
+                    names = [column[0] for column in result.description]
+                    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+                finally:
+                    cursor.close()
+            except duckdb.IOException:
+                if attempt == 2:
+                    raise
+                self._version = None  # a file went away under an old listing: list again
+        raise AssertionError("unreachable")
+
+    def _files_of(self, profile_ids: Sequence[str]) -> list[EventFile]:
+        """The live files whose profile filter may hold one of these ids (every file without
+        one: the pipeline's recent batches, files listed before filters existed)."""
+        self._refresh()
+        live = self._live
+        missing = [f.id for f in live if f.id not in self._filters]
+        if missing:
+            self._filters.update(self.catalog.profile_filters(missing))
+            if len(self._filters) > 2 * len(live):  # retired files' filters: forget them
+                ids = {f.id for f in live}
+                self._filters = {i: v for i, v in self._filters.items() if i in ids}
+        cursor = self._reader.cursor()
+        try:
+            hashes = ProfileHashes(cursor, profile_ids, self._hash_check)
+        finally:
+            cursor.close()
+        return [f for f in live if hashes.may_be_in(self._filters.get(f.id))]
 
     def messages_between(
         self, start: datetime, end: datetime, after: int = -1, limit: int = 1000
@@ -417,9 +462,10 @@ class LakeEventStore:
         marks = ", ".join("?" * len(profile_ids))
         found = []
         for order in ("ASC", "DESC"):
-            rows = self._rows(
+            rows = self._rows_of(
+                profile_ids,
                 "SELECT message_id, timestamp, original_timestamp, received_at, source_id"
-                f" FROM events WHERE profile_id IN ({marks})"
+                f" FROM {_FILES} WHERE profile_id IN ({marks})"
                 f" ORDER BY timestamp {order}, message_id {order} LIMIT 1",
                 list(profile_ids),
             )
