@@ -13,7 +13,8 @@ The replay stores and announces like the live pipeline, but destinations already
 pipeline processed before the rebuild (delivered rows leave the outbox, so the outbox cannot
 tell): `reset_derived` writes the positions it rewinds from (`routed_marks`) and the replay's
 route stage skips what lies below them. What lies beyond — accepted while the server was down,
-or announced by the replay — is routed and delivered as usual.
+or announced by the replay — is routed and delivered as usual. Engage likewise announces
+no change the records below the marks make (`EvaluateEngage.announced_below`).
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def replay(settings: Settings, on_progress: Callable[[int], None]) -> Replayed:
     async def run() -> Replayed:
         app = Seamline(settings)
         app.guard.backoff.max_retries = REBUILD_RETRIES
-        app.route.routed_below = read_marks(paths)
+        app.route.routed_below = app.engage.announced_below = read_marks(paths)
         await app.start()
         runner = app.runner
         assert runner is not None
