@@ -1,4 +1,4 @@
-"""An offline `seamline rebuild` replays the log into the stores, not into the destinations:
+"""`seamline rebuild`, offline or beside a running server, replays the log into the stores, not into the destinations:
 what was delivered before it is not delivered again, Engage announces nothing again, and
 delivery goes on after it."""
 
@@ -127,3 +127,26 @@ def test_an_offline_rebuild_announces_no_audience_change_again(tmp_path: Path) -
         tmp_path, steps, {"t1", "Audience Entered"}, SEAMLINE_PIPELINE_BATCH_SIZE="1"
     )
     assert found == Counter({"t1": 1, "Audience Entered": 1, "after": 1})
+
+
+def test_an_online_rebuild_announces_and_delivers_nothing_again(tmp_path: Path) -> None:
+    """The same steps, rebuilt beside the running server: the shadow replays (a record at a
+    time) only what the live pipeline announced and routed already."""
+    data = tmp_path / "data"
+    assert cli("--data-dir", str(data), "init").returncode == 0
+    with sink() as target:
+        file = workspace_file(tmp_path, target.url)
+        made = cli("--data-dir", str(data), "apply", "-f", str(file), "--yes", env=ENV)
+        assert made.returncode == 0, made.stderr
+        with Server(data, **ENV) as server:
+            post(server, [{"type": "identify", "userId": "ada", "traits": {"plan": "free"}}])
+            post(server, [{"type": "track", "userId": "ada", "event": "Bought", "messageId": "t1"}])
+            post(server, [{"type": "identify", "userId": "ada", "traits": {"plan": "pro"}}])
+            wait_for(target, {"t1", "Audience Entered"}, data)
+            rebuilt = cli(
+                "--data-dir", str(data), "rebuild", env={**ENV, "SEAMLINE_PIPELINE_BATCH_SIZE": "1"}
+            )
+            assert rebuilt.returncode == 0, rebuilt.stderr
+            post(server, [{"type": "track", "userId": "ada", "event": "B", "messageId": "after"}])
+            wait_for(target, {"after"}, data)
+        assert delivered(target) == Counter({"t1": 1, "Audience Entered": 1, "after": 1})

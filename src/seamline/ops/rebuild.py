@@ -41,10 +41,6 @@ from seamline.store.state import (
     account_members,
     accounts,
     data_inventory,
-    engage_features,
-    engage_rechecks,
-    engage_states,
-    engage_values,
     event_files,
     held_events,
     identities,
@@ -69,12 +65,12 @@ DERIVED_TABLES = (
     event_files,
 )
 
-SWAPPED_TABLES = tuple(t.name for t in DERIVED_TABLES if t is not event_files) + tuple(
-    t.name for t in (engage_states, engage_values, engage_rechecks, engage_features)
-)
-"""What an online rebuild replaces in the live state store (with the event store's catalog):
-the derived tables, and Engage's state, which the shadow carried on from a copy as the offline
-rebuild carries it on in place (its profile ids are the rebuilt ones)."""
+SWAPPED_TABLES = tuple(t.name for t in DERIVED_TABLES if t is not event_files)
+"""What an online rebuild replaces in the live state store (with the event store's catalog).
+Engage's tables stay the live ones, as the offline rebuild keeps them in place: the shadow only
+replays records the live pipeline has folded and announced already, so the live states hold
+them, and its values are what destinations were told (a shadow's copy would lose what the live
+pipeline announced while the shadow ran, and announce it again)."""
 
 
 def server_running(settings: Settings) -> bool:

@@ -113,7 +113,7 @@ async def _replay(
         pause.acquire()
         await _take_when_paused(pipeline)
         on_progress("pause", 1, 1)
-        shadow.log.bounds = committed_offsets(live)
+        shadow.bound(committed_offsets(live))
         await _until_replayed(shadow, "catch-up", on_progress)
         return shadow.done(), shadow.errors_held()
     finally:

@@ -3,10 +3,9 @@ emptied, an event store of its own, and the pipeline's stages running over the l
 offsets the rebuild moves forward.
 
 Everything lives under `rebuild/` in the data directory, so the live stores are never written
-to until the swap (`rebuild_swap`). The shadow runs the same stages as the live pipeline:
-Engage's messages go to the live log, as the offline rebuild's do; what the route stage queues
-lands in the shadow's own outbox and is dropped with it, because the live pipeline has already
-routed every record the shadow replays.
+to until the swap (`rebuild_swap`). The shadow runs the same stages as the live pipeline, but
+it only replays records the live pipeline has committed, so it announces no Engage change and
+routes nothing (`bound`): the live pipeline did both already.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from pathlib import Path
 from seamline.config import Settings
 from seamline.data_dir import DataDir, make_private
 from seamline.errors import Unavailable
-from seamline.log.base import LogRecord
+from seamline.log.base import LogRecord, position
 from seamline.log.partitions import LazyWriter, LocalPartitions
 from seamline.pipeline.engage_stage import EvaluateEngage
 from seamline.roles.log_access import LogAccess
@@ -119,10 +118,20 @@ class ShadowPipeline:
                 parts.engage_store.identifiers_of_people,
                 emit,
             )
+            self._engage = engage
             self.role = PipelineRole(parts, self._logs, engage, queued=lambda: None)
+            self.bound(bounds)
         except BaseException:
             parts.close()
             raise
+
+    def bound(self, offsets: Mapping[int, int]) -> None:
+        """Replay the live log up to `offsets`, offsets the live pipeline has committed: what
+        lies below them was announced and routed already, so the shadow does neither again."""
+        self.log.bounds = dict(offsets)
+        marks = {partition: position(partition, offset, 0) for partition, offset in offsets.items()}
+        self._engage.announced_below = marks
+        self.role.route.routed_below = marks
 
     def start(self, max_retries: int) -> None:
         self.role.guard.backoff.max_retries = max_retries
