@@ -41,6 +41,14 @@ subscriptions:
     return file
 
 
+def prepare(tmp_path: Path, data: Path, target: Sink) -> None:
+    """A data directory whose workspace has the audience and the webhook to `target`."""
+    assert cli("--data-dir", str(data), "init").returncode == 0
+    file = workspace_file(tmp_path, target.url)
+    made = cli("--data-dir", str(data), "apply", "-f", str(file), "--yes", env=ENV)
+    assert made.returncode == 0, made.stderr
+
+
 def delivered(target: Sink) -> Counter[str]:
     """Deliveries per message: Engage's (`engage-…` ids) by event name."""
     found = Counter[str]()
@@ -78,11 +86,8 @@ def deliveries_around_a_rebuild(
     """Run `before` against a server until `expected` is delivered, stop it, rebuild, start it
     again and send one more event; returns every delivery the sink saw."""
     data = tmp_path / "data"
-    assert cli("--data-dir", str(data), "init").returncode == 0
     with sink() as target:
-        file = workspace_file(tmp_path, target.url)
-        made = cli("--data-dir", str(data), "apply", "-f", str(file), "--yes", env=ENV)
-        assert made.returncode == 0, made.stderr
+        prepare(tmp_path, data, target)
         with Server(data, **ENV) as server:
             before(server)
             wait_for(target, expected, data)
@@ -133,11 +138,8 @@ def test_an_online_rebuild_announces_and_delivers_nothing_again(tmp_path: Path) 
     """The same steps, rebuilt beside the running server: the shadow replays (a record at a
     time) only what the live pipeline announced and routed already."""
     data = tmp_path / "data"
-    assert cli("--data-dir", str(data), "init").returncode == 0
     with sink() as target:
-        file = workspace_file(tmp_path, target.url)
-        made = cli("--data-dir", str(data), "apply", "-f", str(file), "--yes", env=ENV)
-        assert made.returncode == 0, made.stderr
+        prepare(tmp_path, data, target)
         with Server(data, **ENV) as server:
             post(server, [{"type": "identify", "userId": "ada", "traits": {"plan": "free"}}])
             post(server, [{"type": "track", "userId": "ada", "event": "Bought", "messageId": "t1"}])
