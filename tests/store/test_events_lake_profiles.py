@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from seamline.log.base import position
 from seamline.spec import Envelope, Message
@@ -228,3 +228,21 @@ def test_a_filter_built_with_another_hash_lets_every_profile_through(tmp_path: P
         assert len(ruled_out) >= 18  # about 1 % false positives
         assert ProfileHashes(conn, PROFILES[20:], check + 1).may_be_in(stored)
         assert ProfileHashes(conn, PROFILES[20:], check).may_be_in(None)
+
+
+def test_filters_come_back_from_either_catalog(engine: Engine, tmp_path: Path) -> None:
+    """The filters are stored in the state store (SQLite's BLOB, PostgreSQL's bytea) and read
+    back by another store on the same catalog, as another process would."""
+    writer = LakeEventStore(tmp_path / "lake", engine, compact=False)
+    items: list[Item] = []
+    for start in range(0, MERGE_AFTER * 50, 50):
+        items += [event(n, PROFILES[n % 20]) for n in range(start, start + 50)]
+        writer.write(items[-50:])
+    writer.compact()
+    reader = LakeEventStore(tmp_path / "lake", engine, writable=False)
+    (merged,) = reader.catalog.live()
+    assert reader.catalog.profile_filters([merged.id])[merged.id]
+    assert found(reader, [PROFILES[4]], 1000) == expected(items, [PROFILES[4]], 1000)
+    assert reader.events_of([PROFILES[30]], 10) == []
+    reader.close()
+    writer.close()

@@ -19,10 +19,9 @@ pipeline's writes (its batch files are written as before):
   DuckDB decodes, of each file, the row group whose min/max profile id can hold the profile.
 The catalog says which files are sorted (`sorted_by`); compaction re-sorts, one per round, the
 large files written in log order before, which are read correctly meanwhile, only slower.
-Measured (benchmarks/event_store.py, 2 shared cores, docs/performance.md): events_of p50 32-36
-ms at 1 M rows (167 ms in log order), 60-89 ms at 10 M (714 ms); compaction as fast at 10 M
-(48 s, 51 s in log order), 31 % slower at 1 M; the group-by 1.5-2x slower (more, smaller row
-groups; 4,096 rows was worse).
+Measured (benchmarks/event_store.py, 2 shared cores, docs/performance.md): events_of p50 27 ms
+at 1 M rows (153 ms in log order), 52-55 ms at 10 M (622 ms), p99 82-86 ms; compaction 10 %
+slower at 10 M, the group-by 1.6-2.2x slower (more, smaller row groups; 4,096 rows was worse).
 What is left is decoding the row groups that hold the profile, 4-6 ms each.
 
 Not taken: a catalog min/max of the profile id per file prunes nothing, since profile ids are
