@@ -372,3 +372,54 @@ def test_many_concurrent_merges_make_the_people_one_worker_makes(
             .where(profiles.c.canonical_id == profiles.c.id)
         ).scalar_one()
     assert live == sum(len(people(engine, f"r{n}-")) for n in range(rounds))
+
+
+MESSAGES = 20_000
+
+
+def test_a_batch_of_thousands_of_identifiers_resolves_within_the_lock_table(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """20,000 messages with two identifiers each (40,000 locks and their profiles') run out of
+    PostgreSQL's shared lock table (`out of shared memory`): the stage resolves them in parts
+    of a bounded size, in order, with the outcome of one transaction (SQLite, unbounded)."""
+    messages = [
+        {"id": f"m{n}", "type": "identify", "anonymousId": f"anon-{n}", "userId": f"u{n // 3}"}
+        for n in range(MESSAGES)
+    ]
+    alone = open_state_store(f"sqlite:///{tmp_path / 'alone.db'}")
+    try:
+        people: list[dict[str, str | None]] = []
+        for target in (engine, alone):
+            graph = SqlIdentityGraph(target)
+            ResolveIdentities(graph, UNLIMITED)(items_of(messages))
+            people.append(
+                {
+                    m["anonymousId"]: graph.canonical("default", Identifier("user_id", m["userId"]))
+                    for m in messages
+                }
+            )
+        on_postgres, on_sqlite = people
+        assert len(set(on_postgres.values())) == len(set(on_sqlite.values())) == MESSAGES // 3 + 1
+        # Each person's three devices share one profile on both, whatever the parts.
+        for n in range(0, MESSAGES, 3):
+            devices = [f"anon-{k}" for k in range(n, min(n + 3, MESSAGES))]
+            assert len({on_postgres[d] for d in devices}) == 1
+    finally:
+        alone.dispose()
+
+
+@pytest.mark.parametrize("bound", [None, 1, 2, 3, 7])
+def test_parts_are_consecutive_and_within_the_bound(bound: int | None) -> None:
+    from seamline.pipeline.identity_stage import _parts
+
+    rng = random.Random(bound)
+    messages = [
+        (n, [Identifier("anonymous_id", f"a{rng.randrange(6)}"), Identifier("user_id", f"u{n}")])
+        for n in range(40)
+    ]
+    parts = _parts(messages, bound)
+    assert [entry for part in parts for entry in part] == messages
+    for part in parts:
+        distinct = {identifier for _, found in part for identifier in found}
+        assert bound is None or len(distinct) <= max(bound, 2)  # one message always fits

@@ -15,6 +15,10 @@ T = TypeVar("T")
 class IdentityGraph(Protocol):
     """Where identifiers, profiles and merges live (the state store)."""
 
+    identifiers_per_transaction: int | None
+    """At most this many identifiers per `resolve` (the locks one transaction may hold);
+    None: no bound."""
+
     def resolve(
         self,
         workspace_id: str,

@@ -28,21 +28,44 @@ class ResolveIdentities:
             if found:
                 work.setdefault(item.envelope.workspace_id, []).append((index, found))
         profile_ids: dict[int, str] = {}
-        for workspace_id, todo in work.items():
-            wanted = {identifier for _, found in todo for identifier in found}
-            checked = {identifier for _, found in todo if len(found) > 1 for identifier in found}
-            items = [batch[index] for index, _ in todo]
-            resolutions = self._graph.resolve(
-                workspace_id,
-                wanted,
-                self._rules,
-                functools.partial(_resolve_all, items, todo),
-                checked,
-            )
-            for (index, _), resolution in zip(todo, resolutions, strict=True):
-                profile_ids[index] = resolution.profile_id
-                self.dropped_identifiers += len(resolution.dropped)
+        bound = self._graph.identifiers_per_transaction
+        for workspace_id, messages in work.items():
+            # Consecutive parts in log order: the same outcome as one transaction.
+            for todo in _parts(messages, bound):
+                wanted = {identifier for _, found in todo for identifier in found}
+                checked = {i for _, found in todo if len(found) > 1 for i in found}
+                items = [batch[index] for index, _ in todo]
+                resolutions = self._graph.resolve(
+                    workspace_id,
+                    wanted,
+                    self._rules,
+                    functools.partial(_resolve_all, items, todo),
+                    checked,
+                )
+                for (index, _), resolution in zip(todo, resolutions, strict=True):
+                    profile_ids[index] = resolution.profile_id
+                    self.dropped_identifiers += len(resolution.dropped)
         return [item._replace(profile_id=profile_ids.get(i)) for i, item in enumerate(batch)]
+
+
+Todo = list[tuple[int, list[Identifier]]]
+
+
+def _parts(messages: Todo, bound: int | None) -> list[Todo]:
+    """`messages` cut where the next one would take the distinct identifiers past `bound`."""
+    if bound is None:
+        return [messages]
+    parts: list[Todo] = [[]]
+    seen: set[Identifier] = set()
+    for entry in messages:
+        fresh = [i for i in entry[1] if i not in seen]
+        if parts[-1] and len(seen) + len(fresh) > bound:
+            parts.append([])
+            seen = set()
+            fresh = list(dict.fromkeys(entry[1]))
+        parts[-1].append(entry)
+        seen.update(fresh)
+    return parts
 
 
 def _resolve_all(

@@ -103,6 +103,11 @@ _LOCK_PROFILES = text(
 # Starting again only follows a merge that another worker committed meanwhile, so this is
 # never reached unless the graph is rewritten faster than a batch can read it.
 _ATTEMPTS = 100
+# PostgreSQL's lock table has room for max_locks_per_transaction (64 by default) times
+# max_connections (100) locks in all, shared by every session: a batch of 5,000 messages
+# locking each identifier (and then its profile) ran out of shared memory. 500 identifiers
+# hold at most ~1,000 advisory locks per transaction, room for several workers.
+_IDENTIFIERS_PER_TRANSACTION = 500
 
 
 class SqlIdentityGraph:
@@ -111,6 +116,9 @@ class SqlIdentityGraph:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        # SQLite takes no locks (one pipeline process writes the graph): a batch is one
+        # transaction there.
+        self.identifiers_per_transaction = _IDENTIFIERS_PER_TRANSACTION if self._postgres else None
 
     def resolve(
         self,
