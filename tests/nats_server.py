@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -28,24 +27,9 @@ from types import TracebackType
 
 import pytest
 
-CLUSTER_NAME = "seamline-test"
+from tests import watchdog
 
-# Runs beside the test session and SIGKILLs every node (their pid files) and removes the
-# directory once the session's end of the pipe closes: at a normal stop, and also when pytest is
-# killed and no teardown runs.
-_WATCHDOG = """
-import os, shutil, signal, sys
-root = sys.argv[1]
-sys.stdin.buffer.read()
-for name in os.listdir(root):
-    if name.endswith(".pid"):
-        try:
-            with open(os.path.join(root, name)) as f:
-                os.kill(int(f.read().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-shutil.rmtree(root, ignore_errors=True)
-"""
+CLUSTER_NAME = "seamline-test"
 
 
 def server_binary() -> Path:
@@ -186,13 +170,7 @@ class _Servers:
     def _open(self) -> Path:
         self._root = Path(tempfile.mkdtemp(prefix="seamline-nats-"))
         atexit.register(self.stop)
-        self._watchdog = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, str(self._root)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self._watchdog = watchdog.start(self._root, remove=True)
         return self._root
 
     def stop(self) -> None:
@@ -202,13 +180,7 @@ class _Servers:
             node.stop()
         self.nodes = []
         if self._watchdog is not None:
-            assert self._watchdog.stdin is not None
-            self._watchdog.stdin.close()  # the watchdog's signal to finish
-            try:
-                self._watchdog.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._watchdog.kill()
-                self._watchdog.wait()
+            watchdog.stop(self._watchdog)
             self._watchdog = None
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)

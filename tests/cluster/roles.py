@@ -20,20 +20,9 @@ from typing import Any
 
 import httpx
 
-SEAMLINE = [sys.executable, "-m", "seamline"]
+from tests import watchdog
 
-_WATCHDOG = """
-import os, signal, sys
-root = sys.argv[1]
-sys.stdin.buffer.read()
-for name in os.listdir(root):
-    if name.endswith(".pid"):
-        try:
-            with open(os.path.join(root, name)) as f:
-                os.kill(int(f.read().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-"""
+SEAMLINE = [sys.executable, "-m", "seamline"]
 
 
 class RoleProcess:
@@ -123,13 +112,7 @@ class Fleet:
         root.mkdir(parents=True, exist_ok=True)
         self.root, self.env = root, env
         self.processes: list[RoleProcess] = []
-        self._watchdog = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, str(root)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self._watchdog = watchdog.start(root, remove=False)
 
     def add(self, role: str, index: int, port: int | None = None) -> RoleProcess:
         process = RoleProcess(self.root, role, index, self.env, port)
@@ -160,9 +143,7 @@ class Fleet:
             if process.process is not None and process.process.poll() is None:
                 process.process.send_signal(signal.SIGTERM)
         codes = {p.name: p.stop(signalled=True) for p in self.processes if p.process is not None}
-        if self._watchdog.stdin is not None:
-            self._watchdog.stdin.close()
-            self._watchdog.wait(30)
+        watchdog.stop(self._watchdog)
         return codes
 
     def __enter__(self) -> Fleet:
