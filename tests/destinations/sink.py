@@ -93,3 +93,18 @@ def sink(default: Reply | None = None) -> Iterator[Sink]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def webhook_to(url: str) -> str:
+    """Workspace YAML: a webhook destination `hook` that gets every track event, whole, at
+    `url`/events (for `seamline apply`)."""
+    return f"""
+destinations:
+  hook: {{type: webhook}}
+subscriptions:
+  hook-all:
+    destination: hook
+    action: send
+    trigger: 'type = "track"'
+    mapping: {{url: "{url}/events", method: POST, data: {{"@path": "$."}}}}
+"""

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.destinations.sink import Received, Reply, sink
+from tests.destinations.sink import Received, Reply, sink, webhook_to
 from tests.e2e.server import Server
 from tests.test_cli import cli
 
@@ -25,18 +25,7 @@ REFUSED = {f"m{n}" for n in range(0, EVENTS, 37)}  # the tool answers 400 to the
 
 def workspace_file(tmp_path: Path, url: str) -> Path:
     file = tmp_path / "workspace.yaml"
-    file.write_text(
-        f"""
-destinations:
-  hook: {{type: webhook}}
-subscriptions:
-  hook-all:
-    destination: hook
-    action: send
-    trigger: 'type = "track"'
-    mapping: {{url: "{url}/events", method: POST, data: {{"@path": "$."}}}}
-"""
-    )
+    file.write_text(webhook_to(url))
     return file
 
 

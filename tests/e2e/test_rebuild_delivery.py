@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.destinations.sink import Sink, sink
+from tests.destinations.sink import Sink, sink, webhook_to
 from tests.e2e.server import Server
 from tests.test_cli import cli
 
@@ -24,20 +24,8 @@ ENV = {"SEAMLINE_DESTINATIONS_ALLOW_PRIVATE": '["127.0.0.0/8"]', "SEAMLINE_DELIV
 
 def workspace_file(tmp_path: Path, url: str) -> Path:
     file = tmp_path / "workspace.yaml"
-    file.write_text(
-        f"""
-audiences:
-  pros: {{condition: {{trait: {{name: plan, op: "=", value: pro}}}}}}
-destinations:
-  hook: {{type: webhook}}
-subscriptions:
-  hook-all:
-    destination: hook
-    action: send
-    trigger: 'type = "track"'
-    mapping: {{url: "{url}/events", method: POST, data: {{"@path": "$."}}}}
-"""
-    )
+    audience = 'audiences:\n  pros: {condition: {trait: {name: plan, op: "=", value: pro}}}\n'
+    file.write_text(audience + webhook_to(url))
     return file
 
 

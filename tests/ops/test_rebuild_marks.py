@@ -18,7 +18,7 @@ from seamline.ops import rebuild
 from seamline.roles.names import COLLECT
 from seamline.spec import Envelope, Message
 from seamline.spec.envelope import envelope_encoder
-from tests.destinations.sink import Sink, sink
+from tests.destinations.sink import Sink, sink, webhook_to
 from tests.test_cli import cli
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -35,18 +35,7 @@ def settings_for(tmp_path: Path) -> Settings:
 def subscribe(tmp_path: Path, settings: Settings, url: str) -> str:
     source = bootstrap(settings)
     file = tmp_path / "workspace.yaml"
-    file.write_text(
-        f"""
-destinations:
-  hook: {{type: webhook}}
-subscriptions:
-  hook-all:
-    destination: hook
-    action: send
-    trigger: 'type = "track"'
-    mapping: {{url: "{url}/events", method: POST, data: {{"@path": "$."}}}}
-"""
-    )
+    file.write_text(webhook_to(url))
     loopback = {"SEAMLINE_DESTINATIONS_ALLOW_PRIVATE": '["127.0.0.0/8"]'}
     made = cli(
         "--data-dir", str(settings.data_dir), "apply", "-f", str(file), "--yes", env=loopback
