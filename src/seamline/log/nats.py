@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -118,9 +118,17 @@ class NatsLog:
                 duplicate_window=duplicate_window.total_seconds(),
                 retention=api.RetentionPolicy.LIMITS,
             )
-            with _unavailable(where, f"set up stream {stream}"):
-                await ensure_stream(js, wanted)
-                offsets = await ensure_bucket(js, f"{stream}_offsets", replicas)
+            # A cluster that is still electing its leaders (all nodes just started) times out
+            # the first requests: a role starting beside it waits that out too.
+            await _retrying(
+                where, PATIENCE, f"set up stream {stream}", lambda: ensure_stream(js, wanted)
+            )
+            offsets = await _retrying(
+                where,
+                PATIENCE,
+                f"set up bucket {stream}_offsets",
+                lambda: ensure_bucket(js, f"{stream}_offsets", replicas),
+            )
         except BaseException:
             await client.close()
             raise
@@ -290,24 +298,7 @@ class NatsLog:
         return await self._retrying(f"read offset {key}", value)
 
     async def _retrying(self, doing: str, call: Callable[[], Awaitable[T]]) -> T:
-        """`call()`, retried after transient failures for `patience` seconds; then
-        `NatsUnavailable` naming the servers and what was being done."""
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self._patience
-        pause = _FIRST_PAUSE
-        while True:
-            try:
-                return await call()
-            except _RETRIED as exc:
-                left = give_up - loop.time()
-                if left <= 0:
-                    raise NatsUnavailable(
-                        f"NATS at {self._where}: could not {doing} "
-                        f"within {self._patience:g} s: {exc!r}"
-                    ) from exc
-                logger.debug("could not %s (%r); retrying", doing, exc)
-                await asyncio.sleep(min(pause, left))
-                pause = min(pause * 2, _LONGEST_PAUSE)
+        return await _retrying(self._where, self._patience, doing, call)
 
     async def close(self) -> None:
         """Delete this process's read consumers and close the connection."""
@@ -339,10 +330,21 @@ def _parse_offset(value: bytes | None) -> tuple[int, int]:
     return int(offset), int(epoch or 0)
 
 
-@contextlib.contextmanager
-def _unavailable(where: str, doing: str) -> Iterator[None]:
-    """Turn nats-py's transient errors into `NatsUnavailable`, naming the servers."""
-    try:
-        yield
-    except TRANSIENT as exc:
-        raise NatsUnavailable(f"NATS at {where}: could not {doing}: {exc!r}") from exc
+async def _retrying(where: str, patience: float, doing: str, call: Callable[[], Awaitable[T]]) -> T:
+    """`call()`, retried after transient failures for `patience` seconds; then
+    `NatsUnavailable` naming the servers and what was being done."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + patience
+    pause = _FIRST_PAUSE
+    while True:
+        try:
+            return await call()
+        except _RETRIED as exc:
+            left = give_up - loop.time()
+            if left <= 0:
+                raise NatsUnavailable(
+                    f"NATS at {where}: could not {doing} within {patience:g} s: {exc!r}"
+                ) from exc
+            logger.debug("could not %s (%r); retrying", doing, exc)
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, _LONGEST_PAUSE)
