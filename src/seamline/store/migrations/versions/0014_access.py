@@ -1,4 +1,4 @@
-"""Users, login sessions, token roles and the PII access flag.
+"""Token roles and the PII access flag on tokens.
 
 Filled in by the work that owns it; empty until then."""
 

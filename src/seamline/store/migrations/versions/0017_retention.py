@@ -4,8 +4,8 @@ Filled in by the work that owns it; empty until then."""
 
 from __future__ import annotations
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 
 
 def upgrade() -> None:
