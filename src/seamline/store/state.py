@@ -145,6 +145,38 @@ suppressions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+suppressed = Table(
+    "suppressed",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("source_id", String(64), primary_key=True),  # "" for the whole workspace
+    Column("digest", String(64), primary_key=True),  # keyed hash of `type:value`
+    Column("regulation_id", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+regulations = Table(
+    "regulations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("source_id", String(64), nullable=True),
+    Column("regulation_type", String(40), nullable=False),
+    Column("subject_type", String(20), nullable=False),
+    # Plain ids only while the regulation runs: cleared once it ends (digests stay in
+    # `suppressed`), so a finished deletion leaves no identifier of the person behind.
+    Column("subject_ids", JSON, nullable=True),
+    Column("subject_count", Integer, nullable=False),
+    Column("overall_status", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("targets", JSON, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Index("regulations_by_workspace", "workspace_id", "created_at"),
+)
+
 tokens = Table(
     "tokens",
     metadata,
