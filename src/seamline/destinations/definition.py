@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from seamline.destinations.http import Http
+
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
 
 FieldType = Literal["string", "text", "number", "integer", "boolean", "datetime", "object"]
 
@@ -48,14 +51,37 @@ class Setting:
     """The URL (or base URL) requests are sent to: checked when the instance is saved."""
 
 
+class Subscribed(NamedTuple):
+    """One enabled subscription of the instance: its action and its mapping as configured."""
+
+    action: str
+    mapping: Mapping[str, Any]
+
+
 @dataclass
 class Context:
     """What an action is given besides its payload: the instance's settings, an HTTP client
-    that classifies failures, and a per-instance cache (connections, tokens)."""
+    that classifies failures, and a per-instance cache (connections, tokens). `subscriptions`
+    is given to `delete`, which may need to know where people were sent (a Meta audience id,
+    a webhook URL) because that is mapped per subscription, not set on the instance."""
 
     settings: Mapping[str, Any]
     http: Http
     state: dict[str, Any] = field(default_factory=dict)
+    subscriptions: Sequence[Subscribed] = ()
+
+    def mapped_literals(self, key: str, action: str | None = None) -> list[Any]:
+        """The literal values the subscriptions (of `action`, or all) map `key` to, each once:
+        a path or a condition depends on the event, so it names no fixed place."""
+        found: list[Any] = []
+        for subscribed in self.subscriptions:
+            value = subscribed.mapping.get(key)
+            if action not in (None, subscribed.action) or value is None or value in found:
+                continue
+            if isinstance(value, Mapping) and any(str(k).startswith("@") for k in value):
+                continue
+            found.append(value)
+        return found
 
 
 Perform = Callable[[Context, dict[str, Any]], Any]
@@ -93,6 +119,11 @@ class Destination:
     settings: Mapping[str, Setting]
     actions: Mapping[str, Action]
     test_authentication: Callable[[Context], None] | None = None
+    delete: Callable[[Context, Person], Any] | None = None
+    """Delete a person from the tool (a privacy regulation): None when the tool has no way to,
+    which the regulation reports as NOT_SUPPORTED. It raises RetryableError or PermanentError
+    as actions do, or CannotDelete when this instance's configuration gives nothing to delete
+    from. Deleting someone the tool never had is a success."""
     presets: Sequence[Preset] = ()
     rate_limit: float | None = None
     """Requests per second the tool accepts from one account (None: no limit known)."""

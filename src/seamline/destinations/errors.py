@@ -45,3 +45,9 @@ class PermanentError(DeliveryError):
 
 class InvalidPayload(PermanentError):
     """The mapped payload misses a required field or has the wrong type for one."""
+
+
+class CannotDelete(DeliveryError):
+    """A destination's `delete` has nothing to act on with this instance's configuration (no
+    literal URL or audience id to delete from): the regulation reports NOT_SUPPORTED, with this
+    message as the reason."""
