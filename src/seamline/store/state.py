@@ -192,6 +192,37 @@ tokens = Table(
 )
 
 
+# The audit trail: append-only, each row chained to the one before by `prev_hash` and `hash`
+# (sha256 of prev_hash + payload). `payload` is the row's canonical JSON and the truth; the other
+# columns repeat parts of it for filtering. `audit_head` is one row: the last seq and hash, the
+# lock appends serialise on, and what shows rows deleted from the end (access/audit.py).
+audit_trail = Table(
+    "audit_trail",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("workspace_id", String(64), nullable=False),
+    Column("actor_kind", String(20), nullable=False),
+    Column("actor_id", String(200), nullable=False),
+    Column("actor_name", String(300), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("resource_type", String(100), nullable=False),
+    Column("resource_id", String(1000), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("audit_trail_by_workspace", "workspace_id", "seq"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+
 resources = Table(
     "resources",
     metadata,
