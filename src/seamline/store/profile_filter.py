@@ -33,9 +33,10 @@ def _spread(hashes: np.ndarray, bits: int) -> np.ndarray:
 def check_of(connection: duckdb.DuckDBPyConnection) -> int:
     """What this DuckDB's `hash` makes of the check word (a filter built with another hash is
     not used)."""
-    found = connection.execute("SELECT hash(?)", [CHECK_WORD]).fetchone()
-    assert found is not None
-    return int(found[0])
+    # fetchall, not fetchone: a result read only in part leaves the connection refusing
+    # `register` (the lake's rewrites register the values they match on the same connection).
+    found = connection.execute("SELECT hash(?)", [CHECK_WORD]).fetchall()
+    return int(found[0][0])
 
 
 def build(connection: duckdb.DuckDBPyConnection, source: str) -> bytes:
