@@ -192,6 +192,49 @@ tokens = Table(
 )
 
 
+# Users sign in to the console with an email (unique per workspace whatever its case:
+# `email_key` is its lower-case form) and a password (scrypt hash, access/passwords.py).
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("workspace_id", String(64), ForeignKey("workspaces.id"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("email_key", String(320), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("grants", JSON, nullable=False),  # [{"role": …, "resources": [...] | null}]
+    Column("pii_access", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("workspace_id", "email_key"),
+)
+
+# A login session: `id` is the SHA-256 of the cookie's secret, `csrf_digest` of its CSRF token.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_digest", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+)
+
+# Failed logins, counted per email and per client IP over the throttling window.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("email_key", String(320), nullable=False),
+    Column("client_ip", String(64), nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False, index=True),
+    Index("login_attempts_by_email", "workspace_id", "email_key", "attempted_at"),
+    Index("login_attempts_by_ip", "client_ip", "attempted_at"),
+)
+
+
 # The audit trail: append-only, each row chained to the one before by `prev_hash` and `hash`
 # (sha256 of prev_hash + payload). `payload` is the row's canonical JSON and the truth; the other
 # columns repeat parts of it for filtering. `audit_head` is one row: the last seq and hash, the
