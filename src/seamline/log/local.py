@@ -241,7 +241,7 @@ class LocalLog:
         located = self._locate(offset)
         if located is None:
             return []
-        base, position = located
+        base, position, offset = located
         records: list[LogRecord] = []
         while len(records) < max_records:
             payloads, position = self._read_segment(base, position, max_records - len(records))
@@ -260,14 +260,22 @@ class LocalLog:
             self._bases = self._list_segments()
         return self._bases[index] if index < len(self._bases) else None
 
-    def _locate(self, offset: int) -> tuple[int, int] | None:
+    def _locate(self, offset: int) -> tuple[int, int, int] | None:
+        """(segment base, position, offset) of the record at `offset`; past it when retention
+        deleted the segments holding `offset` (log/expire.py): reading goes on from the first
+        record kept, as a JetStream partition's offsets skip too."""
         if self._cursor is not None and self._cursor[0] == offset:
-            return self._cursor[1], self._cursor[2]
+            return self._cursor[1], self._cursor[2], offset
         if not self._writable:
-            self._bases = self._list_segments()
+            self._forget_deleted()
         index = bisect.bisect_right(self._bases, offset) - 1
+        if index >= 0 and not self._segment_exists(self._bases[index]):
+            self._forget_deleted()
+            index = bisect.bisect_right(self._bases, offset) - 1
         if index < 0:
-            return None
+            if not self._bases:
+                return None
+            index, offset = 0, self._bases[0]
         base = self._bases[index]
         position = 0
         to_skip = offset - base
@@ -278,7 +286,16 @@ class LocalLog:
                 return None
             to_skip -= len(skipped)
             position += new_position
-        return base, position
+        return base, position, offset
+
+    def _segment_exists(self, base: int) -> bool:
+        return base in self._read_fds or (self._dir / _segment_name(base)).exists()
+
+    def _forget_deleted(self) -> None:
+        """List the segments again after retention deleted some, closing their files."""
+        self._bases = self._list_segments()
+        for base in [b for b in self._read_fds if b not in self._bases]:
+            os.close(self._read_fds.pop(base))
 
     def _read_segment(self, base: int, position: int, max_records: int) -> tuple[list[bytes], int]:
         data = self._pread(base, position, _CHUNK)

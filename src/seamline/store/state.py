@@ -473,6 +473,28 @@ event_files = Table(
     Index("ix_event_files_partition", "log_partition", "first_position"),
 )
 
+# Retention (privacy/retention.py): each workspace's setting for the log and the event store
+# (no row: unlimited), and what each run of the expiry job removed, for status and /metrics.
+workspace_retention = Table(
+    "workspace_retention",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("retention", String(16), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+retention_runs = Table(
+    "retention_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ran_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("cutoffs", JSON, nullable=False),  # {workspace id: ISO time} of this run
+    Column("log_records", BigInteger, nullable=False),
+    Column("log_segments", Integer, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("event_files", Integer, nullable=False),
+)
+
 # Dedup: the log position each (source, messageId) was first seen at, shared by every pipeline
 # worker. `seen_at` is the message's receivedAt in epoch seconds, for pruning after the window.
 seen_messages = Table(
