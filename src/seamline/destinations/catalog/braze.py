@@ -3,20 +3,28 @@ authenticated with a REST API key (Bearer) on the instance's own REST endpoint.
 
 Braze documents that one /users/track request carries at most 75 attribute, 75 event and 75
 purchase objects, each needing one of `external_id`, `user_alias`, `braze_id` or `email`.
+
+Deletion (a privacy regulation): `POST {endpoint}/users/delete` (the key needs the
+`users.delete` permission) with the person's user ids as `external_ids`, then their emails as
+`email_addresses`: Braze takes one kind of identifier per request and at most 50 of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import reported_errors
 
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
+
 REST_ENDPOINT = "https://rest.iad-01.braze.com"
 TRACK_LIMIT = 75  # objects of one kind per /users/track request
+DELETE_LIMIT = 50  # identifiers per /users/delete request
 
 _IDENTIFIERS = ("external_id", "user_alias", "braze_id", "email")
 _GENDERS = {
@@ -186,6 +194,16 @@ def track_purchase(ctx: Context, payload: dict[str, Any]) -> None:
     track_purchases(ctx, [payload])
 
 
+def delete_person(ctx: Context, person: Person) -> None:
+    """Delete the person's profiles: by external id (their user ids), then by email."""
+    base = str(ctx.settings.get("endpoint") or REST_ENDPOINT).rstrip("/")
+    headers = {"Authorization": f"Bearer {ctx.settings['api_key']}"}
+    for kind, values in (("external_ids", person.user_ids), ("email_addresses", person.emails)):
+        for start in range(0, len(values), DELETE_LIMIT):
+            chunk = values[start : start + DELETE_LIMIT]
+            ctx.http.post(f"{base}/users/delete", json={kind: chunk}, headers=headers)
+
+
 def _field(label: str, description: str, path: str | None = None, type_: Any = "string") -> Field:
     return Field(label, description, type_, default={"@path": path} if path else None)
 
@@ -308,6 +326,7 @@ DESTINATION = Destination(
             default_trigger='type = "track" and event = "Order Completed"',
         ),
     },
+    delete=delete_person,
     presets=(
         Preset("Track Calls", "track_event", 'type = "track" and event != "Order Completed"'),
         Preset(

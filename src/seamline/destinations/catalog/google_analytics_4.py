@@ -8,6 +8,14 @@ prefixes; at most 25 user properties, named in 24 characters or fewer and not re
 backdated by at most 72 hours. The endpoint answers 2xx even when it drops an event, so these
 rules are checked here and a breach is an InvalidPayload rather than silent loss. Each event
 carries its own `timestamp_micros`, which Google uses before the request's.
+
+Deletion (a privacy regulation): the User Deletion API, `POST {deletion host}/analytics/v3/
+userDeletion/userDeletionRequests:upsert` with `{kind: "analytics#userDeletionRequest", id:
+{type, userId}, propertyId}`, one request per identifier: USER_ID for each user id and
+CLIENT_ID for each user id and anonymous id (the client id is the user id, else the anonymous
+id). It needs an OAuth access token with the `analytics.user.deletion` scope, fetched from
+Google's token endpoint with the instance's OAuth client and refresh token. Google deletes the
+data within about 72 hours. App instance ids (Firebase) are never sent here, so not deleted.
 """
 
 from __future__ import annotations
@@ -17,12 +25,17 @@ import json
 import re
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
-from seamline.destinations.errors import InvalidPayload
+from seamline.destinations.errors import DeliveryError, InvalidPayload, PermanentError
+
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
 
 API_HOST = "https://www.google-analytics.com"  # EU collection: https://region1.google-analytics.com
+DELETION_HOST = "https://www.googleapis.com"
+TOKEN_URL = "https://oauth2.googleapis.com/token"
 MAX_EVENTS = 25  # per request
 MAX_BODY_BYTES = 130_000
 MAX_AGE = dt.timedelta(hours=72)
@@ -157,6 +170,52 @@ def send_event(ctx: Context, payload: dict[str, Any]) -> None:
     send_events(ctx, [payload])
 
 
+def _access_token(ctx: Context) -> str:
+    """An access token from the refresh token (Google's tokens last an hour: one per run)."""
+    missing = [k for k in _OAUTH if not ctx.settings.get(k)]
+    if missing or not ctx.settings.get("property_id"):
+        needed = ", ".join(
+            [*missing, *(["property_id"] if not ctx.settings.get("property_id") else [])]
+        )
+        raise PermanentError(f"deleting people from GA4 needs the settings {needed}")
+    url = str(ctx.settings.get("token_url") or TOKEN_URL)
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": ctx.settings["oauth_client_id"],
+        "client_secret": ctx.settings["oauth_client_secret"],
+        "refresh_token": ctx.settings["oauth_refresh_token"],
+    }
+    try:
+        response = ctx.http.post(url, data=form)
+    except DeliveryError as error:
+        # The form is URL-encoded, so Http's hiding of secret values can miss them in it.
+        error.request = f"POST {url} (form hidden: it holds credentials)"
+        raise
+    token = response.json().get("access_token")
+    if not isinstance(token, str) or not token:
+        raise PermanentError(f"{url} answered without an access_token")
+    return token
+
+
+def delete_person(ctx: Context, person: Person) -> None:
+    """Ask the User Deletion API to delete the person's data from the GA4 property."""
+    token = _access_token(ctx)
+    host = str(ctx.settings.get("deletion_endpoint") or DELETION_HOST).rstrip("/")
+    url = f"{host}/analytics/v3/userDeletion/userDeletionRequests:upsert"
+    ids = [("USER_ID", i) for i in person.user_ids]
+    ids += [("CLIENT_ID", i) for i in dict.fromkeys([*person.user_ids, *person.anonymous_ids])]
+    for id_type, value in ids:
+        body = {
+            "kind": "analytics#userDeletionRequest",
+            "id": {"type": id_type, "userId": value},
+            "propertyId": str(ctx.settings["property_id"]),
+        }
+        ctx.http.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+_OAUTH = ("oauth_client_id", "oauth_client_secret", "oauth_refresh_token")
+
+
 def _path(path: str) -> dict[str, str]:
     return {"@path": path}
 
@@ -247,6 +306,29 @@ DESTINATION = Destination(
             "Where events are sent; https://region1.google-analytics.com collects in the EU.",
             default=API_HOST,
         ),
+        "property_id": Setting(
+            "Property ID",
+            "The GA4 property's numeric id (Admin > Property details), to delete people.",
+        ),
+        "oauth_client_id": Setting(
+            "OAuth client ID", "A Google OAuth client allowed the analytics.user.deletion scope."
+        ),
+        "oauth_client_secret": Setting("OAuth client secret", "That client's secret.", secret=True),
+        "oauth_refresh_token": Setting(
+            "OAuth refresh token",
+            "A refresh token for the analytics.user.deletion scope, from a user with the "
+            "Editor role on the property.",
+            secret=True,
+        ),
+        "deletion_endpoint": Setting(
+            "User Deletion API host",
+            "Where deletions are sent.",
+            default=DELETION_HOST,
+            target=True,
+        ),
+        "token_url": Setting(
+            "OAuth token URL", "Google's token endpoint.", default=TOKEN_URL, target=True
+        ),
     },
     actions={
         "custom_event": Action(
@@ -270,6 +352,7 @@ DESTINATION = Destination(
     },
     # The Measurement Protocol checks nothing it answers for: any secret gets a 2xx.
     test_authentication=None,
+    delete=delete_person,
     presets=(
         Preset("Track Calls", "custom_event", 'type = "track"'),
         Preset("Page Calls", "page_view", 'type = "page"'),

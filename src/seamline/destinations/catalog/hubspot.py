@@ -6,6 +6,11 @@ Upsert: `POST /crm/v3/objects/contacts/batch/upsert` with `inputs: [{idProperty:
 properties}]` creates or updates each contact in one call, so single and batched deliveries use
 the same request (Segment's HubSpot Cloud (Actions) reads, then creates or updates; the upsert
 endpoint does both without the extra round trip). CRM batch endpoints take at most 100 inputs.
+
+Deletion (a privacy regulation): `POST /crm/v3/objects/contacts/gdpr-delete` with
+`{objectId: <email>, idProperty: "email"}` for each of the person's emails, as contacts are
+matched by email here. HubSpot deletes the contact with its associations and engagements for
+good; an email that matches no contact is blocklisted so HubSpot never stores it again.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import reported_errors
+
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
 
 API_HOST = "https://api.hubapi.com"
 UPSERT_LIMIT = 100  # inputs per CRM batch request
@@ -155,6 +163,16 @@ def test_authentication(ctx: Context) -> None:
     )
 
 
+def delete_person(ctx: Context, person: Person) -> None:
+    """GDPR-delete the contact of each of the person's emails (one request per email)."""
+    for email in person.emails:
+        ctx.http.post(
+            _url(ctx, "/crm/v3/objects/contacts/gdpr-delete"),
+            json={"objectId": email, "idProperty": "email"},
+            headers=_headers(ctx),
+        )
+
+
 def _text(label: str, description: str, default: Any = None) -> Field:
     return Field(label, description, "string", default=default)
 
@@ -266,6 +284,7 @@ DESTINATION = Destination(
         ),
     },
     test_authentication=test_authentication,
+    delete=delete_person,
     presets=(Preset("Identify Calls", "upsert_contact", 'type = "identify"'),),
     # Private apps: 100 requests per 10 s on Free/Starter (190 on Professional/Enterprise).
     rate_limit=10.0,

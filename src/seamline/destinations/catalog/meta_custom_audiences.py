@@ -30,6 +30,12 @@ audience in an ad account and sends all fifteen of Meta's keys (names, birth dat
 mobile ad id …), the audience must already exist (its id is mapped per subscription) and only
 email, phone and external id are sent. EXTERN_ID is hashed, as Segment does, though Meta
 accepts it in the clear; it then matches only ids uploaded the same way.
+
+Deletion (a privacy regulation): the person is removed, with the same `DELETE .../users`, from
+every audience a subscription names by a literal id, one row per email, phone and user id
+(hashed as above). Meta offers no way to delete a person from an account as a whole, and an
+audience id mapped from the event names no audience in advance: with no literal id the
+destination reports NOT_SUPPORTED.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.catalog.meta_conversions_api import (
     API_HOST,
@@ -46,11 +52,15 @@ from seamline.destinations.catalog.meta_conversions_api import (
 )
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import (
+    CannotDelete,
     DeliveryError,
     InvalidPayload,
     PermanentError,
     RetryableError,
 )
+
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
 
 MAX_USERS = 10_000  # people per request
 ENTERED, EXITED = "Audience Entered", "Audience Exited"
@@ -185,6 +195,26 @@ def sync_audience(ctx: Context, payload: dict[str, Any]) -> None:
         raise outcome
 
 
+def delete_person(ctx: Context, person: Person) -> None:
+    """Remove the person from every audience the subscriptions name by a literal id."""
+    audiences = [
+        str(a) for a in ctx.mapped_literals("audience_id") if _AUDIENCE_ID.fullmatch(str(a))
+    ]
+    if not audiences:
+        raise CannotDelete("no subscription names a Meta audience id to remove the person from")
+    given = (person.emails, person.values_of("phone"), person.user_ids)
+    rows: list[Row] = []
+    for column, values in enumerate(given):
+        _, _, normaliser = IDENTIFIERS[column]
+        for value in values:
+            cell = _hashed(normaliser, value)
+            if cell:
+                rows.append(tuple(cell if c == column else "" for c in range(len(IDENTIFIERS))))
+    for audience_id in audiences:
+        for start in range(0, len(rows), MAX_USERS):
+            _send(ctx, audience_id, False, rows[start : start + MAX_USERS])
+
+
 def test_authentication(ctx: Context) -> None:
     """Reading the token's own node (/me) succeeds only with a valid token."""
     try:
@@ -277,5 +307,6 @@ DESTINATION = Destination(
         ),
     },
     test_authentication=test_authentication,
+    delete=delete_person,
     presets=(Preset("Audience Entered and Exited", "sync_audience", TRIGGER),),
 )

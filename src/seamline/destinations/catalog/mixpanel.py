@@ -11,6 +11,13 @@ failed records and the valid ones are still ingested.
 
 Profiles: `POST {api}/engage?verbose=1` with `[{$token, $distinct_id, $set, $ip}]` (2,000 per
 request, no gzip). It answers 200 even when it refuses an update, so the verbose body is read.
+
+Deletion (a privacy regulation): the GDPR API, `POST {app}/api/app/data-deletions/v3.0/?token=
+<project token>` with `{distinct_ids, compliance_type: "GDPR"}` (at most 2,000 ids), authorised
+by a GDPR OAuth token (`Authorization: Bearer`, the `gdpr_token` setting: an organisation or
+project owner makes it in Mixpanel's Data & Privacy settings; it expires after a year). The
+distinct ids are the person's user ids and anonymous ids, as events carry one or the other.
+Mixpanel answers with a task id and carries the deletion out within about 30 days.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import json
 import re
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -38,12 +45,21 @@ from seamline.destinations.definition import (
 )
 from seamline.destinations.errors import InvalidPayload, PermanentError
 
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
+
 REGIONS = {
     "US": "https://api.mixpanel.com",
     "EU": "https://api-eu.mixpanel.com",
     "IN": "https://api-in.mixpanel.com",
 }
 CREDENTIALS_CHECK = "https://mixpanel.com/api/app/validate-project-credentials/"
+APP_HOSTS = {  # where the GDPR API is, per data residency
+    "US": "https://mixpanel.com",
+    "EU": "https://eu.mixpanel.com",
+    "IN": "https://in.mixpanel.com",
+}
+MAX_DELETION_IDS = 2_000  # distinct ids per GDPR deletion request
 MAX_EVENTS = 2_000  # per /import or /engage request
 MAX_REQUEST_BYTES = 2_000_000
 MAX_EVENT_BYTES = 1_000_000
@@ -253,6 +269,26 @@ def test_authentication(ctx: Context) -> None:
     )
 
 
+def delete_person(ctx: Context, person: Person) -> None:
+    """Ask Mixpanel's GDPR API to delete the events and profiles of the person's ids."""
+    token = ctx.settings.get("gdpr_token")
+    if not token:
+        raise PermanentError("deleting people needs the GDPR OAuth token setting (gdpr_token)")
+    endpoint = ctx.settings.get("endpoint")
+    region = str(ctx.settings.get("region") or "US").upper()
+    if not endpoint and region not in APP_HOSTS:
+        raise PermanentError(f"unknown Mixpanel region {region!r}; one of {', '.join(APP_HOSTS)}")
+    host = str(endpoint).rstrip("/") if endpoint else APP_HOSTS[region]
+    ids = [*person.user_ids, *person.anonymous_ids]
+    for start in range(0, len(ids), MAX_DELETION_IDS):
+        ctx.http.post(
+            f"{host}/api/app/data-deletions/v3.0/",
+            params={"token": ctx.settings["project_token"]},
+            json={"distinct_ids": ids[start : start + MAX_DELETION_IDS], "compliance_type": "GDPR"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+
 def _path(path: str) -> dict[str, str]:
     return {"@path": path}
 
@@ -306,6 +342,12 @@ DESTINATION = Destination(
             default=True,
         ),
         "gzip": Setting("Compress", "Send events gzip-compressed.", "boolean", default=False),
+        "gdpr_token": Setting(
+            "GDPR API token",
+            "The OAuth token for Mixpanel's GDPR API (Profile & Preferences, Data & Privacy), "
+            "needed to delete people for privacy regulations.",
+            secret=True,
+        ),
     },
     actions={
         "track_event": Action(
@@ -377,6 +419,7 @@ DESTINATION = Destination(
         ),
     },
     test_authentication=test_authentication,
+    delete=delete_person,
     presets=(
         Preset("Track Calls", "track_event", 'type = "track"'),
         Preset("Identify Calls", "identify_user", 'type = "identify"'),

@@ -9,13 +9,18 @@ an OAuth 2.0 access token from the org's token endpoint.
   the record when no record has that value and updates it when one does (300 when several do).
 - A batch: `PATCH /services/data/vXX.X/composite/sobjects/{Object}/{ExternalIdField}` (sObject
   Collections upsert, API 46+) with at most 200 records, each with `attributes.type`.
+- Deletion (a privacy regulation): for Lead and Contact, `GET /query?q=SELECT Id FROM {Object}
+  WHERE Email IN (…) OR {ExternalIdField} IN (…)` with the person's emails and user ids (the
+  External ID fields are those the subscriptions name), then `DELETE /composite/sobjects?ids=…`
+  (200 ids per request). Salesforce moves deleted records to its Recycle Bin, which it empties
+  after 15 days.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -27,6 +32,9 @@ from seamline.destinations.errors import (
     PermanentError,
     RetryableError,
 )
+
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
 
 API_VERSION = "v62.0"
 COLLECTION_LIMIT = 200  # records per sObject Collections request
@@ -211,6 +219,54 @@ def upsert_contacts(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     _upsert_many(ctx, "Contact", payloads)
 
 
+# -- deletion ---------------------------------------------------------------------------------
+
+_SUBSCRIBED_AS = {"Lead": "upsert_lead", "Contact": "upsert_contact"}
+_ALREADY_GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
+
+
+def _soql_list(values: list[str]) -> str:
+    escaped = (v.replace("\\", "\\\\").replace("'", "\\'") for v in values)
+    return "(" + ", ".join(f"'{v}'" for v in escaped) + ")"
+
+
+def _matching(ctx: Context, sobject: str, person: Person) -> list[str]:
+    """The ids of the `sobject` records holding one of the person's emails or user ids."""
+    conditions = [f"Email IN {_soql_list(person.emails)}"] if person.emails else []
+    if person.user_ids:
+        for field in ctx.mapped_literals("external_id_field", _SUBSCRIBED_AS[sobject]):
+            if isinstance(field, str) and _API_NAME.match(field):
+                conditions.append(f"{field} IN {_soql_list(person.user_ids)}")
+    if not conditions:
+        return []
+    soql = f"SELECT Id FROM {sobject} WHERE {' OR '.join(conditions)}"
+    records = _api(ctx, "GET", f"/query?q={quote(soql, safe='')}").json().get("records") or []
+    return [str(r["Id"]) for r in records if isinstance(r, dict) and r.get("Id")]
+
+
+def delete_person(ctx: Context, person: Person) -> None:
+    """Delete the person's Leads and Contacts, found by email and by External ID."""
+    for sobject in _SUBSCRIBED_AS:
+        ids = _matching(ctx, sobject, person)
+        for start in range(0, len(ids), COLLECTION_LIMIT):
+            chunk = ids[start : start + COLLECTION_LIMIT]
+            response = _api(
+                ctx, "DELETE", f"/composite/sobjects?ids={','.join(chunk)}&allOrNone=false"
+            )
+            results = response.json() if response.content else []
+            refused = [
+                f"{r.get('id')}: {e.get('statusCode')} {e.get('message')}"
+                for r in results if isinstance(r, dict) and not r.get("success")
+                for e in r.get("errors") or [] if e.get("statusCode") not in _ALREADY_GONE
+            ]  # fmt: skip
+            if refused:
+                raise PermanentError(
+                    f"Salesforce did not delete {sobject} records: {'; '.join(refused)}",
+                    status=response.status_code,
+                    response=response.text[:2_000],
+                )
+
+
 # -- definition -------------------------------------------------------------------------------
 
 
@@ -319,6 +375,7 @@ DESTINATION = Destination(
         ),
     },
     test_authentication=test_authentication,
+    delete=delete_person,
     # No presets: every subscription first needs the org's External ID field (Segment's
     # Salesforce (Actions) offers none either). No per-second limit: Salesforce counts API
     # requests per 24 hours per org.

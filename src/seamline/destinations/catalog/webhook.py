@@ -5,6 +5,13 @@ batch, 1,000 by default).
 With a shared secret, each request is signed over its exact body bytes: `X-Signature` carries
 the hex HMAC-SHA1 that Segment's webhook documents (so receivers written for Segment keep
 verifying) and `X-Signature-256` the hex HMAC-SHA256, for receivers that want a stronger MAC.
+
+Deletion (a privacy regulation): a signed `POST` of a delete message, `{"type": "delete",
+"messageId", "timestamp", "userId", "userIds", "anonymousIds", "emails", "context"}` (Segment
+sends its webhooks a `delete` message with the `userId`; the other lists name every identifier
+the person was resolved to), to the `deletion_url` setting, or else to each literal URL the
+subscriptions send to, with their literal headers. With neither the destination reports
+NOT_SUPPORTED. The messageId is the same for every attempt at deleting the same person.
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
-from seamline.destinations.errors import DeliveryError, InvalidPayload
+from seamline.destinations.errors import CannotDelete, DeliveryError, InvalidPayload
+
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
 
 MAX_BATCH = 4_000  # Segment's documented ceiling for Webhooks (Actions)
 DEFAULT_BATCH_SIZE = 1_000
@@ -107,6 +118,44 @@ def send_batch(ctx: Context, payloads: list[dict[str, Any]]) -> list[DeliveryErr
     return outcomes
 
 
+def delete_message(person: Person) -> dict[str, Any]:
+    """The delete message for `person`; its messageId depends only on who is deleted."""
+    identifiers = sorted(str(i) for i in person.identifiers)
+    digest = hashlib.sha256("\n".join([person.workspace_id, *identifiers]).encode())
+    return {
+        "type": "delete",
+        "messageId": f"delete-{digest.hexdigest()[:32]}",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "userId": person.user_ids[0] if person.user_ids else None,
+        "userIds": person.user_ids,
+        "anonymousIds": person.anonymous_ids,
+        "emails": person.emails,
+        "context": {"library": {"name": "seamline"}},
+    }
+
+
+def delete_person(ctx: Context, person: Person) -> None:
+    """POST the delete message to the deletion URL, else to every literal URL subscribed."""
+    targets: list[tuple[str, dict[str, str]]] = []
+    if ctx.settings.get("deletion_url"):
+        targets.append((str(ctx.settings["deletion_url"]).strip(), {}))
+    else:
+        for subscribed in ctx.subscriptions:
+            url, raw = subscribed.mapping.get("url"), subscribed.mapping.get("headers") or {}
+            if not isinstance(url, str) or not url.strip():
+                continue  # mapped from the event: names no fixed receiver
+            literal = isinstance(raw, Mapping) and not any(str(k).startswith("@") for k in raw)
+            fixed = {k: v for k, v in raw.items() if isinstance(v, str)} if literal else {}
+            headers = _target({"url": url, "headers": fixed})[2]
+            if (url.strip(), headers) not in targets:
+                targets.append((url.strip(), headers))
+    if not targets:
+        raise CannotDelete("no deletion_url and no subscription sends to a literal URL")
+    message = delete_message(person)
+    for url, headers in targets:
+        _send(ctx, url, "POST", headers, message)
+
+
 DESTINATION = Destination(
     slug="webhook",
     name="Webhook",
@@ -118,6 +167,12 @@ DESTINATION = Destination(
             "the request body (as Segment's webhook does) and X-Signature-256 the hex "
             "HMAC-SHA256 of the same body.",
             secret=True,
+        ),
+        "deletion_url": Setting(
+            "Deletion URL",
+            "Where a delete message is POSTed when a privacy regulation deletes a person; "
+            "unset, it goes to every literal URL the subscriptions send to.",
+            target=True,
         ),
     },
     actions={
@@ -171,5 +226,6 @@ DESTINATION = Destination(
         ),
     },
     test_authentication=None,  # any URL: there is nothing to check without sending an event
+    delete=delete_person,
     presets=(Preset("Send all events", "send", ALL_EVENTS),),
 )
