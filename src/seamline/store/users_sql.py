@@ -168,9 +168,9 @@ class SqlUserStore:
     def failures_since(
         self, workspace_id: str, email_key: str, client_ip: str, since: datetime
     ) -> tuple[list[datetime], list[datetime]]:
-        """When the failed logins since `since` were, for this email and for this client IP,
+        """When the failed logins after `since` were, for this email and for this client IP,
         each oldest first."""
-        recent = login_attempts.c.attempted_at >= since
+        recent = login_attempts.c.attempted_at > since
         by_email = select(login_attempts.c.attempted_at).where(
             recent,
             login_attempts.c.workspace_id == workspace_id,
