@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from seamline.log import frames
+from seamline.log import frames, tombstone
 from seamline.log.base import LogRecord
 from seamline.log.consumers import ConsumerOffsets
 
@@ -91,7 +91,11 @@ class LocalLog:
         self._active_fd = -1
         self._active_size = 0
         if writable:
-            self._recover()
+            # An erasure's overwrites a crash interrupted are finished first, and none runs
+            # while recovery looks for a torn tail (see `log.tombstone`).
+            tombstone.redo_pending(directory)
+            with tombstone.locked(directory):
+                self._recover()
 
     # --- recovery -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import msgspec
 from seamline.config import Settings
 from seamline.data_dir import DataDir
 from seamline.log.partitions import LocalPartitions
+from seamline.log.tombstone import erased_count, is_tombstone
 
 
 def count_events(settings: Settings) -> dict[str, int | None]:
@@ -23,13 +24,24 @@ def count_events(settings: Settings) -> dict[str, int | None]:
 
     # A record is a message in the local log. On JetStream a record is a request and offsets
     # are the stream's sequence numbers, so there is no count of accepted messages to show.
-    accepted = None if settings.log_url else sum(r["end"] for r in log_partitions(settings))
+    # Erased records (tombstones) are not counted: the messages are gone.
+    accepted = (
+        None
+        if settings.log_url
+        else sum(r["end"] for r in log_partitions(settings)) - erased_records(settings)
+    )
     engine = open_state(settings)
     try:
         stored = EventFiles(engine).rows()
     finally:
         engine.dispose()
     return {"accepted": accepted, "stored": stored}
+
+
+def erased_records(settings: Settings) -> int:
+    """Records of the local log overwritten by tombstones, over every partition."""
+    log = LocalPartitions(DataDir(settings.data_dir).log)
+    return sum(erased_count(log.directory(p)) for p in log.partitions_sync())
 
 
 def tail_log(
@@ -47,7 +59,13 @@ def tail_log(
         lines = [
             line
             for partition, end in ends.items()
-            for line in _lines(log, partition, max(0, end - (count or 0)), end)
+            # As many records again as the partition has tombstones: those print nothing.
+            for line in _lines(
+                log,
+                partition,
+                max(0, end - (count or 0) - erased_count(log.directory(partition))),
+                end,
+            )
         ]
         lines.sort(key=lambda line: (str(line[1].get("receivedAt", "")), line[1]["offset"]))
         shown = lines[-count:] if count else []
@@ -84,6 +102,8 @@ def _lines(
         if not records:
             break
         for record in records:
+            if is_tombstone(record.payload):
+                continue  # erased (a deletion regulation)
             envelope = _tail_decoder.decode(record.payload)
             line = {
                 "partition": partition,

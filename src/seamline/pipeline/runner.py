@@ -39,6 +39,7 @@ from seamline.log.base import (
     position,
 )
 from seamline.log.single import SinglePartition
+from seamline.log.tombstone import is_tombstone
 from seamline.pipeline.batch import Batch, Stage
 from seamline.pipeline.guard import Halted, StageGuard
 from seamline.spec.envelope import Envelope, Item, envelope_decoder, envelopes_decoder
@@ -324,7 +325,10 @@ class PipelineRunner:
 
 
 def decode_record(payload: bytes) -> list[Envelope]:
-    """A log record holds one envelope, or a JSON array of a request's envelopes."""
+    """A log record holds one envelope, or a JSON array of a request's envelopes; an erased
+    record (a tombstone, see `log.tombstone`) holds none."""
+    if is_tombstone(payload):
+        return []
     if payload[:1] == b"[":
         envelopes = envelopes_decoder.decode(payload)
         if len(envelopes) > MAX_PER_RECORD:
