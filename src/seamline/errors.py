@@ -47,6 +47,13 @@ class Unauthorized(SeamlineError):
     status = 401
 
 
+class Forbidden(SeamlineError):
+    """The caller is known but its roles do not allow this (docs/access.md, Tokens and roles)."""
+
+    code = "forbidden"
+    status = 403
+
+
 class NotFound(SeamlineError):
     code = "not_found"
     status = 404

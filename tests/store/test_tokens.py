@@ -9,11 +9,15 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 
+from seamline.access.principal import WORKSPACE_OWNER, Grant
 from seamline.access.tokens import authenticate, create_token, revoke_token
 from seamline.errors import Conflict, InvalidInput, NotFound
 from seamline.store.sources_sql import SqlSourceStore
 from seamline.store.state import open_state_store
 from seamline.store.tokens_sql import SqlTokenStore
+
+
+OWNER = Grant(role=WORKSPACE_OWNER)
 
 
 @pytest.fixture
@@ -34,7 +38,7 @@ def test_a_revoked_token_no_longer_authenticates_and_stays_listed(store: SqlToke
     assert set(listed) == {"ops", "ci"}
     assert listed["ops"].revoked_at is not None and listed["ci"].revoked_at is None
     assert listed["ci"].last_used_at is not None  # recorded when it authenticated
-    assert all(t.scopes is None for t in listed.values())  # full access until roles come
+    assert all(t.grants == (OWNER,) and t.pii_access for t in listed.values())
 
 
 def test_revoking_refuses_unknown_and_already_revoked_names(store: SqlTokenStore) -> None:
@@ -55,7 +59,7 @@ def test_an_active_name_is_taken_until_revoked(store: SqlTokenStore) -> None:
     assert authenticate(store, secret) == again
 
 
-def test_tokens_from_before_scopes_keep_full_access(state_url: str) -> None:
+def test_tokens_from_before_roles_are_owners_with_pii_access(state_url: str) -> None:
     old = create_engine(state_url)
     config = Config()
     config.set_main_option("script_location", "seamline.store:migrations")
@@ -75,6 +79,7 @@ def test_tokens_from_before_scopes_keep_full_access(state_url: str) -> None:
     engine = open_state_store(state_url)  # upgrades to the latest migration
     try:
         [token] = SqlTokenStore(engine).in_workspace("default")
-        assert (token.name, token.scopes, token.revoked_at) == ("old", None, None)
+        assert (token.name, token.revoked_at) == ("old", None)
+        assert token.grants == (OWNER,) and token.pii_access
     finally:
         engine.dispose()

@@ -12,7 +12,8 @@ import msgspec
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from seamline.api.auth import workspace_of
+from seamline.access.permissions import AUTHENTICATED, DESTINATIONS_READ, DESTINATIONS_WRITE
+from seamline.api.auth import needs, workspace_of
 from seamline.destinations.definition import Destination
 from seamline.destinations.instances import CompiledDestination
 from seamline.destinations.registry import load, slugs
@@ -41,10 +42,11 @@ class DestinationsAPI:
         self.check_authentication = check_authentication
 
 
-def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter:
-    routes = APIRouter(
-        prefix="/api/v1", tags=["Destinations"], dependencies=[Depends(authenticated)]
-    )
+def router(api: DestinationsAPI) -> APIRouter:
+    routes = APIRouter(prefix="/api/v1", tags=["Destinations"])
+    anyone = [Depends(needs(AUTHENTICATED))]
+    reads = [Depends(needs(DESTINATIONS_READ, "name"))]
+    writes = [Depends(needs(DESTINATIONS_WRITE, "name"))]
 
     async def instance(request: Request, name: str) -> CompiledDestination:
         found = (await asyncio.to_thread(api.destinations, workspace_of(request))).get(name)
@@ -52,15 +54,23 @@ def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter
             raise NotFound(f"no enabled destination named {name!r}")
         return found
 
-    @routes.get("/catalog", summary="Every destination Seamline can send to")
+    @routes.get("/catalog", summary="Every destination Seamline can send to", dependencies=anyone)
     async def catalog() -> JSONResponse:
         return JSONResponse({"data": [_describe(load(slug)) for slug in slugs()]})
 
-    @routes.get("/catalog/{slug}", summary="One catalog destination: settings and actions")
+    @routes.get(
+        "/catalog/{slug}",
+        summary="One catalog destination: settings and actions",
+        dependencies=anyone,
+    )
     async def catalog_one(slug: str) -> JSONResponse:
         return JSONResponse(_describe(load(slug)))
 
-    @routes.get("/destinations/{name}/status", summary="Delivery counts over a time window")
+    @routes.get(
+        "/destinations/{name}/status",
+        summary="Delivery counts over a time window",
+        dependencies=reads,
+    )
     async def status(
         request: Request, name: str, minutes: Annotated[int, Query(ge=1, le=43_200)] = 60
     ) -> JSONResponse:
@@ -81,18 +91,28 @@ def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter
             }
         )
 
-    @routes.get("/destinations/{name}/dead-letters", summary="Deliveries that failed for good")
+    @routes.get(
+        "/destinations/{name}/dead-letters",
+        summary="Deliveries that failed for good",
+        dependencies=reads,
+    )
     async def dead_letters(request: Request, name: str) -> JSONResponse:
         found = await asyncio.to_thread(api.outbox.dead, workspace_of(request), name)
         return JSONResponse({"data": msgspec.to_builtins(found)})
 
-    @routes.post("/destinations/{name}/dead-letters/replay", summary="Queue dead letters again")
+    @routes.post(
+        "/destinations/{name}/dead-letters/replay",
+        summary="Queue dead letters again",
+        dependencies=writes,
+    )
     async def replay_dead(request: Request, name: str) -> JSONResponse:
         found = await asyncio.to_thread(api.outbox.dead, workspace_of(request), name)
         count = await asyncio.to_thread(api.outbox.requeue_dead, found, datetime.now(UTC))
         return JSONResponse({"queued": count})
 
-    @routes.post("/destinations/{name}/replay", summary="Deliver stored events again")
+    @routes.post(
+        "/destinations/{name}/replay", summary="Deliver stored events again", dependencies=writes
+    )
     async def replay(
         request: Request,
         name: str,
@@ -108,7 +128,11 @@ def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter
         count = await api.replay(workspace_of(request), name, start, end)
         return JSONResponse({"queued": count})
 
-    @routes.post("/destinations/{name}/test", summary="Send one event and show the exchange")
+    @routes.post(
+        "/destinations/{name}/test",
+        summary="Send one event and show the exchange",
+        dependencies=writes,
+    )
     async def test(
         request: Request,
         name: str,
@@ -122,7 +146,11 @@ def router(api: DestinationsAPI, authenticated: Callable[..., Any]) -> APIRouter
         results = await api.test(workspace_of(request), name, event, subscription)
         return JSONResponse({"data": results})
 
-    @routes.post("/destinations/{name}/authentication", summary="Check the credentials")
+    @routes.post(
+        "/destinations/{name}/authentication",
+        summary="Check the credentials",
+        dependencies=writes,
+    )
     async def authentication(request: Request, name: str) -> JSONResponse:
         await instance(request, name)
         await api.check_authentication(workspace_of(request), name)

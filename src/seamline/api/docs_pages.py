@@ -18,6 +18,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from seamline.api.auth import public
+
 ASSETS = "/docs/assets"
 
 
@@ -48,7 +50,7 @@ def docs_routes(openapi_url: str, title: str) -> list[BaseRoute]:
         )
 
     return [
-        Route("/docs", swagger, include_in_schema=False),
-        Route("/redoc", redoc, include_in_schema=False),
-        Mount(ASSETS, StaticFiles(directory=directory), name="docs-assets"),
+        public(Route("/docs", swagger, include_in_schema=False)),
+        public(Route("/redoc", redoc, include_in_schema=False)),
+        public(Mount(ASSETS, StaticFiles(directory=directory), name="docs-assets")),
     ]

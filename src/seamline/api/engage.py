@@ -11,8 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from seamline.access.permissions import ENGAGE_READ, ENGAGE_WRITE
 from seamline.access.sealing import Sealer
-from seamline.api.auth import workspace_of
+from seamline.api.auth import needs, workspace_of
 from seamline.errors import InvalidInput
 from seamline.ops.engage import EngageOps
 from seamline.workspace.resources import ResourceStore
@@ -26,11 +27,14 @@ def router(
     resources: ResourceStore,
     sealer: Sealer,
     changed: Callable[[str], None],
-    auth: Any,
 ) -> APIRouter:
-    routes = APIRouter(prefix="/api/v1", tags=["Engage"], dependencies=[Depends(auth)])
+    routes = APIRouter(prefix="/api/v1", tags=["Engage"])
 
-    @routes.post("/predictions", summary="Train a prediction and write its scores as a trait")
+    @routes.post(
+        "/predictions",
+        summary="Train a prediction and write its scores as a trait",
+        dependencies=[Depends(needs(ENGAGE_WRITE))],
+    )
     async def predict(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
         found = await asyncio.to_thread(ops.predict, workspace_of(request), body)
         return JSONResponse(found)
@@ -38,7 +42,11 @@ def router(
     for collection, kind in PATHS.items():
         _collection(routes, ops, resources, sealer, changed, collection, kind)
 
-    @routes.get("/audiences/{key}/members", summary="Profiles in an audience, by id")
+    @routes.get(
+        "/audiences/{key}/members",
+        summary="Profiles in an audience, by id",
+        dependencies=[Depends(needs(ENGAGE_READ, "key"))],
+    )
     async def members(
         request: Request,
         key: str,
@@ -63,13 +71,21 @@ def _collection(
     """The routes of one collection, on fixed paths (a path parameter here would also catch
     the workspace router's `/api/v1/held`, `/api/v1/violations` …)."""
 
-    @routes.post(f"/{collection}/estimate", summary=f"Size and sample of a {kind}, unsaved")
+    @routes.post(
+        f"/{collection}/estimate",
+        summary=f"Size and sample of a {kind}, unsaved",
+        dependencies=[Depends(needs(ENGAGE_READ))],
+    )
     async def estimate(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
         key, definition = _key_and_definition(body)
         found = await asyncio.to_thread(ops.estimate, workspace_of(request), kind, key, definition)
         return JSONResponse(found)
 
-    @routes.post(f"/{collection}", summary=f"Create or replace a {kind} and backfill it")
+    @routes.post(
+        f"/{collection}",
+        summary=f"Create or replace a {kind} and backfill it",
+        dependencies=[Depends(needs(ENGAGE_WRITE))],
+    )
     async def create(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
         workspace_id = workspace_of(request)
         key, definition = _key_and_definition(body)
@@ -82,12 +98,20 @@ def _collection(
         computed = await asyncio.to_thread(ops.compute, workspace_id, key)
         return JSONResponse({**computed, "version": stored.version}, status_code=201)
 
-    @routes.get(f"/{collection}", summary=f"Every {kind} with its current size")
+    @routes.get(
+        f"/{collection}",
+        summary=f"Every {kind} with its current size",
+        dependencies=[Depends(needs(ENGAGE_READ))],
+    )
     async def listing(request: Request) -> JSONResponse:
         found = await asyncio.to_thread(ops.summary, workspace_of(request), kind)
         return JSONResponse({"data": found})
 
-    @routes.post(f"/{collection}/{{key}}/compute", summary="Recompute over all history now")
+    @routes.post(
+        f"/{collection}/{{key}}/compute",
+        summary="Recompute over all history now",
+        dependencies=[Depends(needs(ENGAGE_WRITE, "key"))],
+    )
     async def compute(request: Request, key: str) -> JSONResponse:
         found = await asyncio.to_thread(ops.compute, workspace_of(request), key)
         return JSONResponse(found)

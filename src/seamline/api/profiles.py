@@ -15,9 +15,10 @@ import msgspec
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from seamline.access.tokens import Token, TokenStore
-from seamline.api.auth import require_token
-from seamline.collect.auth import basic_user
+from seamline.access.permissions import IDENTITY_WRITE, PROFILES_READ
+from seamline.access.principal import Principal
+from seamline.access.tokens import TokenStore
+from seamline.api.auth import current_principal, needs
 from seamline.errors import InvalidInput, NotFound
 from seamline.profiles.accounts import account_id
 from seamline.profiles.lookup import ProfileIndex, find_profile
@@ -61,14 +62,16 @@ class ProfileAPI:
 def router(reader: ProfileAPI) -> APIRouter:
     """The Profile API's routes, bound to `reader`."""
 
-    def token(request: Request, space_id: str) -> Token:
-        secret = basic_user(request.headers.get("authorization"))
-        found = require_token(reader.tokens, secret, "as the Basic auth user name")
-        if found.workspace_id != space_id:
-            raise NotFound(f"no space {space_id!r} for this token")
-        return found
+    def in_space(
+        space_id: str, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
+        if principal.workspace_id != space_id:
+            raise NotFound(f"no space {space_id!r} for this {principal.kind}")
+        return principal
 
-    routes = APIRouter(tags=["Profile API"], dependencies=[Depends(token)])
+    # Reads need `profiles:read` on the space; a route that changes profiles says so itself.
+    routes = APIRouter(tags=["Profile API"], dependencies=[Depends(in_space)])
+    read = [Depends(needs(PROFILES_READ, "space_id"))]
 
     def profile_of(space_id: str, identifier: str) -> str:
         index: ProfileIndex = reader.graph
@@ -77,7 +80,7 @@ def router(reader: ProfileAPI) -> APIRouter:
     def cursor(request: Request, next_value: str, has_more: bool) -> dict[str, Any]:
         return {"url": request.url.path, "has_more": has_more, "next": next_value}
 
-    @routes.get(PREFIX + "/traits", summary="A profile's traits")
+    @routes.get(PREFIX + "/traits", summary="A profile's traits", dependencies=read)
     async def traits(
         request: Request,
         space_id: str,
@@ -126,7 +129,7 @@ def router(reader: ProfileAPI) -> APIRouter:
             }
         )
 
-    @routes.get(PREFIX + "/external_ids", summary="A profile's identifiers")
+    @routes.get(PREFIX + "/external_ids", summary="A profile's identifiers", dependencies=read)
     async def external_ids(
         request: Request,
         space_id: str,
@@ -152,7 +155,7 @@ def router(reader: ProfileAPI) -> APIRouter:
             }
         )
 
-    @routes.get(PREFIX + "/events", summary="A profile's events, newest first")
+    @routes.get(PREFIX + "/events", summary="A profile's events, newest first", dependencies=read)
     async def events(
         request: Request,
         space_id: str,
@@ -174,7 +177,9 @@ def router(reader: ProfileAPI) -> APIRouter:
             {"data": [_event(row) for row in page], "cursor": cursor(request, next_value, has_more)}
         )
 
-    @routes.get(PREFIX + "/links", summary="Accounts (groups) the profile belongs to")
+    @routes.get(
+        PREFIX + "/links", summary="Accounts (groups) the profile belongs to", dependencies=read
+    )
     async def links(request: Request, space_id: str, identifier: str) -> JSONResponse:
         profile_id = profile_of(space_id, identifier)
         found = await asyncio.to_thread(reader.accounts.accounts_of, profile_id)
@@ -193,7 +198,11 @@ def router(reader: ProfileAPI) -> APIRouter:
         ]
         return JSONResponse({"data": data, "cursor": cursor(request, "", False)})
 
-    @routes.get(PREFIX + "/metadata", summary="When the profile was created and last updated")
+    @routes.get(
+        PREFIX + "/metadata",
+        summary="When the profile was created and last updated",
+        dependencies=read,
+    )
     async def metadata(request: Request, space_id: str, identifier: str) -> JSONResponse:
         profile_id = profile_of(space_id, identifier)
         members = await asyncio.to_thread(reader.graph.members, profile_id)
@@ -215,7 +224,9 @@ def router(reader: ProfileAPI) -> APIRouter:
             }
         )
 
-    @routes.get(PREFIX + "/consent", summary="The profile's latest consent preferences")
+    @routes.get(
+        PREFIX + "/consent", summary="The profile's latest consent preferences", dependencies=read
+    )
     async def consent(space_id: str, identifier: str) -> JSONResponse:
         profile_id = profile_of(space_id, identifier)
         members = await asyncio.to_thread(reader.graph.members, profile_id)
@@ -233,6 +244,7 @@ def router(reader: ProfileAPI) -> APIRouter:
     @routes.get(
         "/v1/spaces/{space_id}/collections/users/profiles/{identifier}/merges",
         summary="Every merge that built the profile, with its cause",
+        dependencies=read,
     )
     async def merge_history(space_id: str, identifier: str) -> JSONResponse:
         profile_id = profile_of(space_id, identifier)
@@ -262,13 +274,13 @@ def router(reader: ProfileAPI) -> APIRouter:
             raise NotFound(f"Profile was not found: no account has {identifier}")
         return found
 
-    @routes.get(ACCOUNTS + "/traits", summary="An account's (group's) traits")
+    @routes.get(ACCOUNTS + "/traits", summary="An account's (group's) traits", dependencies=read)
     async def account_traits(request: Request, space_id: str, identifier: str) -> JSONResponse:
         found = account_of(space_id, identifier)
         traits = await asyncio.to_thread(reader.traits.traits_of_account, found)
         return JSONResponse({"traits": traits, "cursor": cursor(request, "", False)})
 
-    @routes.get(ACCOUNTS + "/links", summary="The people linked to an account")
+    @routes.get(ACCOUNTS + "/links", summary="The people linked to an account", dependencies=read)
     async def account_links(request: Request, space_id: str, identifier: str) -> JSONResponse:
         found = account_of(space_id, identifier)
         members = await asyncio.to_thread(reader.accounts.members_of, found)
@@ -293,6 +305,7 @@ def router(reader: ProfileAPI) -> APIRouter:
         "/v1/spaces/{space_id}/profiles",
         summary="Find profiles by identifier (`identifier=email:a@b.com`) or by a trait value "
         "(`trait.plan=pro`; the value is read as JSON when it parses, else as text)",
+        dependencies=read,
     )
     async def search(request: Request, space_id: str) -> JSONResponse:
         limit = _offset(request.query_params.get("limit")) or 20
@@ -320,6 +333,7 @@ def router(reader: ProfileAPI) -> APIRouter:
     @routes.post(
         "/v1/spaces/{space_id}/merges/{merge_id}/unmerge",
         summary="Split a profile along a recorded merge; the two are never merged again",
+        dependencies=[Depends(needs(IDENTITY_WRITE, "space_id"))],
     )
     async def unmerge(space_id: str, merge_id: int) -> JSONResponse:
         split, kept = await asyncio.to_thread(reader.graph.unmerge, space_id, merge_id)

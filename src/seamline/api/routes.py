@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from seamline.api.auth import public
 from seamline.collect.cdn_settings import browser_settings
 from seamline.collect.sources import WriteKeys
 from seamline.errors import InvalidInput, SeamlineError, Unauthorized
@@ -67,12 +68,14 @@ def routes(
     async def sdk_metrics(_: Request) -> Response:
         return JSONResponse({"success": True}, headers=_CORS)
 
+    # Public: no access token (/metrics asks for its own token, the SDK routes are what
+    # browsers call with a public write key).
     return [
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", prometheus),
-        Route("/v1/projects/{write_key}/settings", sdk_settings),
-        Route("/v1/m", sdk_metrics, methods=["POST"]),
+        public(Route("/healthz", healthz)),
+        public(Route("/readyz", readyz)),
+        public(Route("/metrics", prometheus)),
+        public(Route("/v1/projects/{write_key}/settings", sdk_settings)),
+        public(Route("/v1/m", sdk_metrics, methods=["POST"])),
     ]
 
 

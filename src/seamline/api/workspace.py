@@ -17,9 +17,18 @@ import msgspec
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from seamline.access.permissions import (
+    AUTHENTICATED,
+    INVENTORY_READ,
+    KIND_PERMISSIONS,
+    SOURCES_WRITE,
+    VIOLATIONS_READ,
+    allows,
+)
+from seamline.access.principal import Principal
 from seamline.access.sealing import Sealer
 from seamline.access.tokens import TokenStore
-from seamline.api.auth import token_dependency, workspace_of
+from seamline.api.auth import needs, workspace_of
 from seamline.errors import InvalidInput, NotFound
 from seamline.privacy.inventory import Inventory
 from seamline.protocols.records import HeldMessage
@@ -64,18 +73,26 @@ class WorkspaceAPI:
 
 
 def router(api: WorkspaceAPI) -> APIRouter:
-    token = token_dependency(api.tokens)
-    routes = APIRouter(prefix=PREFIX, tags=["Management API"], dependencies=[Depends(token)])
+    routes = APIRouter(prefix=PREFIX, tags=["Management API"])
 
-    @routes.get("/resources", summary="Every configuration resource of the workspace")
+    @routes.get(
+        "/resources",
+        summary="Every configuration resource of the workspace (that the caller may read)",
+        dependencies=[Depends(needs(AUTHENTICATED))],
+    )
     async def all_resources(request: Request) -> JSONResponse:
         found = await asyncio.to_thread(api.resources.list, workspace_of(request))
-        return JSONResponse({"data": [_resource(r) for r in found]})
+        principal: Principal = request.state.principal
+        return JSONResponse({"data": [_resource(r) for r in found if _readable(principal, r)]})
 
     for kind, segment in PATHS.items():
         _resource_routes(routes, api, kind, segment)
 
-    @routes.get("/violations", summary="Recorded violations, newest first")
+    @routes.get(
+        "/violations",
+        summary="Recorded violations, newest first",
+        dependencies=[Depends(needs(VIOLATIONS_READ, "source"))],
+    )
     async def violations(
         request: Request,
         source: str | None = None,
@@ -97,14 +114,22 @@ def router(api: WorkspaceAPI) -> APIRouter:
         next_before = found[-1][0] if len(found) == limit else None
         return JSONResponse({"data": data, "next_before": next_before})
 
-    @routes.get("/violations/summary", summary="Violation counts per source, event and rule")
+    @routes.get(
+        "/violations/summary",
+        summary="Violation counts per source, event and rule",
+        dependencies=[Depends(needs(VIOLATIONS_READ, "source"))],
+    )
     async def violation_summary(request: Request, source: str | None = None) -> JSONResponse:
         counts = await asyncio.to_thread(
             api.protocols.violation_counts, workspace_of(request), source_id=source
         )
         return JSONResponse({"data": msgspec.to_builtins(counts)})
 
-    @routes.get("/held", summary="Held messages: blocked, quarantined, dropped or failed")
+    @routes.get(
+        "/held",
+        summary="Held messages: blocked, quarantined, dropped or failed",
+        dependencies=[Depends(needs(VIOLATIONS_READ, "source"))],
+    )
     async def held(
         request: Request,
         source: str | None = None,
@@ -120,7 +145,11 @@ def router(api: WorkspaceAPI) -> APIRouter:
         )
         return JSONResponse({"data": [_held(h) for h in found]})
 
-    @routes.post("/held/rerun", summary="Run held messages through the pipeline again")
+    @routes.post(
+        "/held/rerun",
+        summary="Run held messages through the pipeline again",
+        dependencies=[Depends(needs(SOURCES_WRITE))],
+    )
     async def rerun(
         request: Request,
         body: Annotated[dict[str, Any], Body(examples=[{"source": "src_1"}, {"ids": [1, 2]}])],
@@ -138,7 +167,11 @@ def router(api: WorkspaceAPI) -> APIRouter:
         count = await api.rerun(found)
         return JSONResponse({"rerun": count})
 
-    @routes.get("/inventory", summary="Every field seen per source, with its classification")
+    @routes.get(
+        "/inventory",
+        summary="Every field seen per source, with its classification",
+        dependencies=[Depends(needs(INVENTORY_READ, "source"))],
+    )
     async def inventory(request: Request, source: str | None = None) -> JSONResponse:
         found = await asyncio.to_thread(api.inventory.entries, workspace_of(request), source)
         data = [
@@ -156,7 +189,8 @@ def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: s
         request: Request,
     ) -> JSONResponse:
         found = await asyncio.to_thread(api.resources.list, workspace_of(request), kind)
-        return JSONResponse({"data": [_resource(r) for r in found]})
+        principal: Principal = request.state.principal
+        return JSONResponse({"data": [_resource(r) for r in found if _readable(principal, r)]})
 
     async def get_one(name: str, request: Request) -> JSONResponse:
         found = await asyncio.to_thread(api.resources.get, workspace_of(request), kind, name)
@@ -199,17 +233,46 @@ def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: s
         return JSONResponse({"data": data})
 
     path = f"/{segment}"
-    routes.add_api_route(path, list_kind, methods=["GET"], summary=f"List {label}s")
-    routes.add_api_route(path + "/{name}", get_one, methods=["GET"], summary=f"Get a {label}")
+    read, write = KIND_PERMISSIONS[kind]
+    # A grant scoped to listed resources reaches the ones named so.
+    reads = [Depends(needs(read, "name"))]
+    writes = [Depends(needs(write, "name"))]
     routes.add_api_route(
-        path + "/{name}", put_one, methods=["PUT"], summary=f"Create or replace a {label}"
+        path,
+        list_kind,
+        methods=["GET"],
+        summary=f"List {label}s",
+        dependencies=[Depends(needs(read, listing=True))],
     )
     routes.add_api_route(
-        path + "/{name}", delete_one, methods=["DELETE"], summary=f"Delete a {label}"
+        path + "/{name}", get_one, methods=["GET"], summary=f"Get a {label}", dependencies=reads
     )
     routes.add_api_route(
-        path + "/{name}/versions", versions, methods=["GET"], summary=f"A {label}'s history"
+        path + "/{name}",
+        put_one,
+        methods=["PUT"],
+        summary=f"Create or replace a {label}",
+        dependencies=writes,
     )
+    routes.add_api_route(
+        path + "/{name}",
+        delete_one,
+        methods=["DELETE"],
+        summary=f"Delete a {label}",
+        dependencies=writes,
+    )
+    routes.add_api_route(
+        path + "/{name}/versions",
+        versions,
+        methods=["GET"],
+        summary=f"A {label}'s history",
+        dependencies=reads,
+    )
+
+
+def _readable(principal: Principal, resource: Resource) -> bool:
+    read, _ = KIND_PERMISSIONS[resource.kind]
+    return allows(principal, read, resource.name)
 
 
 def _resource(resource: Resource) -> dict[str, Any]:

@@ -376,9 +376,21 @@ def events_tail(
 def tokens_create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="What the token is for.")],
+    roles: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role",
+            help="A role, or ROLE:RESOURCE,… scoped to named sources, destinations or "
+            "resources (repeatable; none: workspace-owner). See docs/access.md.",
+        ),
+    ] = None,
+    pii_access: Annotated[
+        bool, typer.Option("--pii-access", help="Sees yellow and red PII unmasked.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create an access token for the default workspace; it is shown only this once."""
+    from seamline.access.permissions import describe, parse_grant, with_source_ids
     from seamline.access.tokens import create_token
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
@@ -387,14 +399,31 @@ def tokens_create(
 
     if not name.strip():
         raise typer.BadParameter("--name must not be empty")
+    grants = tuple(parse_grant(role) for role in roles or ())
     engine = open_state(_settings(ctx, state_only=True))
-    SqlSourceStore(engine).ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
-    record, secret = create_token(SqlTokenStore(engine), DEFAULT_WORKSPACE_ID, name.strip())
+    sources = SqlSourceStore(engine)
+    sources.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
+    known = [(s.id, s.name) for s in sources.list(DEFAULT_WORKSPACE_ID)]
+    grants = tuple(with_source_ids(g, known) for g in grants)
+    record, secret = create_token(
+        SqlTokenStore(engine), DEFAULT_WORKSPACE_ID, name.strip(), grants, pii_access=pii_access
+    )
     if as_json:
-        print(json.dumps({"id": record.id, "name": record.name, "token": secret}))
+        print(
+            json.dumps(
+                {
+                    "id": record.id,
+                    "name": record.name,
+                    "token": secret,
+                    "roles": describe(record.grants),
+                    "pii_access": record.pii_access,
+                }
+            )
+        )
     else:
         console.print(
-            f"token [bold green]{secret}[/] ({escape(record.name)}); store it now",
+            f"token [bold green]{secret}[/] ({escape(record.name)}, "
+            f"{escape(', '.join(describe(record.grants)))}); store it now",
             soft_wrap=True,
             highlight=False,
         )
@@ -405,10 +434,11 @@ def tokens_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The default workspace's tokens: name, id, when created, last used (to the minute) and
-    revoked; never the token itself."""
+    """The default workspace's tokens: name, id, roles, PII access, when created, last used (to
+    the minute) and revoked; never the token itself."""
     from rich.table import Table
 
+    from seamline.access.permissions import describe
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
     from seamline.store.tokens_sql import SqlTokenStore
@@ -427,18 +457,21 @@ def tokens_list(
             "created_at": when(t.created_at),
             "last_used_at": when(t.last_used_at),
             "revoked_at": when(t.revoked_at),
-            "scopes": t.scopes,
+            "roles": describe(t.grants),
+            "pii_access": t.pii_access,
         }
         for t in found
     ]
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("name", "id", "created", "last used", "revoked")
+    table = Table("name", "id", "roles", "pii", "created", "last used", "revoked")
     for t in found:
         table.add_row(
             escape(t.name),
             t.id,
+            escape(" ".join(describe(t.grants))),
+            "yes" if t.pii_access else "no",
             t.created_at.isoformat(),
             when(t.last_used_at) or "never",
             when(t.revoked_at) or "",
@@ -460,6 +493,32 @@ def tokens_revoke(
     store = SqlTokenStore(open_state(_settings(ctx, state_only=True)))
     for token in revoke_token(store, DEFAULT_WORKSPACE_ID, name):
         console.print(f"revoked token {escape(token.name)} ({token.id})", highlight=False)
+
+
+@tokens_app.command("rotate")
+def tokens_rotate(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The token's name (or id), from `tokens list`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A new secret for a token, with the same name, roles and PII access; the old secret
+    gets 401 from now on. The new one is shown only this once."""
+    from seamline.access.tokens import rotate_token
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.data_dir import open_state
+    from seamline.store.tokens_sql import SqlTokenStore
+
+    store = SqlTokenStore(open_state(_settings(ctx, state_only=True)))
+    record, secret = rotate_token(store, DEFAULT_WORKSPACE_ID, name)
+    if as_json:
+        print(json.dumps({"id": record.id, "name": record.name, "token": secret}))
+    else:
+        console.print(
+            f"token [bold green]{secret}[/] ({escape(record.name)}) replaces the old one; "
+            "store it now",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @profiles_app.command("show")

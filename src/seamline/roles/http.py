@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from seamline import __version__
-from seamline.api.auth import token_dependency
+from seamline.api.auth import install, permission_of, public
 from seamline.api.destinations import DestinationsAPI
 from seamline.api.destinations import router as destinations_router
 from seamline.api.docs_pages import docs_routes
@@ -65,6 +65,11 @@ def http_app(
         },
         lifespan=lifespan,
     )
+    # Who calls and what their roles allow (api/auth.py); the session hook comes with logins.
+    install(framework, parts.tokens)
+    for route in framework.routes:
+        if getattr(route, "path", None) == framework.openapi_url and permission_of(route) is None:
+            public(route)  # the OpenAPI document describes the API, it holds no data
     # Management API bodies are JSON even when curl -d or a client labels them otherwise.
     framework.add_middleware(JsonBodies)
     framework.router.routes.extend(docs_routes("/openapi.json", "Seamline"))
@@ -88,7 +93,6 @@ def http_app(
             parts.resources,
             parts.sealer,
             parts.rules.invalidate,
-            token_dependency(parts.tokens),
         )
     )
     framework.include_router(
@@ -114,7 +118,6 @@ def http_app(
                 test=destination_ops.test,
                 check_authentication=destination_ops.check_authentication,
             ),
-            token_dependency(parts.tokens),
         )
     )
     return framework

@@ -185,8 +185,10 @@ tokens = Table(
     Column("name", String(200), nullable=False),
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    # NULL: full access to the workspace (roles and scopes will narrow it).
-    Column("scopes", JSON, nullable=True),
+    # Role grants, [{"role": slug, "resources": [names] | null}] (access/permissions.py).
+    Column("roles", JSON, nullable=False),
+    # Sees yellow and red PII unmasked.
+    Column("pii_access", Boolean, nullable=False, server_default=text("true")),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
