@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from seamline.access.principal import Principal
 from seamline.access.sealing import HIDDEN, is_sealed
+from seamline.errors import InvalidInput
 from seamline.store.audit_chain import (
     GENESIS,
     Actor,
@@ -50,6 +51,7 @@ __all__ = [
     "Resource",
     "StoredEntry",
     "Verdict",
+    "parse_filter",
     "record",
     "record_change",
     "redacted",
@@ -149,3 +151,51 @@ def redacted(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redacted(item) for item in value]
     return value
+
+
+def parse_filter(
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> AuditFilter:
+    """The filter the API's query parameters and the CLI's options describe; InvalidInput
+    (details.parameter names which) for a time that is not ISO 8601 or an empty value."""
+    texts = {
+        "actor": actor,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+    }
+    for name, value in texts.items():
+        if value is not None and not value.strip():
+            raise InvalidInput(f"{name} must not be empty", details={"parameter": name})
+    start, end = _time("since", since), _time("until", until)
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput("until must be later than since", details={"parameter": "until"})
+    return AuditFilter(
+        actor=actor,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        since=start,
+        until=end,
+    )
+
+
+def _time(name: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        found = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 time such as 2026-12-01 or 2026-12-01T10:00:00Z, "
+            f"not {text!r}",
+            details={"parameter": name},
+        ) from None
+    # A time without an offset is UTC, like every time Seamline shows.
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from seamline.access.permissions import ENGAGE_READ, ENGAGE_WRITE
 from seamline.access.sealing import Sealer
+from seamline.api.audit import saved
 from seamline.api.auth import needs, workspace_of
 from seamline.errors import InvalidInput
 from seamline.ops.engage import EngageOps
@@ -93,7 +94,7 @@ def _collection(
         canonical = await asyncio.to_thread(
             prepare, workspace_id, kind, key, definition, resources, sealer
         )
-        stored = await asyncio.to_thread(resources.put, workspace_id, kind, key, canonical)
+        stored = await saved(request, resources, workspace_id, kind, key, canonical)
         changed(workspace_id)
         computed = await asyncio.to_thread(ops.compute, workspace_id, key)
         return JSONResponse({**computed, "version": stored.version}, status_code=201)

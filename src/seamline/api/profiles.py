@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from seamline.access.permissions import IDENTITY_WRITE, PROFILES_READ
 from seamline.access.principal import Principal
 from seamline.access.tokens import TokenStore
+from seamline.api.audit import audited, profile_read
 from seamline.api.auth import current_principal, needs
 from seamline.errors import InvalidInput, NotFound
 from seamline.profiles.accounts import account_id
@@ -71,7 +72,8 @@ def router(reader: ProfileAPI) -> APIRouter:
 
     # Reads need `profiles:read` on the space; a route that changes profiles says so itself.
     routes = APIRouter(tags=["Profile API"], dependencies=[Depends(in_space)])
-    read = [Depends(needs(PROFILES_READ, "space_id"))]
+    # Every read is recorded in the audit trail, once allowed (api/audit.py).
+    read = [Depends(needs(PROFILES_READ, "space_id")), Depends(profile_read)]
 
     def profile_of(space_id: str, identifier: str) -> str:
         index: ProfileIndex = reader.graph
@@ -335,8 +337,12 @@ def router(reader: ProfileAPI) -> APIRouter:
         summary="Split a profile along a recorded merge; the two are never merged again",
         dependencies=[Depends(needs(IDENTITY_WRITE, "space_id"))],
     )
-    async def unmerge(space_id: str, merge_id: int) -> JSONResponse:
+    async def unmerge(request: Request, space_id: str, merge_id: int) -> JSONResponse:
         split, kept = await asyncio.to_thread(reader.graph.unmerge, space_id, merge_id)
+        after = {"profile_id": split, "split_from": kept}
+        await asyncio.to_thread(
+            audited, request, "profile.unmerge", "merge", str(merge_id), after=after
+        )
         return JSONResponse({"merge_id": merge_id, "profile_id": split, "split_from": kept})
 
     return routes

@@ -28,6 +28,7 @@ from seamline.access.permissions import (
 from seamline.access.principal import Principal
 from seamline.access.sealing import Sealer
 from seamline.access.tokens import TokenStore
+from seamline.api.audit import deleted, saved
 from seamline.api.auth import needs, workspace_of
 from seamline.errors import InvalidInput, NotFound
 from seamline.privacy.inventory import Inventory
@@ -214,12 +215,12 @@ def _resource_routes(routes: APIRouter, api: WorkspaceAPI, kind: str, segment: s
             api.sealer,
             allow_private=api.allow_private,
         )
-        stored = await asyncio.to_thread(api.resources.put, workspace_id, kind, name, canonical)
+        stored = await saved(request, api.resources, workspace_id, kind, name, canonical)
         api.changed(workspace_of(request))
         return JSONResponse(_resource(stored))
 
     async def delete_one(name: str, request: Request) -> JSONResponse:
-        gone = await asyncio.to_thread(api.resources.delete, workspace_of(request), kind, name)
+        gone = await deleted(request, api.resources, workspace_of(request), kind, name)
         if not gone:
             raise NotFound(f"no {label} named {name!r}")
         api.changed(workspace_of(request))

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from seamline.cli.audit import register as register_audit
 from seamline.cli.destinations import register as register_destinations
 from seamline.cli.engage import register as register_engage
 from seamline.cli.protocols import register as register_protocols
@@ -262,17 +263,21 @@ def sources_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a source in the default workspace and print its write key."""
+    from seamline.cli.audit import cli_recorded
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID, new_source
-    from seamline.data_dir import open_sources
+    from seamline.data_dir import open_state
+    from seamline.store.sources_sql import SqlSourceStore
 
     if not name.strip():
         raise typer.BadParameter("NAME must not be empty")
     if write_key is not None and (not write_key.strip() or ":" in write_key):
         raise typer.BadParameter("--write-key must be non-empty and contain no ':'")
-    store = open_sources(_settings(ctx, state_only=True))
+    engine = open_state(_settings(ctx, state_only=True))
+    store = SqlSourceStore(engine)
     store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
     source = store.create(new_source(name.strip(), DEFAULT_WORKSPACE_ID, write_key))
     summary = {"id": source.id, "name": source.name, "write_key": source.write_key}
+    cli_recorded(engine, "source.create", "source", source.id, after=summary)
     if as_json:
         print(json.dumps(summary))
     else:
@@ -658,6 +663,7 @@ def suppressions_list(
 
 
 register_protocols(app, _settings)
+register_audit(app, _settings)
 register_destinations(app, _settings)
 register_engage(app, _settings)
 register_users(app, _settings)

@@ -94,6 +94,7 @@ def _commands(kind: str, noun: str, settings: Any) -> typer.Typer:
         file: Annotated[Path, typer.Option("-f", "--file", help="YAML or JSON definition.")],
     ) -> None:
         """Save a definition and compute it over all history (announcing every member)."""
+        from seamline.cli.audit import cli_recorded_change
         from seamline.workspace.saving import prepare
 
         definition = _definition(file)
@@ -101,7 +102,11 @@ def _commands(kind: str, noun: str, settings: Any) -> typer.Typer:
         def work(app: Any) -> dict[str, Any]:
             app.engage_ops.with_definition(WORKSPACE, kind, key, definition)
             canonical = prepare(WORKSPACE, kind, key, definition, app.resources, app.sealer)
-            app.resources.put(WORKSPACE, kind, key, canonical)
+            before = app.resources.get(WORKSPACE, kind, key)
+            stored = app.resources.put(WORKSPACE, kind, key, canonical)
+            cli_recorded_change(
+                app.parts.state, kind, key, before and before.document, stored.document
+            )
             app.rules.invalidate(WORKSPACE)
             with console.status(f"computing {key} over all history…"):
                 result: dict[str, Any] = app.engage_ops.compute(WORKSPACE, key)

@@ -34,6 +34,7 @@ def register(app: typer.Typer, settings: Any) -> None:
     ) -> None:
         """Make the workspace match FILE: shows the changes first, applies them once agreed."""
         from seamline.access.sealing import Sealer, key_from
+        from seamline.cli.audit import cli_recorded_change
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
         from seamline.data_dir import open_state
         from seamline.store.resources_sql import SqlResourceStore
@@ -79,6 +80,14 @@ def register(app: typer.Typer, settings: Any) -> None:
                 store.delete(workspace, change.kind, change.name)
             else:
                 store.put(workspace, change.kind, change.name, change.after)
+            cli_recorded_change(
+                engine,
+                change.kind,
+                change.name,
+                change.before,
+                change.after,
+                workspace_id=workspace,
+            )
         console.print(f"applied {len(changes)} change(s)")
 
     @app.command("violations")

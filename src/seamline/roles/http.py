@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from seamline import __version__
+from seamline.api.audit import install as install_audit
+from seamline.api.audit import router as audit_router
 from seamline.api.auth import install, permission_of, public
 from seamline.api.destinations import DestinationsAPI
 from seamline.api.destinations import router as destinations_router
@@ -23,6 +25,7 @@ from seamline.api.profiles import router as profile_router
 from seamline.api.routes import json_http_error, json_seamline_error, json_validation_error, routes
 from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
+from seamline.collect.client_ip import ClientAddress
 from seamline.errors import SeamlineError
 from seamline.ops.destinations import DestinationOps
 from seamline.ops.engage import EngageOps
@@ -70,6 +73,8 @@ def http_app(
     for route in framework.routes:
         if getattr(route, "path", None) == framework.openapi_url and permission_of(route) is None:
             public(route)  # the OpenAPI document describes the API, it holds no data
+    # Routes record what they change (and profile reads) in the audit trail (api/audit.py).
+    install_audit(framework, parts.audit, ClientAddress(settings.trusted_proxies))
     # Management API bodies are JSON even when curl -d or a client labels them otherwise.
     framework.add_middleware(JsonBodies)
     framework.router.routes.extend(docs_routes("/openapi.json", "Seamline"))
@@ -95,6 +100,7 @@ def http_app(
             parts.rules.invalidate,
         )
     )
+    framework.include_router(audit_router(parts.audit))
     framework.include_router(
         workspace_router(
             WorkspaceAPI(

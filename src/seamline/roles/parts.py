@@ -19,6 +19,7 @@ from seamline.privacy.egress import Egress
 from seamline.privacy.fields import FieldClassifier
 from seamline.roles.names import ALL_ROLES, PIPELINE
 from seamline.store.accounts_sql import SqlAccountStore
+from seamline.store.audit_sql import SqlAuditTrail
 from seamline.store.consent_sql import SqlConsentStore
 from seamline.store.engage_sql import SqlEngageStore
 from seamline.store.events_lake import LakeEventStore
@@ -89,6 +90,7 @@ class Parts:
         self.consent = SqlConsentStore(self.state)
         self.secrets = SqlWorkspaceSecrets(self.state)
         self.tokens = SqlTokenStore(self.state)
+        self.audit = SqlAuditTrail(self.state)
         self.outbox = SqlOutbox(self.state)
         self.engage_store = SqlEngageStore(self.state)
         self.sealer = Sealer(key_from(settings.secret_key, self.paths.root))
