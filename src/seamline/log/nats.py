@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -231,6 +232,28 @@ class NatsLog:
             return (last.seq or 0) + 1
 
         return await self._retrying(f"find the end of {subject}", end)
+
+    async def stored_bytes(self) -> int:
+        """The bytes the stream holds (its records' size, as the server counts them)."""
+        info = await self._retrying(
+            f"look at {self.stream}", lambda: self._js.stream_info(self.stream)
+        )
+        return info.state.bytes
+
+    async def delete_record(self, offset: int) -> None:
+        """Delete the record at `offset` (its stream sequence) with its bytes overwritten on
+        disk (`no_erase: false`); a record deleted already is no error."""
+        request = json.dumps({"seq": offset, "no_erase": False}).encode()
+
+        async def delete() -> None:
+            reply = await self._client.request(
+                f"$JS.API.STREAM.MSG.DELETE.{self.stream}", request, timeout=5
+            )
+            error = json.loads(reply.data).get("error")
+            if error is not None and error.get("code") != 404:
+                raise nats.js.errors.APIError.from_error(error)
+
+        await self._retrying(f"delete record {offset} of {self.stream}", delete)
 
     async def commit(
         self, consumer: str, partition: int, offset: int, *, epoch: int | None = None

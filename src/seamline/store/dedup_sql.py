@@ -14,7 +14,7 @@ has one writer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select, tuple_
@@ -49,6 +49,11 @@ class SeenMessagesSql(Protocol):
 
 class SqlSeenMessages:
     """`SeenMessages` in the state store, safe for several pipeline workers at once."""
+
+    _FORGET_KEYS = delete(seen_messages).where(
+        seen_messages.c.source_id == bindparam("source_id"),
+        seen_messages.c.message_id.in_(bindparam("message_ids", expanding=True)),
+    )
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -123,6 +128,22 @@ class SqlSeenMessages:
             total += deleted
             if deleted < _ROWS_PER_DELETE:
                 return total
+
+    def forget_messages(self, keys: Iterable[tuple[str, str]]) -> int:
+        """Drop the (source, messageId) keys of erased messages (a deletion regulation), in
+        one transaction; returns how many were stored. The freed space keeps the bytes until
+        the table is vacuumed (the state store's erasure compacts it)."""
+        by_source: dict[str, dict[str, None]] = {}
+        for source_id, message_id in keys:
+            by_source.setdefault(source_id, {})[message_id] = None
+        forgotten = 0
+        with self._engine.begin() as conn:
+            for source_id, message_ids in by_source.items():
+                for chunk in chunks(message_ids, _KEYS_PER_QUERY):
+                    forgotten += conn.execute(
+                        self._FORGET_KEYS, {"source_id": source_id, "message_ids": chunk}
+                    ).rowcount
+        return forgotten
 
     def close(self) -> None:
         """Nothing to release: the engine belongs to the caller, who disposes of it."""

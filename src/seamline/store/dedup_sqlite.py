@@ -7,7 +7,7 @@ crash is then recognised as the original, not as a duplicate of itself.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 _CHUNK = 900  # keeps each query under SQLite's bound-parameter limit
@@ -77,6 +77,36 @@ class SqliteSeenMessages:
     def forget_before(self, seen_at: float) -> int:
         """Drop entries older than `seen_at` (epoch seconds); returns how many."""
         return self._db.execute("DELETE FROM seen WHERE seen_at < ?", (seen_at,)).rowcount
+
+    def forget_messages(self, keys: Iterable[tuple[str, str]]) -> int:
+        """Drop the (source, messageId) keys of erased messages (a deletion regulation) with
+        their bytes: deleted rows' space is zeroed (secure_delete) and the WAL, which holds
+        earlier copies of the pages, is checkpointed and truncated. Returns how many."""
+        by_source: dict[str, list[str]] = {}
+        for source_id, message_id in keys:
+            by_source.setdefault(source_id, []).append(message_id)
+        forgotten = 0
+        self._db.execute("PRAGMA secure_delete = ON")
+        try:
+            self._db.execute("BEGIN")
+            try:
+                for source_id, message_ids in by_source.items():
+                    for start in range(0, len(message_ids), _CHUNK):
+                        chunk = message_ids[start : start + _CHUNK]
+                        marks = ",".join("?" * len(chunk))
+                        forgotten += self._db.execute(
+                            f"DELETE FROM seen WHERE source_id = ? AND message_id IN ({marks})",
+                            [source_id, *chunk],
+                        ).rowcount
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            # Only for this: zeroing every freed page slows the window's pruning.
+            self._db.execute("PRAGMA secure_delete = OFF")
+        return forgotten
 
     def close(self) -> None:
         self._db.close()
