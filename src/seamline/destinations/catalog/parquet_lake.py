@@ -24,6 +24,13 @@ holds, to a hidden temporary name first and then renamed (readers never see a pa
 Re-delivering the same batch therefore replaces the same files. A message re-delivered in a
 different batch lands in a second file; deduplicate on `message_id` when that matters (e.g.
 DuckDB's `QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY loaded_at DESC) = 1`).
+
+Deletion (a privacy regulation): every file holding a row whose `user_id`, `anonymous_id` or
+`previous_id` is one of the person's ids is rewritten without those rows (to a hidden temporary
+name, then renamed over the old file, so readers see the old file or the new one), or removed
+when nothing else is left in it. The old file's name then points at the new bytes; no file of
+the lake still holds the person's. Only the id columns are read to find them, so files without
+the person are not rewritten.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import (
@@ -47,6 +54,9 @@ from seamline.destinations.errors import (
     RetryableError,
 )
 from seamline.destinations.warehouse_naming import event_table, flatten, to_json
+
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 """Hive's (and Spark's, DuckDB's, Polars') spelling of a NULL partition value."""
@@ -68,6 +78,7 @@ _TIMES = {
     "received_at": "receivedAt",
 }
 _JSON = ("context", "properties", "traits", "integrations")
+_ID_COLUMNS = ("user_id", "anonymous_id", "previous_id")
 _RETRYABLE_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.EINTR, errno.EBUSY}
     | {errno.ETIMEDOUT, errno.ESTALE}
@@ -116,6 +127,51 @@ def check_path(ctx: Context) -> None:
         probe.with_suffix(".done").unlink()
     except OSError as error:
         raise _classify(error, root) from error
+
+
+def delete_person(ctx: Context, person: Person) -> None:
+    """Rewrite every file holding one of the person's rows without them (see the module)."""
+    ids = sorted({*person.user_ids, *person.anonymous_ids})
+    root = _root(ctx)
+    if not ids or not root.exists():
+        return
+    try:
+        for path in sorted(root.rglob("*.parquet")):
+            if not path.name.startswith("."):
+                _rewrite_without(path, ids)
+    except OSError as error:
+        raise _classify(error, root) from error
+
+
+def _rewrite_without(path: Path, ids: list[str]) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wanted = pa.array(ids, pa.string())
+    names = [c for c in _ID_COLUMNS if c in pq.read_schema(path).names]
+    if not names:
+        return
+    columns = pq.ParquetFile(path).read(columns=names)
+    if not any(pc.any(pc.is_in(columns[c], value_set=wanted)).as_py() for c in names):
+        return
+    table = pq.ParquetFile(path).read()
+    hit = pc.is_in(table[names[0]], value_set=wanted)
+    for name in names[1:]:
+        hit = pc.or_(hit, pc.is_in(table[name], value_set=wanted))
+    kept = table.filter(pc.invert(pc.fill_null(hit, False)))
+    if kept.num_rows == 0:
+        path.unlink()
+        return
+    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            pq.write_table(kept, file, compression="zstd")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _root(ctx: Context) -> Path:
@@ -275,5 +331,6 @@ DESTINATION = Destination(
         )
     },
     test_authentication=check_path,
+    delete=delete_person,
     presets=(Preset(name="Write every event", action="write_events", trigger=_EVERY_MESSAGE),),
 )

@@ -6,16 +6,21 @@ after the event in snake_case), `identifies`, `users`, `pages`, `screens`, `grou
 New properties add columns; a column keeps the type it was created with (see `cells`).
 Loading is idempotent by messageId, so a re-delivered batch changes nothing (see `loader`).
 
+A privacy regulation deletes the person's rows from every table (see `erasure`).
+
 psycopg is imported on the first delivery, never when the catalog is listed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
-from seamline.destinations.errors import DeliveryError, InvalidPayload
+from seamline.destinations.errors import DeliveryError, InvalidPayload, PermanentError
+
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
 
 _EVERY_MESSAGE = " or ".join(
     f'type = "{kind}"' for kind in ("track", "identify", "page", "screen", "group", "alias")
@@ -55,6 +60,16 @@ def check_connection(ctx: Context) -> None:
     from seamline.destinations.catalog.postgres_warehouse.loader import loader_for
 
     loader_for(ctx).check()
+
+
+def delete_person(ctx: Context, person: Person) -> None:
+    """Delete the rows holding the person's user or anonymous ids, in one transaction."""
+    from seamline.destinations.catalog.postgres_warehouse.erasure import delete_rows
+
+    url, schema = ctx.settings.get("database_url"), ctx.settings.get("schema") or "seamline"
+    if not isinstance(url, str) or not url.strip():
+        raise PermanentError("the database_url setting is missing")
+    delete_rows(url, str(schema), person)
 
 
 def _message(payload: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -102,5 +117,6 @@ DESTINATION = Destination(
         )
     },
     test_authentication=check_connection,
+    delete=delete_person,
     presets=(Preset(name="Load every event", action="load_events", trigger=_EVERY_MESSAGE),),
 )
