@@ -84,3 +84,29 @@ def test_verify_finds_an_edited_and_a_deleted_row(tmp_path: Path, state_url: str
         assert "BROKEN at entry 1: entry 1 is missing" in deleted.stdout
     finally:
         engine.dispose()
+
+
+def test_token_changes_are_recorded_without_secrets(tmp_path: Path, state_url: str) -> None:
+    env = {"SEAMLINE_DATABASE_URL": state_url}
+    data = ["--data-dir", str(tmp_path / "data")]
+    made = cli(
+        *data, "tokens", "create", "--name", "ci", "--role", "source-admin", "--json", env=env
+    )
+    assert made.returncode == 0, made.stderr
+    rotated = cli(*data, "tokens", "rotate", "ci", "--json", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    assert cli(*data, "tokens", "revoke", "ci", env=env).returncode == 0
+    listed = cli(*data, "audit", "list", "--resource-type", "token", "--json", env=env)
+    found = json.loads(listed.stdout)
+    assert [e["action"] for e in found] == ["token.revoke", "token.rotate", "token.create"]
+    revoke, rotate, create = found
+    assert create["after"] == {
+        "id": json.loads(made.stdout)["id"],
+        "name": "ci",
+        "roles": ["source-admin"],
+        "pii_access": False,
+    }
+    assert rotate["resource"]["id"] == json.loads(rotated.stdout)["id"]
+    assert revoke["before"]["id"] == rotate["resource"]["id"]
+    for secret in (json.loads(made.stdout)["token"], json.loads(rotated.stdout)["token"]):
+        assert secret not in listed.stdout

@@ -397,6 +397,7 @@ def tokens_create(
     """Create an access token for the default workspace; it is shown only this once."""
     from seamline.access.permissions import describe, parse_grant, with_source_ids
     from seamline.access.tokens import create_token
+    from seamline.cli.audit import cli_recorded, token_document
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
     from seamline.store.sources_sql import SqlSourceStore
@@ -413,6 +414,7 @@ def tokens_create(
     record, secret = create_token(
         SqlTokenStore(engine), DEFAULT_WORKSPACE_ID, name.strip(), grants, pii_access=pii_access
     )
+    cli_recorded(engine, "token.create", "token", record.id, after=token_document(record))
     if as_json:
         print(
             json.dumps(
@@ -491,12 +493,14 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token: from now on it gets 401 "unknown or revoked token"."""
     from seamline.access.tokens import revoke_token
+    from seamline.cli.audit import cli_recorded, token_document
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
     from seamline.store.tokens_sql import SqlTokenStore
 
-    store = SqlTokenStore(open_state(_settings(ctx, state_only=True)))
-    for token in revoke_token(store, DEFAULT_WORKSPACE_ID, name):
+    engine = open_state(_settings(ctx, state_only=True))
+    for token in revoke_token(SqlTokenStore(engine), DEFAULT_WORKSPACE_ID, name):
+        cli_recorded(engine, "token.revoke", "token", token.id, before=token_document(token))
         console.print(f"revoked token {escape(token.name)} ({token.id})", highlight=False)
 
 
@@ -509,12 +513,15 @@ def tokens_rotate(
     """A new secret for a token, with the same name, roles and PII access; the old secret
     gets 401 from now on. The new one is shown only this once."""
     from seamline.access.tokens import rotate_token
+    from seamline.cli.audit import cli_recorded, token_document
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
     from seamline.store.tokens_sql import SqlTokenStore
 
-    store = SqlTokenStore(open_state(_settings(ctx, state_only=True)))
-    record, secret = rotate_token(store, DEFAULT_WORKSPACE_ID, name)
+    engine = open_state(_settings(ctx, state_only=True))
+    record, secret = rotate_token(SqlTokenStore(engine), DEFAULT_WORKSPACE_ID, name)
+    after = {**token_document(record), "rotated": name}
+    cli_recorded(engine, "token.rotate", "token", record.id, after=after)
     if as_json:
         print(json.dumps({"id": record.id, "name": record.name, "token": secret}))
     else:
