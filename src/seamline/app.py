@@ -31,6 +31,7 @@ from seamline.pipeline.engage_stage import EvaluateEngage
 from seamline.pipeline.guard import StageGuard
 from seamline.pipeline.route_stage import Destination, RouteToDestinations
 from seamline.pipeline.runner import PipelineRunner
+from seamline.privacy.suppression import SuppressedAtCollect
 from seamline.protocols.records import HeldMessage
 from seamline.roles.deliver import DeliverRole, delivery_service
 from seamline.roles.http import http_app
@@ -175,6 +176,9 @@ class Seamline:
             metrics=parts.metrics,
             accepting=lambda: self.accepting,
         )
+            suppressed=SuppressedAtCollect(
+                parts.suppressions.everywhere, parts.salt, parts.identity_rules
+            ),
         self.engage_ops = EngageOps(
             lambda workspace_id: parts.rules.get(workspace_id).engage,
             parts.events,

@@ -85,12 +85,14 @@ class Metrics:
         )
         self.messages = Counter(
             "seamline_ingest_messages",
-            "Messages received by the Tracking API, by outcome (accepted or rejected).",
+            "Messages received by the Tracking API, by outcome (accepted, rejected, or "
+            "suppressed: answered 200 and dropped before the log, as Segment does).",
             ["outcome"],
             registry=self.counted,
         )
         self.accepted = self.messages.labels("accepted")
         self.rejected = self.messages.labels("rejected")
+        self.suppressed = self.messages.labels("suppressed")
         self.append_seconds = Histogram(
             "seamline_log_append_seconds",
             "Time from a request's append to the log being durable (includes group commit).",

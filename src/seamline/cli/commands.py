@@ -21,6 +21,7 @@ from seamline.cli.audit import register as register_audit
 from seamline.cli.destinations import register as register_destinations
 from seamline.cli.engage import register as register_engage
 from seamline.cli.protocols import register as register_protocols
+from seamline.cli.regulations import register as register_regulations
 from seamline.cli.terminal import make_console
 from seamline.cli.users import register as register_users
 from seamline.config import Settings, load_settings
@@ -627,7 +628,9 @@ def profiles_unmerge(
         console.print(f"profile [bold]{split}[/] is split from [bold]{kept}[/] again")
 
 
-suppressions_app = typer.Typer(no_args_is_help=True, help="Suppressed people (SUPPRESS_ONLY).")
+suppressions_app = typer.Typer(
+    no_args_is_help=True, help="Suppressed people (a SUPPRESS_ONLY regulation; see `regulations`)."
+)
 app.add_typer(suppressions_app, name="suppressions")
 
 
@@ -636,16 +639,28 @@ def suppressions_add(
     ctx: typer.Context,
     identifier: Annotated[str, typer.Argument(help="type:value, e.g. email:a@b.com.")],
 ) -> None:
-    """Suppress a person: from now on their events (by any of their ids) are dropped."""
+_SUBJECTS = {"user_id": "USER_ID", "anonymous_id": "ANONYMOUS_ID", "email": "EMAIL"}
+    """Suppress a person: from now on their messages (by any of their ids) are dropped. The
+    same as `seamline regulations create --type SUPPRESS_ONLY`."""
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
-    from seamline.data_dir import open_state
-    from seamline.profiles.lookup import parse_identifier
-    from seamline.store.suppressions_sql import SqlSuppressionList
+    from seamline.roles.parts import Parts
 
-    parsed = parse_identifier(identifier)
-    suppressions = SqlSuppressionList(open_state(_settings(ctx, state_only=True)))
-    suppressions.add(DEFAULT_WORKSPACE_ID, parsed)
-    console.print(f"suppressed {parsed}")
+    id_type, _, value = identifier.partition(":")
+    if id_type not in _SUBJECTS or not value:
+        raise InvalidInput(
+            f"identifier {identifier!r} must be user_id:…, anonymous_id:… or email:…"
+        )
+    body = {
+        "regulationType": "SUPPRESS_ONLY",
+        "subjectType": _SUBJECTS[id_type],
+        "subjectIds": [value],
+    }
+    parts = Parts(_settings(ctx), frozenset())
+    try:
+        regulation = parts.regulation_ops.create(DEFAULT_WORKSPACE_ID, body, actor="cli:cli")
+    finally:
+        parts.close()
+    console.print(f"suppressed {id_type}:{value} and every id of theirs ({regulation.id})")
 
 
 @suppressions_app.command("list")
@@ -653,20 +668,24 @@ def suppressions_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The suppressed identifiers."""
+    """How many identifiers are suppressed. They are kept as keyed digests, so the list names
+    nobody; `seamline regulations list` shows who asked for what, and when."""
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
     from seamline.store.suppressions_sql import SqlSuppressionList
 
-    listed = sorted(
-        map(
-            str,
-            SqlSuppressionList(open_state(_settings(ctx, state_only=True))).listed(
-                DEFAULT_WORKSPACE_ID
-            ),
-        )
+    found = SqlSuppressionList(open_state(_settings(ctx, state_only=True))).digests(
+        DEFAULT_WORKSPACE_ID
     )
-    print(json.dumps(listed) if as_json else "\n".join(listed))
+    counts = {source or "*": len(digests) for source, digests in sorted(found.items())}
+    if as_json:
+        print(json.dumps(counts))
+        return
+    if not counts:
+        console.print("nobody is suppressed")
+    for source, count in counts.items():
+        where = "every source" if source == "*" else f"source {source}"
+        console.print(f"{count} identifiers suppressed at {where}")
 
 
 register_protocols(app, _settings)
@@ -680,6 +699,7 @@ def main() -> None:
     """Entry point: errors become one line on stderr and exit code 2."""
     os.umask(PRIVATE_UMASK)  # what any command creates in the data directory is 0600/0700
     try:
+register_regulations(app, _settings)
         app(standalone_mode=True)
     except SeamlineError as exc:
         errors.print(f"[red]error:[/] {exc.message}")

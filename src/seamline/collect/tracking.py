@@ -87,6 +87,7 @@ class TrackingAPI:
         client_address: ClientAddress,
         metrics: Metrics,
         accepting: Callable[[], bool],
+        suppressed: Callable[[str, str, list[Message]], list[Message]] | None = None,
     ) -> None:
         self._write_keys = write_keys
         self._log = log
@@ -94,6 +95,8 @@ class TrackingAPI:
         self._client_address = client_address
         self._metrics = metrics
         self._accepting = accepting
+        # A suppressed person's messages are answered 200 and never written anywhere.
+        self._suppressed = suppressed
         self._request_counters: dict[tuple[str, int], Any] = {}
         self.last_accepted = 0.0
 
@@ -155,18 +158,25 @@ class TrackingAPI:
             self._metrics.rejected.inc(len(parsed.rejected))
         if not parsed.messages:
             return 400, _rejected_body(parsed.rejected)
+        messages = parsed.messages
+        if self._suppressed is not None:
+            messages = self._suppressed(source.workspace_id, source.id, messages)
+            if len(messages) < len(parsed.messages):
+                self._metrics.suppressed.inc(len(parsed.messages) - len(messages))
+            if not messages:
+                return 200, _SUCCESS
         envelopes = [
             envelope_encoder.encode(
                 Envelope(workspace_id=source.workspace_id, source_id=source.id, message=m)
             )
-            for m in parsed.messages
+            for m in messages
         ]
-        first = parsed.messages[0]
+        first = messages[0]
         try:
             with self._metrics.append_seconds.time():
                 await self._log.append_request(
                     envelopes,
-                    request_id(source.id, parsed.messages),
+                    request_id(source.id, messages),
                     str(first.user_id or first.anonymous_id or first.message_id or ""),
                 )
         except (OSError, RuntimeError) as exc:

@@ -22,8 +22,8 @@ import contextlib
 import heapq
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Protocol, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar, cast
 
 import msgspec
 
@@ -47,6 +47,7 @@ from seamline.spec.envelope import Envelope, Item, envelope_decoder, envelopes_d
 CONSUMER = PIPELINE_CONSUMER
 REFRESH_PARTITIONS = 1.0
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Buffered = tuple[tuple[float, int, int], int, list[Item]]
 """A record read ahead: (receivedAt, partition, offset) to merge by, its offset, its items."""
@@ -108,6 +109,7 @@ class PipelineRunner:
         self.fenced = 0  # commits refused because another worker had taken over
         self._per_record = 1.0  # messages per log record, to size reads
         self.undecodable = 0
+        self._exclusive: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = []
 
     @property
     def offset(self) -> int:
@@ -150,6 +152,30 @@ class PipelineRunner:
         self.committed.pop(partition, None)
         self._epochs.pop(partition, None)
 
+    async def exclusively(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` between two batches, once every batch taken so far is committed and
+        nothing read ahead is kept: what `work` changes in the log and the stores (a person's
+        erasure) is all the next batch sees. Waits while the runner is not running."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._exclusive.append((work, future))
+        return await future
+
+    async def _run_exclusive(self) -> None:
+        pending, self._exclusive = self._exclusive, []
+        for partition, buffer in self._buffers.items():
+            if buffer:  # read again after the work: it may have erased some of these
+                self._next[partition] = buffer[0][1]
+                buffer.clear()
+        for work, future in pending:
+            try:
+                result = await work()
+            except Exception as error:  # the caller reports it; the pipeline goes on
+                if not future.done():
+                    future.set_exception(error)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Process until `stop` is set and everything appended before then is processed.
 
@@ -162,6 +188,11 @@ class PipelineRunner:
         refreshed = 0.0
         try:
             while True:
+                if self._exclusive:
+                    if finishing is not None:
+                        await finishing
+                        finishing = None
+                    await self._run_exclusive()
                 if self._refresh_now or time.monotonic() - refreshed > REFRESH_PARTITIONS:
                     if finishing is not None:  # a lost partition's batch is committed first
                         await finishing
@@ -199,6 +230,9 @@ class PipelineRunner:
             )
         finally:
             halting.cancel()
+            for _, future in self._exclusive:
+                future.cancel()  # not run: the worker that asked tries again later
+            self._exclusive = []
             if finishing is not None and not finishing.done():
                 with contextlib.suppress(Halted):
                     await finishing

@@ -80,6 +80,10 @@ class Regulation(msgspec.Struct, kw_only=True):
     finished_at: datetime | None = None
     targets: list[TargetStatus] = []
     actor: str = ""
+    subject_count: int = 0
+    person: dict[str, Any] | None = None
+    """The resolved person (identifiers and profile ids) while the regulation runs: deletion in
+    destinations may still need them after the identity graph forgot the person."""
 
     @property
     def deletes(self) -> bool:
@@ -135,6 +139,44 @@ class Regulation(msgspec.Struct, kw_only=True):
         }
 
 
+def to_row(regulation: Regulation) -> dict[str, Any]:
+    """The regulation as the state store's row; an ended one keeps no plain subject id."""
+    ended = regulation.overall_status in ENDED
+    return {
+        "id": regulation.id,
+        "workspace_id": regulation.workspace_id,
+        "source_id": regulation.source_id,
+        "regulation_type": regulation.regulation_type,
+        "subject_type": regulation.subject_type,
+        "subject_ids": None if ended else regulation.subject_ids,
+        "subject_count": regulation.subject_count,
+        "person": None if ended else regulation.person,
+        "overall_status": regulation.overall_status,
+        "created_at": regulation.created_at,
+        "finished_at": regulation.finished_at,
+        "targets": msgspec.to_builtins(regulation.targets),
+        "actor": regulation.actor,
+    }
+
+
+def from_row(row: Mapping[str, Any]) -> Regulation:
+    return Regulation(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        source_id=row["source_id"],
+        regulation_type=row["regulation_type"],
+        subject_type=row["subject_type"],
+        subject_ids=list(row["subject_ids"] or []),
+        created_at=row["created_at"],
+        overall_status=row["overall_status"],
+        finished_at=row["finished_at"],
+        targets=msgspec.convert(row["targets"], list[TargetStatus]),
+        actor=row["actor"],
+        subject_count=row["subject_count"],
+        person=row["person"],
+    )
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -149,7 +191,11 @@ def new_regulation(
     """A regulation from a create request's body; InvalidInput (nothing stored) when the body
     is not one Segment would take."""
     if not isinstance(body, Mapping):
-        raise InvalidInput("the body must be a JSON object", details={"code": "invalid_body"})
+        raise _bad(
+            "invalid_body",
+            "the body must be a JSON object: "
+            '{"regulationType": …, "subjectType": …, "subjectIds": […]}',
+        )
     unknown = sorted(set(body) - {"regulationType", "subjectType", "subjectIds"})
     if unknown:
         raise _bad("unknown_field", f"unknown field(s): {', '.join(unknown)}")
@@ -180,6 +226,7 @@ def new_regulation(
         subject_ids=cleaned,
         created_at=now,
         actor=actor,
+        subject_count=len(cleaned),
     )
 
 

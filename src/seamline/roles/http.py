@@ -25,6 +25,7 @@ from seamline.api.profiles import router as profile_router
 from seamline.api.routes import json_http_error, json_seamline_error, json_validation_error, routes
 from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
+from seamline.api.regulations import router as regulations_router
 from seamline.collect.client_ip import ClientAddress
 from seamline.errors import SeamlineError
 from seamline.ops.destinations import DestinationOps
@@ -107,6 +108,8 @@ def http_app(
                 resources=parts.resources,
                 protocols=parts.protocols,
                 inventory=parts.inventory,
+    # Before the workspace router too, for the same reason.
+    framework.include_router(regulations_router(parts.regulation_ops))
                 tokens=parts.tokens,
                 changed=parts.rules.invalidate,
                 rerun=rerun,

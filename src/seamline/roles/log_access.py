@@ -62,6 +62,13 @@ class LogAccess:
             raise RuntimeError("the JetStream log is connected when the app starts")
         return self._nats
 
+    def erasable(self) -> LocalPartitions | NatsLog:
+        """The log as a regulation erases it (`log.erase`)."""
+        found = self.local if self.local is not None else self._nats
+        if found is None:
+            raise RuntimeError("the JetStream log is connected when the app starts")
+        return found
+
     async def connect(self) -> None:
         """Connect to JetStream (a no-op for the local log or when connected)."""
         if self._settings.log_url is None or self._nats is not None:

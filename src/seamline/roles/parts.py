@@ -15,6 +15,7 @@ from seamline.engage.people import StoredPeople
 from seamline.engage.realtime import RealtimeEngine
 from seamline.identity.rules import DEFAULT_BLOCKED, DEFAULT_RULES, IdentifierRule, IdentityRules
 from seamline.metrics import Metrics, shared_dir
+from seamline.ops.regulations import RegulationOps
 from seamline.privacy.egress import Egress
 from seamline.privacy.fields import FieldClassifier
 from seamline.roles.names import ALL_ROLES, PIPELINE
@@ -28,6 +29,7 @@ from seamline.store.inventory_sql import SqlInventory
 from seamline.store.lake_files import LakeFiles, lake_files
 from seamline.store.outbox_sql import SqlOutbox
 from seamline.store.protocols_sql import SqlProtocolsStore
+from seamline.store.regulations_sql import SqlRegulationStore
 from seamline.store.resources_sql import SqlResourceStore
 from seamline.store.secrets_sql import PII_SALT, SqlWorkspaceSecrets
 from seamline.store.sources_sql import SqlSourceStore
@@ -112,12 +114,33 @@ class Parts:
         )
         self._salts: dict[str, bytes] = {}
         self._egress: dict[str, tuple[int, Egress]] = {}
+        self.regulations = SqlRegulationStore(self.state)
+        self.regulation_ops = RegulationOps(
+            self.regulations,
+            self.suppressions,
+            self.identity,
+            self.salt,
+            self.destination_names,
+            self.source_id_of,
+        )
+        if PIPELINE in roles:  # plain suppressions kept before migration 0013 become digests
+            self.suppressions.rehash(self.regulation_ops.suppression_digest)
 
     def salt(self, workspace_id: str) -> bytes:
         salt = self._salts.get(workspace_id)
         if salt is None:
             salt = self._salts[workspace_id] = self.secrets.get_or_create(workspace_id, PII_SALT)
         return salt
+
+    def destination_names(self, workspace_id: str) -> list[tuple[str, str]]:
+        found = self.rules.get(workspace_id).destinations
+        return [(name, f"{d.definition.name}: {name}") for name, d in sorted(found.items())]
+
+    def source_id_of(self, workspace_id: str, id_or_name: str) -> str | None:
+        for source in self.sources.list(workspace_id):
+            if id_or_name in (source.id, source.name):
+                return source.id
+        return None
 
     def egress_for(self, workspace_id: str) -> Egress:
         rules: WorkspaceRules = self.rules.get(workspace_id)

@@ -26,6 +26,7 @@ from seamline.privacy.suppression import DropSuppressed
 from seamline.protocols.records import hold
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
+from seamline.roles.regulations import RegulationWorker
 from seamline.spec.envelope import Item
 from seamline.store.dedup_sql import SqlSeenMessages
 from seamline.store.dedup_sqlite import SqliteSeenMessages
@@ -60,7 +61,7 @@ class PipelineRole:
             else SqliteSeenMessages(parts.paths.dedup)
         )
         self.dedup = DropDuplicates(self._seen, settings.dedup_window_seconds)
-        self.suppress = DropSuppressed(parts.suppressions, parts.identity, parts.identity_rules)
+        self.suppress = DropSuppressed(parts.suppressions, parts.salt, parts.identity_rules)
         self.protocols = ApplyProtocols(parts.rules.get, parts.protocols)
         self.personal_data = ControlPersonalData(
             parts.rules.get, parts.salt, parts.inventory, parts.protocols
@@ -108,7 +109,11 @@ class PipelineRole:
         self._runner_task = asyncio.create_task(runner.run(self._stop), name="pipeline")
         self._runner_task.add_done_callback(self._ended)
         self._tasks = [
+        self.regulations = RegulationWorker(
+            self._parts, self._log, runner.exclusively, self._seen.forget_messages
+        )
             asyncio.create_task(self._sweep_engage(), name="engage-sweep"),
+            asyncio.create_task(self.regulations.run(self._stop), name="regulations"),
             asyncio.create_task(self._report_health(), name="health"),
         ]
 

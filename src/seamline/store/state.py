@@ -167,6 +167,7 @@ regulations = Table(
     # `suppressed`), so a finished deletion leaves no identifier of the person behind.
     Column("subject_ids", JSON, nullable=True),
     Column("subject_count", Integer, nullable=False),
+    Column("person", JSON, nullable=True),  # the resolved person, also only while it runs
     Column("overall_status", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
@@ -266,7 +267,6 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
-
 
 resources = Table(
     "resources",
@@ -595,4 +595,7 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are zeroed, not just unlinked: a delivered outbox row or an erased person
+    # leaves no bytes in free pages (privacy deletion depends on it; the cost is small).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("subject_type", sa.String(20), nullable=False),
         sa.Column("subject_ids", sa.JSON, nullable=True),
         sa.Column("subject_count", sa.Integer, nullable=False),
+        sa.Column("person", sa.JSON, nullable=True),
         sa.Column("overall_status", sa.String(20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
