@@ -8,7 +8,8 @@ envelopes of which only some match is rewritten with the others, padded to its l
 JetStream the messages are deleted (`log.erase_nats`).
 
 Only records whose bytes contain one of `needles` are decoded: the scan is then a read of the
-log and a substring search, about 1 s per million events (measured in tests/log/test_erase.py).
+log and a substring search. Measured on the 2-core machine, one person in 1 M events (483 MB,
+4 partitions, page cache warm): 4.4-5.0 s; decoding every record instead: 14.7 s.
 """
 
 from __future__ import annotations
