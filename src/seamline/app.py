@@ -44,6 +44,7 @@ from seamline.spec import Limits
 from seamline.spec.envelope import Envelope, envelope_encoder
 from seamline.spec.messages import Message
 from seamline.store.events_lake import LakeEventStore
+from seamline.store.retention_sql import SqlRetention
 from seamline.store.sources_sql import SqlSourceStore
 
 __all__ = [
@@ -388,3 +389,10 @@ class Seamline:
         found = status.deliveries(self.state)
         self.metrics.deliveries_pending.set(found["pending"])
         self.metrics.dead_letters.set(found["dead_letters"])
+        expired = SqlRetention(self.state).totals()
+        self.metrics.retention.update(
+            expired.events,
+            expired.log_records,
+            expired.runs,
+            None if expired.last_run is None else expired.last_run.timestamp(),
+        )

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
         gt=0,
         description="How often Engage re-evaluates people whose time windows moved on.",
     )
+    retention_check_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often the pipeline applies each workspace's retention (expiry job).",
+    )
     delivery_drain_seconds: float = Field(
         30.0,
         ge=0,

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +171,10 @@ class Metrics:
             "Dead letters not replayed (every workspace).",
             registry=self.registry,
         )
+        # Read from the state store's record of expiry runs at scrape time (the runs may be
+        # made by the pipeline's process or by `seamline retention expire`), never summed.
+        self.retention = RetentionTotals()
+        self.registry.register(self.retention)
         self.share = SharedCounts(self.counted, shared, process)
         self.registry.register(self.share)
 
@@ -202,6 +206,38 @@ class Metrics:
         for outcome, n in (("delivered", delivered), ("retried", retried), ("failed", failed)):
             if n:
                 self.deliveries.labels(destination, outcome).inc(n)
+
+
+class RetentionTotals:
+    """What retention expired, over every run of the expiry job (set by `update`)."""
+
+    def __init__(self) -> None:
+        self._values: tuple[int, int, int, float | None] = (0, 0, 0, None)
+
+    def update(self, events: int, log_records: int, runs: int, last_run: float | None) -> None:
+        self._values = (events, log_records, runs, last_run)
+
+    def collect(self) -> Iterable[Metric]:
+        events, log_records, runs, last_run = self._values
+        yield CounterMetricFamily(
+            "seamline_retention_expired_events",
+            "Stored events the retention expiry removed from the event store.",
+            value=events,
+        )
+        yield CounterMetricFamily(
+            "seamline_retention_expired_log_records",
+            "Log records the retention expiry removed (whole local log segments).",
+            value=log_records,
+        )
+        yield CounterMetricFamily(
+            "seamline_retention_runs", "Runs of the retention expiry job.", value=runs
+        )
+        if last_run is not None:
+            yield GaugeMetricFamily(
+                "seamline_retention_last_run_timestamp_seconds",
+                "When the retention expiry job last ran (Unix time).",
+                value=last_run,
+            )
 
 
 class SharedCounts:

@@ -21,6 +21,7 @@ from seamline.cli.audit import register as register_audit
 from seamline.cli.destinations import register as register_destinations
 from seamline.cli.engage import register as register_engage
 from seamline.cli.protocols import register as register_protocols
+from seamline.cli.retention import register as register_retention
 from seamline.cli.regulations import register as register_regulations
 from seamline.cli.terminal import make_console
 from seamline.cli.users import register as register_users
@@ -159,6 +160,7 @@ def status(
     """What is running on the data directory: processes, log lag, deliveries."""
     from rich.table import Table
 
+    from seamline.cli.retention import describe
     from seamline.data_dir import open_state
     from seamline.ops.status import status as read_status
 
@@ -189,6 +191,12 @@ def status(
         table.add_row(*(str(row[k]) for k in ("partition", "end", "committed", "lag")))
     console.print(table)
     console.print(f"deliveries pending: {found['pending']}  dead letters: {found['dead_letters']}")
+    retention = found["retention"]
+    kept = ", ".join(f"{w} {r}" for w, r in sorted(retention["settings"].items()))
+    last = retention["last_run"]
+    console.print(
+        f"retention: {kept or 'unlimited'}  last expiry: {describe(last) if last else 'never'}"
+    )
 
 
 @app.command()
@@ -692,6 +700,7 @@ register_protocols(app, _settings)
 register_audit(app, _settings)
 register_destinations(app, _settings)
 register_engage(app, _settings)
+register_retention(app, _settings)
 register_users(app, _settings)
 
 

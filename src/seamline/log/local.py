@@ -252,6 +252,9 @@ class LocalLog:
             records.extend(LogRecord(offset + i, p) for i, p in enumerate(payloads))
             offset += len(payloads)
             if len(records) < max_records and self._next_base(base) == offset:
+                # Done with that segment: its file is closed, so one retention deletes
+                # (log/expire.py) gives its space back now, not when this process ends.
+                self._close_segment(base)
                 base, position = offset, 0
             elif not payloads:
                 break
@@ -293,13 +296,18 @@ class LocalLog:
         return base, position, offset
 
     def _segment_exists(self, base: int) -> bool:
-        return base in self._read_fds or (self._dir / _segment_name(base)).exists()
+        return (self._dir / _segment_name(base)).exists()
 
     def _forget_deleted(self) -> None:
         """List the segments again after retention deleted some, closing their files."""
         self._bases = self._list_segments()
         for base in [b for b in self._read_fds if b not in self._bases]:
-            os.close(self._read_fds.pop(base))
+            self._close_segment(base)
+
+    def _close_segment(self, base: int) -> None:
+        fd = self._read_fds.pop(base, None)
+        if fd is not None:
+            os.close(fd)
 
     def _read_segment(self, base: int, position: int, max_records: int) -> tuple[list[bytes], int]:
         data = self._pread(base, position, _CHUNK)

@@ -5,9 +5,13 @@ record what it removed. The pipeline's process runs it every `retention_check_se
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection
 from datetime import datetime
+from pathlib import Path
 
+from seamline.config import Settings
+from seamline.errors import Unavailable
 from seamline.log.base import PIPELINE_CONSUMER
 from seamline.log.expire import expire_partition
 from seamline.log.partitions import LocalPartitions
@@ -69,3 +73,57 @@ def expire(
             rows.rows,
         )
     return run
+
+
+def request_path(data_root: Path) -> Path:
+    """The file `seamline retention expire` creates to have a running pipeline expire now."""
+    return data_root / "pipeline" / "retention-request"
+
+
+def expire_here(settings: Settings, now: datetime, step: Step | None = None) -> Expired | None:
+    """Run the expiry in this process, holding the pipeline's lock (Conflict if a pipeline
+    runs on the data directory: ask it with `ask_pipeline` instead)."""
+    from seamline.data_dir import DataDir, open_state
+    from seamline.roles.locks import ServeLock
+    from seamline.roles.parts import events_root
+
+    paths = DataDir(settings.data_dir)
+    lock = ServeLock(paths.root / ".pipeline.lock", "pipeline")
+    lock.acquire()
+    engine = open_state(settings)
+    events = LakeEventStore(events_root(settings), engine, compact=False)
+    log = None if settings.log_url else LocalPartitions(paths.log)
+    try:
+        return expire(SqlRetention(engine), events, log, now, step=step)
+    finally:
+        if log is not None:
+            log.close_sync()
+        events.close()
+        engine.dispose()
+        lock.release()
+
+
+def ask_pipeline(settings: Settings, timeout: float = 600.0) -> Expired | None:
+    """Have the pipeline running on the data directory expire now; its run once done (None:
+    every workspace keeps everything, so there was nothing to run)."""
+    from seamline.data_dir import DataDir, open_state
+
+    engine = open_state(settings)
+    try:
+        store = SqlRetention(engine)
+        if not store.settings():
+            return None
+        before = store.totals().runs
+        request = request_path(DataDir(settings.data_dir).root)
+        request.parent.mkdir(parents=True, exist_ok=True)
+        request.touch()
+        deadline = time.monotonic() + timeout
+        while store.totals().runs == before:
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    f"the pipeline did not run the expiry within {timeout:.0f} s; see its log"
+                )
+            time.sleep(0.5)
+        return store.last_run()
+    finally:
+        engine.dispose()

@@ -17,6 +17,7 @@ from seamline.config import Settings
 from seamline.log.base import PIPELINE_CONSUMER as CONSUMER
 from seamline.log.base import PartitionedLog
 from seamline.log.partitions import LocalPartitions
+from seamline.store.retention_sql import SqlRetention
 from seamline.store.state import dead_letters, outbox
 
 
@@ -87,6 +88,13 @@ def deliveries(engine: Engine) -> dict[str, int]:
     return {"pending": int(pending), "dead_letters": int(dead)}
 
 
+def retention(engine: Engine) -> dict[str, Any]:
+    """Each workspace's retention setting (those not `unlimited`) and the expiry's last run."""
+    store = SqlRetention(engine)
+    last = store.last_run()
+    return {"settings": store.settings(), "last_run": None if last is None else last.as_json()}
+
+
 def status(settings: Settings, engine: Engine) -> dict[str, Any]:
     from seamline.data_dir import DataDir
 
@@ -94,4 +102,5 @@ def status(settings: Settings, engine: Engine) -> dict[str, Any]:
         "processes": processes(DataDir(settings.data_dir).roles),
         "partitions": log_partitions(settings),
         **deliveries(engine),
+        "retention": retention(engine),
     }

@@ -22,6 +22,7 @@ from seamline.api.engage import router as engage_router
 from seamline.api.json_body import JsonBodies
 from seamline.api.profiles import ProfileAPI
 from seamline.api.profiles import router as profile_router
+from seamline.api.retention import router as retention_router
 from seamline.api.routes import json_http_error, json_seamline_error, json_validation_error, routes
 from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
@@ -32,6 +33,7 @@ from seamline.ops.destinations import DestinationOps
 from seamline.ops.engage import EngageOps
 from seamline.protocols.records import HeldMessage
 from seamline.roles.parts import Parts
+from seamline.store.retention_sql import SqlRetention
 
 
 def http_app(
@@ -102,6 +104,7 @@ def http_app(
         )
     )
     framework.include_router(audit_router(parts.audit))
+    framework.include_router(retention_router(SqlRetention(parts.state)))
     framework.include_router(
         workspace_router(
             WorkspaceAPI(

@@ -26,6 +26,7 @@ from seamline.privacy.suppression import DropSuppressed
 from seamline.protocols.records import hold
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
+from seamline.roles.retention import RetentionWorker
 from seamline.roles.regulations import RegulationWorker
 from seamline.spec.envelope import Item
 from seamline.store.dedup_sql import SqlSeenMessages
@@ -76,6 +77,7 @@ class PipelineRole:
         self._runner_task: asyncio.Task[None] | None = None
         self._stored_total = 0
         self.on_failure: Callable[[], None] = lambda: None
+        self.retention = RetentionWorker(parts, log)
 
     def build(self) -> PipelineRunner:
         parts = self._parts
@@ -113,6 +115,7 @@ class PipelineRole:
             self._parts, self._log, runner.exclusively, self._seen.forget_messages
         )
             asyncio.create_task(self._sweep_engage(), name="engage-sweep"),
+            asyncio.create_task(self.retention.run(self._stop), name="retention"),
             asyncio.create_task(self.regulations.run(self._stop), name="regulations"),
             asyncio.create_task(self._report_health(), name="health"),
         ]
