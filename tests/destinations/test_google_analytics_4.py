@@ -191,4 +191,8 @@ def test_definition() -> None:
     assert page_view.fields["name"].default == "page_view"
     assert page_view.max_batch == 25
     assert DESTINATION.actions["custom_event"].fields["name"].default == {"@path": "$.event"}
-    assert DESTINATION.secret_settings() == {"api_secret"}
+    assert DESTINATION.secret_settings() == {
+        "api_secret",
+        "oauth_client_secret",
+        "oauth_refresh_token",
+    }

@@ -255,4 +255,4 @@ def test_definition() -> None:
     assert track_action.fields["insert_id"].default == {"@path": "$.messageId"}
     assert track_action.max_batch == 2000
     assert DESTINATION.actions["identify_user"].ordered
-    assert DESTINATION.secret_settings() == {"api_secret"}
+    assert DESTINATION.secret_settings() == {"api_secret", "gdpr_token"}
