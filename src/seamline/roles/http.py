@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from seamline import __version__
+from seamline.access.sessions import SignIn
 from seamline.api.audit import install as install_audit
 from seamline.api.audit import router as audit_router
 from seamline.api.auth import install, permission_of, public
@@ -20,20 +21,20 @@ from seamline.api.destinations import router as destinations_router
 from seamline.api.docs_pages import docs_routes
 from seamline.api.engage import router as engage_router
 from seamline.api.json_body import JsonBodies
+from seamline.api.login import router as login_router
+from seamline.api.login import session_principal
 from seamline.api.profiles import ProfileAPI
 from seamline.api.profiles import router as profile_router
-from seamline.api.retention import router as retention_router
 from seamline.api.routes import json_http_error, json_seamline_error, json_validation_error, routes
 from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
-from seamline.api.regulations import router as regulations_router
 from seamline.collect.client_ip import ClientAddress
 from seamline.errors import SeamlineError
 from seamline.ops.destinations import DestinationOps
 from seamline.ops.engage import EngageOps
 from seamline.protocols.records import HeldMessage
 from seamline.roles.parts import Parts
-from seamline.store.retention_sql import SqlRetention
+from seamline.store.users_sql import SqlUserStore
 
 
 def http_app(
@@ -71,8 +72,9 @@ def http_app(
         },
         lifespan=lifespan,
     )
-    # Who calls and what their roles allow (api/auth.py); the session hook comes with logins.
-    install(framework, parts.tokens)
+    # Who calls and what their roles allow (api/auth.py): a token, else a console session.
+    sign_in = SignIn(SqlUserStore(parts.state))
+    install(framework, parts.tokens, session_principal(sign_in))
     for route in framework.routes:
         if getattr(route, "path", None) == framework.openapi_url and permission_of(route) is None:
             public(route)  # the OpenAPI document describes the API, it holds no data
@@ -81,6 +83,7 @@ def http_app(
     # Management API bodies are JSON even when curl -d or a client labels them otherwise.
     framework.add_middleware(JsonBodies)
     framework.router.routes.extend(docs_routes("/openapi.json", "Seamline"))
+    framework.include_router(login_router(sign_in, ClientAddress(settings.trusted_proxies)))
     framework.include_router(
         profile_router(
             ProfileAPI(
@@ -104,15 +107,12 @@ def http_app(
         )
     )
     framework.include_router(audit_router(parts.audit))
-    framework.include_router(retention_router(SqlRetention(parts.state)))
     framework.include_router(
         workspace_router(
             WorkspaceAPI(
                 resources=parts.resources,
                 protocols=parts.protocols,
                 inventory=parts.inventory,
-    # Before the workspace router too, for the same reason.
-    framework.include_router(regulations_router(parts.regulation_ops))
                 tokens=parts.tokens,
                 changed=parts.rules.invalidate,
                 rerun=rerun,
