@@ -7,11 +7,11 @@ the hex HMAC-SHA1 that Segment's webhook documents (so receivers written for Seg
 verifying) and `X-Signature-256` the hex HMAC-SHA256, for receivers that want a stronger MAC.
 
 Deletion (a privacy regulation): a signed `POST` of a delete message, `{"type": "delete",
-"messageId", "timestamp", "userId", "userIds", "anonymousIds", "emails", "context"}` (Segment
-sends its webhooks a `delete` message with the `userId`; the other lists name every identifier
-the person was resolved to), to the `deletion_url` setting, or else to each literal URL the
-subscriptions send to, with their literal headers. With neither the destination reports
-NOT_SUPPORTED. The messageId is the same for every attempt at deleting the same person.
+"messageId", "timestamp", "userId", "userIds", "anonymousIds", "emails", "context"}` (the Spec's
+envelope, plus lists of every identifier the person was resolved to), to the `deletion_url`
+setting, or else to each literal URL the subscriptions send to, with their literal headers.
+With neither the destination reports NOT_SUPPORTED. The messageId is the same for every
+attempt at deleting the same person.
 """
 
 from __future__ import annotations
