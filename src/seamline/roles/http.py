@@ -25,11 +25,11 @@ from seamline.api.login import router as login_router
 from seamline.api.login import session_principal
 from seamline.api.profiles import ProfileAPI
 from seamline.api.profiles import router as profile_router
+from seamline.api.regulations import router as regulations_router
 from seamline.api.retention import router as retention_router
 from seamline.api.routes import json_http_error, json_seamline_error, json_validation_error, routes
 from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
-from seamline.api.regulations import router as regulations_router
 from seamline.collect.client_ip import ClientAddress
 from seamline.errors import SeamlineError
 from seamline.ops.destinations import DestinationOps
@@ -109,16 +109,16 @@ def http_app(
             parts.rules.invalidate,
         )
     )
-    framework.include_router(audit_router(parts.audit))
+    # Before the workspace router too, for the same reason.
+    framework.include_router(regulations_router(parts.regulation_ops))
     framework.include_router(retention_router(SqlRetention(parts.state)))
+    framework.include_router(audit_router(parts.audit))
     framework.include_router(
         workspace_router(
             WorkspaceAPI(
                 resources=parts.resources,
                 protocols=parts.protocols,
                 inventory=parts.inventory,
-    # Before the workspace router too, for the same reason.
-    framework.include_router(regulations_router(parts.regulation_ops))
                 tokens=parts.tokens,
                 changed=parts.rules.invalidate,
                 rerun=rerun,
