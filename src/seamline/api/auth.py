@@ -20,7 +20,8 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
 from seamline.access.permissions import (
@@ -157,14 +158,30 @@ def permission_of(route: BaseRoute) -> str | None:
     declared = getattr(route, DECLARED, None)
     if isinstance(declared, str):
         return declared
-    if isinstance(route, APIRoute):
-        pending = list(route.dependant.dependencies)
-        while pending:
-            dependency = pending.pop()
-            declared = getattr(dependency.call, DECLARED, None)
-            if isinstance(declared, str):
-                return declared
-            pending.extend(dependency.dependencies)
+    return _declared_in(route.dependant) if isinstance(route, APIRoute) else None
+
+
+def declared_routes(app: FastAPI) -> list[tuple[str, frozenset[str], str | None]]:
+    """Every route of `app`, included routers' too: (path, methods, declared permission or
+    None). Dependencies given to `include_router` count as well."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        permission = permission_of(context.original_route)
+        dependant = getattr(context, "dependant", None)  # with include_router's dependencies
+        if permission is None and isinstance(dependant, Dependant):
+            permission = _declared_in(dependant)
+        found.append((context.path or "", frozenset(context.methods or ()), permission))
+    return found
+
+
+def _declared_in(dependant: Dependant) -> str | None:
+    pending = list(dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        declared = getattr(dependency.call, DECLARED, None)
+        if isinstance(declared, str):
+            return declared
+        pending.extend(dependency.dependencies)
     return None
 
 
