@@ -67,20 +67,25 @@ def expire_partition(directory: Path, committed: int, expired: IsExpired) -> Dro
 
 
 def _all_expired(path: Path, count: int, expired: IsExpired) -> bool:
-    """Whether the segment holds exactly `count` intact records, every one expired (a record
-    that cannot be read is kept: it is not ours to judge)."""
+    """Whether the segment holds exactly `count` intact records, every one expired."""
     seen = 0
     for payload in _records(path):
         seen += 1
-        if payload[:1] == b"\x00":
-            continue  # a tombstone (an erased record, log/tombstone.py): nothing to keep
-        try:
-            stamps = _many.decode(payload) if payload[:1] == b"[" else [_one.decode(payload)]
-        except msgspec.DecodeError:
-            return False
-        if not all(expired(s.workspace_id, s.message.received_at) for s in stamps):
+        if not record_expired(payload, expired):
             return False
     return seen == count
+
+
+def record_expired(payload: bytes, expired: IsExpired) -> bool:
+    """Whether every message of a log record has expired (a tombstone has: nothing is left of
+    it; a record that cannot be read has not: it is not ours to judge)."""
+    if payload[:1] == b"\x00":
+        return True  # a tombstone (an erased record, log/tombstone.py)
+    try:
+        stamps = _many.decode(payload) if payload[:1] == b"[" else [_one.decode(payload)]
+    except msgspec.DecodeError:
+        return False
+    return all(expired(s.workspace_id, s.message.received_at) for s in stamps)
 
 
 def _records(path: Path) -> Iterator[bytes]:

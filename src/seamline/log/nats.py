@@ -240,6 +240,19 @@ class NatsLog:
         )
         return info.state.bytes
 
+    def scanner(self, partition: int) -> PartitionReader:
+        """A reader of `partition` of its own (close it after use), for a scan that must not
+        move the pipeline's reader (retention reads from the partition's start)."""
+        return PartitionReader(self._client, self._js, self.stream, self.subject(partition))
+
+    async def purge_before(self, partition: int, offset: int) -> None:
+        """Remove the partition's records before `offset` (a stream sequence): retention."""
+        subject = self.subject(self._check(partition))
+        await self._retrying(
+            f"purge {subject}",
+            lambda: self._js.purge_stream(self.stream, subject=subject, seq=offset),
+        )
+
     async def delete_record(self, offset: int) -> None:
         """Delete the record at `offset` (its stream sequence) with its bytes overwritten on
         disk (`no_erase: false`); a record deleted already is no error."""

@@ -4,6 +4,7 @@ record what it removed. The pipeline's process runs it every `retention_check_se
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -13,7 +14,9 @@ from pathlib import Path
 from seamline.config import Settings
 from seamline.errors import Unavailable
 from seamline.log.base import PIPELINE_CONSUMER
-from seamline.log.expire import expire_partition
+from seamline.log.expire import Dropped, expire_partition
+from seamline.log.expire_nats import expire_nats_partition
+from seamline.log.nats import NatsLog
 from seamline.log.partitions import LocalPartitions
 from seamline.privacy.retention import Cutoffs, Expired
 from seamline.store.events_expire import expire_events
@@ -24,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 Step = Callable[[str], None]
 """Told what the job starts on next (the CLI shows it)."""
+NOTHING = Dropped(0, 0)
 
 
 def expire(
@@ -34,15 +38,16 @@ def expire(
     *,
     owned: Collection[int] | None = None,
     step: Step | None = None,
+    jetstream: Dropped = NOTHING,
 ) -> Expired | None:
     """Remove what is past retention at `now` (aware) from the local log's partitions (`log`;
-    None: the JetStream log, whose stream's MaxAge applies instead, see docs/privacy.md) and
+    None with JetStream: `expire_jetstream` ran before, and `jetstream` is what it purged) and
     from the event store files of the `owned` partitions (None: all). Returns the run, also
     recorded; None when every workspace keeps everything (nothing is read then)."""
     cutoffs = Cutoffs(retention.settings(), now)
     if not cutoffs:
         return None
-    segments = records = 0
+    segments, records = jetstream
     if log is not None:
         for partition in log.partitions_sync():
             if owned is not None and partition not in owned:
@@ -75,6 +80,22 @@ def expire(
     return run
 
 
+async def expire_jetstream(
+    log: NatsLog, cutoffs: Cutoffs, owned: Collection[int] | None = None
+) -> Dropped:
+    """Purge what is past retention and committed from the JetStream log's (`owned`)
+    partitions."""
+    records = 0
+    if not cutoffs:
+        return Dropped(0, 0)
+    for partition in await log.partitions():
+        if owned is None or partition in owned:
+            committed = await log.committed(PIPELINE_CONSUMER, partition)
+            purged = await expire_nats_partition(log, partition, committed, cutoffs.expired)
+            records += purged.records
+    return Dropped(0, records)
+
+
 def request_path(data_root: Path) -> Path:
     """The file `seamline retention expire` creates to have a running pipeline expire now."""
     return data_root / "pipeline" / "retention-request"
@@ -93,14 +114,33 @@ def expire_here(settings: Settings, now: datetime, step: Step | None = None) -> 
     engine = open_state(settings)
     events = LakeEventStore(events_root(settings), engine, compact=False)
     log = None if settings.log_url else LocalPartitions(paths.log)
+    store = SqlRetention(engine)
     try:
-        return expire(SqlRetention(engine), events, log, now, step=step)
+        purged = NOTHING
+        if settings.log_url:
+            if step is not None:
+                step("the JetStream log")
+            purged = asyncio.run(_expire_jetstream_at(settings, Cutoffs(store.settings(), now)))
+        return expire(store, events, log, now, step=step, jetstream=purged)
     finally:
         if log is not None:
             log.close_sync()
         events.close()
         engine.dispose()
         lock.release()
+
+
+async def _expire_jetstream_at(settings: Settings, cutoffs: Cutoffs) -> Dropped:
+    if not cutoffs or settings.log_url is None:
+        return Dropped(0, 0)
+    servers = [url.strip() for url in settings.log_url.split(",") if url.strip()]
+    log = await NatsLog.connect(
+        servers, partitions=settings.log_partitions, replicas=settings.log_replicas
+    )
+    try:
+        return await expire_jetstream(log, cutoffs)
+    finally:
+        await log.close()
 
 
 def ask_pipeline(settings: Settings, timeout: float = 600.0) -> Expired | None:

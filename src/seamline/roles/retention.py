@@ -9,8 +9,9 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from seamline.ops.retention import expire, request_path
-from seamline.privacy.retention import Expired
+from seamline.log.nats import NatsLog
+from seamline.ops.retention import expire, expire_jetstream, request_path
+from seamline.privacy.retention import Cutoffs, Expired
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
 from seamline.store.retention_sql import SqlRetention
@@ -39,15 +40,28 @@ class RetentionWorker:
         self._request = request_path(parts.paths.root)
 
     def run_once(self) -> Expired | None:
+        """Expire now (the local log and the lake; see `run_async` for JetStream)."""
         owned = None if self._log.local is not None else set(self._parts.owned_partitions())
         return expire(self.store, self._parts.events, self._log.local, self.now(), owned=owned)
+
+    async def run_async(self) -> Expired | None:
+        """Expire now, the JetStream log's leased partitions included."""
+        log = self._log.partitions
+        if not isinstance(log, NatsLog):
+            return await asyncio.to_thread(self.run_once)
+        now, owned = self.now(), set(self._parts.owned_partitions())
+        cutoffs = Cutoffs(await asyncio.to_thread(self.store.settings), now)
+        purged = await expire_jetstream(log, cutoffs, owned)
+        return await asyncio.to_thread(
+            expire, self.store, self._parts.events, None, now, owned=owned, jetstream=purged
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Expire at start, then every interval or when asked, until `stop`."""
         every = self._parts.settings.retention_check_seconds
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self.run_once)
+                await self.run_async()
             except Exception:
                 logger.exception("the retention expiry failed; retrying at the next run")
             waited = 0.0
