@@ -16,7 +16,6 @@ from seamline.store.sources_sql import SqlSourceStore
 from seamline.store.state import open_state_store
 from seamline.store.tokens_sql import SqlTokenStore
 
-
 OWNER = Grant(role=WORKSPACE_OWNER)
 
 
