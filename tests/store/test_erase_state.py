@@ -19,8 +19,7 @@ from sqlalchemy import Engine, insert
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from seamline.store import state
-from seamline.store.dedup_sqlite import SqliteSeenMessages
-from seamline.store.erase_state import erase_seen_file, erase_state
+from seamline.store.erase_state import erase_state
 from seamline.store.state import open_state_store
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -309,23 +308,3 @@ def test_on_postgresql_only_a_rebuild_takes_the_bytes_out_of_the_tables_files(
         assert b"zq-kept-marker" in left
     finally:
         engine.dispose()
-
-
-def test_the_embedded_dedup_file_forgets_the_erased_messages(tmp_path: Path) -> None:
-    path = tmp_path / "pipeline" / "dedup.sqlite"
-    seen = SqliteSeenMessages(path)
-    seen.claim([("src_a", "m-erased7c1-1", 1, 1.0), ("src_a", "kept-1", 2, 1.0),
-                ("src_b", "m-erased7c1-1", 3, 1.0)])  # fmt: skip
-    seen.close()
-    assert erase_seen_file(path, ["src_a"], ["m-erased7c1-1"]) == 1
-    assert not list(tmp_path.glob("pipeline/dedup.sqlite-wal")) or (
-        (tmp_path / "pipeline" / "dedup.sqlite-wal").stat().st_size == 0
-    )
-    again = SqliteSeenMessages(path)
-    assert again.first_offsets(
-        [("src_a", "m-erased7c1-1"), ("src_a", "kept-1"), ("src_b", "m-erased7c1-1")]
-    ) == {
-        ("src_a", "kept-1"): 2,
-        ("src_b", "m-erased7c1-1"): 3,
-    }
-    again.close()

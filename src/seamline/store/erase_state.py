@@ -32,7 +32,6 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Collection, Iterable
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -260,31 +259,3 @@ def _vacuum_postgres(engine: Engine, tables: Collection[str], *, full: bool) -> 
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in sorted(tables):
             conn.exec_driver_sql(f'VACUUM {"FULL " if full else ""}"{table}"')
-
-
-def erase_seen_file(
-    path: Path, source_ids: Collection[str], message_ids: Collection[str], *, rebuild: bool = False
-) -> int:
-    """Forget erased messages in the embedded dedup file (`dedup_sqlite`, pipeline stopped),
-    with the same compaction as the state store; how many entries."""
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
-        db.execute("PRAGMA secure_delete = ON")
-        db.execute("BEGIN IMMEDIATE")
-        total = 0
-        for source_id in sorted(source_ids):
-            for chunk in chunks(sorted(message_ids), CHUNK):
-                marks = ",".join("?" * len(chunk))
-                total += db.execute(
-                    f"DELETE FROM seen WHERE source_id = ? AND message_id IN ({marks})",
-                    [source_id, *chunk],
-                ).rowcount
-        db.execute("COMMIT")
-        if rebuild:
-            db.execute("VACUUM")
-        checkpoint(db)
-        return total
-    finally:
-        db.close()
