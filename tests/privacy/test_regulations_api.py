@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from seamline.access.tokens import create_token
-from tests.collect.conftest import Running, running  # noqa: F401  (a fixture)
+from tests.collect.conftest import Running
 
 pytestmark = pytest.mark.anyio
 BASE = "/api/v1/regulations"

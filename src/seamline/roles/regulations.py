@@ -17,9 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+
+from sqlalchemy import Engine
 
 from seamline.destinations.deletion import delete_person, retry_in
 from seamline.destinations.errors import DeliveryError, RetryableError
@@ -48,7 +51,7 @@ from seamline.privacy.suppression import WORKSPACE_WIDE
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
 from seamline.spec.envelope import Envelope
-from seamline.store.erase_state import erase_state
+from seamline.store.erase_state import checkpoint, erase_state
 from seamline.store.lake_rewrite import erase_person
 
 logger = logging.getLogger(__name__)
@@ -125,6 +128,10 @@ class RegulationWorker:
             regulation.finished_at = self._now()
             retry_at = None
         await asyncio.to_thread(self.ops.save, regulation)
+        if regulation.overall_status in ENDED and regulation.deletes:
+            # The rows it updated while running held the person's ids: push the final page
+            # images into the file and empty the WAL, so the old ones are gone too.
+            await asyncio.to_thread(_checkpoint, self._parts.state)
         return retry_at
 
     # --- inside Seamline --------------------------------------------------------------------
@@ -262,6 +269,16 @@ class RegulationWorker:
                 target.err_string = done.reason
                 target.finished_at = _iso(self._now())
         return retry_at
+
+
+def _checkpoint(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection)
+        if not checkpoint(raw):
+            logger.warning("the state store's WAL could not be emptied: readers held it")
 
 
 def _iso(moment: datetime) -> str:
