@@ -20,7 +20,9 @@ from seamline.access.principal import Principal
 from seamline.access.tokens import TokenStore
 from seamline.api.audit import audited, profile_read
 from seamline.api.auth import current_principal, needs
+from seamline.api.pii_view import PiiView
 from seamline.errors import InvalidInput, NotFound
+from seamline.identity.identifiers import Identifier
 from seamline.profiles.accounts import account_id
 from seamline.profiles.lookup import ProfileIndex, find_profile
 from seamline.store.accounts_sql import SqlAccountStore
@@ -48,7 +50,10 @@ class ProfileAPI:
         tokens: TokenStore,
         consent: SqlConsentStore,
         engage: Callable[[str, str], dict[str, tuple[str, Any]]] = lambda _w, _p: {},
+        pii: PiiView | None = None,
     ) -> None:
+        self.pii = pii or PiiView()
+        """Masks yellow and red PII for callers without PII access."""
         self.engage = engage
         """(workspace, canonical profile) → {key: (class, value)} of computed traits and
         audiences."""
@@ -124,9 +129,13 @@ def router(reader: ProfileAPI) -> APIRouter:
             names = [name for name in names if name > next]
         page = names[:limit]
         has_more = len(names) > limit
+        shown = {name: found[name] for name in page}
+        masker = reader.pii.masker(request)
+        if masker is not None:
+            masker.traits(shown, verbose=verbose)
         return JSONResponse(
             {
-                "traits": {name: found[name] for name in page},
+                "traits": shown,
                 "cursor": cursor(request, page[-1] if has_more else "", has_more),
             }
         )
@@ -150,6 +159,10 @@ def router(reader: ProfileAPI) -> APIRouter:
             )
             for row in page
         ]
+        masker = reader.pii.masker(request)
+        if masker is not None:
+            for shown in data:
+                shown["id"] = masker.identifier(shown["type"], shown["id"])
         return JSONResponse(
             {
                 "data": data,
@@ -175,9 +188,12 @@ def router(reader: ProfileAPI) -> APIRouter:
         next_value = f"{_iso(last['timestamp'])}|{last['message_id']}" if last else ""
         for row in page:
             row["profile_id"] = profile_id  # the canonical profile, whatever it was when stored
-        return JSONResponse(
-            {"data": [_event(row) for row in page], "cursor": cursor(request, next_value, has_more)}
-        )
+        data = [_event(row) for row in page]
+        masker = reader.pii.masker(request)
+        if masker is not None:
+            for event in data:
+                masker.message(event)
+        return JSONResponse({"data": data, "cursor": cursor(request, next_value, has_more)})
 
     @routes.get(
         PREFIX + "/links", summary="Accounts (groups) the profile belongs to", dependencies=read
@@ -248,9 +264,16 @@ def router(reader: ProfileAPI) -> APIRouter:
         summary="Every merge that built the profile, with its cause",
         dependencies=read,
     )
-    async def merge_history(space_id: str, identifier: str) -> JSONResponse:
+    async def merge_history(request: Request, space_id: str, identifier: str) -> JSONResponse:
         profile_id = profile_of(space_id, identifier)
         found = await asyncio.to_thread(reader.graph.merges_of, space_id, profile_id)
+        masker = reader.pii.masker(request)
+
+        def shown(found: Identifier) -> str:
+            if masker is None:
+                return str(found)
+            return f"{found.type}:{masker.identifier(found.type, found.value)}"
+
         return JSONResponse(
             {
                 "data": [
@@ -259,7 +282,7 @@ def router(reader: ProfileAPI) -> APIRouter:
                         "from_profile": merge.from_id,
                         "into_profile": merge.into_id,
                         "message_id": merge.message_id,
-                        "identifiers": [str(i) for i in merge.identifiers],
+                        "identifiers": [shown(i) for i in merge.identifiers],
                         "merged_at": _iso(merge.at),
                     }
                     for merge in found
@@ -280,6 +303,9 @@ def router(reader: ProfileAPI) -> APIRouter:
     async def account_traits(request: Request, space_id: str, identifier: str) -> JSONResponse:
         found = account_of(space_id, identifier)
         traits = await asyncio.to_thread(reader.traits.traits_of_account, found)
+        masker = reader.pii.masker(request)
+        if masker is not None:
+            masker.traits(traits)
         return JSONResponse({"traits": traits, "cursor": cursor(request, "", False)})
 
     @routes.get(ACCOUNTS + "/links", summary="The people linked to an account", dependencies=read)
@@ -327,8 +353,11 @@ def router(reader: ProfileAPI) -> APIRouter:
         else:
             raise InvalidInput("search with identifier=type:value or one trait.NAME=VALUE")
         data = []
+        masker = reader.pii.masker(request)
         for profile_id in found:
             traits = await asyncio.to_thread(reader.traits.traits_of, profile_id)
+            if masker is not None:
+                masker.traits(traits)
             data.append({"profile_id": profile_id, "traits": traits})
         return JSONResponse({"data": data})
 

@@ -30,6 +30,7 @@ from seamline.access.sealing import Sealer
 from seamline.access.tokens import TokenStore
 from seamline.api.audit import deleted, saved
 from seamline.api.auth import needs, workspace_of
+from seamline.api.pii_view import PiiView
 from seamline.errors import InvalidInput, NotFound
 from seamline.privacy.inventory import Inventory
 from seamline.protocols.records import HeldMessage
@@ -62,7 +63,9 @@ class WorkspaceAPI:
         rerun: Rerun,
         sealer: Sealer,
         allow_private: Sequence[str] = (),
+        pii: PiiView | None = None,
     ) -> None:
+        self.pii = pii or PiiView()  # masks PII in samples for callers without PII access
         self.sealer = sealer
         self.allow_private = tuple(allow_private)  # private ranges destination URLs may name
         self.resources = resources
@@ -112,6 +115,10 @@ def router(api: WorkspaceAPI) -> APIRouter:
             before_id=before,
         )
         data = [{"id": row_id, **msgspec.to_builtins(v)} for row_id, v in found]
+        masker = api.pii.masker(request)
+        if masker is not None:
+            for shown in data:
+                shown["actual"] = masker.violation(shown["path"], shown["actual"])
         next_before = found[-1][0] if len(found) == limit else None
         return JSONResponse({"data": data, "next_before": next_before})
 
@@ -144,7 +151,15 @@ def router(api: WorkspaceAPI) -> APIRouter:
             pending_only=not include_rerun,
             limit=limit,
         )
-        return JSONResponse({"data": [_held(h) for h in found]})
+        data = [_held(h) for h in found]
+        masker = api.pii.masker(request)
+        if masker is not None:
+            for shown in data:
+                if isinstance(shown["message"], dict):
+                    masker.message(shown["message"])
+                else:  # kept as text (not JSON values): nothing can be masked field by field
+                    shown["message"] = "[masked]"
+        return JSONResponse({"data": data})
 
     @routes.post(
         "/held/rerun",

@@ -23,6 +23,7 @@ from seamline.api.engage import router as engage_router
 from seamline.api.json_body import JsonBodies
 from seamline.api.login import router as login_router
 from seamline.api.login import session_principal
+from seamline.api.pii_view import PiiView
 from seamline.api.profiles import ProfileAPI
 from seamline.api.profiles import router as profile_router
 from seamline.api.regulations import router as regulations_router
@@ -87,6 +88,8 @@ def http_app(
     framework.add_middleware(JsonBodies)
     framework.router.routes.extend(docs_routes("/openapi.json", "Seamline"))
     framework.include_router(login_router(sign_in, ClientAddress(settings.trusted_proxies)))
+    # Callers without PII access see yellow and red fields masked (api/pii_view.py).
+    pii = PiiView(parts.rules.get)
     framework.include_router(
         profile_router(
             ProfileAPI(
@@ -97,6 +100,7 @@ def http_app(
                 tokens=parts.tokens,
                 consent=parts.consent,
                 engage=parts.engage_traits,
+                pii=pii,
             )
         )
     )
@@ -124,6 +128,7 @@ def http_app(
                 rerun=rerun,
                 sealer=parts.sealer,
                 allow_private=settings.destinations_allow_private,
+                pii=pii,
             )
         )
     )
