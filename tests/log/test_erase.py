@@ -298,3 +298,15 @@ async def test_events_tail_and_count_skip_tombstones(tmp_path: Path) -> None:
         "bob-m29",
     ]
     log.close_sync()
+
+
+async def test_the_erasures_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    log = await filled(tmp_path / "log", 9)
+    old = os.umask(0)
+    try:
+        await erase_from_log(log, is_alice, needles=needles_of(ALICE))
+    finally:
+        os.umask(old)
+    made = [log.directory(0) / tombstone.LOCK, log.directory(0) / tombstone.COUNTS]
+    assert {oct(path.stat().st_mode & 0o777) for path in made} == {"0o600"}
+    log.close_sync()

@@ -59,12 +59,12 @@ def segment_path(directory: Path, base: int) -> Path:
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
     """Hold the partition's erase lock (blocking: erasures write briefly)."""
-    with (directory / LOCK).open("a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o600)  # private, whatever the umask
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def erased_counts(directory: Path) -> dict[int, int]:
@@ -158,10 +158,14 @@ def _torn(directory: Path, base: int, at: int, length: int) -> bool:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(temporary, path)
 
 
