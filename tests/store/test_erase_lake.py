@@ -197,6 +197,21 @@ def test_rewrite_where_is_generic_and_a_null_is_no_match(lake: LakeEventStore) -
     assert sorted(r[0] for r in lake.query("SELECT message_id FROM events")) == ["p0-2", "p0-3"]
 
 
+def test_a_rewrite_that_fails_leaves_the_catalog_and_the_disk_as_they_were(
+    lake: LakeEventStore, tmp_path: Path
+) -> None:
+    lake.write([event(n, "erased") for n in range(0, 6)])
+    lake.write([event(n, "erased") for n in range(6, 12)])
+    first, second = lake.catalog.live()
+    (tmp_path / "lake" / second.path).unlink()  # its read fails after the first is copied
+    with pytest.raises(duckdb.IOException):
+        rewrite_where(lake, [first, second], "anonymous_id = 'a-erased'")
+    assert lake.catalog.live() == [first, second]
+    assert sorted(p.name for p in (tmp_path / "lake").rglob("*.parquet")) == [
+        first.path.split("/")[1]
+    ]
+
+
 def test_erasing_on_s3(endpoint: str, bucket: str, tmp_path: Path) -> None:  # noqa: F811
     catalog = open_state_store(f"sqlite:///{tmp_path / 'state.db'}")
     store = LakeEventStore(S3Files(f"s3://{bucket}/events", endpoint=endpoint), catalog,

@@ -79,6 +79,10 @@ def rewrite_where(
                 copy = _copy_without(store, file, source, keep)
                 added.append(store._with_filter(copy))
                 done.files_rewritten += 1
+        except BaseException:
+            # Nothing was swapped: the copies written so far are listed nowhere.
+            store.files.delete([f.path for f in added])
+            raise
         finally:
             for name in tables or {}:
                 connection.unregister(name)
