@@ -310,3 +310,42 @@ async def test_the_erasures_files_are_private_whatever_the_umask(tmp_path: Path)
     made = [log.directory(0) / tombstone.LOCK, log.directory(0) / tombstone.COUNTS]
     assert {oct(path.stat().st_mode & 0o777) for path in made} == {"0o600"}
     log.close_sync()
+
+
+@pytest.mark.parametrize(
+    ("written", "after"),
+    [
+        ("half", "tombstone"),  # torn mid-write: nothing whole is left, so it is erased
+        ("nothing", "as before"),  # never written: left for the erasure run again to find
+        ("whole", "kept messages"),  # written: stays
+    ],
+)
+def test_recovery_of_a_record_rewritten_with_the_messages_it_keeps(
+    tmp_path: Path, written: str, after: str
+) -> None:
+    root = tmp_path / "p0"
+    mixed = b"[" + envelope(1, "bob") + b"," + envelope(2, "alice") + b"]"
+    kept = b"[" + envelope(1, "bob") + b"]"
+    kept += b" " * (len(mixed) - len(kept))
+    log = LocalLog(root, fsync=False)
+    log.submit([envelope(0, "bob"), mixed, envelope(3, "bob")]).result()
+    log.close_sync()
+    at = 8 + len(envelope(0, "bob"))
+    (root / tombstone.JOURNAL).write_text(
+        json.dumps({"spots": [[0, at, len(mixed), False]], "erased": {}})
+    )
+    new_frame = tombstone.frame(kept)
+    with tombstone.segment_path(root, 0).open("r+b") as handle:
+        handle.seek(at)
+        handle.write(
+            {"half": new_frame[: len(new_frame) // 2], "whole": new_frame}.get(written, b"")
+        )
+
+    tombstone.redo_pending(root)
+
+    reader = LocalLog(root, writable=False)
+    record = reader.read_sync(1, 1)[0].payload
+    reader.close_sync()
+    expected = {"tombstone": tombstone.tombstone(len(mixed)), "as before": mixed}
+    assert record == expected.get(after, kept)
+    assert not (root / tombstone.JOURNAL).exists()
