@@ -21,13 +21,21 @@ def store(engine: Engine) -> SqlUserStore:
 
 
 def test_a_user_is_stored_with_a_hash_and_found_by_email_in_any_case(store: SqlUserStore) -> None:
-    made = create_user(store, "default", " Ann@Example.com ", PASSWORD, ["source-admin:web,ios"])
+    made = create_user(
+        store,
+        "default",
+        " Ann@Example.com ",
+        PASSWORD,
+        ["source-admin:web,ios"],
+        sources=[("src_1", "Web")],
+    )
     assert made.email == "Ann@Example.com" and made.pii_access is False
     found = store.by_email("default", email_key("ann@EXAMPLE.com"))
     assert found is not None
     user, password_hash = found
     assert user == made
-    assert user.grants == (UserGrant(role="source-admin", resources=("web", "ios")),)
+    # A source named in a grant is stored by id, as for tokens; other names stay as written.
+    assert user.grants == (UserGrant(role="source-admin", resources=("src_1", "ios")),)
     assert PASSWORD not in password_hash and verify_password(PASSWORD, password_hash)
     with pytest.raises(Conflict, match="already exists"):
         create_user(store, "default", "ANN@example.COM", PASSWORD, ["source-read-only"])

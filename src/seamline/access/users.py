@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from seamline.access.passwords import check_password, hash_password
-from seamline.access.principal import ROLES, WORKSPACE_OWNER, Grant, Principal
+from seamline.access.permissions import parse_grant, with_source_ids
+from seamline.access.principal import WORKSPACE_OWNER, Grant, Principal
 from seamline.errors import Conflict, InvalidInput, NotFound
 from seamline.store.users_sql import LoginSession, User, UserGrant
 
@@ -26,7 +27,6 @@ __all__ = [
     "create_user",
     "disable_user",
     "email_key",
-    "parse_grant",
     "principal_of_user",
 ]
 
@@ -61,17 +61,6 @@ def check_email(email: str) -> str:
     return email
 
 
-def parse_grant(text: str) -> UserGrant:
-    """`ROLE` or `ROLE:resource,resource` (a grant scoped to those sources, spaces …)."""
-    role, _, scope = text.strip().partition(":")
-    if role not in ROLES:
-        raise InvalidInput(f"unknown role {role!r}; the roles are: {', '.join(ROLES)}")
-    resources = tuple(r.strip() for r in scope.split(",") if r.strip()) if scope else None
-    if scope and not resources:
-        raise InvalidInput(f"{text!r}: name the resources after the colon, or leave it out")
-    return UserGrant(role=role, resources=resources)
-
-
 def create_user(
     store: UserStore,
     workspace_id: str,
@@ -80,11 +69,18 @@ def create_user(
     roles: Iterable[str],
     *,
     pii_access: bool = False,
+    sources: Iterable[tuple[str, str]] = (),
 ) -> User:
-    """Check and store a new user; the password is kept only as a hash."""
+    """Check and store a new user; the password is kept only as a hash. `roles` are written
+    as for tokens (`ROLE` or `ROLE:A,B`); source roles name sources by id once stored
+    (`sources`: the workspace's (id, name) pairs)."""
     email = check_email(email)
     check_password(password)
-    grants = tuple(parse_grant(role) for role in roles)
+    known = list(sources)
+    grants = tuple(
+        UserGrant(role=g.role, resources=g.resources)
+        for g in (with_source_ids(parse_grant(role), known) for role in roles)
+    )
     if not grants:
         raise InvalidInput(f"give the user at least one --role (e.g. {WORKSPACE_OWNER})")
     owner = any(g.role == WORKSPACE_OWNER and g.resources is None for g in grants)

@@ -19,7 +19,8 @@ from seamline.cli.terminal import make_console
 from seamline.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from seamline.store.users_sql import User
+    from seamline.store.sources_sql import SqlSourceStore
+    from seamline.store.users_sql import SqlUserStore, User
 
 console = make_console()
 
@@ -29,7 +30,7 @@ def register(app: typer.Typer, settings: Any) -> None:
     users = typer.Typer(no_args_is_help=True, help="Users who sign in to the console.")
     app.add_typer(users, name="users")
 
-    def store(ctx: typer.Context) -> Any:
+    def store(ctx: typer.Context) -> tuple[SqlUserStore, SqlSourceStore]:
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
         from seamline.data_dir import open_state
         from seamline.store.sources_sql import SqlSourceStore
@@ -37,7 +38,7 @@ def register(app: typer.Typer, settings: Any) -> None:
 
         engine = open_state(settings(ctx, state_only=True))
         SqlSourceStore(engine).ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
-        return SqlUserStore(engine)
+        return SqlUserStore(engine), SqlSourceStore(engine)
 
     @users.command("create")
     def create(
@@ -73,8 +74,16 @@ def register(app: typer.Typer, settings: Any) -> None:
             raise InvalidInput("give the password with exactly one of --password, --password-stdin")
         if password is None:
             password = sys.stdin.readline().rstrip("\r\n")
+        user_store, sources = store(ctx)
+        known = [(s.id, s.name) for s in sources.list(DEFAULT_WORKSPACE_ID)]
         user = create_user(
-            store(ctx), DEFAULT_WORKSPACE_ID, email, password, role, pii_access=pii_access
+            user_store,
+            DEFAULT_WORKSPACE_ID,
+            email,
+            password,
+            role,
+            pii_access=pii_access,
+            sources=known,
         )
         if as_json:
             print(json.dumps(_shown(user)))
@@ -91,7 +100,7 @@ def register(app: typer.Typer, settings: Any) -> None:
         """The default workspace's users: email, roles, PII access, created, disabled."""
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
 
-        found = store(ctx).in_workspace(DEFAULT_WORKSPACE_ID)
+        found = store(ctx)[0].in_workspace(DEFAULT_WORKSPACE_ID)
         if as_json:
             print(json.dumps([_shown(u) for u in found]))
             return
@@ -117,7 +126,7 @@ def register(app: typer.Typer, settings: Any) -> None:
         from seamline.access.users import disable_user
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
 
-        user = disable_user(store(ctx), DEFAULT_WORKSPACE_ID, email)
+        user = disable_user(store(ctx)[0], DEFAULT_WORKSPACE_ID, email)
         console.print(f"disabled user {escape(user.email)} ({user.id})", highlight=False)
 
 
