@@ -7,11 +7,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import insert
+
 from seamline.data_dir import DataDir
 from seamline.log.base import PIPELINE_CONSUMER, position
 from seamline.log.partitions import LocalPartitions
 from seamline.store.events_lake import LakeEventStore
-from seamline.store.state import open_state_store
+from seamline.store.state import open_state_store, partition_leases
 from tests.log.test_expire import record
 from tests.pipeline.test_runner import item
 from tests.test_cli import cli, initialised
@@ -63,3 +65,26 @@ def test_set_show_and_expire_without_a_server(tmp_path: Path) -> None:
     status = cli("--data-dir", data, "status")
     assert status.returncode == 0, status.stderr
     assert "retention: default 30d" in status.stdout and "2 stored events" in status.stdout
+
+
+def test_expire_is_left_to_pipeline_workers_holding_the_partitions(tmp_path: Path) -> None:
+    data = initialised(tmp_path)
+    engine = open_state_store(DataDir(Path(data)).state_url())
+    with engine.begin() as conn:
+        conn.execute(
+            insert(partition_leases).values(
+                consumer=PIPELINE_CONSUMER,
+                log_partition=0,
+                owner="host-b:42:abc",
+                expires_at=datetime.now(UTC) + timedelta(minutes=5),
+                epoch=1,
+            )
+        )
+    engine.dispose()
+    assert cli("--data-dir", data, "retention", "set", "30d").returncode == 0
+    done = cli(
+        "--data-dir", data, "retention", "expire", env={"SEAMLINE_LOG_URL": "nats://127.0.0.1:9"}
+    )
+    assert done.returncode == 2
+    assert "1 pipeline workers hold the log's partitions" in done.stderr
+    assert done.stderr.strip().count("\n") == 0

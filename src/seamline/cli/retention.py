@@ -71,7 +71,7 @@ def register(app: typer.Typer, settings: Any) -> None:
     ) -> None:
         """Remove what is past retention now (the pipeline does it every hour). Beside a
         running server, its pipeline is asked to do it and this waits for it."""
-        from seamline.ops.retention import ask_pipeline, expire_here
+        from seamline.ops.retention import WorkersRunning, ask_pipeline, expire_here
 
         config = settings(ctx)
         with console.status("expiring…") as shown:
@@ -81,6 +81,8 @@ def register(app: typer.Typer, settings: Any) -> None:
                     datetime.now(UTC),
                     lambda what: shown.update(f"expiring: {what}…"),
                 )
+            except WorkersRunning:
+                raise
             except Conflict:
                 shown.update("asking the running pipeline to expire…")
                 run = ask_pipeline(config)

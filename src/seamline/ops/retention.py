@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from seamline.config import Settings
-from seamline.errors import Unavailable
+from seamline.errors import Conflict, Unavailable
 from seamline.log.base import PIPELINE_CONSUMER
 from seamline.log.expire import Dropped, expire_partition
 from seamline.log.expire_nats import expire_nats_partition
@@ -101,6 +101,11 @@ def request_path(data_root: Path) -> Path:
     return data_root / "pipeline" / "retention-request"
 
 
+class WorkersRunning(Conflict):
+    """Pipeline workers elsewhere hold the JetStream log's partitions: the CLI leaves the
+    expiry to them."""
+
+
 def expire_here(settings: Settings, now: datetime, step: Step | None = None) -> Expired | None:
     """Run the expiry in this process, holding the pipeline's lock (Conflict if a pipeline
     runs on the data directory: ask it with `ask_pipeline` instead)."""
@@ -112,6 +117,15 @@ def expire_here(settings: Settings, now: datetime, step: Step | None = None) -> 
     lock = ServeLock(paths.root / ".pipeline.lock", "pipeline")
     lock.acquire()
     engine = open_state(settings)
+    leasing = SqlRetention(engine).workers_leasing(now) if settings.log_url else 0
+    if leasing:
+        engine.dispose()
+        lock.release()
+        raise WorkersRunning(
+            f"{leasing} pipeline workers hold the log's partitions: each expires its own every "
+            "retention_check_seconds (the lake's files of a partition are rewritten by the "
+            "worker that writes them only)"
+        )
     events = LakeEventStore(events_root(settings), engine, compact=False)
     log = None if settings.log_url else LocalPartitions(paths.log)
     store = SqlRetention(engine)

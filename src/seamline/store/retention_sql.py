@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
-from seamline.store.state import as_utc, retention_runs, workspace_retention
+from seamline.store.state import as_utc, partition_leases, retention_runs, workspace_retention
 
 UNLIMITED = "unlimited"
 
@@ -121,6 +121,17 @@ class SqlRetention:
             int(row.events),
             int(row.event_files),
         )
+
+    def workers_leasing(self, now: datetime) -> int:
+        """Pipeline workers holding a partition lease of the JetStream log at `now`: they run
+        the expiry themselves, each over its partitions."""
+        with self._engine.connect() as conn:
+            found = conn.execute(
+                select(func.count(func.distinct(partition_leases.c.owner))).where(
+                    partition_leases.c.expires_at > now
+                )
+            ).scalar_one()
+        return int(found)
 
     def totals(self) -> Totals:
         c = retention_runs.c
