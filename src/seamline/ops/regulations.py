@@ -134,8 +134,11 @@ class RegulationOps:
         scope = source_id or WORKSPACE_WIDE
         if regulation.deletes:
             regulation.person = person_json(person)
+            # One source's regulation erases what came through it; the profile, which the
+            # other sources feed too, stays (a workspace regulation deletes the person).
+            stores = [s for s in STORES if source_id is None or s != "state-store"]
             regulation.targets = [
-                TargetStatus(id=STORE_PREFIX + store, name=f"Seamline {store}") for store in STORES
+                TargetStatus(id=STORE_PREFIX + store, name=f"Seamline {store}") for store in stores
             ]
             if regulation.in_destinations:
                 regulation.targets += [

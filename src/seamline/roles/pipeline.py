@@ -26,8 +26,8 @@ from seamline.privacy.suppression import DropSuppressed
 from seamline.protocols.records import hold
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
-from seamline.roles.retention import RetentionWorker
 from seamline.roles.regulations import RegulationWorker
+from seamline.roles.retention import RetentionWorker
 from seamline.spec.envelope import Item
 from seamline.store.dedup_sql import SqlSeenMessages
 from seamline.store.dedup_sqlite import SqliteSeenMessages
@@ -110,13 +110,13 @@ class PipelineRole:
         self._stop.clear()
         self._runner_task = asyncio.create_task(runner.run(self._stop), name="pipeline")
         self._runner_task.add_done_callback(self._ended)
-        self._tasks = [
         self.regulations = RegulationWorker(
-            self._parts, self._log, runner.exclusively, self._seen.forget_messages
+            self._parts, self._log, runner.exclusively, self._seen.forget_messages, self.route
         )
+        self._tasks = [
+            asyncio.create_task(self.regulations.run(self._stop), name="regulations"),
             asyncio.create_task(self._sweep_engage(), name="engage-sweep"),
             asyncio.create_task(self.retention.run(self._stop), name="retention"),
-            asyncio.create_task(self.regulations.run(self._stop), name="regulations"),
             asyncio.create_task(self._report_health(), name="health"),
         ]
 

@@ -26,6 +26,8 @@ from sqlalchemy import Engine
 
 from seamline.destinations.deletion import delete_person, retry_in
 from seamline.destinations.errors import DeliveryError, RetryableError
+from seamline.engage.effects import messages_for
+from seamline.engage.realtime import ENGAGE_SOURCE, Change
 from seamline.identity.identifiers import identifiers_of
 from seamline.log.erase import erase_from_log, needles_of
 from seamline.ops.regulations import (
@@ -50,9 +52,15 @@ from seamline.privacy.subject import Person
 from seamline.privacy.suppression import WORKSPACE_WIDE
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
-from seamline.spec.envelope import Envelope
+from seamline.spec.envelope import Envelope, Item
 from seamline.store.erase_state import checkpoint, erase_state
-from seamline.store.lake_rewrite import erase_person
+from seamline.store.lake_rewrite import (
+    Rewrite,
+    candidate_files,
+    erase_person,
+    person_condition,
+    rewrite_where,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,6 +86,7 @@ class RegulationWorker:
         logs: LogAccess,
         exclusive: Exclusive,
         forget: Callable[[list[tuple[str, str]]], int],
+        route: Callable[[list[Item]], Any],
         *,
         settle: float = SETTLE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -86,6 +95,7 @@ class RegulationWorker:
         self._logs = logs
         self._exclusive = exclusive
         self._forget = forget
+        self._route = route
         self._settle = settle
         self._now = now
         self.ops = parts.regulation_ops
@@ -156,6 +166,11 @@ class RegulationWorker:
         targets = {t.id: t for t in regulation.targets}
         erased: dict[str, set[str]] = {}
         dedup_keys: list[tuple[str, str]] = []
+        if regulation.source_id is None and STORE_PREFIX + "state-store" in targets:
+            exits = await asyncio.to_thread(self._exit_audiences, person)
+            if exits:
+                await self._delivered(exits)
+                erased.setdefault(ENGAGE_SOURCE, set()).update(exits)
 
         async def log() -> dict[str, Any]:
             found = await erase_from_log(
@@ -169,7 +184,7 @@ class RegulationWorker:
             return {"records": found.records_erased, "scanned": found.records_scanned}
 
         async def events() -> dict[str, Any]:
-            rewrite = await asyncio.to_thread(erase_person, parts.events, person)
+            rewrite = await asyncio.to_thread(self._erase_events, person, regulation.source_id)
             erased.setdefault("", set()).update(rewrite.message_ids)
             return {"rows": rewrite.rows_dropped, "files": rewrite.files_rewritten}
 
@@ -211,6 +226,50 @@ class RegulationWorker:
             target.err_string = ""
             target.finished_at = _iso(self._now())
         await asyncio.to_thread(self.ops.save, regulation)
+
+    def _exit_audiences(self, person: Person) -> list[str]:
+        """Send `Audience Exited` (and the identify with the key false) to destinations for
+        every audience the person is in, straight to the outbox: through the log they would be
+        stored again. Returns the messages' ids."""
+        parts = self._parts
+        workspace = person.workspace_id
+        audiences = set(parts.rules.get(workspace).engage.audiences)
+        if not audiences or not person.profile_ids:
+            return []
+        values = parts.engage_store.values(workspace, sorted(person.profile_ids))
+        changes = [
+            Change(workspace, profile_id, key, value, False, version + 1)
+            for profile_id, found in sorted(values.items())
+            for key, (value, version) in sorted(found.items())
+            if key in audiences and value
+        ]
+        if not changes:
+            return []
+        envelopes = messages_for(
+            changes, audiences, parts.engage_store.identifiers_of_people, self._now()
+        )
+        # One person: their deliveries are keyed (ordered) by one profile id.
+        self._route([Item(0, envelope, changes[0].profile_id) for envelope in envelopes])
+        return [e.message.message_id for e in envelopes if e.message.message_id]
+
+    async def _delivered(self, message_ids: list[str], patience: float = 30.0) -> None:
+        """Wait (a while) for the deliver role to send them; what is left is erased."""
+        deadline = asyncio.get_running_loop().time() + patience
+        while asyncio.get_running_loop().time() < deadline:
+            if not await asyncio.to_thread(self._parts.outbox.holds, message_ids):
+                return
+            await asyncio.sleep(0.1)
+        logger.warning("audience exits of an erased person were not all delivered in time")
+
+    def _erase_events(self, person: Person, source_id: str | None) -> Rewrite:
+        store = self._parts.events
+        if source_id is None:
+            return erase_person(store, person)
+        drop, tables = person_condition(person)
+        source = "'" + source_id.replace("'", "''") + "'"
+        return rewrite_where(
+            store, candidate_files(store, person), f"({drop}) AND source_id = {source}", tables
+        )
 
     def _matcher(self, person: Person, source_id: str | None) -> Callable[[Envelope], bool]:
         rules = self._parts.identity_rules

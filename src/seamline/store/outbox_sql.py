@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from seamline.store.state import as_utc, dead_letters, delivery_counts, outbox
+from seamline.store.state import as_utc, chunks, dead_letters, delivery_counts, outbox
 
 
 class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -210,6 +210,17 @@ class SqlOutbox:
         )
         with self._engine.connect() as conn:
             return {destination: int(n) for destination, n in conn.execute(query)}
+
+    def holds(self, message_ids: list[str]) -> bool:
+        """Whether a delivery of one of these messages still waits in the outbox."""
+        with self._engine.connect() as conn:
+            for chunk in chunks(message_ids, 500):
+                found = conn.execute(
+                    select(outbox.c.id).where(outbox.c.message_id.in_(chunk)).limit(1)
+                ).first()
+                if found is not None:
+                    return True
+        return False
 
     def dead(
         self, workspace_id: str, destination: str | None = None, *, pending_only: bool = True
