@@ -21,8 +21,8 @@ from seamline.cli.audit import register as register_audit
 from seamline.cli.destinations import register as register_destinations
 from seamline.cli.engage import register as register_engage
 from seamline.cli.protocols import register as register_protocols
-from seamline.cli.retention import register as register_retention
 from seamline.cli.regulations import register as register_regulations
+from seamline.cli.retention import register as register_retention
 from seamline.cli.terminal import make_console
 from seamline.cli.users import register as register_users
 from seamline.config import Settings, load_settings
@@ -640,6 +640,7 @@ suppressions_app = typer.Typer(
     no_args_is_help=True, help="Suppressed people (a SUPPRESS_ONLY regulation; see `regulations`)."
 )
 app.add_typer(suppressions_app, name="suppressions")
+_SUBJECTS = {"user_id": "USER_ID", "anonymous_id": "ANONYMOUS_ID", "email": "EMAIL"}
 
 
 @suppressions_app.command("add")
@@ -647,7 +648,6 @@ def suppressions_add(
     ctx: typer.Context,
     identifier: Annotated[str, typer.Argument(help="type:value, e.g. email:a@b.com.")],
 ) -> None:
-_SUBJECTS = {"user_id": "USER_ID", "anonymous_id": "ANONYMOUS_ID", "email": "EMAIL"}
     """Suppress a person: from now on their messages (by any of their ids) are dropped. The
     same as `seamline regulations create --type SUPPRESS_ONLY`."""
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
@@ -700,6 +700,7 @@ register_protocols(app, _settings)
 register_audit(app, _settings)
 register_destinations(app, _settings)
 register_engage(app, _settings)
+register_regulations(app, _settings)
 register_retention(app, _settings)
 register_users(app, _settings)
 
@@ -708,7 +709,6 @@ def main() -> None:
     """Entry point: errors become one line on stderr and exit code 2."""
     os.umask(PRIVATE_UMASK)  # what any command creates in the data directory is 0600/0700
     try:
-register_regulations(app, _settings)
         app(standalone_mode=True)
     except SeamlineError as exc:
         errors.print(f"[red]error:[/] {exc.message}")
