@@ -176,10 +176,10 @@ class Seamline:
             client_address=ClientAddress(settings.trusted_proxies),
             metrics=parts.metrics,
             accepting=lambda: self.accepting,
-        )
             suppressed=SuppressedAtCollect(
                 parts.suppressions.everywhere, parts.salt, parts.identity_rules
             ),
+        )
         self.engage_ops = EngageOps(
             lambda workspace_id: parts.rules.get(workspace_id).engage,
             parts.events,
