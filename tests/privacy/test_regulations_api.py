@@ -7,8 +7,12 @@ from typing import Any
 
 import pytest
 
+from seamline.access.permissions import parse_grant
 from seamline.access.tokens import create_token
+from seamline.app import Seamline
+from seamline.identity.identifiers import Identifier
 from tests.collect.conftest import Running
+from tests.test_cli import cli
 
 pytestmark = pytest.mark.anyio
 BASE = "/api/v1/regulations"
@@ -215,3 +219,60 @@ async def test_suppress_with_delete_erases_the_person_and_keeps_everyone_else(
         ],
     )
     assert running.app.event_store.count() == before - 3 + 1
+
+
+async def test_only_privacy_admins_and_owners_create_regulations_and_the_trail_keeps_no_id(
+    running: Running, headers: dict[str, str]
+) -> None:
+    body = {"regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID", "subjectIds": ["zed"]}
+    for role, allowed in (("source-admin", False), ("privacy-admin", True)):
+        _, secret = create_token(running.app.tokens, "default", role, (parse_grant(role),))
+        scoped = {"Authorization": f"Bearer {secret}"}
+        answer = await running.client.post(BASE, json=body, headers=scoped)
+        if allowed:
+            assert answer.status_code == 200, answer.text
+        else:
+            assert answer.status_code == 403
+            assert answer.json()["code"] == "forbidden"
+    trail = await running.client.get(
+        "/api/v1/audit-trail", params={"action": "regulation.create"}, headers=headers
+    )
+    assert trail.status_code == 200, trail.text
+    (entry,) = trail.json()["data"]
+    assert entry["after"]["subjectCount"] == 1
+    assert "zed" not in trail.text  # the append-only trail must never name the person
+
+
+async def test_a_rebuild_after_a_deletion_never_brings_the_person_back(
+    running: Running, headers: dict[str, str]
+) -> None:
+    await send(
+        running,
+        story("cleo", "cleo-anon", "cleo@x.io", 1) + story("dan", "dan-anon", "dan@x.io", 1),
+    )
+    body = {
+        "regulationType": "DELETE_INTERNAL",
+        "subjectType": "EMAIL",
+        "subjectIds": ["cleo@x.io"],
+    }
+    created = await running.client.post(BASE, json=body, headers=headers)
+    regulation = await finished(running, headers, created.json()["data"]["regulateId"])
+    assert regulation["overallStatus"] == "FINISHED"
+    kept = running.app.event_store.count()
+    await running.app.stop()
+    url = running.app.settings.database_url
+    rebuilt = cli(
+        "--data-dir",
+        str(running.data_dir),
+        "rebuild",
+        env={"SEAMLINE_DATABASE_URL": url} if url else None,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    again = Seamline(running.app.settings, roles=frozenset())
+    try:
+        assert again.event_store.count() == kept
+        for identifier in (Identifier("user_id", "cleo"), Identifier("email", "cleo@x.io")):
+            assert again.identity.canonical("default", identifier) is None
+        assert again.identity.canonical("default", Identifier("user_id", "dan")) is not None
+    finally:
+        again.parts.close()

@@ -14,16 +14,15 @@ from fastapi.responses import JSONResponse
 
 from seamline.access.permissions import REGULATIONS_READ, REGULATIONS_WRITE
 from seamline.access.principal import Principal
+from seamline.api.audit import audited
 from seamline.api.auth import needs, workspace_of
 from seamline.ops.regulations import RegulationOps
-from seamline.privacy.regulations import Regulation
+from seamline.privacy.regulations import Regulation, audit_document
 
 PREFIX = "/api/v1/regulations"
 
 
-def router(ops: RegulationOps, recorded: Any = None) -> APIRouter:
-    """`recorded(principal, action, regulation)` is told of each regulation created (the audit
-    trail), if given."""
+def router(ops: RegulationOps) -> APIRouter:
     routes = APIRouter(prefix=PREFIX, tags=["Privacy API"])
 
     async def create(request: Request, body: Any, source: str | None) -> JSONResponse:
@@ -35,8 +34,14 @@ def router(ops: RegulationOps, recorded: Any = None) -> APIRouter:
             source_id=source,
             actor=f"{principal.kind}:{principal.name}",
         )
-        if recorded is not None:
-            await asyncio.to_thread(recorded, principal, regulation)
+        await asyncio.to_thread(
+            audited,
+            request,
+            "regulation.create",
+            "regulation",
+            regulation.id,
+            after=audit_document(regulation),
+        )
         return JSONResponse(
             {"data": {"regulateId": regulation.id, "regulation": regulation.to_segment()}}
         )

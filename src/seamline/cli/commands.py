@@ -650,7 +650,9 @@ def suppressions_add(
 ) -> None:
     """Suppress a person: from now on their messages (by any of their ids) are dropped. The
     same as `seamline regulations create --type SUPPRESS_ONLY`."""
+    from seamline.cli.audit import cli_recorded
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+    from seamline.privacy.regulations import audit_document
     from seamline.roles.parts import Parts
 
     id_type, _, value = identifier.partition(":")
@@ -666,6 +668,13 @@ def suppressions_add(
     parts = Parts(_settings(ctx), frozenset())
     try:
         regulation = parts.regulation_ops.create(DEFAULT_WORKSPACE_ID, body, actor="cli:cli")
+        cli_recorded(
+            parts.state,
+            "regulation.create",
+            "regulation",
+            regulation.id,
+            after=audit_document(regulation),
+        )
     finally:
         parts.close()
     console.print(f"suppressed {id_type}:{value} and every id of theirs ({regulation.id})")

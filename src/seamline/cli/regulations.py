@@ -14,9 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from seamline.cli.audit import cli_recorded
 from seamline.cli.terminal import make_console
 from seamline.errors import InvalidInput
-from seamline.privacy.regulations import ENDED, SUBJECT_TYPES, TYPES, Regulation
+from seamline.privacy.regulations import ENDED, SUBJECT_TYPES, TYPES, Regulation, audit_document
 
 console = make_console()
 WORKSPACE = "default"
@@ -75,6 +76,13 @@ def register(app: typer.Typer, settings: Any) -> None:
         try:
             regulation = parts.regulation_ops.create(
                 WORKSPACE, body, source_id=source, actor="cli:cli"
+            )
+            cli_recorded(
+                parts.state,
+                "regulation.create",
+                "regulation",
+                regulation.id,
+                after=audit_document(regulation),
             )
         finally:
             parts.close()

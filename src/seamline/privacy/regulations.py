@@ -139,6 +139,17 @@ class Regulation(msgspec.Struct, kw_only=True):
         }
 
 
+def audit_document(regulation: Regulation) -> dict[str, Any]:
+    """What the (append-only) audit trail keeps of a regulation: never the ids themselves."""
+    return {
+        "regulationType": regulation.regulation_type,
+        "subjectType": regulation.subject_type,
+        "subjectCount": regulation.subject_count,
+        "sourceId": regulation.source_id,
+        "overallStatus": regulation.overall_status,
+    }
+
+
 def to_row(regulation: Regulation) -> dict[str, Any]:
     """The regulation as the state store's row; an ended one keeps no plain subject id."""
     ended = regulation.overall_status in ENDED
