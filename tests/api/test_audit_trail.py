@@ -160,3 +160,16 @@ async def test_only_owners_read_the_trail(running: Running) -> None:
     _, secret = create_token(running.app.tokens, "default", "admin", (Grant(role="source-admin"),))
     answer = await running.client.get(TRAIL, headers=bearer(secret))
     assert answer.status_code == 403 and answer.json()["code"] == "forbidden"
+
+
+async def test_reruns_and_replays_are_recorded(running: Running) -> None:
+    ops = owner(running)
+    rerun = await running.client.post("/api/v1/held/rerun", json={"source": "src_x"}, headers=ops)
+    assert rerun.status_code == 200, rerun.text
+    replay = await running.client.post("/api/v1/destinations/gone/dead-letters/replay", headers=ops)
+    assert replay.status_code == 200, replay.text
+    found = (await trail(running, ops))["data"]
+    assert [(e["action"], e["resource"]["id"], e["after"]) for e in found] == [
+        ("destination.replay_dead", "gone", {"queued": 0}),
+        ("held.rerun", "src_x", {"source": "src_x", "ids": None, "rerun": 0}),
+    ]

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from seamline.access.permissions import AUTHENTICATED, DESTINATIONS_READ, DESTINATIONS_WRITE
+from seamline.api.audit import audited
 from seamline.api.auth import needs, workspace_of
 from seamline.destinations.definition import Destination
 from seamline.destinations.instances import CompiledDestination
@@ -108,6 +109,10 @@ def router(api: DestinationsAPI) -> APIRouter:
     async def replay_dead(request: Request, name: str) -> JSONResponse:
         found = await asyncio.to_thread(api.outbox.dead, workspace_of(request), name)
         count = await asyncio.to_thread(api.outbox.requeue_dead, found, datetime.now(UTC))
+        after = {"queued": count}
+        await asyncio.to_thread(
+            audited, request, "destination.replay_dead", "destination", name, after=after
+        )
         return JSONResponse({"queued": count})
 
     @routes.post(
@@ -126,6 +131,10 @@ def router(api: DestinationsAPI) -> APIRouter:
         if end <= start:
             raise InvalidInput("`to` must be after `from`")
         count = await api.replay(workspace_of(request), name, start, end)
+        after = {"from": start.isoformat(), "to": end.isoformat(), "queued": count}
+        await asyncio.to_thread(
+            audited, request, "destination.replay", "destination", name, after=after
+        )
         return JSONResponse({"queued": count})
 
     @routes.post(

@@ -28,7 +28,7 @@ from seamline.access.permissions import (
 from seamline.access.principal import Principal
 from seamline.access.sealing import Sealer
 from seamline.access.tokens import TokenStore
-from seamline.api.audit import deleted, saved
+from seamline.api.audit import audited, deleted, saved
 from seamline.api.auth import needs, workspace_of
 from seamline.api.pii_view import PiiView
 from seamline.errors import InvalidInput, NotFound
@@ -181,6 +181,9 @@ def router(api: WorkspaceAPI) -> APIRouter:
             limit=100_000,
         )
         count = await api.rerun(found)
+        after = {"source": body.get("source"), "ids": ids, "rerun": count}
+        where = str(body.get("source") or "*")
+        await asyncio.to_thread(audited, request, "held.rerun", "held", where, after=after)
         return JSONResponse({"rerun": count})
 
     @routes.get(
