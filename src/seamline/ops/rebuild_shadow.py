@@ -119,7 +119,8 @@ class ShadowPipeline:
                 emit,
             )
             self._engage = engage
-            self.role = PipelineRole(parts, self._logs, engage, queued=lambda: None)
+            # Retention is the live pipeline's: the shadow only replays (its log is the live one).
+            self.role = PipelineRole(parts, self._logs, engage, queued=lambda: None, expires=False)
             self.bound(bounds)
         except BaseException:
             parts.close()

@@ -47,7 +47,10 @@ class PipelineRole:
         queued: Callable[[], None],
         destinations: tuple[Destination, ...] = (),
         yield_for: Callable[[float], float] | None = None,
+        expires: bool = True,
     ) -> None:
+        """`expires`: run the retention expiry job (not in a rebuild's shadow, which only
+        replays the live log)."""
         self._parts = parts
         self._log = log
         self._engage = engage
@@ -77,7 +80,7 @@ class PipelineRole:
         self._runner_task: asyncio.Task[None] | None = None
         self._stored_total = 0
         self.on_failure: Callable[[], None] = lambda: None
-        self.retention = RetentionWorker(parts, log)
+        self.retention = RetentionWorker(parts, log) if expires else None
 
     def build(self) -> PipelineRunner:
         parts = self._parts
@@ -116,9 +119,11 @@ class PipelineRole:
         self._tasks = [
             asyncio.create_task(self.regulations.run(self._stop), name="regulations"),
             asyncio.create_task(self._sweep_engage(), name="engage-sweep"),
-            asyncio.create_task(self.retention.run(self._stop), name="retention"),
             asyncio.create_task(self._report_health(), name="health"),
         ]
+        if self.retention is not None:
+            expiring = self.retention.run(self._stop)
+            self._tasks.append(asyncio.create_task(expiring, name="retention"))
 
     async def stop(self) -> None:
         """Let the runner drain what the log holds now, then stop the side tasks."""
