@@ -46,6 +46,11 @@ def test_the_first_owner_is_created_listed_and_disabled(tmp_path: Path) -> None:
     rows = {row["email"]: row for row in json.loads(cli("--data-dir", data, "users", "list",
                                                          "--json").stdout)}  # fmt: skip
     assert rows["bob@example.com"]["disabled_at"] is not None
+    trail = cli("--data-dir", data, "audit", "list", "--json")
+    recorded = [(e["action"], e["resource"]["id"]) for e in json.loads(trail.stdout)]
+    bob = rows["bob@example.com"]["id"]
+    assert ("user.create", created["id"]) in recorded and ("user.disable", bob) in recorded
+    assert PASSWORD not in trail.stdout
 
 
 def test_weak_input_is_one_line_and_exit_code_2(tmp_path: Path) -> None:

@@ -60,6 +60,15 @@ async def test_login_sets_a_strict_http_only_secure_cookie(
     )
     assert me.status_code == 200
     assert me.json() == body  # the same CSRF token again, e.g. after a page reload
+    trail = await running.client.get(
+        "/api/v1/audit-trail?action=user.login",
+        headers={"cookie": f"seamline_session={secret}"},
+    )
+    assert trail.status_code == 200, trail.text
+    [entry] = trail.json()["data"]
+    assert entry["actor"]["kind"] == "user" and entry["actor"]["name"] == "ann@example.com"
+    assert entry["resource"] == {"type": "user", "id": body["user"]["id"]}
+    assert PASSWORD not in trail.text
 
 
 async def test_plain_http_from_loopback_gets_a_cookie_without_secure(

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from seamline.access.permissions import AUTHENTICATED, PUBLIC
 from seamline.access.principal import Principal
 from seamline.access.sessions import ABSOLUTE, SignedIn, SignIn, TooManyAttempts, csrf_token_of
+from seamline.api.audit import audited
 from seamline.api.auth import needs
 from seamline.collect.client_ip import ClientAddress
 from seamline.collect.sources import DEFAULT_WORKSPACE_ID
@@ -80,6 +81,11 @@ def router(sign_in: SignIn, addresses: ClientAddress) -> APIRouter:
                 status_code=refused.status,
                 headers={"retry-after": str(refused.retry_after)},
             )
+        # Recorded in the audit trail in the user's own name (the route itself is public).
+        request.state.principal = found.principal
+        await asyncio.to_thread(
+            audited, request, "user.login", "user", found.user.id, after={"email": found.user.email}
+        )
         answer = JSONResponse({"user": _user(found), "csrfToken": csrf})
         answer.set_cookie(
             COOKIE,
@@ -101,6 +107,8 @@ def router(sign_in: SignIn, addresses: ClientAddress) -> APIRouter:
         found = await asyncio.to_thread(_session, sign_in, request)
         found.check_csrf(request.headers.get(CSRF_HEADER))
         await asyncio.to_thread(sign_in.logout, request.cookies.get(COOKIE))
+        request.state.principal = found.principal
+        await asyncio.to_thread(audited, request, "user.logout", "user", found.user.id)
         answer = JSONResponse({"signedOut": True})
         answer.delete_cookie(
             COOKIE, path="/", secure=_secure(request), httponly=True, samesite="strict"

@@ -19,6 +19,8 @@ from seamline.cli.terminal import make_console
 from seamline.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from seamline.store.sources_sql import SqlSourceStore
     from seamline.store.users_sql import SqlUserStore, User
 
@@ -30,7 +32,7 @@ def register(app: typer.Typer, settings: Any) -> None:
     users = typer.Typer(no_args_is_help=True, help="Users who sign in to the console.")
     app.add_typer(users, name="users")
 
-    def store(ctx: typer.Context) -> tuple[SqlUserStore, SqlSourceStore]:
+    def store(ctx: typer.Context) -> tuple[SqlUserStore, SqlSourceStore, Engine]:
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
         from seamline.data_dir import open_state
         from seamline.store.sources_sql import SqlSourceStore
@@ -38,7 +40,7 @@ def register(app: typer.Typer, settings: Any) -> None:
 
         engine = open_state(settings(ctx, state_only=True))
         SqlSourceStore(engine).ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
-        return SqlUserStore(engine), SqlSourceStore(engine)
+        return SqlUserStore(engine), SqlSourceStore(engine), engine
 
     @users.command("create")
     def create(
@@ -68,13 +70,14 @@ def register(app: typer.Typer, settings: Any) -> None:
     ) -> None:
         """Create a user of the default workspace (the first one: `--role workspace-owner`)."""
         from seamline.access.users import create_user
+        from seamline.cli.audit import cli_recorded
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
 
         if password_stdin == (password is not None):
             raise InvalidInput("give the password with exactly one of --password, --password-stdin")
         if password is None:
             password = sys.stdin.readline().rstrip("\r\n")
-        user_store, sources = store(ctx)
+        user_store, sources, engine = store(ctx)
         known = [(s.id, s.name) for s in sources.list(DEFAULT_WORKSPACE_ID)]
         user = create_user(
             user_store,
@@ -85,6 +88,7 @@ def register(app: typer.Typer, settings: Any) -> None:
             pii_access=pii_access,
             sources=known,
         )
+        cli_recorded(engine, "user.create", "user", user.id, after=_shown(user))
         if as_json:
             print(json.dumps(_shown(user)))
         else:
@@ -124,9 +128,12 @@ def register(app: typer.Typer, settings: Any) -> None:
     ) -> None:
         """Disable a user: they can no longer sign in, and their sessions end now."""
         from seamline.access.users import disable_user
+        from seamline.cli.audit import cli_recorded
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
 
-        user = disable_user(store(ctx)[0], DEFAULT_WORKSPACE_ID, email)
+        user_store, _, engine = store(ctx)
+        user = disable_user(user_store, DEFAULT_WORKSPACE_ID, email)
+        cli_recorded(engine, "user.disable", "user", user.id, before=_shown(user))
         console.print(f"disabled user {escape(user.email)} ({user.id})", highlight=False)
 
 
