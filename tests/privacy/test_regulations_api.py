@@ -276,3 +276,20 @@ async def test_a_rebuild_after_a_deletion_never_brings_the_person_back(
         assert again.identity.canonical("default", Identifier("user_id", "dan")) is not None
     finally:
         again.parts.close()
+
+
+async def test_a_disabled_destination_is_asked_too_and_one_that_cannot_delete_says_so(
+    running: Running, headers: dict[str, str]
+) -> None:
+    made = await running.client.put(
+        "/api/v1/destinations/quiet", json={"type": "webhook", "enabled": False}, headers=headers
+    )
+    assert made.status_code in (200, 201), made.text
+    await send(running, story("eve", "eve-anon", "eve@x.io", 1))
+    body = {"regulationType": "DELETE_ONLY", "subjectType": "USER_ID", "subjectIds": ["eve"]}
+    created = await running.client.post(BASE, json=body, headers=headers)
+    regulation = await finished(running, headers, created.json()["data"]["regulateId"])
+    (quiet,) = [t for t in regulation["streamStatus"][0]["destinationStatus"] if t["id"] == "quiet"]
+    # A webhook with no deletion_url and no literal URL has nowhere to send the deletion.
+    assert quiet["status"] == "NOT_SUPPORTED" and quiet["errString"]
+    assert regulation["overallStatus"] == "FINISHED"  # NOT_SUPPORTED does not count against it

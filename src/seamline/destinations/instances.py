@@ -71,10 +71,14 @@ def compile_destinations(
     destinations: Mapping[str, dict[str, Any]],
     subscriptions: Mapping[str, dict[str, Any]],
     unseal: Callable[[Any], Any],
+    *,
+    disabled: bool = False,
 ) -> dict[str, CompiledDestination]:
+    """The enabled instances with their enabled subscriptions; with `disabled`, every one
+    (a deletion must reach a disabled instance too: it may still hold the person)."""
     compiled: dict[str, CompiledDestination] = {}
     for name, doc in destinations.items():
-        if not doc.get("enabled", True):
+        if not doc.get("enabled", True) and not disabled:
             continue
         filters = doc.get("filters") or {}
         allow = filters.get("allow_properties")
@@ -91,7 +95,7 @@ def compile_destinations(
         )
     for name, doc in sorted(subscriptions.items()):
         instance = compiled.get(str(doc["destination"]))
-        if instance is None or not doc.get("enabled", True):
+        if instance is None or not (doc.get("enabled", True) or disabled):
             continue
         action = instance.definition.actions.get(str(doc["action"]))
         if action is None:

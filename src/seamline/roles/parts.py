@@ -133,7 +133,7 @@ class Parts:
         return salt
 
     def destination_names(self, workspace_id: str) -> list[tuple[str, str]]:
-        found = self.rules.get(workspace_id).destinations
+        found = self.rules.get(workspace_id).erasable
         return [(name, f"{d.definition.name}: {name}") for name, d in sorted(found.items())]
 
     def source_id_of(self, workspace_id: str, id_or_name: str) -> str | None:

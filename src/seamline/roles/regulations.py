@@ -291,7 +291,7 @@ class RegulationWorker:
         parts = self._parts
         person = person_of(regulation)
         retry_at: datetime | None = None
-        instances = parts.rules.get(regulation.workspace_id).destinations
+        instances = parts.rules.get(regulation.workspace_id).erasable
         for target in regulation.targets:
             if target.id.startswith(STORE_PREFIX) or target.status in ENDED:
                 continue

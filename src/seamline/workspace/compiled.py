@@ -56,6 +56,8 @@ class WorkspaceRules:
     """Destination → the consent categories it needs."""
     _touched: dict[str, bool] = field(default_factory=dict)
     destinations: dict[str, CompiledDestination] = field(default_factory=dict)
+    erasable: dict[str, CompiledDestination] = field(default_factory=dict)
+    """Every instance, disabled ones too: where a deletion regulation must reach."""
     plain_parts: tuple[str, ...] = ("properties", "traits")
     """The free-form parts the protocols stage must decode: `context` and `integrations` only
     when a rule reads them (decoding `context` is a third of the stage's cost)."""
@@ -146,6 +148,9 @@ def compile_rules(
     rules.consent = {dest: frozenset(categories) for dest, categories in needs.items()}
     rules.destinations = compile_destinations(
         by_kind.get("destination", {}), by_kind.get("subscription", {}), unseal
+    )
+    rules.erasable = compile_destinations(
+        by_kind.get("destination", {}), by_kind.get("subscription", {}), unseal, disabled=True
     )
     rules.engage = compile_engage(by_kind.get("computed_trait", {}), by_kind.get("audience", {}))
     return rules
