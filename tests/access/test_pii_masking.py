@@ -122,7 +122,7 @@ async def test_violations_and_held_messages_are_masked_without_pii_access(
         log_offset=1,
         message_id="m9",
         disposition="block",
-        reason="blocked by the tracking plan",
+        reason='traits.email: type (expected number, got string "zoe@example.com")',
         message='{"type":"identify","userId":"zoe","traits":{"email":"zoe@example.com"}}',
         held_at=now,
     )
@@ -140,5 +140,6 @@ async def test_violations_and_held_messages_are_masked_without_pii_access(
     assert held_seen.status_code == 200, held_seen.text
     message = held_seen.json()["data"][0]["message"]
     assert message["traits"] == {"email": "z***@example.com"} and message["userId"] == "zoe"
+    assert "zoe@example.com" not in held_seen.text
     held_clear = await running.client.get("/api/v1/held", headers=bearer(clear))
     assert held_clear.json()["data"][0]["message"]["traits"]["email"] == "zoe@example.com"

@@ -84,3 +84,29 @@ def test_a_workspaces_custom_matcher_masks_too() -> None:
     )
     masked = Masker(FieldClassifier(matchers)).message({"properties": {"member_no": "M-1"}})
     assert masked == {"properties": {"member_no": "***"}}
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        (
+            'traits.email: type (expected number, got string "ann@example.com")',
+            'traits.email: type (expected number, got string "a***@example.com")',
+        ),
+        (
+            'properties.card: pattern (expected matching ^x, got string "4111111111111111") '
+            "and 2 more",
+            'properties.card: pattern (expected matching ^x, got string "************1111") '
+            "and 2 more",
+        ),
+        (
+            'properties.sku: type (expected number, got string "A-1")',
+            'properties.sku: type (expected number, got string "A-1")',
+        ),
+        ("dropped by transformation strip", "dropped by transformation strip"),
+    ],
+)
+def test_a_held_reason_quoting_a_violation_is_masked(
+    masker: Masker, reason: str, shown: str
+) -> None:
+    assert masker.reason(reason) == shown

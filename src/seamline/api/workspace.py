@@ -155,6 +155,7 @@ def router(api: WorkspaceAPI) -> APIRouter:
         masker = api.pii.masker(request)
         if masker is not None:
             for shown in data:
+                shown["reason"] = masker.reason(shown["reason"])
                 if isinstance(shown["message"], dict):
                     masker.message(shown["message"])
                 else:  # kept as text (not JSON values): nothing can be masked field by field

@@ -9,6 +9,7 @@ value keeps only what lets a person recognise it (`j***@example.com`, `*********
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from seamline.privacy.controls import mask
@@ -64,6 +65,22 @@ class Masker:
             return actual
         shown = mask(kind, str(text))
         return f'string "{shown}"' if json_type == "string" else f"number {shown}"
+
+    def reason(self, reason: str) -> str:
+        """A held message's reason quoting a violation (`traits.email: type (expected number,
+        got string "ann@x.com")`) with the quoted value masked as in `violation`."""
+        found = _QUOTING_REASON.match(reason)
+        if found is None:
+            return reason
+        masked = self.violation(found["path"], found["actual"])
+        return reason[: found.start("actual")] + masked + reason[found.end("actual") :]
+
+
+# protocols/enforce.py's summary of the violations that held a message.
+_QUOTING_REASON = re.compile(
+    r"^(?P<path>[^\s:]+): \S+ \(expected .*, got (?P<actual>(string|number) .*)\)"
+    r"( and \d+ more)?$"
+)
 
 
 def _last(path: str) -> str:
