@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from seamline.access.principal import Grant
 from seamline.access.tokens import create_token
 from seamline.app import Seamline, bootstrap
 from seamline.collect.sources import Source
@@ -160,3 +161,36 @@ async def test_a_bad_setting_is_refused_and_changes_nothing(served: Served, body
     assert "30d, 90d, 180d, 365d, 3y, unlimited" in found["message"]
     shown = await served.client.get("/api/v1/retention", headers=served.auth)
     assert shown.json()["retention"] == "90d"
+
+
+@pytest.mark.parametrize(
+    ("role", "read", "write"),
+    [("privacy-admin", 200, 200), ("source-admin", 403, 403), ("unify-read-only", 403, 403)],
+)
+async def test_privacy_roles_read_and_set_it(
+    served: Served, role: str, read: int, write: int
+) -> None:
+    _, secret = create_token(served.app.tokens, "default", role, (Grant(role=role),))
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert (await served.client.get("/api/v1/retention", headers=auth)).status_code == read
+    answer = await served.client.put("/api/v1/retention", json={"retention": "3y"}, headers=auth)
+    assert answer.status_code == write
+    if write == 403:
+        assert answer.json()["code"] == "forbidden"
+
+
+async def test_a_change_is_recorded_in_the_audit_trail(served: Served) -> None:
+    for value in ("90d", "90d", "unlimited"):  # the same value again is no change
+        put = await served.client.put(
+            "/api/v1/retention", json={"retention": value}, headers=served.auth
+        )
+        assert put.status_code == 200
+    found = await served.client.get(
+        "/api/v1/audit-trail", params={"resource_type": "retention"}, headers=served.auth
+    )
+    entries = found.json()["data"]
+    assert [(e["before"], e["after"]) for e in entries] == [
+        ({"retention": "90d"}, {"retention": "unlimited"}),
+        ({"retention": "unlimited"}, {"retention": "90d"}),
+    ]
+    assert entries[0]["resource"] == {"type": "retention", "id": "default"}
