@@ -173,3 +173,16 @@ async def test_reruns_and_replays_are_recorded(running: Running) -> None:
         ("destination.replay_dead", "gone", {"queued": 0}),
         ("held.rerun", "src_x", {"source": "src_x", "ids": None, "rerun": 0}),
     ]
+
+
+async def test_the_csv_export_reads_every_page(running: Running) -> None:
+    from seamline.access.audit import AuditFilter, record
+    from seamline.access.principal import cli_principal
+    from seamline.api.audit import csv_lines
+
+    trail = running.app.parts.audit
+    for i in range(7):
+        record(trail, cli_principal("default"), "source.create", "source", f"s{i}")
+    text = "".join(csv_lines(trail, "default", AuditFilter(), None, page_size=3))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [row["resource_id"] for row in rows] == [f"s{i}" for i in reversed(range(7))]

@@ -192,3 +192,12 @@ def test_appends_from_processes_form_one_chain(engine: Engine, state_url: str) -
     assert [child.exitcode for child in children] == [0, 0, 0]
     verdict = SqlAuditTrail(engine).verify()
     assert verdict.ok and verdict.count == 80
+
+
+def test_verify_reads_the_chain_in_pages(engine: Engine) -> None:
+    trail = SqlAuditTrail(engine, page=3)
+    _fill(trail, 10)
+    assert trail.verify().count == 10
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_trail WHERE seq = 7"))
+    assert trail.verify().broken_seq == 7

@@ -193,7 +193,7 @@ def router(trail: AuditTrail) -> APIRouter:
         workspace_id = current_principal(request).workspace_id
         if _wants_csv(format, request.headers.get("accept")):
             return StreamingResponse(
-                _csv(trail, workspace_id, where, before),
+                csv_lines(trail, workspace_id, where, before),
                 media_type="text/csv; charset=utf-8",
                 headers={"content-disposition": 'attachment; filename="audit-trail.csv"'},
             )
@@ -224,8 +224,12 @@ def _wants_csv(format: str | None, accept: str | None) -> bool:
     return accept is not None and "text/csv" in accept
 
 
-def _csv(
-    trail: AuditTrail, workspace_id: str, where: AuditFilter, before: int | None
+def csv_lines(
+    trail: AuditTrail,
+    workspace_id: str,
+    where: AuditFilter,
+    before: int | None,
+    page_size: int = MAX_LIMIT,
 ) -> Iterator[str]:
     """Every matching entry as CSV lines, read a page at a time (Starlette iterates this
     generator in a thread, so the blocking reads stay off the event loop)."""
@@ -233,13 +237,13 @@ def _csv(
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     while True:
-        page = trail.entries(workspace_id, where, limit=MAX_LIMIT, before_seq=before)
+        page = trail.entries(workspace_id, where, limit=page_size, before_seq=before)
         for entry in page:
             writer.writerow(_csv_row(entry))
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        if len(page) < MAX_LIMIT:
+        if len(page) < page_size:
             return
         before = page[-1].seq
 

@@ -42,8 +42,9 @@ class AuditHeadMissing(SeamlineError):
 class SqlAuditTrail:
     """`AuditTrail` over SQLAlchemy Core, on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, page: int = _PAGE) -> None:
         self._engine = engine
+        self._page = page  # rows a read of `verify` fetches at once
 
     def append(self, entry: AuditEntry) -> AuditEntry:
         with self._engine.begin() as conn:
@@ -117,12 +118,12 @@ class SqlAuditTrail:
             query = select(audit_trail).where(audit_trail.c.seq > after)
             if through is not None:
                 query = query.where(audit_trail.c.seq <= through)
-            query = query.order_by(audit_trail.c.seq).limit(_PAGE)
+            query = query.order_by(audit_trail.c.seq).limit(self._page)
             with self._engine.connect() as conn:
                 page = conn.execute(query).all()
             for found in page:
                 yield _stored(found._mapping)
-            if len(page) < _PAGE:
+            if len(page) < self._page:
                 return
             after = int(page[-1].seq)
 
