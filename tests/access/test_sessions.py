@@ -147,3 +147,14 @@ def test_five_failures_from_one_address_refuse_it_whatever_the_email(
     assert found.user.email == "ann@example.com"  # another address is not refused
     clock.advance(minutes=15)
     assert sign_in.login("default", "ann@example.com", PASSWORD, IP)[0].user.email
+
+
+def test_sessions_nobody_came_back_to_are_deleted_at_the_next_login(
+    sign_in: SignIn, store: SqlUserStore, clock: Clock
+) -> None:
+    found, _, _ = sign_in.login("default", "ann@example.com", PASSWORD, IP)
+    sign_in.login("default", "ann@example.com", PASSWORD, IP)
+    assert store.count_sessions(found.user.id) == 2
+    clock.advance(hours=12)
+    sign_in.login("default", "ann@example.com", PASSWORD, IP)
+    assert store.count_sessions(found.user.id) == 1  # only the new one

@@ -75,6 +75,8 @@ class SessionStore(Protocol):
 
     def end_session(self, session_id: str) -> None: ...
 
+    def end_expired_sessions(self, idle_before: datetime, now: datetime) -> int: ...
+
     def record_failure(
         self, workspace_id: str, email_key: str, client_ip: str, at: datetime
     ) -> None: ...
@@ -140,6 +142,8 @@ class SignIn:
             self._store.record_failure(workspace_id, key, client_ip, now)
             raise InvalidCredentials("wrong email or password")
         self._store.forget_failures(workspace_id, key, now - WINDOW)
+        # Sessions nobody came back to are deleted here (a seen one is checked when seen).
+        self._store.end_expired_sessions(now - IDLE, now)
         secret = secrets.token_urlsafe(32)
         csrf = csrf_token_of(secret)
         session = LoginSession(

@@ -140,11 +140,11 @@ class SqlUserStore:
             conn.execute(delete(user_sessions).where(user_sessions.c.id == session_id))
 
     def end_expired_sessions(self, idle_before: datetime, now: datetime) -> int:
-        """Delete sessions idle since before `idle_before` or past their expiry; how many."""
+        """Delete sessions idle since `idle_before` or earlier, or past their expiry; how many."""
         with self._engine.begin() as conn:
             gone = conn.execute(
                 delete(user_sessions).where(
-                    (user_sessions.c.last_seen_at < idle_before)
+                    (user_sessions.c.last_seen_at <= idle_before)
                     | (user_sessions.c.expires_at <= now)
                 )
             )
