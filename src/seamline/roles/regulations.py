@@ -131,6 +131,7 @@ class RegulationWorker:
             wait = (regulation.created_at - self._now()).total_seconds() + self._settle
             if wait > 0:
                 await asyncio.sleep(wait)
+            await self._processed_so_far()
             await self._exclusive(lambda: self._erase_inside(regulation))
         retry_at = await self._delete_in_destinations(regulation)
         regulation.overall_status = overall(regulation.targets)
@@ -143,6 +144,19 @@ class RegulationWorker:
             # images into the file and empty the WAL, so the old ones are gone too.
             await asyncio.to_thread(_checkpoint, self._parts.state)
         return retry_at
+
+    async def _processed_so_far(self, patience: float = 120.0) -> None:
+        """Wait until every partition is processed up to where it ends now: what the person
+        sent before the suppression held is then stored (and erased next) by whichever worker
+        owns the partition, not stored after the erasure."""
+        ends = {p: end for p, (end, _) in (await asyncio.to_thread(self._logs.state)).items()}
+        deadline = asyncio.get_running_loop().time() + patience
+        while asyncio.get_running_loop().time() < deadline:
+            state = await asyncio.to_thread(self._logs.state)
+            if all(state.get(p, (0, 0))[1] >= end for p, end in ends.items()):
+                return
+            await asyncio.sleep(0.1)
+        logger.warning("erasing before every partition was processed up to the suppression")
 
     # --- inside Seamline --------------------------------------------------------------------
 
@@ -268,7 +282,10 @@ class RegulationWorker:
         drop, tables = person_condition(person)
         source = "'" + source_id.replace("'", "''") + "'"
         return rewrite_where(
-            store, candidate_files(store, person), f"({drop}) AND source_id = {source}", tables
+            store,
+            lambda: candidate_files(store, person),
+            f"({drop}) AND source_id = {source}",
+            tables,
         )
 
     def _matcher(self, person: Person, source_id: str | None) -> Callable[[Envelope], bool]:

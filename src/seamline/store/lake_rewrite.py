@@ -17,7 +17,7 @@ engine pauses the pipeline): the lake's rewrite lock excludes only this process'
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 
 import msgspec
@@ -42,7 +42,7 @@ class Rewrite(msgspec.Struct, kw_only=True):
 
 def rewrite_where(
     store: LakeEventStore,
-    files: Sequence[EventFile],
+    files: Sequence[EventFile] | Callable[[], Sequence[EventFile]],
     drop: str,
     tables: Mapping[str, pa.Table] | None = None,
     *,
@@ -51,13 +51,17 @@ def rewrite_where(
     """Drop from `files` every row for which the DuckDB condition `drop` is true (a NULL
     counts as false), and unlink the replaced files and every file retired more than `grace`
     ago. `drop` reads the file's columns (`event_rows.COLUMNS`) and may name the Arrow
-    `tables`, registered for the call: values to match are passed that way, not quoted in."""
+    `tables`, registered for the call: values to match are passed that way, not quoted in.
+    `files` may be a function, called under the rewrite lock: a compaction that ran between
+    listing and rewriting would otherwise have copied the rows into a file not listed."""
     done = Rewrite()
     keep = f"NOT coalesce(({drop}), false)"
     dropped = f"coalesce(({drop}), false)"
     retired: list[EventFile] = []
     added: list[EventFile] = []
     with store._rewriting:  # compaction in this process waits; it would copy the rows back
+        if callable(files):
+            files = files()
         connection = store._rewriter
         for name, table in (tables or {}).items():
             connection.register(name, table)
@@ -159,9 +163,13 @@ def erase_person(
     messageIds removed come back in the result. `every_file` reads every live file, not only
     those the profile filters point at: rows of the person stored without a profile id (an
     identifier identity resolution blocked) are found only so."""
-    files = store.catalog.live() if every_file else candidate_files(store, person)
     drop, tables = person_condition(person)
-    return rewrite_where(store, files, drop, tables)
+    return rewrite_where(
+        store,
+        store.catalog.live if every_file else lambda: candidate_files(store, person),
+        drop,
+        tables,
+    )
 
 
 def erased_ids(rewrites: Collection[Rewrite]) -> set[str]:
