@@ -75,21 +75,35 @@ async def test_engage_definitions_are_recorded(running: Running) -> None:
     assert entry["action"] == "resource.create" and entry["resource"]["id"] == "buyers"
 
 
-async def test_each_profile_api_request_records_one_read(running: Running) -> None:
+async def test_each_profile_api_request_records_one_read_by_profile_id(running: Running) -> None:
+    """The entry names the canonical profile id, never the identifier asked (an email would
+    outlive the person's deletion in this append-only trail)."""
+    from seamline.profiles.lookup import find_profile
+    from tests.api.test_profiles import send
+
     ops = owner(running)
+    await send(running, [{"type": "identify", "userId": "zoe-77", "messageId": "m1"}])
     _, reader_secret = create_token(
         running.app.tokens, "default", "reader", (Grant(role="unify-read-only"),)
     )
     basic = {"Authorization": "Basic " + base64.b64encode(f"{reader_secret}:".encode()).decode()}
     base = "/v1/spaces/default/collections/users/profiles"
-    for path in ("/user_id:zoe/traits", "/email:zoe@example.com/external_ids"):
-        await running.client.get(base + path, headers=basic)
+    traits = await running.client.get(base + "/user_id:zoe-77/traits", headers=basic)
+    assert traits.status_code == 200, traits.text
+    missing = await running.client.get(base + "/email:nobody-77@example.com/traits", headers=basic)
+    assert missing.status_code == 404
+    search = "/v1/spaces/default/profiles"
+    await running.client.get(search, params={"identifier": "user_id:zoe-77"}, headers=basic)
     found = (await trail(running, ops, action="profile.read"))["data"]
-    assert [(e["resource"]["id"], e["actor"]["name"]) for e in found] == [
-        ("email:zoe@example.com", "reader"),
-        ("user_id:zoe", "reader"),
-    ]
-    assert {e["resource"]["type"] for e in found} == {"profile"}
+    profile_id = find_profile(running.app.parts.identity, "default", "user_id:zoe-77")
+    [searched, unknown, known] = found
+    assert {e["actor"]["name"] for e in found} == {"reader"}
+    assert known["resource"] == {"type": "profile", "id": profile_id}
+    assert unknown["resource"]["id"] == "unknown" and unknown["after"] == {"found": False}
+    assert searched["resource"]["id"] == "search" and searched["after"] == {"by": ["identifier"]}
+    with running.app.parts.state.connect() as conn:
+        stored = " ".join(conn.execute(text("SELECT payload FROM audit_trail")).scalars())
+    assert "zoe-77" not in stored and "nobody-77" not in stored
 
 
 async def test_filters_and_paging(running: Running) -> None:

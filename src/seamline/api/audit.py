@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import msgspec
@@ -116,15 +116,26 @@ def audited_change(
     )
 
 
-def profile_read(request: Request) -> None:
+def profile_read(resolve: Callable[[str, str], str | None]) -> Callable[[Request], None]:
     """A Profile API dependency, after its permission check: one `profile.read` entry per
-    request, naming the profile (or account) as asked — `user_id:u1`, `email:…` — or, for a
-    search, the query."""
-    asked = request.path_params.get("identifier")
-    if asked is None:
-        asked = request.url.query or "*"
-    kind = "account" if "/collections/accounts/" in request.url.path else "profile"
-    audited(request, "profile.read", kind, asked)
+    request, naming the canonical profile id the identifier resolves to (`resolve(space,
+    identifier)`; `unknown` when nobody has it), never the identifier itself: an email or a
+    user id would outlive the person's deletion in this append-only trail. A search records
+    which parameters it used, not their values; account reads name the account (group) id."""
+
+    def recorded(request: Request) -> None:
+        asked = request.path_params.get("identifier")
+        if "/collections/accounts/" in request.url.path:
+            audited(request, "profile.read", "account", str(asked))
+        elif asked is None:
+            by = sorted(request.query_params.keys())
+            audited(request, "profile.read", "profile", "search", after={"by": by})
+        else:
+            found = resolve(request.path_params.get("space_id", ""), asked)
+            after = None if found is not None else {"found": False}
+            audited(request, "profile.read", "profile", found or "unknown", after=after)
+
+    return recorded
 
 
 async def saved(

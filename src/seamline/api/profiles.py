@@ -21,7 +21,7 @@ from seamline.access.tokens import TokenStore
 from seamline.api.audit import audited, profile_read
 from seamline.api.auth import current_principal, needs
 from seamline.api.pii_view import PiiView
-from seamline.errors import InvalidInput, NotFound
+from seamline.errors import InvalidInput, NotFound, SeamlineError
 from seamline.identity.identifiers import Identifier
 from seamline.profiles.accounts import account_id
 from seamline.profiles.lookup import ProfileIndex, find_profile
@@ -77,12 +77,19 @@ def router(reader: ProfileAPI) -> APIRouter:
 
     # Reads need `profiles:read` on the space; a route that changes profiles says so itself.
     routes = APIRouter(tags=["Profile API"], dependencies=[Depends(in_space)])
-    # Every read is recorded in the audit trail, once allowed (api/audit.py).
-    read = [Depends(needs(PROFILES_READ, "space_id")), Depends(profile_read)]
 
     def profile_of(space_id: str, identifier: str) -> str:
         index: ProfileIndex = reader.graph
         return find_profile(index, space_id, identifier)
+
+    def resolved(space_id: str, identifier: str) -> str | None:
+        try:
+            return profile_of(space_id, identifier)
+        except SeamlineError:  # unknown or malformed: the route itself answers that
+            return None
+
+    # Every read is recorded in the audit trail, once allowed (api/audit.py).
+    read = [Depends(needs(PROFILES_READ, "space_id")), Depends(profile_read(resolved))]
 
     def cursor(request: Request, next_value: str, has_more: bool) -> dict[str, Any]:
         return {"url": request.url.path, "has_more": has_more, "next": next_value}
