@@ -12,7 +12,9 @@ import pytest
 
 from seamline.access.principal import Grant
 from seamline.access.tokens import create_token
+from seamline.access.users import create_user
 from seamline.protocols.records import HeldMessage, ViolationRecord
+from seamline.store.users_sql import SqlUserStore
 from tests.collect.conftest import Running
 
 pytestmark = pytest.mark.anyio
@@ -143,3 +145,18 @@ async def test_violations_and_held_messages_are_masked_without_pii_access(
     assert "zoe@example.com" not in held_seen.text
     held_clear = await running.client.get("/api/v1/held", headers=bearer(clear))
     assert held_clear.json()["data"][0]["message"]["traits"]["email"] == "zoe@example.com"
+
+
+async def test_a_signed_in_user_without_pii_access_sees_masked_traits(running: Running) -> None:
+    users = SqlUserStore(running.app.state)
+    password = "a long enough password"
+    create_user(users, "default", "analyst@example.com", password, ["unify-read-only"])
+    await send(running, STORY)
+    login = await running.client.post(
+        "/api/v1/auth/login", json={"email": "analyst@example.com", "password": password}
+    )
+    assert login.status_code == 200 and login.json()["user"]["piiAccess"] is False
+    cookie = login.headers["set-cookie"].split(";")[0]
+    traits = await running.client.get(f"{BASE}/user_id:zoe/traits", headers={"cookie": cookie})
+    assert traits.status_code == 200, traits.text
+    assert traits.json()["traits"]["email"] == "z***@example.com"
