@@ -42,7 +42,7 @@ STORE_DEBTS: frozenset[tuple[str, str]] = frozenset(
         ("seamline.store.inventory_sql", "seamline.privacy.pii"),
         ("seamline.store.protocols_sql", "seamline.protocols.records"),
         ("seamline.store.sources_sql", "seamline.collect.sources"),
-        ("seamline.store.suppressions_sql", "seamline.identity.identifiers"),
+        ("seamline.store.tokens_sql", "seamline.access.principal"),  # a token's grants
         ("seamline.store.tokens_sql", "seamline.access.tokens"),
         ("seamline.store.traits_sql", "seamline.profiles.traits"),
     }
