@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,32 @@ from sqlalchemy import Engine
 
 from seamline.store.state import open_state_store
 from tests.postgres import EmbeddedPostgres, server_url_from, temporary_database
+
+WHOLE_DEPLOYMENTS = ("tests/e2e/", "tests/cluster/")
+"""Tests that start whole deployments (`seamline serve` children, browsers, a 3-node NATS
+cluster and its roles): under pytest-xdist they run one after another on one worker, since two
+at once on a 2-core machine starve each other's deadlines; the other worker runs the rest."""
+
+if importlib.util.find_spec("xdist") is not None:
+    # pyproject's addopts run the suite with `--dist loadfile`: a file's tests stay on one
+    # worker, so module fixtures (a sink, a Spark session, an S3 server) start once.
+    from xdist.remote import Producer
+    from xdist.scheduler import LoadFileScheduling
+
+    class _DeploymentsTogether(LoadFileScheduling):
+        """loadfile, with every test of WHOLE_DEPLOYMENTS in one unit of work."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(WHOLE_DEPLOYMENTS):
+                return "whole deployments"
+            return super()._split_scope(nodeid)
+
+    def pytest_xdist_make_scheduler(
+        config: pytest.Config, log: Producer
+    ) -> LoadFileScheduling | None:
+        if config.getoption("dist") != "loadfile":
+            return None
+        return _DeploymentsTogether(config, log)
 
 
 @pytest.fixture
