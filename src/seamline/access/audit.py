@@ -5,12 +5,15 @@ Recording, for every surface (API routes, CLI commands, the users and regulation
     record(trail, principal, "resource.update", "destination", "webhook",
            before=old_document, after=new_document, origin=Origin(ip=..., request_id=...))
 
-`action` is `<thing>.<verb>`: `resource.create|update|delete`, `source.create`,
-`token.create|revoke|rotate`, `user.create|disable|login`, `profile.read`,
-`regulation.create` … `resource_type`/`resource_id` name what was acted on. Secrets never reach
-the trail: sealed values and values under secret-sounding keys (`redacted`) are replaced by
-`[secret]` before anything is written. Recording happens after the change succeeded, in its
-own transaction; an audit write that fails raises (a change must not go unrecorded silently).
+`action` is `<thing>.<verb>`: `resource.create|update|delete` (`record_change` picks the verb
+from the documents), `source.create`, `token.create|revoke|rotate`, `user.create|disable|login`,
+`profile.read|unmerge`, `held.rerun`, `destination.replay|replay_dead`, `regulation.create` …
+`resource_type`/`resource_id` name what was acted on: never a data subject's identifier (an
+email, a user id), which would outlive their deletion here; name the profile id instead.
+Secrets never reach the trail: sealed values and values under secret-sounding keys
+(`redacted`) are replaced by `[secret]` before anything is written. Recording happens after
+the change succeeded, in its own transaction; an audit write that fails raises (a change must
+not go unrecorded silently).
 
 Tamper evidence: every entry is stored as canonical JSON (`payload`) with
 `hash = sha256(prev_hash + payload)`, `prev_hash` being the previous entry's hash (GENESIS for
