@@ -336,6 +336,17 @@ class LagWatch:
             last = committed
         return longest, most
 
+    def caught_up(self, ended: float, lag: int) -> float | None:
+        """Seconds after `ended` until the lag was `lag` or less again (None: not seen)."""
+        for at, end, committed in self.samples:
+            if at >= ended and end - committed <= lag:
+                return at - ended
+        return None
+
+    def most(self, began: float, ended: float) -> int:
+        """The largest lag seen in [began, ended]."""
+        return max((e - c for at, e, c in self.samples if began <= at <= ended), default=0)
+
 
 # --- the erasure ----------------------------------------------------------------------------
 
@@ -350,6 +361,7 @@ class Erasure:
     detail: dict[str, Any] = field(default_factory=dict)
     stalled: float = 0.0
     max_lag: int = 0
+    caught_up: float | None = None  # s after FINISHED until the lag was back to the baseline's
     window: Window | None = None
 
 
@@ -423,6 +435,9 @@ def sizes(data: Path) -> dict[str, int]:
         found[name] = path.stat().st_size if path.exists() else 0
     found["log/"] = tree(paths.log)
     found["events/ (lake)"] = tree(paths.events)
+    engine = open_state_store(paths.state_url())
+    found["lake: live files"] = sum(f.bytes for f in EventFiles(engine).live())
+    engine.dispose()
     return found
 
 
@@ -453,6 +468,7 @@ def run(data: Path, facts: dict[str, Any], args: argparse.Namespace) -> dict[str
             found.events = counts[who]
             found.window = Window(f"during erasure of {who}", posted, ended)
             found.stalled, found.max_lag = watch.stalled(posted, ended)
+            found.caught_up = watch.caught_up(ended, watch.most(baseline.began, baseline.ended))
             erasures.append(found)
             console.print(f"{who}: {found.status} in {found.wall:.1f} s")
             time.sleep(GAP)
@@ -501,17 +517,25 @@ def report(
         table.add_column(name, justify="right")
     table.add_column("pipeline stalled s", justify="right")
     table.add_column("max lag", justify="right")
+    table.add_column("caught up s", justify="right")
     for e in done["erasures"]:
         table.add_row(
             e.who, f"{e.events:,}", e.status, f"{e.wall:.1f}",
             *(f"{e.shares[s]:.2f}" if s in e.shares else "" for s in STORES),
             f"{e.shares.get('save, WAL checkpoint', float('nan')):.2f}",
             f"{e.stalled:.1f}", f"{e.max_lag:,}",
+            "not seen" if e.caught_up is None else f"{e.caught_up:.1f}",
         )  # fmt: skip
     console.print(table)
     for e in done["erasures"]:
         console.print(f"  {e.who}: " + "; ".join(f"{k} {v}" for k, v in e.detail.items()))
-    console.print(f"  (log share counts from createdAt + {SETTLE} s, the settle wait)")
+    console.print(
+        f"  store columns: seconds each step ended after the previous one (log: after createdAt"
+        f" + {SETTLE} s of settle wait, so it includes claiming the regulation and waiting for"
+        " the batch in flight); stalled: the longest stretch with the committed offsets"
+        " unchanged while lag > 0 (polled every 0.25 s); caught up: seconds after FINISHED"
+        " until the lag was back to the baseline window's largest"
+    )
     table = Table(title=f"Tracking API under {args.rate:g} req/s of /v1/track (other people)")
     for name in ("window", "seconds", "requests", "ok/s", "vs baseline", "p50 ms", "p99 ms",
                  "failed"):  # fmt: skip
@@ -532,6 +556,10 @@ def report(
         table.add_row(name, mib(size), mib(done["after"][name]),
                       mib(vacuumed) if vacuumed is not None else "")  # fmt: skip
     console.print(table)
+    console.print(
+        "  events/ counts files replaced by compaction that wait out their 5-minute grace;"
+        " an erasure deletes those at once. After: the load's own messages added."
+    )
     for name, (seconds, size, after) in compaction.items():
         console.print(f"VACUUM {name}: {seconds:.1f} s, {mib(size)} → {mib(after)} MiB")
     console.print(
