@@ -41,10 +41,13 @@ def test_create_list_and_show_with_json_and_a_file_of_ids(tmp_path: Path) -> Non
     assert [r["id"] for r in listed] == [pending["id"], created["id"]]
     shown = cli("--data-dir", data, "regulations", "show", created["id"])
     assert shown.returncode == 0 and "FINISHED" in shown.stdout
+    added = cli("--data-dir", data, "suppressions", "add", "email:cat@example.org")
+    assert added.returncode == 0, added.stderr
     counted = cli("--data-dir", data, "suppressions", "list", "--json")
-    assert json.loads(counted.stdout) == {"*": 2}
+    assert json.loads(counted.stdout) == {"*": 3}
     trail = cli("--data-dir", data, "audit", "list", "--json")
     assert trail.returncode == 0, trail.stderr
+    assert trail.stdout.count("regulation.create") == 3
     assert "amy@example.org" not in trail.stdout  # the trail never names the person
 
 

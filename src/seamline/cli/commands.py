@@ -650,10 +650,7 @@ def suppressions_add(
 ) -> None:
     """Suppress a person: from now on their messages (by any of their ids) are dropped. The
     same as `seamline regulations create --type SUPPRESS_ONLY`."""
-    from seamline.cli.audit import cli_recorded
-    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
-    from seamline.privacy.regulations import audit_document
-    from seamline.roles.parts import Parts
+    from seamline.cli.regulations import create_regulation
 
     id_type, _, value = identifier.partition(":")
     if id_type not in _SUBJECTS or not value:
@@ -665,18 +662,7 @@ def suppressions_add(
         "subjectType": _SUBJECTS[id_type],
         "subjectIds": [value],
     }
-    parts = Parts(_settings(ctx), frozenset())
-    try:
-        regulation = parts.regulation_ops.create(DEFAULT_WORKSPACE_ID, body, actor="cli:cli")
-        cli_recorded(
-            parts.state,
-            "regulation.create",
-            "regulation",
-            regulation.id,
-            after=audit_document(regulation),
-        )
-    finally:
-        parts.close()
+    regulation = create_regulation(_settings(ctx), body)
     console.print(f"suppressed {id_type}:{value} and every id of theirs ({regulation.id})")
 
 

@@ -30,6 +30,25 @@ def _ops(settings: Any) -> Any:
     return Parts(settings, frozenset())
 
 
+def create_regulation(settings: Any, body: dict[str, Any], source: str | None = None) -> Regulation:
+    """Create a regulation as the operator at the shell, and record it in the audit trail."""
+    parts = _ops(settings)
+    try:
+        regulation: Regulation = parts.regulation_ops.create(
+            WORKSPACE, body, source_id=source, actor="cli:cli"
+        )
+        cli_recorded(
+            parts.state,
+            "regulation.create",
+            "regulation",
+            regulation.id,
+            after=audit_document(regulation),
+        )
+    finally:
+        parts.close()
+    return regulation
+
+
 def register(app: typer.Typer, settings: Any) -> None:
     group = typer.Typer(
         no_args_is_help=True,
@@ -72,20 +91,7 @@ def register(app: typer.Typer, settings: Any) -> None:
             "subjectType": subject_type.upper(),
             "subjectIds": ids,
         }
-        parts = _ops(settings(ctx))
-        try:
-            regulation = parts.regulation_ops.create(
-                WORKSPACE, body, source_id=source, actor="cli:cli"
-            )
-            cli_recorded(
-                parts.state,
-                "regulation.create",
-                "regulation",
-                regulation.id,
-                after=audit_document(regulation),
-            )
-        finally:
-            parts.close()
+        regulation = create_regulation(settings(ctx), body, source)
         if as_json:
             print(json.dumps(regulation.to_segment()))
             return

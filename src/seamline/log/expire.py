@@ -10,7 +10,6 @@ partition's end offset stays where it was even when everything has expired.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import pairwise
@@ -20,6 +19,7 @@ from typing import NamedTuple
 import msgspec
 
 from seamline.log import frames
+from seamline.log.tombstone import sync_directory
 
 _SUFFIX = ".log"
 _CHUNK = 1 << 20
@@ -62,7 +62,7 @@ def expire_partition(directory: Path, committed: int, expired: IsExpired) -> Dro
         path.unlink()
         dropped = Dropped(dropped.segments + 1, dropped.records + following - base)
     if dropped.segments:
-        _sync_directory(directory)
+        sync_directory(directory)
     return dropped
 
 
@@ -102,10 +102,3 @@ def _records(path: Path) -> Iterator[bytes]:
 def _segment_name(base: int) -> str:
     return f"{base:020d}{_SUFFIX}"
 
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

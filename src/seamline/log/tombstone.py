@@ -141,7 +141,7 @@ def _apply(directory: Path, writes: Sequence[tuple[Spot, bytes]], erased: dict[i
     _write_atomically(directory / COUNTS, json.dumps(erased).encode())
     with contextlib.suppress(FileNotFoundError):
         (directory / JOURNAL).unlink()
-    _sync_directory(directory)
+    sync_directory(directory)
 
 
 def _torn(directory: Path, base: int, at: int, length: int) -> bool:
@@ -169,7 +169,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def _sync_directory(directory: Path) -> None:
+def sync_directory(directory: Path) -> None:
+    """Make a directory's entries (a new, renamed or deleted file) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
