@@ -1,7 +1,7 @@
 """Suppression: a suppressed person's messages are dropped, by any identifier of theirs.
 
 Segment's SUPPRESS_ONLY regulation. What is kept is not the identifiers but keyed digests of
-them (HMAC-SHA-256 under the workspace's secret salt): suppressing someone must not leave their
+them (BLAKE2b keyed with the workspace's secret salt): suppressing someone must not leave their
 email or user id in the state store once their data is deleted. A regulation suppresses every
 identifier the person was known by and every profile id they had, so their anonymous browsing
 on a known device is dropped too. Collect drops before the log (`SuppressedAtCollect`); this
@@ -10,8 +10,8 @@ stage drops what resolves to a suppressed profile after identity resolution.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import hmac
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
@@ -29,9 +29,16 @@ WORKSPACE_WIDE = ""
 
 
 def digest(salt: bytes, identifier: Identifier) -> str:
-    return hmac.new(
-        salt, f"{identifier.type}:{identifier.value}".encode(), hashlib.sha256
-    ).hexdigest()
+    """The identifier's suppression digest: BLAKE2b keyed with the workspace's salt (a MAC, and
+    three times cheaper than HMAC-SHA-256 on the Tracking API's path)."""
+    hasher = _keyed(salt).copy()
+    hasher.update(f"{identifier.type}:{identifier.value}".encode())
+    return hasher.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _keyed(salt: bytes) -> hashlib.blake2b:
+    return hashlib.blake2b(key=salt[:64], digest_size=32)
 
 
 class Suppressed:
@@ -60,10 +67,16 @@ class SuppressionList(Protocol):
     def digests(self, workspace_id: str) -> Mapping[str, frozenset[str]]: ...
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _cached(salt: bytes, identifier: Identifier) -> str:
+    # An SDK sends many messages per person: most lookups on the ingest path are repeats.
+    return digest(salt, identifier)
+
+
 def message_digests(
     message: Message, rules: IdentityRules, salt: bytes, profile_id: str | None = None
 ) -> list[str]:
-    found = [digest(salt, i) for i in identifiers_of(message, rules)]
+    found = [_cached(salt, i) for i in identifiers_of(message, rules)]
     if profile_id:
         found.append(digest(salt, Identifier(PROFILE, profile_id)))
     return found
