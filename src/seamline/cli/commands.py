@@ -197,6 +197,11 @@ def status(
     console.print(
         f"retention: {kept or 'unlimited'}  last expiry: {describe(last) if last else 'never'}"
     )
+    if found["regulations_running"]:
+        console.print(
+            f"regulations running: {found['regulations_running']} "
+            "(`seamline regulations list`)"
+        )
 
 
 @app.command()

@@ -17,6 +17,8 @@ from seamline.config import Settings
 from seamline.log.base import PIPELINE_CONSUMER as CONSUMER
 from seamline.log.base import PartitionedLog
 from seamline.log.partitions import LocalPartitions
+from seamline.privacy.regulations import ENDED
+from seamline.store.regulations_sql import SqlRegulationStore
 from seamline.store.retention_sql import SqlRetention
 from seamline.store.state import dead_letters, outbox
 
@@ -103,4 +105,5 @@ def status(settings: Settings, engine: Engine) -> dict[str, Any]:
         "partitions": log_partitions(settings),
         **deliveries(engine),
         "retention": retention(engine),
+        "regulations_running": SqlRegulationStore(engine).pending(ENDED),
     }
