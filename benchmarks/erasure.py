@@ -467,8 +467,6 @@ def run(data: Path, facts: dict[str, Any], args: argparse.Namespace) -> dict[str
             found, posted, ended = erase(client, who)
             found.events = counts[who]
             found.window = Window(f"during erasure of {who}", posted, ended)
-            found.stalled, found.max_lag = watch.stalled(posted, ended)
-            found.caught_up = watch.caught_up(ended, watch.most(baseline.began, baseline.ended))
             erasures.append(found)
             console.print(f"{who}: {found.status} in {found.wall:.1f} s")
             time.sleep(GAP)
@@ -476,6 +474,12 @@ def run(data: Path, facts: dict[str, Any], args: argparse.Namespace) -> dict[str
         loader.join(120)
         client.close()
         server.stop(timeout=300)
+    usual = watch.most(baseline.began, baseline.ended)
+    for found in erasures:  # with every sample, those after each end included
+        assert found.window is not None
+        posted, ended = found.window.began, found.window.ended
+        found.stalled, found.max_lag = watch.stalled(posted, ended)
+        found.caught_up = watch.caught_up(ended, usual)
     after = sizes(data)
     results = [tuple(r) for r in msgspec.json.decode(out.read_bytes())]
     windows = [baseline.fill(results)] + [e.window.fill(results) for e in erasures if e.window]
