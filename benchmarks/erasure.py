@@ -19,7 +19,7 @@
    `secure_delete` and a WAL checkpoint), so the cost of VACUUM on state.db and on the dedup
    file is what an operator pays to get the freed pages back.
 
-    .venv/bin/python benchmarks/erasure.py            # 1 M: ~10 min to prepare, ~3 min a run
+    .venv/bin/python benchmarks/erasure.py            # 1 M: ~6 min to prepare, ~3 min a run
     .venv/bin/python benchmarks/erasure.py --events 200000 --people 4000 --heavy 1000
 """
 
