@@ -199,8 +199,7 @@ def status(
     )
     if found["regulations_running"]:
         console.print(
-            f"regulations running: {found['regulations_running']} "
-            "(`seamline regulations list`)"
+            f"regulations running: {found['regulations_running']} (`seamline regulations list`)"
         )
 
 

@@ -101,4 +101,3 @@ def _records(path: Path) -> Iterator[bytes]:
 
 def _segment_name(base: int) -> str:
     return f"{base:020d}{_SUFFIX}"
-
