@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from seamline.access.permissions import parse_grant
@@ -293,3 +294,26 @@ async def test_a_disabled_destination_is_asked_too_and_one_that_cannot_delete_sa
     # A webhook with no deletion_url and no literal URL has nowhere to send the deletion.
     assert quiet["status"] == "NOT_SUPPORTED" and quiet["errString"]
     assert regulation["overallStatus"] == "FINISHED"  # NOT_SUPPORTED does not count against it
+
+
+async def test_a_regulation_interrupted_by_a_stop_is_finished_after_the_restart(
+    running: Running, headers: dict[str, str]
+) -> None:
+    await send(running, story("fay", "fay-anon", "fay@x.io", 1))
+    body = {"regulationType": "DELETE_INTERNAL", "subjectType": "USER_ID", "subjectIds": ["fay"]}
+    created = await running.client.post(BASE, json=body, headers=headers)
+    regulation_id = created.json()["data"]["regulateId"]
+    await running.app.stop()  # within the settle wait: the worker lets go of it
+    stopped = running.app.parts.regulation_ops.get("default", regulation_id)
+    assert stopped.overall_status in ("INITIALIZED", "RUNNING")
+    again = Seamline(running.app.settings)
+    await again.start()
+    try:
+        transport = httpx.ASGITransport(app=again)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            restarted = Running(again, running.source, client, running.data_dir)
+            regulation = await finished(restarted, headers, regulation_id)
+        assert regulation["overallStatus"] == "FINISHED"
+        assert again.identity.canonical("default", Identifier("user_id", "fay")) is None
+    finally:
+        await again.stop()

@@ -144,7 +144,14 @@ class InstanceDelivery:
         self._held: set[int] = set()
 
     def close(self) -> None:
+        """Release the client and what actions keep in the instance's state (a warehouse's
+        database connections): left to the garbage collector they close at a random moment."""
         self._client.close()
+        for kept in list(self._state.values()):
+            closer = getattr(kept, "close", None)
+            if callable(closer):
+                closer()
+        self._state.clear()
 
     def deliver_once(self, instance: CompiledDestination) -> Attempt:
         """Claim ready rows, deliver them, record the outcomes."""

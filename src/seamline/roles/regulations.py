@@ -99,8 +99,10 @@ class RegulationWorker:
         self._settle = settle
         self._now = now
         self.ops = parts.regulation_ops
+        self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         while not stop.is_set():
             try:
                 worked = await self.work_once()
@@ -129,10 +131,18 @@ class RegulationWorker:
         stores = [t for t in regulation.targets if t.id.startswith(STORE_PREFIX)]
         if any(t.status not in ENDED for t in stores):
             wait = (regulation.created_at - self._now()).total_seconds() + self._settle
-            if wait > 0:
-                await asyncio.sleep(wait)
-            await self._processed_so_far()
-            await self._exclusive(lambda: self._erase_inside(regulation))
+            # Stopping: the claim is released and the next start goes on from here.
+            if wait > 0 and await self._stopping_within(wait):
+                return None
+            if not await self._processed_so_far():
+                return None
+            try:
+                await self._exclusive(lambda: self._erase_inside(regulation))
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                return None  # the runner stopped before it got to the work
         retry_at = await self._delete_in_destinations(regulation)
         regulation.overall_status = overall(regulation.targets)
         if regulation.overall_status in ENDED:
@@ -145,18 +155,26 @@ class RegulationWorker:
             await asyncio.to_thread(_checkpoint, self._parts.state)
         return retry_at
 
-    async def _processed_so_far(self, patience: float = 120.0) -> None:
+    async def _stopping_within(self, seconds: float) -> bool:
+        """Wait `seconds`; whether the process began stopping meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return self._stop.is_set()
+
+    async def _processed_so_far(self, patience: float = 120.0) -> bool:
         """Wait until every partition is processed up to where it ends now: what the person
         sent before the suppression held is then stored (and erased next) by whichever worker
-        owns the partition, not stored after the erasure."""
+        owns the partition, not stored after the erasure. False if the process is stopping."""
         ends = {p: end for p, (end, _) in (await asyncio.to_thread(self._logs.state)).items()}
         deadline = asyncio.get_running_loop().time() + patience
         while asyncio.get_running_loop().time() < deadline:
             state = await asyncio.to_thread(self._logs.state)
             if all(state.get(p, (0, 0))[1] >= end for p, end in ends.items()):
-                return
-            await asyncio.sleep(0.1)
+                return True
+            if await self._stopping_within(0.1):
+                return False
         logger.warning("erasing before every partition was processed up to the suppression")
+        return True
 
     # --- inside Seamline --------------------------------------------------------------------
 
@@ -272,7 +290,8 @@ class RegulationWorker:
         while asyncio.get_running_loop().time() < deadline:
             if not await asyncio.to_thread(self._parts.outbox.holds, message_ids):
                 return
-            await asyncio.sleep(0.1)
+            if await self._stopping_within(0.1):
+                return
         logger.warning("audience exits of an erased person were not all delivered in time")
 
     def _erase_events(self, person: Person, source_id: str | None) -> Rewrite:

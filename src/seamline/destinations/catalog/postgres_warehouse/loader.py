@@ -57,6 +57,9 @@ class Loader:
         self._columns: dict[str, dict[str, ColumnType]] = {}
         self._schema_ready = False
 
+    def close(self) -> None:
+        self.connections.close()
+
     def check(self) -> None:
         """Connect and make sure the user may create tables in the schema."""
         with self.connections.connection() as connection:
