@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import msgspec
-
 from seamline.errors import InvalidInput, NotFound
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.regulations import (
@@ -199,16 +197,5 @@ class RegulationOps:
         found = self.regulations.claim(self._now(), hold, ENDED)
         return None if found is None else from_row(found)
 
-    def pending(self) -> int:
-        return self.regulations.pending(ENDED)
-
     def suppression_digest(self, workspace_id: str, id_type: str, value: str) -> str:
         return digest(self._salt_of(workspace_id), Identifier(id_type, value))
-
-
-def as_json(regulation: Regulation) -> dict[str, Any]:
-    return regulation.to_segment()
-
-
-def encode(regulations: list[Regulation]) -> bytes:
-    return msgspec.json.encode([r.to_segment() for r in regulations])

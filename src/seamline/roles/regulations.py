@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from seamline.destinations.deletion import delete_person, retry_in
 from seamline.destinations.errors import DeliveryError, RetryableError
 from seamline.engage.effects import messages_for
-from seamline.engage.realtime import ENGAGE_SOURCE, Change
+from seamline.engage.realtime import Change
 from seamline.identity.identifiers import identifiers_of
 from seamline.log.erase import erase_from_log, needles_of
 from seamline.ops.regulations import (
@@ -196,13 +196,13 @@ class RegulationWorker:
             )
         await asyncio.to_thread(self.ops.save, regulation)
         targets = {t.id: t for t in regulation.targets}
-        erased: dict[str, set[str]] = {}
+        erased: set[str] = set()  # messageIds: the state store erases their rows
         dedup_keys: list[tuple[str, str]] = []
         if regulation.source_id is None and STORE_PREFIX + "state-store" in targets:
             exits = await asyncio.to_thread(self._exit_audiences, person)
             if exits:
                 await self._delivered(exits)
-                erased.setdefault(ENGAGE_SOURCE, set()).update(exits)
+                erased.update(exits)
 
         async def log() -> dict[str, Any]:
             found = await erase_from_log(
@@ -210,19 +210,17 @@ class RegulationWorker:
                 self._matcher(person, regulation.source_id),
                 needles=needles_of(i.value for i in person.identifiers),
             )
-            for message in found.messages:
-                erased.setdefault(message.source_id, set()).add(message.message_id)
+            erased.update(message.message_id for message in found.messages)
             dedup_keys.extend(found.dedup_keys)
             return {"records": found.records_erased, "scanned": found.records_scanned}
 
         async def events() -> dict[str, Any]:
             rewrite = await asyncio.to_thread(self._erase_events, person, regulation.source_id)
-            erased.setdefault("", set()).update(rewrite.message_ids)
+            erased.update(rewrite.message_ids)
             return {"rows": rewrite.rows_dropped, "files": rewrite.files_rewritten}
 
         async def state() -> dict[str, Any]:
-            ids = {message_id for found in erased.values() for message_id in found}
-            done = await asyncio.to_thread(erase_state, parts.state, person, ids)
+            done = await asyncio.to_thread(erase_state, parts.state, person, erased)
             return {"rows": sum(done.deleted.values()), "compacted": done.checkpointed}
 
         async def dedup() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 
 from seamline.store.state import as_utc, regulations
 
@@ -110,14 +110,9 @@ class SqlRegulationStore:
             )
 
     def pending(self, ended: frozenset[str]) -> int:
+        query = select(func.count()).where(regulations.c.overall_status.not_in(sorted(ended)))
         with self._engine.connect() as conn:
-            return len(
-                conn.execute(
-                    select(regulations.c.id).where(
-                        regulations.c.overall_status.not_in(sorted(ended))
-                    )
-                ).all()
-            )
+            return int(conn.execute(query).scalar_one())
 
 
 def _plain(row: Any) -> Row:

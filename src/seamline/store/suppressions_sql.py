@@ -91,14 +91,6 @@ class SqlSuppressionList:
             found.setdefault(workspace_id, {}).setdefault(source_id, set()).add(value)
         return {w: {s: frozenset(d) for s, d in by.items()} for w, by in found.items()}
 
-    def count(self, workspace_id: str) -> int:
-        with self._engine.connect() as conn:
-            return len(
-                conn.execute(
-                    select(suppressed.c.digest).where(suppressed.c.workspace_id == workspace_id)
-                ).all()
-            )
-
     def rehash(self, digest_of: Callable[[str, str, str], str]) -> int:
         """Move plain suppressions (kept before 0013) into digests; returns how many moved.
         `digest_of(workspace_id, type, value)` is the suppression digest."""
