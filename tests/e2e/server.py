@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -80,14 +81,40 @@ class Server:
         sources = run_cli(self.data_dir, "sources", "list", "--json")
         return str(sources[0]["write_key"])
 
-    def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM and wait: the server drains the pipeline before it exits."""
+    def stop(self, timeout: float = 90.0) -> int:
+        """SIGTERM and wait: the server drains the pipeline before it exits.
+
+        A server that does not stop in time is killed with every role it runs (nothing outlives
+        the test to fail another one), and the failure shows the end of its output, which says
+        which role was still stopping."""
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._kill_all()
+            tail = "\n".join(self.output.read_text(errors="replace").splitlines()[-40:])
+            raise AssertionError(
+                f"server did not stop in {timeout:.0f} s; its output:\n{tail}"
+            ) from None
         self.process = None
         return code
+
+    def _kill_all(self) -> None:
+        assert self.process is not None
+        status = self.data_dir / "run" / "roles.json"
+        pids = []
+        if status.exists():
+            with contextlib.suppress(ValueError):
+                rows = json.loads(status.read_text()).get("processes", [])
+                pids = [row["pid"] for row in rows if row.get("pid")]
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.kill()
+        self.process.wait(10)
+        self.process = None
 
     def kill(self) -> None:
         """SIGKILL: the crash the log must survive."""
