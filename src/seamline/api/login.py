@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from seamline.access.permissions import AUTHENTICATED, PUBLIC
+from seamline.access.permissions import AUTHENTICATED, PERMISSIONS, PUBLIC, allows_some
 from seamline.access.principal import Principal
 from seamline.access.sessions import ABSOLUTE, SignedIn, SignIn, TooManyAttempts, csrf_token_of
 from seamline.api.audit import audited
@@ -156,4 +156,7 @@ def _user(found: SignedIn) -> dict[str, Any]:
             for g in user.grants
         ],
         "piiAccess": found.principal.pii_access,
+        # What the console may show: a permission held on at least one resource (the server
+        # still checks each request, per resource).
+        "permissions": sorted(p for p in PERMISSIONS if allows_some(found.principal, p)),
     }

@@ -16,6 +16,7 @@ from seamline.access.sessions import SignIn
 from seamline.api.audit import install as install_audit
 from seamline.api.audit import router as audit_router
 from seamline.api.auth import install, permission_of, public
+from seamline.api.console_pages import console_routes
 from seamline.api.destinations import DestinationsAPI
 from seamline.api.destinations import router as destinations_router
 from seamline.api.docs_pages import docs_routes
@@ -87,6 +88,7 @@ def http_app(
     # Management API bodies are JSON even when curl -d or a client labels them otherwise.
     framework.add_middleware(JsonBodies)
     framework.router.routes.extend(docs_routes("/openapi.json", "Seamline"))
+    framework.router.routes.extend(console_routes())  # the web console at / (api/console_pages.py)
     framework.include_router(login_router(sign_in, ClientAddress(settings.trusted_proxies)))
     # Callers without PII access see yellow and red fields masked (api/pii_view.py).
     pii = PiiView(parts.rules.get)

@@ -1,0 +1,45 @@
+// The console's pages: the path, the nav entry, and the permission that shows it. Each page is
+// its own chunk, so the first page loads only what it needs.
+import { lazy, type ComponentType, type LazyExoticComponent } from "react";
+
+export type PageProps = { params: Record<string, string> };
+
+export interface PageEntry {
+  path: string;
+  title: string;
+  nav: boolean;
+  permission: string | null;
+  component: LazyExoticComponent<ComponentType<PageProps>>;
+}
+
+const page = (load: () => Promise<{ default: ComponentType<PageProps> }>) => lazy(load);
+
+const overview = page(() => import("./pages/Overview"));
+const sources = page(() => import("./pages/Sources"));
+const source = page(() => import("./pages/Source"));
+const debuggerPage = page(() => import("./pages/Debugger"));
+const trace = page(() => import("./pages/Trace"));
+const protocols = page(() => import("./pages/Protocols"));
+const privacy = page(() => import("./pages/Privacy"));
+const profiles = page(() => import("./pages/Profiles"));
+const profile = page(() => import("./pages/Profile"));
+const engage = page(() => import("./pages/Engage"));
+const destinations = page(() => import("./pages/Destinations"));
+const destination = page(() => import("./pages/Destination"));
+const settings = page(() => import("./pages/Settings"));
+
+export const PAGES: PageEntry[] = [
+  { path: "/", title: "Overview", nav: true, permission: null, component: overview },
+  { path: "/sources", title: "Sources", nav: true, permission: "sources:read", component: sources },
+  { path: "/sources/:id", title: "Source", nav: false, permission: "sources:read", component: source },
+  { path: "/debugger", title: "Live debugger", nav: true, permission: "sources:read", component: debuggerPage },
+  { path: "/messages/:id", title: "Message trace", nav: false, permission: "sources:read", component: trace },
+  { path: "/protocols", title: "Protocols", nav: true, permission: "violations:read", component: protocols },
+  { path: "/privacy", title: "Privacy", nav: true, permission: "privacy:read", component: privacy },
+  { path: "/profiles", title: "Profiles", nav: true, permission: "profiles:read", component: profiles },
+  { path: "/profiles/:id", title: "Profile", nav: false, permission: "profiles:read", component: profile },
+  { path: "/engage", title: "Engage", nav: true, permission: "engage:read", component: engage },
+  { path: "/destinations", title: "Destinations", nav: true, permission: "destinations:read", component: destinations },
+  { path: "/destinations/:name", title: "Destination", nav: false, permission: "destinations:read", component: destination },
+  { path: "/settings", title: "Settings", nav: true, permission: null, component: settings },
+];
