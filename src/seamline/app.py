@@ -205,6 +205,7 @@ class Seamline:
             alive=self._liveness,
             refresh_metrics=self._refresh_metrics,
             lifespan=self._lifespan,
+            logs=self.logs,
         )
 
     # --- what tests and tools look at -----------------------------------------------------

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(
         1000, ge=1, description="Open connections a server process serves; past it, 503."
     )
+    live_max_streams: int = Field(
+        20, ge=1, description="Live debugger streams a server process serves at once; past it, 429."
+    )
     secret_key: str | None = Field(
         None,
         description="Key sealing destination secrets at rest (Fernet, url-safe base64); "

@@ -15,6 +15,10 @@ sweeps the open connections a few times per timeout. Measured on bare_parse (/v1
 connections), a timer per phase per request instead cost about 9% of requests per second.
 `http_max_connections` is uvicorn's `limit_concurrency`; past it a request is answered 503 JSON,
 which SDKs retry.
+
+uvicorn's graceful shutdown waits (up to 30 s) for every response in progress to finish, and a
+server-sent event stream never does by itself: each request's scope carries an `asyncio.Event`
+under `SERVER_STOPPING`, set when the shutdown begins, which such a stream ends on.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from seamline.config import Settings
 
 Receive = Any
 Send = Any
+
+SERVER_STOPPING = "seamline.server_stopping"
+"""The scope key of the event set when the server begins to shut down (see the module)."""
 
 
 def http_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
@@ -121,6 +128,11 @@ class SlowClientLimits(HttpToolsProtocol):
         super().connection_made(transport)
         self.deadline = time.monotonic() + self.header_timeout
         _Sweeper.of(self).ensure_running()
+        self.stopping = _stopping_of(self.server_state)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.stopping.set()  # open event streams end (see the module)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -140,6 +152,7 @@ class SlowClientLimits(HttpToolsProtocol):
         super().on_message_complete()
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        cycle.scope[SERVER_STOPPING] = self.stopping  # type: ignore[literal-required]
         super()._start_asgi_task(
             cycle, _too_many_connections if app is service_unavailable else app
         )
@@ -159,6 +172,17 @@ class SlowClientLimits(HttpToolsProtocol):
         elif not self.awaiting_body and self.request_begun:  # an idle one closes silently
             self.transport.write(_HEADERS_TOO_SLOW)
         self.transport.close()
+
+
+_STOPPING: weakref.WeakKeyDictionary[ServerState, asyncio.Event] = weakref.WeakKeyDictionary()
+
+
+def _stopping_of(server: ServerState) -> asyncio.Event:
+    """The one event of a server that says it is shutting down."""
+    found = _STOPPING.get(server)
+    if found is None:
+        found = _STOPPING[server] = asyncio.Event()
+    return found
 
 
 class _Sweeper:

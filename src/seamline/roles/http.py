@@ -22,6 +22,8 @@ from seamline.api.destinations import router as destinations_router
 from seamline.api.docs_pages import docs_routes
 from seamline.api.engage import router as engage_router
 from seamline.api.json_body import JsonBodies
+from seamline.api.live import LiveAPI
+from seamline.api.live import router as live_router
 from seamline.api.login import router as login_router
 from seamline.api.login import session_principal
 from seamline.api.pii_view import PiiView
@@ -34,9 +36,11 @@ from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
 from seamline.collect.client_ip import ClientAddress
 from seamline.errors import SeamlineError
+from seamline.ops.live_tail import tail_source
 from seamline.ops.destinations import DestinationOps
 from seamline.ops.engage import EngageOps
 from seamline.protocols.records import HeldMessage
+from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
 from seamline.store.retention_sql import SqlRetention
 from seamline.store.users_sql import SqlUserStore
@@ -52,6 +56,7 @@ def http_app(
     alive: Callable[[], str | None],
     refresh_metrics: Callable[[], None],
     lifespan: Callable[[Any], AbstractAsyncContextManager[None]],
+    logs: LogAccess,
 ) -> FastAPI:
     settings = parts.settings
     framework = FastAPI(
@@ -116,6 +121,16 @@ def http_app(
         )
     )
     # Before the workspace router too, for the same reason.
+    framework.include_router(
+        live_router(
+            LiveAPI(
+                open_source=lambda: tail_source(logs.erasable()),
+                source_id_of=parts.source_id_of,
+                pii=pii,
+                max_streams=settings.live_max_streams,
+            )
+        )
+    )
     framework.include_router(regulations_router(parts.regulation_ops))
     framework.include_router(retention_router(SqlRetention(parts.state)))
     framework.include_router(audit_router(parts.audit))
