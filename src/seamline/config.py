@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     dedup_window_seconds: int = Field(
         24 * 3600, ge=0, description="How long a (source, messageId) is remembered for dedup."
     )
+    trace_retention_hours: float = Field(
+        72.0,
+        ge=0,
+        description="How long each message's trace (what every stage did to it, its delivery "
+        "attempts) is kept for GET /api/v1/messages/{messageId}; 0 turns tracing off.",
+    )
     pipeline_batch_size: int = Field(5000, ge=1, description="Max messages per pipeline batch.")
     pipeline_yield: float = Field(
         1.0,

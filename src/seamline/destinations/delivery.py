@@ -30,6 +30,7 @@ from seamline.destinations.errors import DeliveryError, PermanentError, Retryabl
 from seamline.destinations.http import Http
 from seamline.destinations.instances import CompiledDestination, CompiledSubscription
 from seamline.store.outbox_sql import OutboxRow, SqlOutbox
+from seamline.store.traces_sql import attempt_row
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,11 @@ class InstanceDelivery:
         clock: Callable[[], datetime],
         client: httpx.Client | None = None,
         rng: random.Random | None = None,
+        trace: bool = False,
     ) -> None:
+        """`trace`: record every attempt for the message trace (GET /api/v1/messages/{id})."""
         self.workspace_id = workspace_id
+        self._trace = trace
         self._outbox = outbox
         self._policy = policy
         self._timeout = timeout
@@ -283,7 +287,8 @@ class InstanceDelivery:
         rows: list[OutboxRow],
         attempt: Attempt,
     ) -> None:
-        self._outbox.delivered([row.id for row in rows])
+        traced = self._traced(rows, "delivered", None)
+        self._outbox.delivered([row.id for row in rows], traced)
         self._held.difference_update(row.id for row in rows)
         attempt.delivered += len(rows)
         self._count(instance, subscription, "delivered", "", len(rows), attempt)
@@ -309,7 +314,10 @@ class InstanceDelivery:
                     max(r.attempts for r in waiting), error.retry_after, self._rng
                 )
                 self._outbox.retry_later(
-                    [r.id for r in waiting], now + timedelta(seconds=delay), error.message
+                    [r.id for r in waiting],
+                    now + timedelta(seconds=delay),
+                    error.message,
+                    self._traced(waiting, "retry", error),
                 )
                 self._held.difference_update(r.id for r in waiting)
                 attempt.retried += len(waiting)
@@ -333,10 +341,45 @@ class InstanceDelivery:
     ) -> None:
         message = ("gave up retrying: " if gave_up else "") + error.message
         self._outbox.give_up(
-            rows, self._clock(), message, error.status, error.request, error.response
+            rows,
+            self._clock(),
+            message,
+            error.status,
+            error.request,
+            error.response,
+            self._traced(rows, "dead", error, message),
         )
         self._held.difference_update(row.id for row in rows)
         attempt.dead += len(rows)
+
+    def _traced(
+        self,
+        rows: list[OutboxRow],
+        outcome: str,
+        error: DeliveryError | None,
+        message: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The attempts' rows for the message trace (none when tracing is off)."""
+        if not self._trace:
+            return []
+        at = self._clock().timestamp()
+        status = error.status if error is not None else None
+        text = message if message is not None else error.message if error is not None else None
+        return [
+            attempt_row(
+                row.workspace_id,
+                row.message_id,
+                row.profile_key,
+                row.destination,
+                row.subscription,
+                row.attempts + 1,
+                outcome,
+                status,
+                text,
+                at,
+            )
+            for row in rows
+        ]
 
     def _count(
         self,

@@ -35,7 +35,9 @@ class DeliveryService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         client: Callable[[], httpx.Client] = destination_client,
         observe: Callable[[str, Attempt], None] = lambda _name, _attempt: None,
+        trace: bool = False,
     ) -> None:
+        self._trace = trace  # record every attempt for the message trace
         self._destinations = destinations
         self._workspaces = workspaces
         self._outbox = outbox
@@ -105,6 +107,7 @@ class DeliveryService:
                         timeout=self._timeout,
                         clock=self._clock,
                         client=self._client(),
+                        trace=self._trace,
                     )
                 self._workers[key] = asyncio.create_task(self._worker(key[0], key[1]))
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from seamline.pipeline.batch import Batch
+from seamline.pipeline.trace import TraceRecorder, log_place
 from seamline.spec.envelope import Item
 
 
@@ -32,9 +33,12 @@ class DropDuplicates:
     unique across partitions), so reprocessing the same log records after a crash keeps them.
     """
 
-    def __init__(self, seen: SeenMessages, window_seconds: float) -> None:
+    def __init__(
+        self, seen: SeenMessages, window_seconds: float, trace: TraceRecorder | None = None
+    ) -> None:
         self._seen = seen
         self._window = window_seconds
+        self._trace = trace
         self.dropped = 0
 
     def __call__(self, batch: Batch) -> Batch:
@@ -52,6 +56,18 @@ class DropDuplicates:
         kept: Batch = [
             item for item, key in zip(batch, keys, strict=True) if first[key] == item.offset
         ]
+        trace = self._trace
+        if trace is not None:
+            # The first stage: every message's trace starts here, duplicates' end here.
+            trace.accept(batch)
+            for item, key in zip(batch, keys, strict=True):
+                if first[key] != item.offset:
+                    place = log_place(first[key])
+                    trace.put(item.offset, "dedup", {"duplicateOf": place})
+                    trace.stop(
+                        item.offset,
+                        f"duplicate of partition {place['partition']} offset {place['offset']}",
+                    )
         self.dropped += len(batch) - len(kept)
         won = [entry[3] for key, entry in claims.items() if first[key] == entry[2]]
         if won:

@@ -19,6 +19,7 @@ from seamline.engage.realtime import Change, RealtimeEngine
 from seamline.engage.rules import EngageRules
 from seamline.log.base import partition_of
 from seamline.pipeline.batch import Batch
+from seamline.pipeline.trace import TraceRecorder
 from seamline.spec.envelope import Envelope, Item
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,10 @@ class EvaluateEngage:
         engine: RealtimeEngine,
         identifiers: Identifiers,
         emit: Emit,
+        trace: TraceRecorder | None = None,
     ) -> None:
+        self.trace = trace
+        """The pipeline's trace recorder, when tracing is on (the role sets it)."""
         self._rules_of = rules_of
         self._engine = engine
         self._identifiers = identifiers
@@ -58,7 +62,10 @@ class EvaluateEngage:
                 if known:
                     self._engine.apply(workspace_id, rules, known)  # folded, not announced
                     items = [i for i in items if i.offset >= marks.get(partition_of(i.offset), 0)]
-            self._announce(rules, self._engine.apply(workspace_id, rules, items))
+            changes = self._engine.apply(workspace_id, rules, items)
+            if self.trace is not None and changes:
+                _trace_changes(self.trace, rules, items, changes)
+            self._announce(rules, changes)
         return batch
 
     def sweep(self) -> int:
@@ -87,3 +94,21 @@ class EvaluateEngage:
             self._emit(messages)
         self._engine.record(changes)
         self.changes += len(changes)
+
+
+def _trace_changes(
+    trace: TraceRecorder, rules: EngageRules, items: list[Item], changes: Sequence[Change]
+) -> None:
+    """Each change goes to the trace of the person's last message in the batch: the one after
+    which the value moved (the engine folds a person's messages of a batch together)."""
+    last = {item.profile_id: item.offset for item in items if item.profile_id is not None}
+    audiences = set(rules.audiences)
+    for change in changes:
+        position = last.get(change.profile_id)
+        if position is None:
+            continue
+        if change.key in audiences:
+            moved = "entered" if change.after else "exited"
+            trace.note(position, "audiences", {"key": change.key, "moved": moved})
+        else:
+            trace.note(position, "computedTraits", {"key": change.key})

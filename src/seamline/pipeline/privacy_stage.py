@@ -8,15 +8,16 @@ destinations) before anything is stored: hash, mask or drop a field, or block th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from seamline.pipeline.batch import Batch
+from seamline.pipeline.trace import TraceRecorder
 from seamline.privacy.consent import ConsentStore, ProfileConsent, preferences_of
-from seamline.privacy.fields import PARTS, FieldClassifier, control_fields, leaves
+from seamline.privacy.fields import PARTS, FieldClassifier, PiiControl, control_fields, leaves
 from seamline.privacy.inventory import Inventory, InventoryBatch
 from seamline.privacy.pii import Match
 from seamline.privacy.prefilter import Prefilter
@@ -54,12 +55,14 @@ class ControlPersonalData:
         inventory: Inventory,
         holds: ProtocolsStore,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        trace: TraceRecorder | None = None,
     ) -> None:
         self._rules = rules
         self._salt = salt
         self._inventory = inventory
         self._holds = holds
         self._now = now
+        self._trace = trace
         self._classifiers: dict[str, tuple[int, FieldClassifier, Prefilter]] = {}
         self._seen_per_source: dict[str, int] = {}
         self.blocked = 0
@@ -105,9 +108,15 @@ class ControlPersonalData:
                     matches = classifier.classify(path, value)
                     if matches:
                         seen.classify(workspace_id, source_id, path, matches)
+            if self._trace is not None and (changed or blocked is not None):
+                applied = _applied(envelope.message, classifier, controls)
+                self._trace.put(item.offset, "pii", applied)
             if blocked is not None:
                 reason = f"carries {blocked} data, which a PII control blocks"
                 held.append(hold(item, "block", reason, now))
+                if self._trace is not None:
+                    self._trace.put(item.offset, "held", {"disposition": "block", "reason": reason})
+                    self._trace.stop(item.offset, reason)
                 continue
             if changed:
                 message = msgspec.structs.replace(
@@ -175,3 +184,30 @@ class RecordConsent:
             )
         self._store.record(found)
         return batch
+
+
+def _applied(
+    message: Any, classifier: FieldClassifier, controls: Sequence[PiiControl]
+) -> list[dict[str, Any]]:
+    """For a trace: the fields of the message as it came that ingest controls acted on, each
+    with its kind, classification and control. Runs the controls again on a copy (only for
+    messages they changed, so tracing costs nothing where no control applies)."""
+    classified: list[tuple[str, list[Match]]] = []
+    control_fields(_parts(message), classifier, controls, b"", None, classified)
+    applied: list[dict[str, Any]] = []
+    for path, matches in classified:
+        for control in controls:
+            match = next((m for m in matches if control.selects(m)), None)
+            if match is None:
+                continue
+            if control.control != "allow":
+                applied.append(
+                    {
+                        "path": path,
+                        "kind": match.kind,
+                        "classification": match.classification,
+                        "control": control.control,
+                    }
+                )
+            break
+    return applied

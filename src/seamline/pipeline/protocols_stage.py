@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from seamline.pipeline.batch import Batch
+from seamline.pipeline.trace import TraceRecorder
 from seamline.protocols.enforce import enforce
 from seamline.protocols.records import (
     HeldDisposition,
@@ -53,10 +54,12 @@ class ApplyProtocols:
         rules: Callable[[str], WorkspaceRules],
         store: ProtocolsStore,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        trace: TraceRecorder | None = None,
     ) -> None:
         self._rules = rules
         self._store = store
         self._now = now
+        self._trace = trace
         self.held = 0
         self.violations = 0
 
@@ -94,6 +97,8 @@ class ApplyProtocols:
                 if finished is not None:
                     out.append(finished)
         self._store.record(found, held)
+        if self._trace is not None:
+            _trace_outcomes(self._trace, found, held)
         self.held += len(held)
         self.violations += len(found)
         return out
@@ -142,9 +147,13 @@ class ApplyProtocols:
         ]
         if not chosen:
             return
+        trace = self._trace
         if transformation.function is None:
             for entry in chosen:
                 changed = transformation.apply(entry.message)
+                if trace is not None:
+                    did = "dropped" if changed is None else "changed" if changed else "unchanged"
+                    _trace_transformation(trace, entry.item, transformation, did)
                 if changed is None:
                     reason = f"dropped by transformation {transformation.name!r}"
                     held.append(hold(entry.item, "drop", reason, now))
@@ -161,6 +170,9 @@ class ApplyProtocols:
             return
         outcomes = runner.run([entry.message for entry in chosen])
         for entry, outcome in zip(chosen, outcomes, strict=True):
+            if trace is not None:
+                did = {"ok": "changed", "dropped": "dropped"}.get(outcome.kind, "failed")
+                _trace_transformation(trace, entry.item, transformation, did)
             if outcome.kind == "ok" and outcome.event is not None:
                 entry.message, entry.changed = outcome.event, True
                 continue
@@ -220,3 +232,29 @@ def _records(
         )
         for v in found
     ]
+
+
+def _trace_transformation(
+    trace: TraceRecorder, item: Item, transformation: Transformation, did: str
+) -> None:
+    trace.note(
+        item.offset,
+        "transformations",
+        {"name": transformation.name, "kind": transformation.spec.kind, "did": did},
+    )
+
+
+def _trace_outcomes(
+    trace: TraceRecorder, found: list[ViolationRecord], held: list[HeldMessage]
+) -> None:
+    for violation in found:
+        trace.note(
+            violation.log_offset, "violations", {"rule": violation.rule, "path": violation.path}
+        )
+    for message in held:
+        trace.put(
+            message.log_offset,
+            "held",
+            {"disposition": message.disposition, "reason": message.reason},
+        )
+        trace.stop(message.log_offset, message.reason)

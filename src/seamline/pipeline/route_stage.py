@@ -27,6 +27,7 @@ from seamline.destinations.instances import CompiledDestination
 from seamline.destinations.mapping import validate_payload
 from seamline.log.base import partition_of
 from seamline.pipeline.batch import Batch
+from seamline.pipeline.trace import TraceRecorder
 from seamline.privacy.egress import Egress
 from seamline.spec.envelope import Item
 from seamline.store.outbox_sql import new_delivery
@@ -60,7 +61,9 @@ class RouteToDestinations:
         local: Sequence[Destination] = (),
         queued: Callable[[], None] = lambda: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        trace: TraceRecorder | None = None,
     ) -> None:
+        self._trace = trace
         self._rules = rules
         self._egress = egress
         self._outbox = outbox
@@ -104,6 +107,8 @@ class RouteToDestinations:
                 where = (workspace_id, instance.name)
                 counted[(*where, "*", minute, "received", "")] += 1
                 routed = route(instance, egress, message)
+                if self._trace is not None:
+                    _trace_route(self._trace, item.offset, rules, instance, routed)
                 if isinstance(routed, str):
                     counted[(*where, "*", minute, "filtered", routed)] += 1
                     self.counts[instance.name, routed] += 1
@@ -172,3 +177,33 @@ def _row(
         now,
         profile_key=item.profile_id or (str(user) if user is not None else None),
     )
+
+
+def _trace_route(
+    trace: TraceRecorder,
+    position: int,
+    rules: WorkspaceRules,
+    instance: CompiledDestination,
+    routed: str | list[tuple[str, dict[str, Any] | InvalidPayload]],
+) -> None:
+    """Per subscription of the instance: queued, or filtered with why (consent, pii:<kind>,
+    filter, sampled, trigger false, invalid: …); and the PII controls limited to it."""
+    chosen = {} if isinstance(routed, str) else dict(routed)
+    for subscription in instance.subscriptions:
+        entry: dict[str, Any] = {"destination": instance.name, "subscription": subscription.name}
+        if isinstance(routed, str):
+            entry.update(outcome="filtered", reason=routed)
+        elif subscription.name not in chosen:
+            entry.update(outcome="filtered", reason="trigger false")
+        elif isinstance(payload := chosen[subscription.name], InvalidPayload):
+            entry.update(outcome="filtered", reason=f"invalid: {payload}"[:300])
+        else:
+            entry.update(outcome="queued")
+        trace.note(position, "subscriptions", entry)
+    controls = [
+        {"kind": c.kind, "classification": c.classification, "control": c.control}
+        for c in rules.pii_controls
+        if instance.name in c.destinations
+    ]
+    if controls:
+        trace.note(position, "destinationPii", {"destination": instance.name, "controls": controls})

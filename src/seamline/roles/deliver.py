@@ -25,6 +25,7 @@ def delivery_service(parts: Parts) -> DeliveryService:
         observe=lambda name, attempt: parts.metrics.delivered(
             name, attempt.delivered, attempt.retried, attempt.dead
         ),
+        trace=settings.trace_retention_hours > 0,
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from seamline.pipeline.batch import Stage
 from seamline.pipeline.dedup import DropDuplicates
 from seamline.pipeline.engage_stage import EvaluateEngage
 from seamline.pipeline.guard import StageGuard
@@ -22,6 +23,7 @@ from seamline.pipeline.protocols_stage import ApplyProtocols
 from seamline.pipeline.route_stage import Destination, RouteToDestinations
 from seamline.pipeline.runner import PipelineRunner
 from seamline.pipeline.store_events import StoreEvents
+from seamline.pipeline.trace import TraceRecorder, Untraced, WriteTraces
 from seamline.privacy.suppression import DropSuppressed
 from seamline.protocols.records import hold
 from seamline.roles.log_access import LogAccess
@@ -31,6 +33,7 @@ from seamline.roles.retention import RetentionWorker
 from seamline.spec.envelope import Item
 from seamline.store.dedup_sql import SqlSeenMessages
 from seamline.store.dedup_sqlite import SqliteSeenMessages
+from seamline.store.traces_sql import SqlTraces
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +67,23 @@ class PipelineRole:
             if settings.database_url
             else SqliteSeenMessages(parts.paths.dedup)
         )
-        self.dedup = DropDuplicates(self._seen, settings.dedup_window_seconds)
+        # Message traces (GET /api/v1/messages/{id}): every stage notes what it did.
+        trace = self.trace = TraceRecorder() if settings.trace_retention_hours > 0 else None
+        self.traces = SqlTraces(parts.state)
+        engage.trace = trace
+        self.dedup = DropDuplicates(self._seen, settings.dedup_window_seconds, trace)
         self.suppress = DropSuppressed(parts.suppressions, parts.salt, parts.identity_rules)
-        self.protocols = ApplyProtocols(parts.rules.get, parts.protocols)
+        self.protocols = ApplyProtocols(parts.rules.get, parts.protocols, trace=trace)
         self.personal_data = ControlPersonalData(
-            parts.rules.get, parts.salt, parts.inventory, parts.protocols
+            parts.rules.get, parts.salt, parts.inventory, parts.protocols, trace=trace
         )
         self.route = RouteToDestinations(
-            parts.rules.get, parts.egress_for, parts.outbox, local=destinations, queued=queued
+            parts.rules.get,
+            parts.egress_for,
+            parts.outbox,
+            local=destinations,
+            queued=queued,
+            trace=trace,
         )
         self.runner: PipelineRunner | None = None
         self.failure: BaseException | None = None  # why the pipeline task ended, if it did
@@ -84,6 +96,11 @@ class PipelineRole:
 
     def build(self) -> PipelineRunner:
         parts = self._parts
+        trace = self.trace
+        tail: tuple[Stage, ...] = (StoreEvents(parts.events), self._engage, self.route)
+        if trace is not None:
+            retention = parts.settings.trace_retention_hours
+            tail = (*tail, WriteTraces(trace, self.traces, retention))
         self.runner = PipelineRunner(
             self._log.partitions,
             (
@@ -91,12 +108,12 @@ class PipelineRole:
                 self.protocols,
                 self.personal_data,
                 ResolveIdentities(parts.identity, parts.identity_rules),
-                self.suppress,
+                self.suppress if trace is None else Untraced(self.suppress, trace),
                 RecordConsent(parts.consent),
-                UpdateTraits(parts.traits),
+                UpdateTraits(parts.traits, trace),
                 UpdateAccounts(parts.accounts, parts.traits),
             ),
-            tail=(StoreEvents(parts.events), self._engage, self.route),
+            tail=tail,
             yield_for=self._yield_for,
             batch_size=parts.settings.pipeline_batch_size,
             on_resume=self._resume,
@@ -181,8 +198,13 @@ class PipelineRole:
         now = datetime.now(UTC)
         reason = f"stage {stage} raised {type(error).__name__}: {error}"
         self._parts.protocols.record([], [hold(item, "error", reason, now) for item in items])
+        if self.trace is not None:
+            for item in items:
+                self.trace.stop(item.offset, reason)
 
     def _resume(self, start: int, end: int) -> None:
+        if self.trace is not None:
+            self.trace.forget(start, end)
         self._parts.events.truncate_from(start, end)
         self._parts.protocols.truncate_from(start, end)
         self._stored_total = self._parts.events.count()

@@ -8,7 +8,8 @@
   `engage_rechecks`;
 - messages, by the messageIds erased from the log and the event store: `outbox`,
   `dead_letters`, `violations` (their samples), `held_events` (also those whose message names
-  the person's userId or anonymousId), and `seen_messages` (dedup on PostgreSQL).
+  the person's userId or anonymousId), `seen_messages` (dedup on PostgreSQL), and the message
+  traces (`message_traces`, `message_trace_attempts`: also those naming one of their profiles).
 
 Kept on purpose, holding no message data or nothing of the person: workspaces, sources,
 tokens, users and sessions, resources and their versions, secrets, suppressions (the
@@ -47,6 +48,8 @@ from seamline.store.state import (
     held_events,
     identities,
     merges,
+    message_trace_attempts,
+    message_traces,
     outbox,
     profile_consent,
     profile_traits,
@@ -185,6 +188,16 @@ def _messages(conn: Connection, person: SubjectKeys, message_ids: list[str]) -> 
     d = seen_messages.c
     theirs = select(sources.c.id).where(sources.c.workspace_id == ws).scalar_subquery()
     yield _in_chunks(conn, seen_messages, message_ids, d.message_id, scope=d.source_id.in_(theirs))
+    # A trace holds the message as accepted and the traits it set: by messageId, and by
+    # profile for those whose message the log no longer has.
+    ids = sorted(person.profile_ids)
+    t, a = message_traces.c, message_trace_attempts.c
+    yield _in_chunks(conn, message_traces, message_ids, t.message_id, scope=t.workspace_id == ws)
+    yield _in_chunks(conn, message_traces, ids, t.profile_id, scope=t.workspace_id == ws)
+    yield _in_chunks(
+        conn, message_trace_attempts, message_ids, a.message_id, scope=a.workspace_id == ws
+    )
+    yield _in_chunks(conn, message_trace_attempts, ids, a.profile_key, scope=a.workspace_id == ws)
 
 
 class _Ids(msgspec.Struct, rename="camel"):

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from seamline.store.state import as_utc, chunks, dead_letters, delivery_counts, outbox
+from seamline.store.traces_sql import insert_attempts
 
 
 class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,14 +150,24 @@ class SqlOutbox:
                     update(outbox).where(outbox.c.id.in_(list(ids))).values(claimed_until=until)
                 )
 
-    def delivered(self, ids: Sequence[int]) -> None:
+    # `traced`: the attempts' rows for the message trace (`traces_sql.attempt_row`), written
+    # in the same transaction as the outcome they describe.
+    def delivered(self, ids: Sequence[int], traced: Sequence[dict[str, Any]] = ()) -> None:
         if ids:
             with self._engine.begin() as conn:
                 conn.execute(delete(outbox).where(outbox.c.id.in_(list(ids))))
+                insert_attempts(conn, traced)
 
-    def retry_later(self, ids: Sequence[int], when: datetime, error: str) -> None:
+    def retry_later(
+        self,
+        ids: Sequence[int],
+        when: datetime,
+        error: str,
+        traced: Sequence[dict[str, Any]] = (),
+    ) -> None:
         if ids:
             with self._engine.begin() as conn:
+                insert_attempts(conn, traced)
                 conn.execute(
                     update(outbox)
                     .where(outbox.c.id.in_(list(ids)))
@@ -176,11 +187,13 @@ class SqlOutbox:
         status: int | None,
         request: str | None,
         response: str | None,
+        traced: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Move rows to the dead letters, with the exchange that shows why."""
         if not rows:
             return
         with self._engine.begin() as conn:
+            insert_attempts(conn, traced)
             conn.execute(
                 insert(dead_letters),
                 [

@@ -519,6 +519,39 @@ partition_leases = Table(
     Column("epoch", BigInteger, nullable=False, server_default=text("0")),
 )
 
+# Message traces (issue 14): per log position, what the pipeline's stages did to the message
+# (`stages`, compact JSON) and the message as accepted (`body`, JSON text); per delivery
+# attempt, its outcome. `traced_at` (epoch seconds) is what retention prunes by.
+message_traces = Table(
+    "message_traces",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("workspace_id", String(64), nullable=False),
+    Column("message_id", String(200), nullable=False),
+    Column("profile_id", String(64), nullable=True, index=True),
+    Column("traced_at", Double, nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("stages", JSON, nullable=False),
+    Index("message_traces_message", "workspace_id", "message_id"),
+)
+
+message_trace_attempts = Table(
+    "message_trace_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("message_id", String(200), nullable=False),
+    Column("profile_key", String(300), nullable=True, index=True),
+    Column("destination", String(300), nullable=False),
+    Column("subscription", String(300), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("traced_at", Double, nullable=False, index=True),
+    Index("message_trace_attempts_message", "workspace_id", "message_id"),
+)
+
 
 def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
     """`values` in lists of at most `size`, for IN lists under the bound-parameter limits."""
