@@ -26,6 +26,7 @@ from seamline.api.live import LiveAPI
 from seamline.api.live import router as live_router
 from seamline.api.login import router as login_router
 from seamline.api.login import session_principal
+from seamline.api.messages import router as messages_router
 from seamline.api.pii_view import PiiView
 from seamline.api.profiles import ProfileAPI
 from seamline.api.profiles import router as profile_router
@@ -43,6 +44,7 @@ from seamline.protocols.records import HeldMessage
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
 from seamline.store.retention_sql import SqlRetention
+from seamline.store.traces_sql import SqlTraces
 from seamline.store.users_sql import SqlUserStore
 
 
@@ -133,6 +135,7 @@ def http_app(
     )
     framework.include_router(regulations_router(parts.regulation_ops))
     framework.include_router(retention_router(SqlRetention(parts.state)))
+    framework.include_router(messages_router(SqlTraces(parts.state), pii))
     framework.include_router(audit_router(parts.audit))
     framework.include_router(
         workspace_router(
