@@ -11,6 +11,7 @@ than what node_modules holds; then TypeScript checks the code and Vite bundles i
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -80,14 +81,36 @@ def main() -> int:
         say("installing its packages (npm ci)")
         run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], folder)
     say("type-checking and bundling (vite build)")
-    run([npm, "run", "--silent", "build", "--", "--logLevel", "warn"], folder)
+    # Built beside, then swapped in: a server starting meanwhile reads a whole bundle, old or new.
+    fresh = OUT.with_name(OUT.name + ".new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    run(
+        [npm, "run", "--silent", "build", "--", "--logLevel", "warn", "--outDir", str(fresh)],
+        folder,
+    )
+    old = OUT.with_name(OUT.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if OUT.exists():
+        OUT.rename(old)
+    fresh.rename(OUT)
+    shutil.rmtree(old, ignore_errors=True)
     say(f"built into {OUT.relative_to(HERE.parent)} in {time.monotonic() - started:.0f} s")
     return 0
 
 
+def locked() -> int:
+    """One build at a time (two would share node_modules and the output)."""
+    with open(HERE / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return main()
+
+
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        sys.exit(locked())
     except subprocess.CalledProcessError as failed:
-        print(f"console: the build failed ({' '.join(map(str, failed.cmd))}); see above", file=sys.stderr)
+        print(
+            f"console: the build failed ({' '.join(map(str, failed.cmd))}); see above",
+            file=sys.stderr,
+        )
         sys.exit(2)
