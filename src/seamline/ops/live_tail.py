@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
@@ -133,7 +134,7 @@ class TailSource(Protocol):
 class LocalTailSource:
     """Local partitions opened read-only by this tail alone (never claimed for writing)."""
 
-    def __init__(self, root: Any) -> None:
+    def __init__(self, root: Path) -> None:
         self._log = LocalPartitions(root)
 
     async def partitions(self) -> list[int]:
