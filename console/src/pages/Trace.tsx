@@ -1,10 +1,84 @@
-import { Page } from "../components/ui";
+// Message trace: what happened to one message at every stage, from accepted to delivered.
+import { ArrivalStages } from "../components/trace/ArrivalTimeline";
+import { DeliveryStages } from "../components/trace/Delivery";
+import { TraceSearch } from "../components/trace/TraceSearch";
+import type { Trace as TraceAnswer } from "../components/trace/types";
+import "../components/trace/trace.css";
+import { Card, ErrorNote, Json, Loading, Page } from "../components/ui";
+import { useGet } from "../hooks";
 import type { PageProps } from "../pages";
+import { Link } from "../router";
 
-export default function Trace(_props: PageProps) {
+export default function Trace({ params }: PageProps) {
+  const id = params.id ?? "";
+  const found = useGet<TraceAnswer>(id ? `/api/v1/messages/${encodeURIComponent(id)}` : null);
   return (
-    <Page title="Trace">
-      <p className="muted">This page is being built.</p>
+    <Page title="Message trace">
+      <TraceSearch key={id} current={id} />
+      <p className="muted">
+        Message <span className="mono">{id}</span> · <Link to="/debugger">Back to the live debugger</Link>
+      </p>
+      {found.loading && !found.data ? <Loading what="Reading the trace" /> : null}
+      {found.error ? (
+        found.error.status === 404 ? (
+          <p className="error" role="alert">
+            No trace for this message (traces are kept {retentionOf(found.error.details)} hours). Check the ID, or
+            find the message in the live debugger.
+          </p>
+        ) : (
+          <ErrorNote error={found.error} />
+        )
+      ) : null}
+      {found.data && !found.error ? <TraceView trace={found.data} /> : null}
     </Page>
   );
+}
+
+function TraceView({ trace }: { trace: TraceAnswer }) {
+  const arrivals = trace.arrivals;
+  // Deliveries belong to the arrival that reached the subscriptions (not a duplicate after it).
+  const routed = arrivals.findIndex((a) => a.subscriptions !== undefined);
+  const deliveredIn = routed >= 0 ? routed : arrivals.length - 1;
+  return (
+    <>
+      {arrivals.map((arrival, n) => (
+        <Card
+          key={`${arrival.accepted.partition}:${arrival.accepted.offset}:${arrival.accepted.index}`}
+          title={
+            arrivals.length === 1
+              ? "What happened"
+              : `Arrival ${n + 1} of ${arrivals.length}${arrival.dedup.duplicateOf ? " (duplicate)" : ""}`
+          }
+        >
+          {arrival.stopped ? (
+            <p>
+              <strong>Went no further:</strong> {arrival.stopped}
+            </p>
+          ) : null}
+          <ol className="timeline" aria-label={`Stages of arrival ${n + 1}`}>
+            <ArrivalStages arrival={arrival} />
+            {n === deliveredIn ? (
+              <DeliveryStages attempts={trace.deliveries} deadLetters={trace.deadLetters} />
+            ) : null}
+          </ol>
+        </Card>
+      ))}
+      {arrivals.length === 0 ? (
+        <Card title="What happened">
+          <ol className="timeline" aria-label="Stages">
+            <DeliveryStages attempts={trace.deliveries} deadLetters={trace.deadLetters} />
+          </ol>
+        </Card>
+      ) : null}
+      <Card title="The message as received">
+        {trace.message ? <Json value={trace.message} /> : <p className="muted">The message's body is no longer kept.</p>}
+      </Card>
+    </>
+  );
+}
+
+/** The trace retention the server names in its 404, else the default. */
+function retentionOf(details: unknown): number {
+  const hours = (details as { retentionHours?: unknown } | undefined)?.retentionHours;
+  return typeof hours === "number" ? hours : 72;
 }

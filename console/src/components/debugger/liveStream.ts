@@ -1,0 +1,126 @@
+// The live debugger's stream: an EventSource on /api/v1/live, kept out of React's state so a
+// busy source never renders per message. Messages go into a capped list in a ref; a timer
+// publishes the list (and the server's counters) at most every FLUSH_MS, and not while paused.
+import { useCallback, useEffect, useRef, useState } from "react";
+import { query } from "../../api";
+
+/** A message as the stream sends it: the Spec message plus where it sits in the log. */
+export interface LiveMessage {
+  type?: string;
+  event?: string;
+  name?: string;
+  userId?: string | number | null;
+  anonymousId?: string | number | null;
+  messageId?: string;
+  receivedAt?: string;
+  timestamp?: string;
+  source_id: string;
+  partition: number;
+  offset: number;
+  index: number;
+  [field: string]: unknown;
+}
+
+export interface LiveStats {
+  seen: number;
+  shown: number;
+  dropped: number;
+}
+
+export interface LiveFilters {
+  source: string;
+  type: string;
+  event: string;
+  id: string;
+}
+
+export type Connection = "connecting" | "live" | "reconnecting";
+
+export const KEEP = 200; // messages kept in memory: the list never grows without bound
+const FLUSH_MS = 250; // one render per quarter second at most, however fast messages come
+const RETRY_MS = 2000; // after the server refused or closed the stream for good
+
+export const keyOf = (m: LiveMessage) => `${m.partition}:${m.offset}:${m.index}`;
+
+export function useLiveStream(filters: LiveFilters, paused: boolean) {
+  const [messages, setMessages] = useState<LiveMessage[]>([]);
+  const [stats, setStats] = useState<LiveStats>({ seen: 0, shown: 0, dropped: 0 });
+  const [connection, setConnection] = useState<Connection>("connecting");
+  const kept = useRef<LiveMessage[]>([]); // newest first
+  const latestStats = useRef<LiveStats>({ seen: 0, shown: 0, dropped: 0 });
+  const dirty = useRef(false);
+  const pausedRef = useRef(paused);
+
+  const publish = useCallback(() => {
+    setStats(latestStats.current);
+    if (!pausedRef.current && dirty.current) {
+      dirty.current = false;
+      setMessages(kept.current.slice());
+    }
+  }, []);
+
+  useEffect(() => {
+    pausedRef.current = paused;
+    if (!paused) publish(); // resuming shows the newest at once
+  }, [paused, publish]);
+
+  useEffect(() => {
+    const timer = setInterval(publish, FLUSH_MS);
+    return () => clearInterval(timer);
+  }, [publish]);
+
+  const { source, type, event, id } = filters;
+  useEffect(() => {
+    // A new filter is a new stream: what the old one showed does not match it.
+    kept.current = [];
+    dirty.current = true;
+    latestStats.current = { seen: 0, shown: 0, dropped: 0 };
+    const url = "/api/v1/live" + query({ source: source || undefined, type, event, id });
+    let stream: EventSource | null = null;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let base: LiveStats = { seen: 0, shown: 0, dropped: 0 };
+    let last: LiveStats = base;
+    const open = () => {
+      setConnection(stream === null ? "connecting" : "reconnecting");
+      const opened = new EventSource(url, { withCredentials: true });
+      stream = opened;
+      opened.onopen = () => {
+        // A reconnected stream counts from zero again: keep counting on from where we were.
+        base = { seen: last.seen, shown: last.shown, dropped: last.dropped };
+        setConnection("live");
+      };
+      opened.addEventListener("message", (e: MessageEvent<string>) => {
+        const message = JSON.parse(e.data) as LiveMessage;
+        kept.current.unshift(message);
+        if (kept.current.length > KEEP) kept.current.length = KEEP;
+        dirty.current = true;
+      });
+      opened.addEventListener("stats", (e: MessageEvent<string>) => {
+        const now = JSON.parse(e.data) as LiveStats;
+        last = { seen: base.seen + now.seen, shown: base.shown + now.shown, dropped: base.dropped + now.dropped };
+        latestStats.current = last;
+      });
+      opened.onerror = () => {
+        // The browser retries a dropped stream by itself; a refused one (401, 429, a server
+        // that stopped) is closed, and we open it again a little later.
+        if (opened.readyState === EventSource.CLOSED) {
+          setConnection("reconnecting");
+          retry = setTimeout(open, RETRY_MS);
+        } else setConnection("reconnecting");
+      };
+    };
+    open();
+    return () => {
+      clearTimeout(retry);
+      stream?.close();
+    };
+  }, [source, type, event, id]);
+
+  const clear = useCallback(() => {
+    kept.current = [];
+    dirty.current = true;
+    setMessages([]);
+  }, []);
+
+  return { messages, stats, connection, clear };
+}
