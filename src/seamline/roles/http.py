@@ -27,6 +27,8 @@ from seamline.api.live import router as live_router
 from seamline.api.login import router as login_router
 from seamline.api.login import session_principal
 from seamline.api.messages import router as messages_router
+from seamline.api.overview import OverviewAPI
+from seamline.api.overview import router as overview_router
 from seamline.api.pii_view import PiiView
 from seamline.api.profiles import ProfileAPI
 from seamline.api.profiles import router as profile_router
@@ -37,9 +39,9 @@ from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
 from seamline.collect.client_ip import ClientAddress
 from seamline.errors import SeamlineError
-from seamline.ops.live_tail import tail_source
 from seamline.ops.destinations import DestinationOps
 from seamline.ops.engage import EngageOps
+from seamline.ops.live_tail import tail_source
 from seamline.protocols.records import HeldMessage
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
@@ -130,6 +132,18 @@ def http_app(
                 source_id_of=parts.source_id_of,
                 pii=pii,
                 max_streams=settings.live_max_streams,
+            )
+        )
+    )
+    framework.include_router(
+        overview_router(
+            OverviewAPI(
+                state=parts.state,
+                events=parts.events,
+                outbox=parts.outbox,
+                sources=lambda w: {s.id: s.name for s in parts.sources.list(w)},
+                destinations=lambda w: sorted(parts.rules.get(w).destinations),
+                log_state=logs.state,
             )
         )
     )
