@@ -210,6 +210,8 @@ async def test_an_unknown_message_is_a_404(workspace: Workspace) -> None:
     answer = await workspace.client.get("/api/v1/messages/nope", headers=workspace.headers)
     assert answer.status_code == 404
     assert answer.json()["code"] == "not_found"
+    # The console says how long traces are kept: the workspace's setting, not a guess.
+    assert answer.json()["details"] == {"retentionHours": 72}
 
 
 async def test_a_caller_without_pii_access_sees_masked_fields(workspace: Workspace) -> None:
@@ -231,6 +233,7 @@ async def test_tracing_off_records_nothing(tmp_path: Path, state_url: str) -> No
         await send(running, {"type": "track", "userId": "u", "event": "A", "messageId": "off"})
         answer = await running.client.get("/api/v1/messages/off", headers=running.headers)
         assert answer.status_code == 404
+        assert answer.json()["details"] == {"retentionHours": 0}
         assert SqlTraces(running.app.parts.state).count() == 0
     finally:
         await running.client.aclose()

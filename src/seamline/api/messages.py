@@ -31,7 +31,7 @@ PATH = "/api/v1/messages/{message_id}"
 _as_dict = msgspec.json.Decoder(dict[str, Any]).decode
 
 
-def router(traces: SqlTraces, pii: PiiView) -> APIRouter:
+def router(traces: SqlTraces, pii: PiiView, retention_hours: float) -> APIRouter:
     routes = APIRouter(tags=["Message trace"])
 
     @routes.get(
@@ -45,7 +45,9 @@ def router(traces: SqlTraces, pii: PiiView) -> APIRouter:
         if not found and not attempts:
             raise NotFound(
                 f"no trace of message {message_id!r}: unknown, or older than the trace "
-                "retention (trace_retention_hours)"
+                "retention (trace_retention_hours)",
+                # The console tells its user how long traces are kept.
+                details={"retentionHours": retention_hours},
             )
         related = await asyncio.to_thread(traces.related, workspace_id, message_id)
         return JSONResponse(answer(message_id, found, attempts, related, pii.masker(request)))

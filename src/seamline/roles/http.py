@@ -149,7 +149,9 @@ def http_app(
     )
     framework.include_router(regulations_router(parts.regulation_ops))
     framework.include_router(retention_router(SqlRetention(parts.state)))
-    framework.include_router(messages_router(SqlTraces(parts.state), pii))
+    framework.include_router(
+        messages_router(SqlTraces(parts.state), pii, settings.trace_retention_hours)
+    )
     framework.include_router(audit_router(parts.audit))
     framework.include_router(
         workspace_router(
