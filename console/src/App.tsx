@@ -2,7 +2,7 @@ import { Suspense, useCallback, useEffect, useMemo, useState } from "react";
 import { ApiError, get, post, setCsrf, whenSignedOut } from "./api";
 import { Loading } from "./components/ui";
 import { Login, Setup } from "./Login";
-import { PAGES } from "./pages";
+import { PAGES, preloadPage } from "./pages";
 import { Link, match, navigate, useLocation } from "./router";
 import { SessionContext, type Session, type User } from "./session";
 
@@ -38,6 +38,7 @@ export function App() {
 
   useEffect(() => {
     whenSignedOut(() => setState({ kind: "login" }));
+    preloadPage(location.pathname, match);
     void load();
   }, [load]);
 

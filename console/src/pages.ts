@@ -12,7 +12,14 @@ export interface PageEntry {
   component: LazyExoticComponent<ComponentType<PageProps>>;
 }
 
-const page = (load: () => Promise<{ default: ComponentType<PageProps> }>) => lazy(load);
+type Loader = () => Promise<{ default: ComponentType<PageProps> }>;
+const loaders = new Map<LazyExoticComponent<ComponentType<PageProps>>, Loader>();
+
+const page = (load: Loader) => {
+  const component = lazy(load);
+  loaders.set(component, load);
+  return component;
+};
 
 const overview = page(() => import("./pages/Overview"));
 const sources = page(() => import("./pages/Sources"));
@@ -43,3 +50,11 @@ export const PAGES: PageEntry[] = [
   { path: "/destinations/:name", title: "Destination", nav: false, permission: "destinations:read", component: destination },
   { path: "/settings", title: "Settings", nav: true, permission: null, component: settings },
 ];
+
+/** Start fetching the chunk of the page at `path` now, while the session is still being checked
+ * (the browser keeps the module, so the page renders without a second round trip). */
+export function preloadPage(path: string, match: (pattern: string, path: string) => unknown): void {
+  const entry = PAGES.find((candidate) => match(candidate.path, path));
+  const load = entry ? loaders.get(entry.component) : undefined;
+  if (load) void load().catch(() => undefined);
+}
