@@ -30,6 +30,7 @@ def print_banner(console: Console, settings: Settings, source: Source) -> None:
     event = json.dumps({"userId": "user-1", "event": "Signed Up", "properties": {"plan": "pro"}})
     lines = [
         f"[bold]Seamline[/] is listening on [bold cyan]{url}[/]",
+        f"console: [bold cyan]{url}/[/] (no users yet? open it here to create the owner)",
         f"data directory: {escape(str(settings.data_dir.resolve()))}",
         f"workspace [bold]default[/], source [bold]{escape(source.name)}[/], "
         f"write key [bold green]{key}[/]",
