@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,10 @@ async def test_a_message_trace_shows_every_stage(workspace: Workspace, tool: Sin
     accepted = arrival["accepted"]
     assert accepted["source"] == {"id": workspace.source.id, "name": workspace.source.name}
     assert accepted["receivedAt"] and accepted["sentAt"] == "2026-12-01T10:00:05Z"
-    assert accepted["skewCorrectionMs"] is not None
+    # Segment's clock-skew correction: timestamp moved by receivedAt - sentAt.
+    received = datetime.fromisoformat(accepted["receivedAt"])
+    skew = (received - datetime.fromisoformat(accepted["sentAt"])).total_seconds() * 1000
+    assert accepted["skewCorrectionMs"] == pytest.approx(skew, abs=1)
     assert accepted["partition"] == 0 and accepted["offset"] >= 0
     assert arrival["dedup"] == {"firstSeen": True}
     assert {"name": "fix-name", "kind": "rename_event", "did": "changed"} in arrival[
