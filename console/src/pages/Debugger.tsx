@@ -16,7 +16,7 @@ interface Source {
 
 export default function Debugger(_props: PageProps) {
   const sources = useGet<{ data: Source[] }>("/api/v1/sources");
-  const [filters, setFilters] = useState<LiveFilters>({ source: "", type: "", event: "", id: "" });
+  const [filters, setFilters] = useState<LiveFilters>({ source: "", type: "", event: "", id: "", rate: 20 });
   const [paused, setPaused] = useState(false);
   const [selected, setSelected] = useState<LiveMessage | null>(null);
   const live = useLiveStream(filters, paused);
@@ -42,8 +42,8 @@ export default function Debugger(_props: PageProps) {
       }
     >
       <p className="muted">
-        Messages as they reach Seamline, newest first. A busy source is sampled (at most 20 a second are shown);
-        the counter says how many arrived.
+        Messages as they reach Seamline, newest first. A busy source is sampled (at most {filters.rate} a second
+        are shown); the counter says how many arrived.
       </p>
       <ErrorNote error={sources.error} />
       <LiveFilterForm sources={sources.data?.data ?? []} value={filters} onChange={changeFilters} />

@@ -1,4 +1,5 @@
 // Message trace: what happened to one message at every stage, from accepted to delivered.
+import { useEffect, useRef, useState } from "react";
 import { ArrivalStages } from "../components/trace/ArrivalTimeline";
 import { DeliveryStages } from "../components/trace/Delivery";
 import { TraceSearch } from "../components/trace/TraceSearch";
@@ -9,9 +10,20 @@ import { useGet } from "../hooks";
 import type { PageProps } from "../pages";
 import { Link } from "../router";
 
+const AGAIN_SECONDS = 3;
+const NEW_MESSAGE_SECONDS = 60; // a message just sent may still be on its way through the pipeline
+
 export default function Trace({ params }: PageProps) {
   const id = params.id ?? "";
-  const found = useGet<TraceAnswer>(id ? `/api/v1/messages/${encodeURIComponent(id)}` : null);
+  const [refresh, setRefresh] = useState(0);
+  const opened = useRef(Date.now());
+  const found = useGet<TraceAnswer>(id ? `/api/v1/messages/${encodeURIComponent(id)}` : null, refresh);
+  useEffect(() => {
+    // Look again while something is still to come: a trace not written yet, a delivery under way.
+    const young = Date.now() - opened.current < NEW_MESSAGE_SECONDS * 1000;
+    const waiting = found.error ? found.error.status === 404 && young : found.data ? inFlight(found.data) : false;
+    setRefresh(waiting ? AGAIN_SECONDS : 0);
+  }, [found.data, found.error]);
   return (
     <Page title="Message trace">
       <TraceSearch key={id} current={id} />
@@ -24,6 +36,7 @@ export default function Trace({ params }: PageProps) {
           <p className="error" role="alert">
             No trace for this message (traces are kept {retentionOf(found.error.details)} hours). Check the ID, or
             find the message in the live debugger.
+            {refresh ? " A message sent just now may still be on its way: this page looks again every few seconds." : ""}
           </p>
         ) : (
           <ErrorNote error={found.error} />
@@ -81,4 +94,17 @@ function TraceView({ trace }: { trace: TraceAnswer }) {
 function retentionOf(details: unknown): number {
   const hours = (details as { retentionHours?: unknown } | undefined)?.retentionHours;
   return typeof hours === "number" ? hours : 72;
+}
+
+/** Whether a delivery the trace expects has no final outcome yet (none tried, or retrying). */
+function inFlight(trace: TraceAnswer): boolean {
+  const final = new Set(
+    trace.deliveries.filter((a) => a.outcome !== "retry").map((a) => `${a.destination}/${a.subscription}`),
+  );
+  for (const dead of trace.deadLetters) final.add(`${dead.destination}/${dead.subscription}`);
+  return trace.arrivals.some((arrival) =>
+    (arrival.subscriptions ?? []).some(
+      (s) => s.outcome === "queued" && !final.has(`${s.destination}/${s.subscription}`),
+    ),
+  );
 }

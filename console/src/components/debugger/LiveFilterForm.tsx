@@ -5,6 +5,7 @@ import type { LiveFilters } from "./liveStream";
 
 const TYPES = ["track", "identify", "page", "screen", "group", "alias"] as const;
 const TYPING_MS = 400;
+export const RATES = [5, 20, 100] as const; // the server's sampling: 20 by default, 100 at most
 
 export function LiveFilterForm({
   sources,
@@ -58,6 +59,16 @@ export function LiveFilterForm({
       <label>
         User, anonymous or message ID
         <input name="id" value={id} placeholder="exact ID" onChange={(e) => setId(e.target.value)} />
+      </label>
+      <label>
+        Show at most
+        <select value={value.rate} onChange={(e) => onChange({ ...value, rate: Number(e.target.value) })}>
+          {RATES.map((r) => (
+            <option key={r} value={r}>
+              {r} a second
+            </option>
+          ))}
+        </select>
       </label>
     </form>
   );

@@ -32,6 +32,7 @@ export interface LiveFilters {
   type: string;
   event: string;
   id: string;
+  rate: number; // at most this many messages a second are sent to the page (the server samples)
 }
 
 export type Connection = "connecting" | "live" | "reconnecting";
@@ -69,13 +70,13 @@ export function useLiveStream(filters: LiveFilters, paused: boolean) {
     return () => clearInterval(timer);
   }, [publish]);
 
-  const { source, type, event, id } = filters;
+  const { source, type, event, id, rate } = filters;
   useEffect(() => {
     // A new filter is a new stream: what the old one showed does not match it.
     kept.current = [];
     dirty.current = true;
     latestStats.current = { seen: 0, shown: 0, dropped: 0 };
-    const url = "/api/v1/live" + query({ source: source || undefined, type, event, id });
+    const url = "/api/v1/live" + query({ source: source || undefined, type, event, id, rate });
     let stream: EventSource | null = null;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let base: LiveStats = { seen: 0, shown: 0, dropped: 0 };
@@ -87,7 +88,6 @@ export function useLiveStream(filters: LiveFilters, paused: boolean) {
       opened.onopen = () => {
         // A reconnected stream counts from zero again: keep counting on from where we were.
         base = { seen: last.seen, shown: last.shown, dropped: last.dropped };
-        setConnection("live");
       };
       opened.addEventListener("message", (e: MessageEvent<string>) => {
         const message = JSON.parse(e.data) as LiveMessage;
@@ -99,6 +99,9 @@ export function useLiveStream(filters: LiveFilters, paused: boolean) {
         const now = JSON.parse(e.data) as LiveStats;
         last = { seen: base.seen + now.seen, shown: base.shown + now.shown, dropped: base.dropped + now.dropped };
         latestStats.current = last;
+        // The first stats come once the server's readers stand at the log's end: from then
+        // on, whatever is sent shows here.
+        setConnection("live");
       });
       opened.onerror = () => {
         // The browser retries a dropped stream by itself; a refused one (401, 429, a server
@@ -114,7 +117,7 @@ export function useLiveStream(filters: LiveFilters, paused: boolean) {
       clearTimeout(retry);
       stream?.close();
     };
-  }, [source, type, event, id]);
+  }, [source, type, event, id, rate]);
 
   const clear = useCallback(() => {
     kept.current = [];
