@@ -35,6 +35,7 @@ AXE = Path(__file__).parents[1] / "e2e" / "js" / "node_modules" / "axe-core" / "
 OWNER = "owner@example.com"
 PASSWORD = "correct horse battery staple"
 LOOPBACK = {"SEAMLINE_DESTINATIONS_ALLOW_PRIVATE": '["127.0.0.0/8"]'}
+START_TIMEOUT = 180.0  # seconds for `seamline serve` to answer /readyz
 
 
 def create_user(data: Path, email: str, *roles: str, pii: bool = False) -> None:
@@ -117,11 +118,18 @@ def console_run(tmp_path: Path, *, owner: bool = True, **env: str) -> Iterator[C
     assert init.returncode == 0, init.stderr
     if owner:
         create_user(data, OWNER, "workspace-owner")
-    with Server(data, **{**LOOPBACK, **env}) as server, sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            run = ConsoleRun(server, browser, page=None, shots=shots)  # type: ignore[arg-type]
-            run.page = run.new_page()
-            yield run
-        finally:
-            browser.close()
+    # Started here rather than by `with Server(...)` for a longer wait: with several test runs
+    # on two cores, the roles took 50-90 s to start (Server's own default is 60 s).
+    server = Server(data, **{**LOOPBACK, **env}).start(timeout=START_TIMEOUT)
+    try:
+        with sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                run = ConsoleRun(server, browser, page=None, shots=shots)  # type: ignore[arg-type]
+                run.page = run.new_page()
+                yield run
+            finally:
+                browser.close()
+    finally:
+        if server.process is not None:  # unless the test stopped it
+            server.stop()
