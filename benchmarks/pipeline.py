@@ -19,6 +19,10 @@ background).
 the Engage stage in the tail, its announcements appended to the log and processed too, and
 prints the throughput loss against 0.
 
+`--trace off,on` runs the same workload without and with the message trace (issue 14: every
+stage notes what it did, the last tail stage writes one row per message per batch), each
+`--repeat` times, interleaved, and prints the median of each and the cost of tracing.
+
     .venv/bin/python benchmarks/pipeline.py --events 1000000 --users 100000
     .venv/bin/python benchmarks/pipeline.py --events 300000 --users 30000 --protocols all
 """
@@ -57,6 +61,7 @@ from seamline.pipeline.privacy_stage import ControlPersonalData
 from seamline.pipeline.profiles_stage import UpdateAccounts, UpdateTraits
 from seamline.pipeline.protocols_stage import ApplyProtocols
 from seamline.pipeline.store_events import StoreEvents
+from seamline.pipeline.trace import TraceRecorder, WriteTraces
 from seamline.spec import Envelope, Message
 from seamline.spec.envelope import envelope_encoder
 from seamline.store.accounts_sql import SqlAccountStore
@@ -68,6 +73,7 @@ from seamline.store.inventory_sql import SqlInventory
 from seamline.store.protocols_sql import SqlProtocolsStore
 from seamline.store.resources_sql import SqlResourceStore
 from seamline.store.state import merges, open_state_store, profiles
+from seamline.store.traces_sql import SqlTraces
 from seamline.store.traits_sql import SqlTraitStore
 from seamline.workspace.compiled import RulesCache
 from seamline.workspace.kinds import normalise
@@ -260,6 +266,16 @@ def _stored(resources: SqlResourceStore, kind: str, name: str) -> dict[str, obje
     return None if found is None else found.document
 
 
+CPU_US_PER_EVENT: list[float] = []
+"""CPU time (all threads) per event of each run: steadier than events/s on a shared machine,
+where other processes' load decides how much wall time a run gets."""
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def rss_mib() -> float:
     with open("/proc/self/status") as status:
         for line in status:
@@ -269,11 +285,19 @@ def rss_mib() -> float:
 
 
 async def run(
-    args: argparse.Namespace, console: Console, mode: str, records: list[bytes], audiences: int = 0
+    args: argparse.Namespace,
+    console: Console,
+    mode: str,
+    records: list[bytes],
+    audiences: int = 0,
+    trace: bool = False,
 ) -> float:
     """One run on a fresh data directory; returns events/s."""
     root = Path(tempfile.mkdtemp(prefix="seamline-pipeline-bench-", dir=args.data_root))
-    console.print(f"[bold]protocols {mode}, {audiences} audiences[/]: data dir {root}")
+    console.print(
+        f"[bold]protocols {mode}, {audiences} audiences, trace {'on' if trace else 'off'}[/]: "
+        f"data dir {root}"
+    )
     # As `seamline serve` lays it out: the workload in partition 0 (a collect worker's), the
     # Engage stage's announcements in a partition the pipeline claims when it first appends.
     log = LocalPartitions(root / "log", fsync=False)
@@ -290,6 +314,7 @@ async def run(
     if mode in ("on", "on-ip"):
         configure(resources, mask_ips=mode == "on-ip")
     tail: list[Stage] = [StoreEvents(events)]  # as `seamline serve` wires it
+    recorder = TraceRecorder() if trace else None
     if audiences:
         engage_definitions(resources, audiences)
         end_us = int(START.timestamp() * 1_000_000) + args.events * 1_000
@@ -306,19 +331,26 @@ async def run(
                 engage_engine,
                 engage_engine_store.identifiers_of_people,
                 lambda found: announcements.submit([envelope_encoder.encode(e) for e in found]),
+                trace=recorder,
             )
         )
+    if recorder is not None:
+        tail.append(WriteTraces(recorder, SqlTraces(engine), 72.0))  # last, as serve wires it
     data_controls = (
-        ApplyProtocols(rules.get, SqlProtocolsStore(engine)),
+        ApplyProtocols(rules.get, SqlProtocolsStore(engine), trace=recorder),
         ControlPersonalData(
-            rules.get, lambda _w: b"bench-salt", SqlInventory(engine), SqlProtocolsStore(engine)
+            rules.get,
+            lambda _w: b"bench-salt",
+            SqlInventory(engine),
+            SqlProtocolsStore(engine),
+            trace=recorder,
         ),
     )
     stages = (
-        DropDuplicates(seen, 86400),
+        DropDuplicates(seen, 86400, recorder),
         *(data_controls if mode != "off" else ()),
         ResolveIdentities(SqlIdentityGraph(engine), IdentityRules()),
-        UpdateTraits(traits),
+        UpdateTraits(traits, recorder),
         UpdateAccounts(SqlAccountStore(engine), traits),
     )
     batch_times: list[float] = []
@@ -350,6 +382,7 @@ async def run(
         stop = asyncio.Event()
         stop.set()
         began = time.perf_counter()
+        cpu_began = cpu_seconds()
         last = began
         # A run ends once what was appended before it is processed; announcements appended
         # meanwhile (maybe in a partition the runner has not listed yet) take another round.
@@ -359,6 +392,7 @@ async def run(
             if all(runner.committed.get(p, 0) >= end for p, end in ends.items()):
                 break
         elapsed = time.perf_counter() - began
+        CPU_US_PER_EVENT.append((cpu_seconds() - cpu_began) / args.events * 1e6)
     with engine.connect() as conn:
         profile_count = conn.execute(
             select(func.count())
@@ -419,6 +453,39 @@ async def compare(args: argparse.Namespace, console: Console) -> None:
     records = generate(args.events, args.users, args.seed)
     modes = ("off", "idle", "on", "on-ip") if args.protocols == "all" else (args.protocols,)
     counts = [int(n) for n in args.engage.split(",")]
+    if args.trace == "off,on":
+        runs: dict[bool, list[float]] = {False: [], True: []}
+        cpu: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(args.repeat):
+            for traced in (False, True):
+                rate = await run(args, console, modes[0], records, counts[0], traced)
+                runs[traced].append(rate)
+                cpu[traced].append(CPU_US_PER_EVENT[-1])
+        table = Table(title="Message trace: cost against no tracing in the same run")
+        for column in (
+            "trace",
+            "events/s (each run)",
+            "median",
+            "cost",
+            "CPU µs/event (each run)",
+            "median",
+            "cost",
+        ):
+            table.add_column(column, justify="right")
+        off, off_cpu = statistics.median(runs[False]), statistics.median(cpu[False])
+        for traced, rates in runs.items():
+            median, median_cpu = statistics.median(rates), statistics.median(cpu[traced])
+            table.add_row(
+                "on" if traced else "off",
+                ", ".join(f"{r:,.0f}" for r in rates),
+                f"{median:,.0f}",
+                f"{(1 - median / off) * 100:.1f} %",
+                ", ".join(f"{c:.0f}" for c in cpu[traced]),
+                f"{median_cpu:.0f}",
+                f"{(median_cpu / off_cpu - 1) * 100:.1f} %",
+            )
+        console.print(table)
+        return
     if len(counts) > 1:
         engage_rates = {n: await run(args, console, modes[0], records, n) for n in counts}
         table = Table(title=f"Engage stage: cost against {counts[0]} audiences in the same run")
@@ -429,7 +496,8 @@ async def compare(args: argparse.Namespace, console: Console) -> None:
             table.add_row(str(n), f"{rate:,.0f}", f"{ratio:.2f}", f"{(1 - ratio) * 100:.0f} %")
         console.print(table)
         return
-    rates = {mode: await run(args, console, mode, records, counts[0]) for mode in modes}
+    traced = args.trace == "on"
+    rates = {mode: await run(args, console, mode, records, counts[0], traced) for mode in modes}
     if len(rates) > 1:
         table = Table(title="Protocols and privacy stages: cost against `off` in the same run")
         for column in ("configuration", "events/s", "ratio to off", "cost"):
@@ -454,6 +522,13 @@ def main() -> None:
     parser.add_argument(
         "--engage", default="0", help="Live audiences, or a comma list to compare (0,20)"
     )
+    parser.add_argument(
+        "--trace",
+        choices=("off", "on", "off,on"),
+        default="off",
+        help="Record message traces; off,on compares the two in the same run",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="Runs of each with --trace off,on")
     args = parser.parse_args()
     tune_runtime()  # as `seamline serve` does
     asyncio.run(compare(args, Console(width=140)))

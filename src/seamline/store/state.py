@@ -521,15 +521,20 @@ partition_leases = Table(
 
 # Message traces (issue 14): per log position, what the pipeline's stages did to the message
 # (`stages`, compact JSON) and the message as accepted (`body`, JSON text); per delivery
-# attempt, its outcome. `traced_at` (epoch seconds) is what retention prunes by.
+# attempt, its outcome. Rows are only inserted (a batch processed again adds its rows again;
+# readers keep the newest per position), and pruned oldest id first once `traced_at` (epoch
+# seconds) is past the retention: one index each, by messageId, keeps tracing cheap.
+_TRACE_ID = BigInteger().with_variant(Integer(), "sqlite")
+
 message_traces = Table(
     "message_traces",
     metadata,
-    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", _TRACE_ID, primary_key=True, autoincrement=True),
+    Column("position", BigInteger, nullable=False),
     Column("workspace_id", String(64), nullable=False),
     Column("message_id", String(200), nullable=False),
-    Column("profile_id", String(64), nullable=True, index=True),
-    Column("traced_at", Double, nullable=False, index=True),
+    Column("profile_id", String(64), nullable=True),
+    Column("traced_at", Double, nullable=False),
     Column("body", Text, nullable=False),
     Column("stages", JSON, nullable=False),
     Index("message_traces_message", "workspace_id", "message_id"),
@@ -538,17 +543,17 @@ message_traces = Table(
 message_trace_attempts = Table(
     "message_trace_attempts",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", _TRACE_ID, primary_key=True, autoincrement=True),
     Column("workspace_id", String(64), nullable=False),
     Column("message_id", String(200), nullable=False),
-    Column("profile_key", String(300), nullable=True, index=True),
+    Column("profile_key", String(300), nullable=True),
     Column("destination", String(300), nullable=False),
     Column("subscription", String(300), nullable=False),
     Column("attempt", Integer, nullable=False),
     Column("outcome", String(20), nullable=False),
     Column("status", Integer, nullable=True),
     Column("error", Text, nullable=True),
-    Column("traced_at", Double, nullable=False, index=True),
+    Column("traced_at", Double, nullable=False),
     Index("message_trace_attempts_message", "workspace_id", "message_id"),
 )
 
