@@ -16,7 +16,7 @@ from typing import Protocol
 from seamline.access.passwords import check_password, hash_password
 from seamline.access.permissions import parse_grant, with_source_ids
 from seamline.access.principal import WORKSPACE_OWNER, Grant, Principal
-from seamline.errors import Conflict, InvalidInput, NotFound
+from seamline.errors import Conflict, Forbidden, InvalidInput, NotFound
 from seamline.store.users_sql import LoginSession, User, UserGrant
 
 __all__ = [
@@ -24,10 +24,13 @@ __all__ = [
     "User",
     "UserGrant",
     "UserStore",
+    "create_first_owner",
     "create_user",
     "disable_user",
     "email_key",
+    "owns_workspace",
     "principal_of_user",
+    "user_grants",
 ]
 
 # Deliberately loose (one @, a dot in the domain, no spaces): the address is a login name, not
@@ -46,6 +49,18 @@ class UserStore(Protocol):
     def in_workspace(self, workspace_id: str) -> list[User]: ...
 
     def disable(self, user_id: str, at: datetime) -> None: ...
+
+    def add_first(self, user: User, email_key: str, password_hash: str) -> bool:
+        """Store `user` only if its workspace has no user yet (atomically); whether it did."""
+        ...
+
+    def set_access(self, user_id: str, grants: tuple[UserGrant, ...], pii_access: bool) -> None: ...
+
+    def enable(self, user_id: str) -> None: ...
+
+    def password_hash(self, user_id: str) -> str | None: ...
+
+    def set_password(self, user_id: str, password_hash: str, keep_session: str | None) -> None: ...
 
 
 def email_key(email: str) -> str:
@@ -74,8 +89,50 @@ def create_user(
     """Check and store a new user; the password is kept only as a hash. `roles` are written
     as for tokens (`ROLE` or `ROLE:A,B`); source roles name sources by id once stored
     (`sources`: the workspace's (id, name) pairs)."""
+    user, password_hash = _new_user(workspace_id, email, password, roles, pii_access, sources)
+    if store.by_email(workspace_id, email_key(email)) is not None:
+        raise Conflict(f"a user with the email {user.email!r} already exists")
+    store.add(user, email_key(email), password_hash)
+    return user
+
+
+def create_first_owner(store: UserStore, workspace_id: str, email: str, password: str) -> User:
+    """The workspace's first user, a workspace owner, checked as `create_user` checks one;
+    Forbidden when the workspace has a user already (two concurrent calls make one owner)."""
+    user, password_hash = _new_user(workspace_id, email, password, [WORKSPACE_OWNER], True, ())
+    if not store.add_first(user, email_key(email), password_hash):
+        raise Forbidden(
+            "the workspace has users already: an owner creates more (POST /api/v1/users), or "
+            "run `seamline users create` on the server"
+        )
+    return user
+
+
+def _new_user(
+    workspace_id: str,
+    email: str,
+    password: str,
+    roles: Iterable[str],
+    pii_access: bool,
+    sources: Iterable[tuple[str, str]],
+) -> tuple[User, str]:
     email = check_email(email)
     check_password(password)
+    grants = user_grants(roles, sources)
+    user = User(
+        id="usr_" + secrets.token_hex(8),
+        workspace_id=workspace_id,
+        email=email,
+        grants=grants,
+        pii_access=pii_access or owns_workspace(grants),
+        created_at=datetime.now(UTC),
+    )
+    return user, hash_password(password)
+
+
+def user_grants(roles: Iterable[str], sources: Iterable[tuple[str, str]]) -> tuple[UserGrant, ...]:
+    """Grants from roles written `ROLE` or `ROLE:A,B` (source roles name sources by id once
+    stored); InvalidInput on an unknown role or none at all."""
     known = list(sources)
     grants = tuple(
         UserGrant(role=g.role, resources=g.resources)
@@ -83,19 +140,12 @@ def create_user(
     )
     if not grants:
         raise InvalidInput(f"give the user at least one --role (e.g. {WORKSPACE_OWNER})")
-    owner = any(g.role == WORKSPACE_OWNER and g.resources is None for g in grants)
-    user = User(
-        id="usr_" + secrets.token_hex(8),
-        workspace_id=workspace_id,
-        email=email,
-        grants=grants,
-        pii_access=pii_access or owner,
-        created_at=datetime.now(UTC),
-    )
-    if store.by_email(workspace_id, email_key(email)) is not None:
-        raise Conflict(f"a user with the email {email!r} already exists")
-    store.add(user, email_key(email), hash_password(password))
-    return user
+    return grants
+
+
+def owns_workspace(grants: Iterable[UserGrant | Grant]) -> bool:
+    """Whether the grants make a workspace owner (unscoped)."""
+    return any(g.role == WORKSPACE_OWNER and g.resources is None for g in grants)
 
 
 def disable_user(store: UserStore, workspace_id: str, email: str) -> User:
@@ -113,12 +163,11 @@ def disable_user(store: UserStore, workspace_id: str, email: str) -> User:
 def principal_of_user(user: User) -> Principal:
     """The actor a signed-in user is: their grants, and PII access if granted or an owner."""
     grants = tuple(Grant(role=g.role, resources=g.resources) for g in user.grants)
-    owner = any(g.role == WORKSPACE_OWNER and g.resources is None for g in grants)
     return Principal(
         kind="user",
         id=user.id,
         name=user.email,
         workspace_id=user.workspace_id,
         grants=grants,
-        pii_access=user.pii_access or owner,
+        pii_access=user.pii_access or owns_workspace(grants),
     )

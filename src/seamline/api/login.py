@@ -86,17 +86,7 @@ def router(sign_in: SignIn, addresses: ClientAddress) -> APIRouter:
         await asyncio.to_thread(
             audited, request, "user.login", "user", found.user.id, after={"email": found.user.email}
         )
-        answer = JSONResponse({"user": _user(found), "csrfToken": csrf})
-        answer.set_cookie(
-            COOKIE,
-            secret,
-            max_age=int(ABSOLUTE.total_seconds()),
-            path="/",
-            secure=_secure(request),
-            httponly=True,
-            samesite="strict",
-        )
-        return answer
+        return signed_in_answer(request, found, secret, csrf)
 
     @routes.post(
         "/logout",
@@ -124,6 +114,21 @@ def router(sign_in: SignIn, addresses: ClientAddress) -> APIRouter:
         return JSONResponse({"user": _user(found), "csrfToken": csrf_token_of(secret)})
 
     return routes
+
+
+def signed_in_answer(request: Request, found: SignedIn, secret: str, csrf: str) -> JSONResponse:
+    """The answer to a sign-in: the user and the CSRF token, and the session cookie."""
+    answer = JSONResponse({"user": _user(found), "csrfToken": csrf})
+    answer.set_cookie(
+        COOKIE,
+        secret,
+        max_age=int(ABSOLUTE.total_seconds()),
+        path="/",
+        secure=_secure(request),
+        httponly=True,
+        samesite="strict",
+    )
+    return answer
 
 
 def _session(sign_in: SignIn, request: Request) -> SignedIn:

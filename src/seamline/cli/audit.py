@@ -11,8 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
-from seamline.access.tokens import Token
 from seamline.cli.terminal import make_console
+from seamline.ops.tokens import token_document
+
+__all__ = ["cli_recorded", "cli_recorded_change", "register", "token_document"]
 
 console = make_console()
 WORKSPACE = "default"
@@ -135,15 +137,3 @@ def cli_recorded_change(
         before,
         after,
     )
-
-
-def token_document(token: Token) -> dict[str, Any]:
-    """What the trail shows of a token: never its secret or digest."""
-    from seamline.access.permissions import describe
-
-    return {
-        "id": token.id,
-        "name": token.name,
-        "roles": describe(token.grants),
-        "pii_access": token.pii_access,
-    }

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -277,22 +276,16 @@ def sources_create(
 ) -> None:
     """Create a source in the default workspace and print its write key."""
     from seamline.cli.audit import cli_recorded
-    from seamline.collect.sources import DEFAULT_WORKSPACE_ID, new_source
+    from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
+    from seamline.ops.sources import SourceOps, source_document
     from seamline.store.sources_sql import SqlSourceStore
 
-    if not name.strip():
-        raise typer.BadParameter("NAME must not be empty")
-    if write_key is not None and (not write_key.strip() or ":" in write_key):
-        raise typer.BadParameter("--write-key must be non-empty and contain no ':'")
     engine = open_state(_settings(ctx, state_only=True))
-    store = SqlSourceStore(engine)
-    store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
-    source = store.create(new_source(name.strip(), DEFAULT_WORKSPACE_ID, write_key))
-    summary = {"id": source.id, "name": source.name, "write_key": source.write_key}
-    cli_recorded(engine, "source.create", "source", source.id, after=summary)
+    source = SourceOps(SqlSourceStore(engine)).create(DEFAULT_WORKSPACE_ID, name, write_key)
+    cli_recorded(engine, "source.create", "source", source.id, after=source_document(source))
     if as_json:
-        print(json.dumps(summary))
+        print(json.dumps({"id": source.id, "name": source.name, "write_key": source.write_key}))
     else:
         console.print(f"Created source [bold]{source.name}[/] ({source.id})")
         # Whole lines (soft wrap) on a terminal too: a key folded by Rich copies as two lines.
@@ -310,19 +303,10 @@ def sources_list(
     from rich.table import Table
 
     from seamline.data_dir import open_sources
+    from seamline.ops.sources import source_view
 
     found = open_sources(_settings(ctx, state_only=True)).list()
-    rows = [
-        {
-            "id": s.id,
-            "workspace_id": s.workspace_id,
-            "name": s.name,
-            "write_key": s.write_key,
-            "enabled": s.enabled,
-            "created_at": s.created_at.isoformat(),
-        }
-        for s in found
-    ]
+    rows = [source_view(s, show_key=True) for s in found]
     if as_json:
         print(json.dumps(rows))
         return
@@ -408,22 +392,22 @@ def tokens_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create an access token for the default workspace; it is shown only this once."""
-    from seamline.access.permissions import describe, parse_grant, with_source_ids
+    from seamline.access.permissions import describe
     from seamline.access.tokens import create_token
     from seamline.cli.audit import cli_recorded, token_document
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
+    from seamline.ops.tokens import token_grants
     from seamline.store.sources_sql import SqlSourceStore
     from seamline.store.tokens_sql import SqlTokenStore
 
     if not name.strip():
         raise typer.BadParameter("--name must not be empty")
-    grants = tuple(parse_grant(role) for role in roles or ())
     engine = open_state(_settings(ctx, state_only=True))
     sources = SqlSourceStore(engine)
     sources.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
     known = [(s.id, s.name) for s in sources.list(DEFAULT_WORKSPACE_ID)]
-    grants = tuple(with_source_ids(g, known) for g in grants)
+    grants = token_grants(roles or (), known)
     record, secret = create_token(
         SqlTokenStore(engine), DEFAULT_WORKSPACE_ID, name.strip(), grants, pii_access=pii_access
     )
@@ -458,43 +442,28 @@ def tokens_list(
     the minute) and revoked; never the token itself."""
     from rich.table import Table
 
-    from seamline.access.permissions import describe
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
+    from seamline.ops.tokens import token_row
     from seamline.store.tokens_sql import SqlTokenStore
 
     found = SqlTokenStore(open_state(_settings(ctx, state_only=True))).in_workspace(
         DEFAULT_WORKSPACE_ID
     )
-
-    def when(at: datetime | None) -> str | None:
-        return None if at is None else at.isoformat()
-
-    rows = [
-        {
-            "id": t.id,
-            "name": t.name,
-            "created_at": when(t.created_at),
-            "last_used_at": when(t.last_used_at),
-            "revoked_at": when(t.revoked_at),
-            "roles": describe(t.grants),
-            "pii_access": t.pii_access,
-        }
-        for t in found
-    ]
+    rows = [token_row(t) for t in found]
     if as_json:
         print(json.dumps(rows))
         return
     table = Table("name", "id", "roles", "pii", "created", "last used", "revoked")
-    for t in found:
+    for row in rows:
         table.add_row(
-            escape(t.name),
-            t.id,
-            escape(" ".join(describe(t.grants))),
-            "yes" if t.pii_access else "no",
-            t.created_at.isoformat(),
-            when(t.last_used_at) or "never",
-            when(t.revoked_at) or "",
+            escape(row["name"]),
+            row["id"],
+            escape(" ".join(row["roles"])),
+            "yes" if row["pii_access"] else "no",
+            row["created_at"],
+            row["last_used_at"] or "never",
+            row["revoked_at"] or "",
         )
     console.print(table)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,12 +16,13 @@ from rich.table import Table
 
 from seamline.cli.terminal import make_console
 from seamline.errors import InvalidInput
+from seamline.ops.users import user_document
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from seamline.store.sources_sql import SqlSourceStore
-    from seamline.store.users_sql import SqlUserStore, User
+    from seamline.store.users_sql import SqlUserStore
 
 console = make_console()
 
@@ -88,9 +88,9 @@ def register(app: typer.Typer, settings: Any) -> None:
             pii_access=pii_access,
             sources=known,
         )
-        cli_recorded(engine, "user.create", "user", user.id, after=_shown(user))
+        cli_recorded(engine, "user.create", "user", user.id, after=user_document(user))
         if as_json:
-            print(json.dumps(_shown(user)))
+            print(json.dumps(user_document(user)))
         else:
             console.print(
                 f"user [bold green]{escape(user.email)}[/] ({user.id}) created", highlight=False
@@ -106,11 +106,11 @@ def register(app: typer.Typer, settings: Any) -> None:
 
         found = store(ctx)[0].in_workspace(DEFAULT_WORKSPACE_ID)
         if as_json:
-            print(json.dumps([_shown(u) for u in found]))
+            print(json.dumps([user_document(u) for u in found]))
             return
         table = Table("email", "id", "roles", "PII", "created", "disabled")
         for user in found:
-            shown = _shown(user)
+            shown = user_document(user)
             table.add_row(
                 escape(user.email),
                 user.id,
@@ -133,22 +133,5 @@ def register(app: typer.Typer, settings: Any) -> None:
 
         user_store, _, engine = store(ctx)
         user = disable_user(user_store, DEFAULT_WORKSPACE_ID, email)
-        cli_recorded(engine, "user.disable", "user", user.id, before=_shown(user))
+        cli_recorded(engine, "user.disable", "user", user.id, before=user_document(user))
         console.print(f"disabled user {escape(user.email)} ({user.id})", highlight=False)
-
-
-def _shown(user: User) -> dict[str, Any]:
-    def when(at: datetime | None) -> str | None:
-        return None if at is None else at.isoformat()
-
-    return {
-        "id": user.id,
-        "email": user.email,
-        "roles": [
-            g.role if g.resources is None else f"{g.role}:{','.join(g.resources)}"
-            for g in user.grants
-        ],
-        "pii_access": user.pii_access,
-        "created_at": when(user.created_at),
-        "disabled_at": when(user.disabled_at),
-    }

@@ -37,6 +37,17 @@ class SourceStore(Protocol):
 
     def list(self, workspace_id: str | None = None) -> list[Source]: ...
 
+    def update(
+        self,
+        source_id: str,
+        *,
+        name: str | None = None,
+        enabled: bool | None = None,
+        write_key: str | None = None,
+    ) -> Source:
+        """Rename, enable/disable or re-key a source; NotFound, or Conflict on a taken name."""
+        ...
+
 
 def same_name(first: str, second: str) -> bool:
     """Whether two source names are the same name: `Website` and `website` are."""
@@ -81,3 +92,8 @@ class WriteKeys:
         ttl = self._hit_ttl if source is not None else self._miss_ttl
         self._cache[write_key] = (now + ttl, source)
         return source
+
+    def forget(self, write_key: str) -> None:
+        """Drop what this process cached for `write_key` (a source disabled or re-keyed here
+        takes effect at once here; other processes see it when their entry expires)."""
+        self._cache.pop(write_key, None)

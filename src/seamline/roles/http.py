@@ -35,6 +35,10 @@ from seamline.api.profiles import router as profile_router
 from seamline.api.regulations import router as regulations_router
 from seamline.api.retention import router as retention_router
 from seamline.api.routes import json_http_error, json_seamline_error, json_validation_error, routes
+from seamline.api.setup import router as setup_router
+from seamline.api.sources import router as sources_router
+from seamline.api.users import AccessAPI
+from seamline.api.users import router as access_router
 from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
 from seamline.collect.client_ip import ClientAddress
@@ -42,6 +46,7 @@ from seamline.errors import SeamlineError
 from seamline.ops.destinations import DestinationOps
 from seamline.ops.engage import EngageOps
 from seamline.ops.live_tail import tail_source
+from seamline.ops.sources import SourceOps
 from seamline.protocols.records import HeldMessage
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
@@ -148,6 +153,12 @@ def http_app(
         )
     )
     framework.include_router(regulations_router(parts.regulation_ops))
+    # Sources, users, tokens and the first-run owner (api/sources.py, users.py, setup.py).
+    source_ops = SourceOps(parts.sources, parts.write_keys)
+    framework.include_router(sources_router(source_ops, parts.events.query))
+    access = AccessAPI(SqlUserStore(parts.state), parts.tokens, parts.sources, sign_in)
+    framework.include_router(access_router(access))
+    framework.include_router(setup_router(SqlUserStore(parts.state), sign_in))
     framework.include_router(retention_router(SqlRetention(parts.state)))
     framework.include_router(
         messages_router(SqlTraces(parts.state), pii, settings.trace_retention_hours)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from seamline.collect.sources import Source, same_name
-from seamline.errors import Conflict
+from seamline.errors import Conflict, NotFound
 from seamline.store.state import as_utc, sources, workspaces
 
 
@@ -40,27 +40,7 @@ class SqlSourceStore:
     def create(self, source: Source) -> Source:
         try:
             with self._engine.begin() as conn:
-                # Locks the workspace row on PostgreSQL so that two creates of one name take
-                # turns; SQLite has one writer at a time. (No unique index: a data directory may
-                # already hold duplicate names, and a migration must not fail on them.)
-                conn.execute(
-                    select(workspaces.c.id)
-                    .where(workspaces.c.id == source.workspace_id)
-                    .with_for_update()
-                )
-                taken = conn.execute(
-                    select(sources.c.id, sources.c.name).where(
-                        sources.c.workspace_id == source.workspace_id
-                    )
-                )
-                for other_id, other_name in taken:
-                    if same_name(other_name, source.name):
-                        raise Conflict(
-                            f"workspace {source.workspace_id!r} already has a source named "
-                            f"{other_name!r} ({other_id}); source names are unique, ignoring "
-                            "case: choose another name",
-                            details={"source_id": other_id},
-                        )
+                _check_name_free(conn, source.workspace_id, source.name)
                 conn.execute(
                     insert(sources).values(
                         id=source.id,
@@ -77,6 +57,37 @@ class SqlSourceStore:
             ) from None
         return source
 
+    def update(
+        self,
+        source_id: str,
+        *,
+        name: str | None = None,
+        enabled: bool | None = None,
+        write_key: str | None = None,
+    ) -> Source:
+        """Rename, enable or disable a source, or give it a new write key (the old one stops
+        matching at once); NotFound when there is no such source, Conflict on a taken name."""
+        changes: dict[str, object] = {}
+        if name is not None:
+            changes["name"] = name
+        if enabled is not None:
+            changes["enabled"] = enabled
+        if write_key is not None:
+            changes["write_key"] = write_key
+        try:
+            with self._engine.begin() as conn:
+                row = conn.execute(select(sources).where(sources.c.id == source_id)).first()
+                if row is None:
+                    raise NotFound(f"no source {source_id!r}")
+                if name is not None:
+                    _check_name_free(conn, row.workspace_id, name, source_id)
+                if changes:
+                    conn.execute(update(sources).where(sources.c.id == source_id).values(changes))
+                found = conn.execute(select(sources).where(sources.c.id == source_id)).one()
+        except IntegrityError:
+            raise Conflict("a source with that write key already exists") from None
+        return _source(found._mapping)
+
     def by_write_key(self, write_key: str) -> Source | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(sources).where(sources.c.write_key == write_key)).first()
@@ -88,6 +99,26 @@ class SqlSourceStore:
             query = query.where(sources.c.workspace_id == workspace_id)
         with self._engine.connect() as conn:
             return [_source(row._mapping) for row in conn.execute(query)]
+
+
+def _check_name_free(
+    conn: Connection, workspace_id: str, name: str, source_id: str | None = None
+) -> None:
+    """Conflict when another source of the workspace has this name (ignoring case)."""
+    # Locks the workspace row on PostgreSQL so that two creates (or renames) to one name take
+    # turns; SQLite has one writer at a time. (No unique index: a data directory may already
+    # hold duplicate names, and a migration must not fail on them.)
+    conn.execute(select(workspaces.c.id).where(workspaces.c.id == workspace_id).with_for_update())
+    taken = conn.execute(
+        select(sources.c.id, sources.c.name).where(sources.c.workspace_id == workspace_id)
+    )
+    for other_id, other_name in taken:
+        if other_id != source_id and same_name(other_name, name):
+            raise Conflict(
+                f"workspace {workspace_id!r} already has a source named {other_name!r} "
+                f"({other_id}); source names are unique, ignoring case: choose another name",
+                details={"source_id": other_id},
+            )
 
 
 def _source(row: object) -> Source:

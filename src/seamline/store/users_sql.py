@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from seamline.errors import Conflict
-from seamline.store.state import as_utc, login_attempts, user_sessions, users
+from seamline.store.state import as_utc, login_attempts, user_sessions, users, workspaces
 
 
 class UserGrant(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,6 +105,65 @@ class SqlUserStore:
                 .values(disabled_at=at)
             )
             conn.execute(delete(user_sessions).where(user_sessions.c.user_id == user_id))
+
+    def add_first(self, user: User, email_key: str, password_hash: str) -> bool:
+        """Store `user` only if its workspace has no user yet; whether it was stored. Two
+        concurrent calls store one user at most: the workspace row is locked first on
+        PostgreSQL, and the insert is one statement conditional on the table being empty (a
+        second SQLite writer waits for the first, then finds a user)."""
+        row = {
+            "id": user.id,
+            "workspace_id": user.workspace_id,
+            "email": user.email,
+            "email_key": email_key,
+            "password_hash": password_hash,
+            "grants": [msgspec.to_builtins(g) for g in user.grants],
+            "pii_access": user.pii_access,
+            "created_at": user.created_at,
+        }
+        nobody = ~exists().where(users.c.workspace_id == user.workspace_id)
+        values = select(*(literal(v, users.c[k].type).label(k) for k, v in row.items()))
+        with self._engine.begin() as conn:
+            conn.execute(
+                select(workspaces.c.id)
+                .where(workspaces.c.id == user.workspace_id)
+                .with_for_update()
+            )
+            # RETURNING, not rowcount: psycopg reports no count for INSERT … SELECT here.
+            statement = insert(users).from_select(list(row), values.where(nobody))
+            stored = conn.execute(statement.returning(users.c.id)).first()
+        return stored is not None
+
+    def set_access(self, user_id: str, grants: tuple[UserGrant, ...], pii_access: bool) -> None:
+        """Replace the user's grants and PII flag (their sessions see it at the next request)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(grants=[msgspec.to_builtins(g) for g in grants], pii_access=pii_access)
+            )
+
+    def enable(self, user_id: str) -> None:
+        """Let a disabled user sign in again (their old sessions stay ended)."""
+        with self._engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=None))
+
+    def password_hash(self, user_id: str) -> str | None:
+        with self._engine.connect() as conn:
+            found = conn.execute(select(users.c.password_hash).where(users.c.id == user_id))
+            return found.scalar()
+
+    def set_password(self, user_id: str, password_hash: str, keep_session: str | None) -> None:
+        """A new password hash; every session of the user ends but `keep_session` (the one
+        that changed it), in one transaction."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+            ending = delete(user_sessions).where(user_sessions.c.user_id == user_id)
+            if keep_session is not None:
+                ending = ending.where(user_sessions.c.id != keep_session)
+            conn.execute(ending)
 
     # --- sessions --------------------------------------------------------------------------
 
