@@ -65,7 +65,7 @@ export function DeadLetters({ name }: { name: string }) {
                   {letter.request || letter.response ? (
                     <details>
                       <summary>Request and response</summary>
-                      <pre className="json">{`${letter.request ?? ""}\n\n${letter.response ?? ""}`}</pre>
+                      <pre className="json" tabIndex={0}>{`${letter.request ?? ""}\n\n${letter.response ?? ""}`}</pre>
                     </details>
                   ) : null}
                 </td>

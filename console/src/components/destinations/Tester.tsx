@@ -125,7 +125,7 @@ function ExchangeView({ exchange }: { exchange: Exchange }) {
     <div className="exchange grid">
       <div>
         <h4>Request</h4>
-        <pre className="json">
+        <pre className="json" tabIndex={0}>
           {`${exchange.method} ${exchange.url}\n`}
           {Object.entries(exchange.headers)
             .map(([k, v]) => `${k}: ${v}`)
@@ -138,7 +138,7 @@ function ExchangeView({ exchange }: { exchange: Exchange }) {
         <h4>
           Response <Badge tone={ok ? "good" : "bad"}>{exchange.status ?? "no answer"}</Badge>
         </h4>
-        <pre className="json">
+        <pre className="json" tabIndex={0}>
           {pretty(exchange.response)}
         </pre>
       </div>
