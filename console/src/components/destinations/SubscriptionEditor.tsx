@@ -48,7 +48,7 @@ export function SubscriptionEditor({
         const value = values[key] ? toMapping(values[key], spec.type, spec.label) : undefined;
         if (value !== undefined) mapping[key] = value;
       }
-      const document = { destination, action: actionKey, trigger: trigger.trim() || null, mapping, enabled };
+      const document = { destination, action: actionKey, trigger: trigger.trim() ? trigger : null, mapping, enabled };
       await put(`/api/v1/subscriptions/${encodeURIComponent(name.trim())}`, document);
       onSaved();
     } catch (failed) {
