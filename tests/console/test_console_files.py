@@ -87,7 +87,9 @@ async def test_a_missing_build_says_how_to_build_it(tmp_path: Path) -> None:
 def test_the_sections_are_the_console_s_own_pages() -> None:
     """Every page path the console's router knows is served (console/src/pages.ts)."""
     pages = (Path(__file__).parents[2] / "console" / "src" / "pages.ts").read_text()
-    paths = {line.split('path: "')[1].split('"')[0] for line in pages.splitlines() if 'path: "' in line}
+    paths = {
+        line.split('path: "')[1].split('"')[0] for line in pages.splitlines() if 'path: "' in line
+    }
     sections = {path.split("/")[1] for path in paths if path != "/"}
     assert sections == set(SECTIONS)
 
