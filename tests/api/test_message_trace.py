@@ -17,7 +17,7 @@ from seamline.access.principal import Grant
 from seamline.access.tokens import create_token
 from seamline.app import Seamline, bootstrap
 from seamline.config import Settings
-from seamline.store.traces_sql import SqlTraces
+from seamline.store.traces_sql import TRACE_FILE, trace_store
 from tests.destinations.sink import Reply, Sink, sink
 from tests.protocols.conftest import Workspace
 
@@ -238,7 +238,10 @@ async def test_tracing_off_records_nothing(tmp_path: Path, state_url: str) -> No
         answer = await running.client.get("/api/v1/messages/off", headers=running.headers)
         assert answer.status_code == 404
         assert answer.json()["details"] == {"retentionHours": 0}
-        assert SqlTraces(running.app.parts.state).count() == 0
+        parts = running.app.parts
+        traces = trace_store(parts.state, parts.paths.root / TRACE_FILE)
+        assert traces.count() == 0
+        traces.close()
     finally:
         await running.client.aclose()
         await running.app.stop()

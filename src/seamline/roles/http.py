@@ -51,7 +51,7 @@ from seamline.protocols.records import HeldMessage
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
 from seamline.store.retention_sql import SqlRetention
-from seamline.store.traces_sql import SqlTraces
+from seamline.store.traces_sql import TRACE_FILE, trace_store
 from seamline.store.users_sql import SqlUserStore
 
 
@@ -161,7 +161,11 @@ def http_app(
     framework.include_router(setup_router(SqlUserStore(parts.state), sign_in))
     framework.include_router(retention_router(SqlRetention(parts.state)))
     framework.include_router(
-        messages_router(SqlTraces(parts.state), pii, settings.trace_retention_hours)
+        messages_router(
+            trace_store(parts.state, parts.paths.root / TRACE_FILE),
+            pii,
+            settings.trace_retention_hours,
+        )
     )
     framework.include_router(audit_router(parts.audit))
     framework.include_router(

@@ -33,7 +33,7 @@ from seamline.roles.retention import RetentionWorker
 from seamline.spec.envelope import Item
 from seamline.store.dedup_sql import SqlSeenMessages
 from seamline.store.dedup_sqlite import SqliteSeenMessages
-from seamline.store.traces_sql import SqlTraces
+from seamline.store.traces_sql import TRACE_FILE, trace_store
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class PipelineRole:
         )
         # Message traces (GET /api/v1/messages/{id}): every stage notes what it did.
         trace = self.trace = TraceRecorder() if settings.trace_retention_hours > 0 else None
-        self.traces = SqlTraces(parts.state)
+        self.traces = trace_store(parts.state, parts.paths.root / TRACE_FILE)
         engage.trace = trace
         self.dedup = DropDuplicates(self._seen, settings.dedup_window_seconds, trace)
         self.suppress = DropSuppressed(parts.suppressions, parts.salt, parts.identity_rules)
@@ -131,7 +131,7 @@ class PipelineRole:
         self._runner_task = asyncio.create_task(runner.run(self._stop), name="pipeline")
         self._runner_task.add_done_callback(self._ended)
         self.regulations = RegulationWorker(
-            self._parts, self._log, runner.exclusively, self._seen.forget_messages, self.route
+            self._parts, self._log, runner.exclusively, self._forget, self.route
         )
         self._tasks = [
             asyncio.create_task(self.regulations.run(self._stop), name="regulations"),
@@ -157,6 +157,11 @@ class PipelineRole:
 
     def close(self) -> None:
         self._seen.close()
+        self.traces.close()
+
+    def _forget(self, keys: list[tuple[str, str]]) -> int:
+        """A deletion regulation's erased messages leave dedup and the trace file."""
+        return self._seen.forget_messages(keys) + self.traces.forget_messages(keys)
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None:
