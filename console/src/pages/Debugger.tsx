@@ -4,8 +4,9 @@ import { LiveFilterForm } from "../components/debugger/LiveFilterForm";
 import { MessageTable, titleOf } from "../components/debugger/MessageTable";
 import { KEEP, keyOf, useLiveStream, type LiveFilters, type LiveMessage } from "../components/debugger/liveStream";
 import "../components/debugger/debugger.css";
-import { Badge, Card, Empty, ErrorNote, Json, Page } from "../components/ui";
+import { Badge, Card, Empty, ErrorNote, Page } from "../components/ui";
 import { useGet } from "../hooks";
+import { JsonView } from "../components/trace/JsonView";
 import type { PageProps } from "../pages";
 import { Link } from "../router";
 
@@ -92,7 +93,7 @@ export default function Debugger(_props: PageProps) {
               <p className="muted small">
                 Log partition {selected.partition}, offset {selected.offset}
               </p>
-              <Json value={bodyOf(selected)} />
+              <JsonView value={bodyOf(selected)} label="The selected message as JSON" />
             </>
           )}
         </Card>

@@ -5,8 +5,9 @@ import { DeliveryStages } from "../components/trace/Delivery";
 import { TraceSearch } from "../components/trace/TraceSearch";
 import type { Trace as TraceAnswer } from "../components/trace/types";
 import "../components/trace/trace.css";
-import { Card, ErrorNote, Json, Loading, Page } from "../components/ui";
+import { Card, ErrorNote, Loading, Page } from "../components/ui";
 import { useGet } from "../hooks";
+import { JsonView } from "../components/trace/JsonView";
 import type { PageProps } from "../pages";
 import { Link } from "../router";
 
@@ -84,7 +85,7 @@ function TraceView({ trace }: { trace: TraceAnswer }) {
         </Card>
       ) : null}
       <Card title="The message as received">
-        {trace.message ? <Json value={trace.message} /> : <p className="muted">The message's body is no longer kept.</p>}
+        {trace.message ? <JsonView value={trace.message} label="The message as received, as JSON" /> : <p className="muted">The message's body is no longer kept.</p>}
       </Card>
     </>
   );

@@ -46,7 +46,12 @@ export const keyOf = (m: LiveMessage) => `${m.partition}:${m.offset}:${m.index}`
 export function useLiveStream(filters: LiveFilters, paused: boolean) {
   const [messages, setMessages] = useState<LiveMessage[]>([]);
   const [stats, setStats] = useState<LiveStats>({ seen: 0, shown: 0, dropped: 0 });
-  const [connection, setConnection] = useState<Connection>("connecting");
+  // The connection's state is that of one stream: a new filter's stream starts "connecting" at
+  // once, not "live" on the strength of the one it replaces.
+  const { source, type, event, id, rate } = filters;
+  const streamKey = JSON.stringify({ source, type, event, id, rate });
+  const [state, setState] = useState<{ key: string; connection: Connection }>({ key: "", connection: "connecting" });
+  const connection: Connection = state.key === streamKey ? state.connection : "connecting";
   const kept = useRef<LiveMessage[]>([]); // newest first
   const latestStats = useRef<LiveStats>({ seen: 0, shown: 0, dropped: 0 });
   const dirty = useRef(false);
@@ -70,8 +75,9 @@ export function useLiveStream(filters: LiveFilters, paused: boolean) {
     return () => clearInterval(timer);
   }, [publish]);
 
-  const { source, type, event, id, rate } = filters;
   useEffect(() => {
+    const key = JSON.stringify({ source, type, event, id, rate });
+    const setConnection = (connection: Connection) => setState({ key, connection });
     // A new filter is a new stream: what the old one showed does not match it.
     kept.current = [];
     dirty.current = true;
