@@ -41,7 +41,12 @@ async def test_the_first_owner_is_created_from_loopback_and_signed_in(
     assert (bad.status_code, bad.json()["code"]) == (400, "invalid_input")
     assert users(running) == []
 
-    made = await local.post(OWNER, json={"email": "ann@example.com", "password": PASSWORD})
+    # The console's own page, as a browser sends it.
+    made = await local.post(
+        OWNER,
+        json={"email": "ann@example.com", "password": PASSWORD},
+        headers={"origin": "http://localhost", "sec-fetch-site": "same-origin"},
+    )
     assert made.status_code == 200, made.text
     assert made.json()["user"]["roles"] == ["workspace-owner"]
     assert made.json()["user"]["piiAccess"] is True
@@ -79,6 +84,16 @@ async def test_refused_from_another_address_or_through_a_proxy(
             headers={header: "127.0.0.1"},
         )
         assert proxied.status_code == 403, header
+    # Another site's page in a browser on the server, or a DNS-rebinding one.
+    for headers in (
+        {"origin": "http://evil.example"},
+        {"sec-fetch-site": "cross-site"},
+        {"host": "evil.example"},
+    ):
+        sent = await local.post(
+            OWNER, json={"email": "eve@example.com", "password": PASSWORD}, headers=headers
+        )
+        assert sent.status_code == 403, headers
     assert users(running) == []
     # Anyone may ask whether setup is needed: it says nothing else.
     assert (await running.client.get("/api/v1/setup")).json() == {"needed": True}

@@ -6,8 +6,10 @@ them in, as `POST /api/v1/auth/login` does. It answers only while the workspace 
 and only to a request from the machine itself: its TCP peer is a loopback address and it came
 through no proxy (a proxy on the same machine would make every visitor look local, so any
 `Forwarded`, `X-Forwarded-For` or `X-Real-IP` header refuses it). Anything else is 403
-`forbidden`: create users with `seamline users create` on the server. Two concurrent calls
-create one owner at most (`SqlUserStore.add_first`).
+`forbidden`: create users with `seamline users create` on the server. So is a request a
+browser on the server sends for another site's page (its `Origin` or `Sec-Fetch-Site` says
+cross-site, or its Host is not localhost or a loopback address: DNS rebinding). Two concurrent
+calls create one owner at most (`SqlUserStore.add_first`).
 """
 
 from __future__ import annotations
@@ -81,11 +83,28 @@ def router(users: UserStore, sign_in: SignIn) -> APIRouter:
 
 
 def from_this_machine(request: Request) -> bool:
-    """Whether the TCP peer is a loopback address and no proxy header came with the request
-    (X-Forwarded-For is never believed here: it is what a remote caller would forge)."""
+    """Whether the TCP peer is a loopback address, no proxy header came with the request
+    (X-Forwarded-For is never believed here: it is what a remote caller would forge), and no
+    other web page sent it from a browser on the server."""
     if request.client is None or any(h in request.headers for h in PROXY_HEADERS):
         return False
+    if not _loopback(request.client.host):
+        return False
+    # A page on another site, open in a browser on the server, could post here (bodies are
+    # read as JSON whatever their label): its Origin or Sec-Fetch-Site gives it away. A name
+    # that is not the machine's own in Host is a DNS-rebinding page that made itself look
+    # same-origin.
+    host = request.url.hostname or ""
+    if host != "localhost" and not _loopback(host.strip("[]")):
+        return False
+    origin = request.headers.get("origin")
+    if origin is not None and origin.rstrip("/") != f"{request.url.scheme}://{request.url.netloc}":
+        return False
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+
+def _loopback(address: str) -> bool:
     try:
-        return ipaddress.ip_address(request.client.host).is_loopback
+        return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
