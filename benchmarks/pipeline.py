@@ -73,7 +73,7 @@ from seamline.store.inventory_sql import SqlInventory
 from seamline.store.protocols_sql import SqlProtocolsStore
 from seamline.store.resources_sql import SqlResourceStore
 from seamline.store.state import merges, open_state_store, profiles
-from seamline.store.traces_sql import SqlTraces
+from seamline.store.traces_sql import TRACE_FILE, trace_store
 from seamline.store.traits_sql import SqlTraitStore
 from seamline.workspace.compiled import RulesCache
 from seamline.workspace.kinds import normalise
@@ -335,7 +335,8 @@ async def run(
             )
         )
     if recorder is not None:
-        tail.append(WriteTraces(recorder, SqlTraces(engine), 72.0))  # last, as serve wires it
+        # Last, in a file of their own beside the SQLite state, as `seamline serve` wires it.
+        tail.append(WriteTraces(recorder, trace_store(engine, root / TRACE_FILE), 72.0))
     data_controls = (
         ApplyProtocols(rules.get, SqlProtocolsStore(engine), trace=recorder),
         ControlPersonalData(
