@@ -193,9 +193,9 @@ function RegulationDetail({ id, onClose }: { id: string; onClose: () => void }) 
       <ErrorNote error={found.error} />
       {regulation ? (
         <>
-          <p>
+          <p role="status">
             {TYPES[regulation.regulationType] ?? regulation.regulationType}:{" "}
-            <strong aria-live="polite">
+            <strong>
               <Badge tone={tone(regulation.overallStatus)}>{regulation.overallStatus}</Badge>
             </strong>{" "}
             {running(regulation) ? <span className="muted small">(refreshing every 2 s)</span> : null}
@@ -215,7 +215,7 @@ function RegulationDetail({ id, onClose }: { id: string; onClose: () => void }) 
               <tbody>
                 {targets.map((t) => (
                   <tr key={t.id}>
-                    <td>{t.name.startsWith("seamline:") ? `Seamline ${t.name.slice(9).replace("-", " ")}` : `Destination ${t.name}`}</td>
+                    <td>{t.id.startsWith("seamline:") ? `Seamline ${t.id.slice(9).replace(/-/g, " ")}` : `Destination ${t.name}`}</td>
                     <td>
                       <Badge tone={tone(t.status)}>{t.status}</Badge>
                     </td>

@@ -42,6 +42,8 @@ export function CodeEditor({
         ],
       }),
     });
+    // A long document scrolls: keyboard users reach the scroller too (read-only text has no caret).
+    editor.scrollDOM.tabIndex = 0;
     view.current = editor;
     return () => {
       editor.destroy();
