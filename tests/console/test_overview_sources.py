@@ -22,6 +22,7 @@ from tests.destinations.sink import sink
 pytestmark = pytest.mark.slow
 
 VIEWER = "viewer@example.com"
+SCOPED = "dev-admin@example.com"
 
 
 def session_api(run: ConsoleRun, page: Page) -> httpx.Client:
@@ -231,3 +232,18 @@ def test_overview_and_sources_through_the_console(tmp_path: Path) -> None:
         run.open("/", viewer)
         events = viewer.get_by_role("table", name="Events per source")
         expect(events.get_by_role("row").filter(has_text="Marketing site")).to_have_count(1)
+
+        # A source-admin scoped to the development source sees and changes only that one.
+        create_user(run.server.data_dir, SCOPED, f"source-admin:{default['id']}")
+        scoped = run.sign_in(SCOPED, run.new_page())
+        run.open("/sources", scoped)
+        expect(scoped.get_by_role("row").filter(has_text=default["name"])).to_have_count(1)
+        expect(scoped.get_by_role("row").filter(has_text="Marketing site")).to_have_count(0)
+        expect(scoped.get_by_label("New source name")).to_have_count(0)  # creating needs it all
+        scoped.get_by_role("link", name=default["name"]).click()
+        scoped.get_by_label("Source name").fill("Dev")
+        scoped.get_by_role("button", name="Rename").click()
+        expect(scoped.get_by_role("heading", level=1)).to_have_text("Dev")
+        assert api.get(f"/api/v1/sources/{default['id']}").json()["data"]["name"] == "Dev"
+        run.open("/", scoped)
+        expect(scoped.get_by_role("note")).to_contain_text("your roles reach only some")

@@ -28,6 +28,13 @@ function NoSources() {
 
 function Dashboard() {
   const { data, error } = useGet<OverviewData>("/api/v1/overview", 10);
+  if (data === undefined && error?.status === 403)
+    return (
+      <p role="note">
+        The overview covers the whole workspace, and your roles reach only some of its sources. See them in{" "}
+        <Link to="/sources">Sources</Link>.
+      </p>
+    );
   if (data === undefined) return error ? <ErrorNote error={error} /> : <Loading what="Loading the overview" />;
   const empty = data.events.sources.every((s) => sum(s.daily) === 0 && sum(s.hourly) === 0);
   return (

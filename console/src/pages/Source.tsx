@@ -1,5 +1,6 @@
 // One source: its write key, settings (rename, disable), install snippets and schema.
 import { useEffect, useState } from "react";
+import { canChangeSource } from "../components/sources/access";
 import { InstallSnippets } from "../components/sources/InstallSnippets";
 import { SchemaView } from "../components/sources/SchemaView";
 import { SourceSettings, SourceStatus } from "../components/sources/SourceSettings";
@@ -10,13 +11,11 @@ import { ErrorNote, Loading, Page } from "../components/ui";
 import { useGet } from "../hooks";
 import type { PageProps } from "../pages";
 import { Link, useLocation } from "../router";
-import { useCan } from "../session";
 
 export default function Source({ params }: PageProps) {
   const id = params.id ?? "";
   const { data, error } = useGet<{ data: SourceView }>(sourcePath(id));
   const [source, setSource] = useState<SourceView | undefined>(undefined);
-  const canChange = useCan("sources:write");
   const created = useLocation().params.get("created") === "1";
   useEffect(() => setSource(data?.data), [data]);
   if (error)
@@ -46,7 +45,7 @@ export default function Source({ params }: PageProps) {
       ) : null}
       <div className="grid">
         <WriteKey source={source} onChanged={setSource} />
-        {canChange ? <SourceSettings key={source.id} source={source} onChanged={setSource} /> : null}
+        {canChangeSource(source) ? <SourceSettings key={source.id} source={source} onChanged={setSource} /> : null}
       </div>
       <InstallSnippets writeKey={source.write_key} masked={source.write_key_masked} />
       <SchemaView sourceId={source.id} />

@@ -1,4 +1,5 @@
 // Sources: every source the user may read, and (for who may create one) the create form.
+import { useCanCreateSource } from "../components/sources/access";
 import { CreateSource } from "../components/sources/CreateSource";
 import { SourceStatus } from "../components/sources/SourceSettings";
 import type { SourceView } from "../components/sources/types";
@@ -7,11 +8,10 @@ import { Card, Empty, ErrorNote, Loading, Page, Time } from "../components/ui";
 import { useGet } from "../hooks";
 import type { PageProps } from "../pages";
 import { Link } from "../router";
-import { useCan } from "../session";
 
 export default function Sources(_props: PageProps) {
   const { data, error, loading } = useGet<{ data: SourceView[] }>("/api/v1/sources");
-  const canCreate = useCan("sources:write");
+  const canCreate = useCanCreateSource();
   const sources = data?.data ?? [];
   return (
     <Page title="Sources">

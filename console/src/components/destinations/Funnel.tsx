@@ -43,16 +43,13 @@ export function Funnel({ name }: { name: string }) {
     <Card
       title="Delivery"
       actions={
-        <label className="inline">
-          <span className="visually-hidden">Time window</span>
-          <select value={minutes} onChange={(e) => setMinutes(Number(e.target.value))}>
+        <select aria-label="Time window" value={minutes} onChange={(e) => setMinutes(Number(e.target.value))}>
             {WINDOWS.map((w) => (
               <option key={w.minutes} value={w.minutes}>
                 {w.label}
               </option>
             ))}
-          </select>
-        </label>
+        </select>
       }
     >
       <ErrorNote error={status.error} />

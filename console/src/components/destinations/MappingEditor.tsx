@@ -64,16 +64,13 @@ function FieldRow({
       </td>
       <td>{hasDefault ? <code className="mapping-default">{JSON.stringify(spec.default)}</code> : <span className="muted">—</span>}</td>
       <td className="mapping-value">
-        <label>
-          <span className="visually-hidden">{spec.label}: mapped from</span>
-          <select id={id} value={current.directive} onChange={(e) => set({ directive: e.target.value as Directive })}>
+        <select aria-label={`${spec.label}: mapped from`} id={id} value={current.directive} onChange={(e) => set({ directive: e.target.value as Directive })}>
             {choices.map((d) => (
               <option key={d.id} value={d.id}>
                 {d.label}
               </option>
             ))}
           </select>
-        </label>
         <DirectiveInput label={spec.label} spec={spec} value={current} set={set} />
       </td>
     </tr>
@@ -97,22 +94,16 @@ function DirectiveInput({
       return null;
     case "path":
       return (
-        <label>
-          <span className="visually-hidden">{label}: path</span>
-          <input type="text" placeholder="$.properties.total" value={value.text} onChange={(e) => set({ text: e.target.value })} />
-        </label>
+        <input aria-label={`${label}: path`} type="text" placeholder="$.properties.total" value={value.text} onChange={(e) => set({ text: e.target.value })} />
       );
     case "template":
       return (
-        <label>
-          <span className="visually-hidden">{label}: template</span>
-          <input
+        <input aria-label={`${label}: template`}
             type="text"
             placeholder="{{traits.first_name}} {{traits.last_name}}"
             value={value.text}
             onChange={(e) => set({ text: e.target.value })}
           />
-        </label>
       );
     case "if":
       return (
@@ -133,22 +124,17 @@ function DirectiveInput({
       );
     case "json":
       return (
-        <label>
-          <span className="visually-hidden">{label}: JSON</span>
-          <textarea
+        <textarea aria-label={`${label}: JSON`}
             className="small-code"
             placeholder='{"@case": {"value": {"@path": "$.event"}, "operator": "lower"}}'
             value={value.text}
             onChange={(e) => set({ text: e.target.value })}
           />
-        </label>
       );
     case "literal":
       if (spec.choices && spec.choices.length > 0)
         return (
-          <label>
-            <span className="visually-hidden">{label}: value</span>
-            <select value={value.text} onChange={(e) => set({ text: e.target.value })}>
+          <select aria-label={`${label}: value`} value={value.text} onChange={(e) => set({ text: e.target.value })}>
               <option value="">Choose…</option>
               {spec.choices.map((c) => (
                 <option key={c} value={c}>
@@ -156,34 +142,24 @@ function DirectiveInput({
                 </option>
               ))}
             </select>
-          </label>
         );
       if (spec.type === "boolean")
         return (
-          <label>
-            <span className="visually-hidden">{label}: value</span>
-            <select value={value.text === "true" ? "true" : "false"} onChange={(e) => set({ text: e.target.value })}>
+          <select aria-label={`${label}: value`} value={value.text === "true" ? "true" : "false"} onChange={(e) => set({ text: e.target.value })}>
               <option value="true">true</option>
               <option value="false">false</option>
             </select>
-          </label>
         );
       if (spec.type === "object")
         return (
-          <label>
-            <span className="visually-hidden">{label}: JSON value</span>
-            <textarea className="small-code" value={value.text} onChange={(e) => set({ text: e.target.value })} />
-          </label>
+          <textarea aria-label={`${label}: JSON value`} className="small-code" value={value.text} onChange={(e) => set({ text: e.target.value })} />
         );
       return (
-        <label>
-          <span className="visually-hidden">{label}: value</span>
-          <input
+        <input aria-label={`${label}: value`}
             type={spec.type === "number" || spec.type === "integer" ? "number" : "text"}
             value={value.text}
             onChange={(e) => set({ text: e.target.value })}
           />
-        </label>
       );
   }
 }

@@ -35,6 +35,8 @@ export function SubscriptionEditor({
     action ? startValues(action, existing?.document.mapping ?? null) : {},
   );
   const [enabled, setEnabled] = useState(existing?.document.enabled ?? true);
+  // A preset fills in the action and its trigger; the builder starts again from that text.
+  const [preset, setPreset] = useState<{ n: number; trigger: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
@@ -96,9 +98,29 @@ export function SubscriptionEditor({
         </label>
       </div>
       {action ? <p className="muted small">{action.description}</p> : null}
+      {existing === undefined && entry.presets.length > 0 ? (
+        <div className="row">
+          <span className="muted small">Start from a preset:</span>
+          {entry.presets.map((p) => (
+            <button
+              key={p.name}
+              type="button"
+              className="button secondary"
+              onClick={() => {
+                setActionKey(p.action);
+                const next = entry.actions[p.action];
+                setValues(next ? startValues(next, null) : {});
+                setPreset((before) => ({ n: (before?.n ?? 0) + 1, trigger: p.trigger }));
+              }}
+            >
+              {p.name}
+            </button>
+          ))}
+        </div>
+      ) : null}
       <TriggerBuilder
-        key={existing?.name ?? "new"}
-        initial={existing?.document.trigger ?? null}
+        key={preset ? `preset-${preset.n}` : (existing?.name ?? "new")}
+        initial={preset?.trigger ?? existing?.document.trigger ?? null}
         defaultTrigger={action?.default_trigger ?? ""}
         onChange={setTrigger}
       />

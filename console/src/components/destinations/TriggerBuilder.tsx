@@ -117,9 +117,7 @@ function ConditionRow({
   const needsValue = condition.operator !== "exists" && condition.operator !== "missing";
   return (
     <div className="condition row" role="group" aria-label={`Condition ${n}`}>
-      <label className="inline">
-        <span className="visually-hidden">Condition {n}: field</span>
-        <select
+      <select aria-label={`Condition ${n}: field`}
           value={condition.subject}
           onChange={(e) => {
             const subject = e.target.value as Subject;
@@ -132,51 +130,38 @@ function ConditionRow({
             </option>
           ))}
         </select>
-      </label>
       {needsPath ? (
-        <label className="inline">
-          <span className="visually-hidden">Condition {n}: name</span>
-          <input
+        <input aria-label={`Condition ${n}: name`}
             type="text"
             placeholder={condition.subject === "context" ? "page.path" : "total"}
             value={condition.path}
             onChange={(e) => onChange({ path: e.target.value })}
           />
-        </label>
       ) : null}
       {condition.subject === "type" ? (
-        <label className="inline">
-          <span className="visually-hidden">Condition {n}: type</span>
-          <select value={condition.value} onChange={(e) => onChange({ value: e.target.value, operator: "=" })}>
+        <select aria-label={`Condition ${n}: type`} value={condition.value} onChange={(e) => onChange({ value: e.target.value, operator: "=" })}>
             {TYPES.map((t) => (
               <option key={t} value={t}>
                 {t}
               </option>
             ))}
           </select>
-        </label>
       ) : (
         <>
-          <label className="inline">
-            <span className="visually-hidden">Condition {n}: comparison</span>
-            <select value={condition.operator} onChange={(e) => onChange({ operator: e.target.value as Operator })}>
+          <select aria-label={`Condition ${n}: comparison`} value={condition.operator} onChange={(e) => onChange({ operator: e.target.value as Operator })}>
               {OPERATORS.map((o) => (
                 <option key={o.id} value={o.id}>
                   {o.label}
                 </option>
               ))}
             </select>
-          </label>
           {needsValue ? (
-            <label className="inline">
-              <span className="visually-hidden">Condition {n}: value</span>
-              <input
+            <input aria-label={`Condition ${n}: value`}
                 type="text"
                 value={condition.value}
                 placeholder={condition.subject === "event" ? "Order Completed" : "value"}
                 onChange={(e) => onChange({ value: e.target.value })}
               />
-            </label>
           ) : null}
         </>
       )}

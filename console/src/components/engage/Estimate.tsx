@@ -60,7 +60,12 @@ export function EstimatePanel({
   return (
     <aside className="estimate" aria-label="Estimate" aria-busy={busy}>
       <h3>In words</h3>
-      {error ? (
+      {error && error.code === "invalid_input" ? (
+        // Usually a draft not finished yet: say what is missing, in the server's words.
+        <p className="incomplete" aria-live="polite">
+          Not complete yet: {error.message}
+        </p>
+      ) : error ? (
         <ErrorNote error={error} />
       ) : (
         <p className="definition-text" data-testid="definition-text">

@@ -44,7 +44,15 @@ export function EventsChart({
         height: HEIGHT,
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-        axes: [{ values: (_u, splits) => splits.map((s) => tickLabel(s, hourly)) }, { label: "events" }],
+        legend: { live: false },
+        axes: [
+          {
+            // One tick per hour or per day at most: the buckets are hours or days.
+            incrs: hourly ? [3600, 7200, 10800, 14400, 21600, 43200] : [86400, 172800],
+            values: (_u, splits) => splits.map((s) => tickLabel(s, hourly)),
+          },
+          { label: "events" },
+        ],
         series: [
           { value: (_u, v) => (v === null ? "" : tickLabel(v, hourly)) },
           ...sources.map((s, i) => ({

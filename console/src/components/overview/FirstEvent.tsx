@@ -1,7 +1,7 @@
 // What a workspace with no events yet shows: how to send the first one.
 import { useGet } from "../../hooks";
 import { Link } from "../../router";
-import { useCan } from "../../session";
+import { useCanCreateSource } from "../sources/access";
 import { CopyButton } from "../sources/CopyButton";
 import { curlLine } from "../sources/snippets";
 import type { SourceView } from "../sources/types";
@@ -9,7 +9,7 @@ import { Card } from "../ui";
 
 export function FirstEvent() {
   const { data } = useGet<{ data: SourceView[] }>("/api/v1/sources");
-  const canCreate = useCan("sources:write");
+  const canCreate = useCanCreateSource();
   const source = (data?.data ?? []).find((s) => s.enabled);
   const key = source && !source.write_key_masked ? source.write_key : "YOUR_WRITE_KEY";
   const line = curlLine(location.origin, key);

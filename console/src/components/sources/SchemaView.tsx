@@ -76,7 +76,9 @@ export function SchemaView({ sourceId }: { sourceId: string }) {
                     <Time at={e.last_seen} />
                   </td>
                   <td>
-                    {e.properties.length === 0 ? (
+                    {e.type === "identify" || e.type === "group" ? (
+                      <span className="muted">traits: below</span>
+                    ) : e.properties.length === 0 ? (
                       <span className="muted">none</span>
                     ) : (
                       <ul className="paths">

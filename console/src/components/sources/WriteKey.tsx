@@ -2,7 +2,7 @@
 // inline confirmation: the old key stops working at once.
 import { useState } from "react";
 import { post } from "../../api";
-import { Can } from "../../session";
+import { canChangeSource } from "./access";
 import { ActionButton, Card } from "../ui";
 import { CopyButton } from "./CopyButton";
 import { sourcePath, type SourceView } from "./types";
@@ -27,35 +27,33 @@ export function WriteKey({ source, onChanged }: { source: SourceView; onChanged:
           New write key in place. The old one no longer works: update your snippets.
         </p>
       ) : null}
-      <Can permission="sources:write">
-        {asking ? (
-          <div className="confirm" role="group" aria-label="Confirm rotation">
-            <p>Everything still sending with the current key will be refused from now on. Rotate the key?</p>
-            <div className="row">
-              <ActionButton
-                kind="danger"
-                action={async () => {
-                  const answer = await post<{ data: SourceView }>(`${sourcePath(source.id)}/rotate-write-key`);
-                  setAsking(false);
-                  setRotated(true);
-                  onChanged(answer.data);
-                }}
-              >
-                Yes, rotate the key
-              </ActionButton>
-              <button type="button" className="button secondary" onClick={() => setAsking(false)}>
-                Cancel
-              </button>
-            </div>
-          </div>
-        ) : (
+      {!canChangeSource(source) ? null : asking ? (
+        <div className="confirm" role="group" aria-label="Confirm rotation">
+          <p>Everything still sending with the current key will be refused from now on. Rotate the key?</p>
           <div className="row">
-            <button type="button" className="button secondary" onClick={() => setAsking(true)}>
-              Rotate write key
+            <ActionButton
+              kind="danger"
+              action={async () => {
+                const answer = await post<{ data: SourceView }>(`${sourcePath(source.id)}/rotate-write-key`);
+                setAsking(false);
+                setRotated(true);
+                onChanged(answer.data);
+              }}
+            >
+              Yes, rotate the key
+            </ActionButton>
+            <button type="button" className="button secondary" onClick={() => setAsking(false)}>
+              Cancel
             </button>
           </div>
-        )}
-      </Can>
+        </div>
+      ) : (
+        <div className="row">
+          <button type="button" className="button secondary" onClick={() => setAsking(true)}>
+            Rotate write key
+          </button>
+        </div>
+      )}
     </Card>
   );
 }
