@@ -29,6 +29,7 @@ from seamline.api.auth import needs, workspace_of
 from seamline.api.pii_view import PiiView
 from seamline.errors import NotFound, SeamlineError
 from seamline.ops.live_tail import LiveFilter, LiveTail, Sampler, TailSource
+from seamline.privacy.masking import Masker
 from seamline.server import SERVER_STOPPING
 
 STATS_EVERY = 1.0
@@ -116,7 +117,7 @@ def router(api: LiveAPI) -> APIRouter:
                 "close one (another console tab?) or retry later",
                 details={"limit": api.max_streams},
             )
-        api.open += 1
+        masker = api.pii.masker(request)
         tail = LiveTail(
             api.open_source(),
             LiveFilter(
@@ -124,7 +125,7 @@ def router(api: LiveAPI) -> APIRouter:
             ),
             Sampler(rate),
         )
-        masker = api.pii.masker(request)
+        api.open += 1  # given back by `finished`, however the response ends
 
         async def finished() -> None:
             api.open -= 1
@@ -137,7 +138,7 @@ def router(api: LiveAPI) -> APIRouter:
 
 
 async def _stream(
-    tail: LiveTail, masker: Any, stopping: asyncio.Event | None
+    tail: LiveTail, masker: Masker | None, stopping: asyncio.Event | None
 ) -> AsyncIterator[bytes]:
     """The stream's bytes: a first comment and stats once the tail stands at the log's end
     (so a client knows that what it sends from then on will be seen), then messages as they
