@@ -1,7 +1,7 @@
 // Delivery health per destination over the last 24 hours, with links to each destination.
 import { Link } from "../../router";
 import { Card, Empty } from "../ui";
-import { destinationLink, type DestinationHealth } from "./types";
+import { deadLettersLink, destinationLink, type DestinationHealth } from "./types";
 
 function Count({ value, tone }: { value: number; tone: "bad" | "warn" }) {
   return <span className={value > 0 ? `count ${tone}` : "count"}>{value.toLocaleString()}</span>;
@@ -52,7 +52,7 @@ export function DeliveryCard({ destinations }: { destinations: DestinationHealth
                 <td className="num">{d.pending.toLocaleString()}</td>
                 <td className="num">
                   {d.dead_letters > 0 ? (
-                    <Link to={destinationLink(d.name)} aria-label={`${d.dead_letters} dead letters at ${d.name}`}>
+                    <Link to={deadLettersLink(d.name)} aria-label={`${d.dead_letters} dead letters at ${d.name}`}>
                       <Count value={d.dead_letters} tone="bad" />
                     </Link>
                   ) : (

@@ -12,7 +12,8 @@ function tickLabel(seconds: number, hourly: boolean): string {
   const at = new Date(seconds * 1000);
   return hourly
     ? at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
-    : at.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+    : // Days are UTC days on the server: named in UTC, or a day would show as the one before.
+      at.toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
 }
 
 /** One line per source; `hourly` picks the 24 h series, else the 7 d one. */

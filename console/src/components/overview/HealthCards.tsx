@@ -2,7 +2,7 @@
 // held messages and dead letters, with links to where they are handled.
 import { Link } from "../../router";
 import { Card } from "../ui";
-import { destinationLink, type Overview } from "./types";
+import { deadLettersLink, type Overview } from "./types";
 
 function seconds(value: number | null): string {
   if (value === null) return "nothing due";
@@ -53,7 +53,7 @@ export function ViolationsCard({ violations }: { violations: Overview["violation
         {violations.days.map((day, i) => (
           <li key={day}>
             <span className="bar-label">
-              {new Date(day).toLocaleDateString(undefined, { weekday: "short", month: "short", day: "numeric" })}
+              {new Date(day).toLocaleDateString(undefined, { weekday: "short", month: "short", day: "numeric", timeZone: "UTC" })}
             </span>
             <span className="bar-track" aria-hidden="true">
               <span className="bar" style={{ width: `${(100 * violations.counts[i]) / most}%` }} />
@@ -86,7 +86,7 @@ export function WaitingCard({ held, deadLetters }: { held: Overview["held"]; dea
             <ul>
               {byDestination.map(([name, n]) => (
                 <li key={name}>
-                  <Link to={destinationLink(name)}>
+                  <Link to={deadLettersLink(name)}>
                     {name}: {n.toLocaleString()}
                   </Link>
                 </li>

@@ -41,3 +41,6 @@ export interface Overview {
 export const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 export const destinationLink = (name: string) => `/destinations/${encodeURIComponent(name)}`;
+
+/** The destination's page, asking for its dead-letters tab. */
+export const deadLettersLink = (name: string) => `${destinationLink(name)}?tab=dead`;
