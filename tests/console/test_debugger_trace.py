@@ -55,10 +55,12 @@ def rows(page: Page) -> Locator:
     return page.get_by_role("table", name="Messages, newest first").locator("tbody tr")
 
 
-def stage(page: Page, title: str) -> Locator:
+def stage(within: Page | Locator, title: str) -> Locator:
     """One stage of the trace's timeline, by its heading."""
-    heading = page.get_by_role("heading", name=title, exact=True)
-    return page.get_by_role("listitem").filter(has=heading)
+    # `has` is matched inside each list item, so it is built from the page, not from `within`.
+    root = within if isinstance(within, Page) else within.page
+    heading = root.get_by_role("heading", name=title, exact=True)
+    return within.get_by_role("listitem").filter(has=heading)
 
 
 def live(page: Page) -> None:
@@ -214,6 +216,24 @@ def test_debugger_shows_events_live_and_the_trace_shows_their_delivery(tmp_path:
         assert shown > CAP, shown  # more came than the page keeps
         page.get_by_role("button", name="Resume").click()
         expect(rows(page)).to_have_count(CAP)
+
+        # A message sent twice: the second arrival stops at the duplicate check, and its later
+        # stages say they did not happen.
+        sdk.track("bob", "Something Else", message_id="else-1")
+        sdk.flush()
+        deadline = time.monotonic() + 30
+        while len(page.request.get(run.url + "/api/v1/messages/else-1").json()["arrivals"]) < 2:
+            assert time.monotonic() < deadline, "the duplicate was not traced"
+            page.wait_for_timeout(200)
+        run.open("/messages/else-1")
+        second = page.get_by_role("list", name="Stages of arrival 2")
+        expect(page.get_by_role("heading", name="Arrival 2 of 2 (duplicate)")).to_be_visible()
+        expect(stage(second, "Duplicate check")).to_contain_text("duplicate")
+        expect(stage(second, "Delivery")).to_have_count(0)  # shown with the first arrival
+        for later in ("Transformations", "Identity", "Subscriptions"):
+            expect(stage(second, later)).to_contain_text("did not happen")
+        expect(stage(second, "Identity")).to_contain_text("duplicate of partition")
+        assert run.axe() == []
 
         # A read-only user without PII access: same pages, PII masked, no way to change things.
         viewer = run.sign_in(VIEWER, run.new_page())
