@@ -112,3 +112,61 @@ async def test_a_function_test_run_refuses_bad_code_and_read_only_callers(
         headers={"Authorization": f"Bearer {reader}"},
     )
     assert refused.status_code == 403
+
+
+async def test_a_transformation_test_run_applies_it_to_the_sample_event(
+    workspace: Workspace,
+) -> None:
+    client, headers = workspace.client, workspace.headers
+    rename = {"kind": "merge_events", "events": ["order_completed"], "to": "Order Completed"}
+    sample = {"type": "track", "event": "order_completed", "properties": {"total": 3}}
+    tried = await client.post(
+        "/api/v1/transformations/fix-name/test",
+        json={"transformation": rename, "event": sample},
+        headers=headers,
+    )
+    assert tried.status_code == 200, tried.text
+    assert tried.json()["applies"] is True and tried.json()["kind"] == "ok"
+    assert tried.json()["event"]["event"] == "Order Completed"
+
+    # Out of its scope the event is answered unchanged; the saved document when none is given.
+    await workspace.put("transformations", "fix-name", rename)
+    other = {"type": "track", "event": "Cart Viewed"}
+    skipped = await client.post(
+        "/api/v1/transformations/fix-name/test", json={"event": other}, headers=headers
+    )
+    assert skipped.json() == {"applies": False, "kind": "ok", "event": other, "error": None}
+
+    dropped = await client.post(
+        "/api/v1/transformations/x/test",
+        json={"transformation": {"kind": "drop_event"}, "event": sample},
+        headers=headers,
+    )
+    assert dropped.json()["kind"] == "dropped"
+
+    await workspace.put("functions", "cents", {"code": CENTS})
+    through = await client.post(
+        "/api/v1/transformations/x/test",
+        json={"transformation": {"kind": "function", "function": "cents"}, "event": ORDER},
+        headers=headers,
+    )
+    assert through.json()["event"]["properties"]["cents"] == 1250
+
+    invalid = await client.post(
+        "/api/v1/transformations/x/test",
+        json={"transformation": {"kind": "cast"}, "event": sample},
+        headers=headers,
+    )
+    assert invalid.status_code == 400
+    assert invalid.json()["message"] == "transformation 'x': kind cast needs property, cast"
+
+    _, reader = create_token(
+        workspace.app.tokens, "default", "planner", (Grant(role="tracking-plan-admin"),)
+    )
+    # A tracking-plan admin tries transformations, but running a function needs functions:write.
+    refused = await client.post(
+        "/api/v1/transformations/x/test",
+        json={"transformation": {"kind": "function", "function": "cents"}, "event": ORDER},
+        headers={"Authorization": f"Bearer {reader}"},
+    )
+    assert refused.status_code == 403

@@ -10,9 +10,7 @@ as a Bearer token or as the Basic auth user name.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -21,7 +19,6 @@ from fastapi.responses import JSONResponse
 
 from seamline.access.permissions import (
     AUTHENTICATED,
-    FUNCTIONS_WRITE,
     INVENTORY_READ,
     KIND_PERMISSIONS,
     SOURCES_WRITE,
@@ -34,12 +31,12 @@ from seamline.access.tokens import TokenStore
 from seamline.api.audit import audited, deleted, saved
 from seamline.api.auth import needs, workspace_of
 from seamline.api.pii_view import PiiView
+from seamline.api.test_runs import add_test_runs
 from seamline.errors import InvalidInput, NotFound
 from seamline.privacy.inventory import Inventory
-from seamline.protocols.functions import FunctionRunner, Outcome
 from seamline.protocols.records import HeldMessage
 from seamline.store.protocols_sql import SqlProtocolsStore
-from seamline.workspace.kinds import KINDS, normalise
+from seamline.workspace.kinds import KINDS
 from seamline.workspace.resources import Resource, ResourceStore
 from seamline.workspace.saving import prepare, shown
 
@@ -203,36 +200,7 @@ def router(api: WorkspaceAPI) -> APIRouter:
         ]
         return JSONResponse({"data": data})
 
-    @routes.post(
-        "/functions/{name}/test",
-        summary="Run a function on a sample event (the saved code, or `code` to try an edit)",
-        dependencies=[Depends(needs(FUNCTIONS_WRITE, "name"))],
-    )
-    async def test_function(
-        name: str,
-        request: Request,
-        body: Annotated[
-            dict[str, Any],
-            Body(examples=[{"event": {"type": "track", "event": "Order Completed"}}]),
-        ],
-    ) -> JSONResponse:
-        event = body.get("event")
-        if not isinstance(event, dict):
-            raise InvalidInput("event must be a message (a JSON object)")
-        document: Any = {k: v for k, v in body.items() if k in ("code", "time_limit")}
-        if "code" not in document:
-            stored = await asyncio.to_thread(
-                api.resources.get, workspace_of(request), "function", name
-            )
-            if stored is None:
-                raise NotFound(f"no function named {name!r}")
-            document = stored.document
-        checked = normalise("function", name, document)  # the errors a save would give
-        outcome = await asyncio.to_thread(
-            _run_once, name, checked["code"], checked["time_limit"], event
-        )
-        return JSONResponse(msgspec.to_builtins(outcome))
-
+    add_test_runs(routes, api)
     return routes
 
 
@@ -354,13 +322,3 @@ def _held(held: HeldMessage) -> dict[str, Any]:
         # JSON values either: it is shown as the text it arrived as.
         plain["message"] = held.message
     return plain
-
-
-def _run_once(name: str, code: str, time_limit: float, event: dict[str, Any]) -> Outcome:
-    """`event` through the function's code in a worker of its own, in the same sandbox as the
-    pipeline's (a test run never touches the pipeline's workers)."""
-    with tempfile.TemporaryDirectory(prefix="seamline-fn-test-") as folder:
-        path = Path(folder) / "function.py"
-        path.write_text(code, encoding="utf-8")
-        with FunctionRunner(path, name=name, time_limit=time_limit) as runner:
-            return runner.run([event])[0]
