@@ -25,9 +25,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playwright.sync_api import Page  # noqa: E402
+from playwright.sync_api import Page
 
-from tests.console.browser import OWNER, PASSWORD, console_run  # noqa: E402
+from tests.console.browser import OWNER, PASSWORD, console_run
 
 BUDGET_JS = 400 * 1024
 BUDGET_SECONDS = 1.0
@@ -90,7 +90,8 @@ def main() -> int:
         size = sizes[name]
         print(
             f"{name:<22} {statistics.median(times):>9.3f} {p90:>7.3f} "
-            f"{size['js'] / 1024:>9.1f} {size['js_unpacked'] / 1024:>7.1f} {size['css'] / 1024:>7.1f}"
+            f"{size['js'] / 1024:>9.1f} {size['js_unpacked'] / 1024:>7.1f} "
+            f"{size['css'] / 1024:>7.1f}"
         )
     worst_js = max(s["js"] for s in sizes.values())
     worst_time = max(statistics.median(t) for t in rows.values())
