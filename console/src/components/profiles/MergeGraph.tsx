@@ -1,7 +1,7 @@
 // The merge history as a graph: each profile a node, each merge an arrow from the profile that
 // was merged away to the one it joined, labelled with the identifiers that linked them.
 // React Flow is heavy, so only this module imports it (Profile.tsx loads it lazily).
-import { Background, Controls, MarkerType, ReactFlow, type Edge, type Node } from "@xyflow/react";
+import { Background, Controls, MarkerType, Position, ReactFlow, type Edge, type Node } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import type { Merge } from "./profileApi";
 
@@ -29,7 +29,10 @@ function layout(merges: Merge[], current: string): { nodes: Node[]; edges: Edge[
     const survivor = !into.has(id);
     return {
       id,
-      position: { x: column * 300, y: row * 110 },
+      position: { x: column * 420, y: row * 110 },
+      // Arrows run left to right, from the merged-away profile into the one that kept it.
+      sourcePosition: Position.Right,
+      targetPosition: Position.Left,
       data: { label: survivor ? `${short(id)} (this profile)` : short(id) },
       className: survivor ? "merge-node survivor" : "merge-node",
       ariaLabel: survivor ? `profile ${id}, the merged profile` : `profile ${id}`,
@@ -40,6 +43,8 @@ function layout(merges: Merge[], current: string): { nodes: Node[]; edges: Edge[
     source: m.from_profile,
     target: m.into_profile,
     label: m.identifiers.join(", "),
+    labelBgPadding: [6, 3] as [number, number],
+    labelBgBorderRadius: 4,
     markerEnd: { type: MarkerType.ArrowClosed },
     ariaLabel: `merge ${m.merge_id}: ${m.identifiers.join(", ")}`,
   }));
@@ -54,6 +59,7 @@ export default function MergeGraph({ merges, current }: { merges: Merge[]; curre
         nodes={nodes}
         edges={edges}
         fitView
+        fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
         nodesConnectable={false}
         nodesDraggable={false}
         elementsSelectable={false}
