@@ -91,6 +91,27 @@ def test_fix_a_violation_rerun_held_test_a_function_and_run_a_regulation(tmp_pat
         expect(page.get_by_text("Saved: version 1")).to_be_visible()
         assert "cents" in api.get("/api/v1/functions/cents").json()["document"]["code"]
 
+        # A transformation made with its form and tried on a sample event.
+        run.open("/protocols?tab=transformations")
+        page.get_by_label("New transformation name").fill("fix-name")
+        page.get_by_role("button", name="New transformation").click()
+        page.get_by_role("combobox", name="Kind", exact=True).select_option("merge_events")
+        page.get_by_label("Event names to merge (comma-separated)").fill("order_completed")
+        page.get_by_label("New event name").fill("Order Completed")
+        page.get_by_label("Sample event (JSON)").fill(
+            '{"type": "track", "event": "order_completed"}'
+        )
+        page.get_by_role("button", name="Run test").click()
+        expect(page.get_by_role("region", name="Test result")).to_contain_text(
+            '"event": "Order Completed"'
+        )
+        assert run.axe() == []
+        run.screenshot("protocols-transformations")
+        page.get_by_role("button", name="Save transformation").click()
+        expect(page.get_by_text("Saved: version 1")).to_be_visible()
+        saved = api.get("/api/v1/transformations/fix-name").json()["document"]
+        assert saved["events"] == ["order_completed"] and saved["to"] == "Order Completed"
+
         # An order whose total is text breaks the plan and is quarantined.
         sent = httpx.post(run.url + "/v1/track", json=BAD_ORDER, auth=(source["write_key"], ""))
         assert sent.status_code == 200
@@ -207,6 +228,11 @@ def test_fix_a_violation_rerun_held_test_a_function_and_run_a_regulation(tmp_pat
         viewer.get_by_role("button", name="cents").click()
         expect(viewer.get_by_label("Python code of function cents")).to_be_visible()
         for hidden in ("Save function", "Run test", "New function"):
+            assert viewer.get_by_role("button", name=hidden).count() == 0, hidden
+        run.open("/protocols?tab=transformations", viewer)
+        viewer.get_by_role("button", name="fix-name").click()
+        expect(viewer.get_by_role("combobox", name="Kind", exact=True)).to_be_disabled()
+        for hidden in ("Save transformation", "Run test", "Delete transformation"):
             assert viewer.get_by_role("button", name=hidden).count() == 0, hidden
         assert run.axe(viewer) == []
         # Privacy is not among their roles at all.

@@ -12,7 +12,7 @@ interface FunctionDoc {
   time_limit: number;
 }
 
-interface Outcome {
+export interface Outcome {
   kind: "ok" | "dropped" | "error" | "timeout";
   event: unknown;
   error: string | null;
@@ -23,7 +23,7 @@ const STARTER = `def transform(event):
     props = event.setdefault("properties", {})
     return event
 `;
-const SAMPLE = JSON.stringify(
+export const SAMPLE = JSON.stringify(
   { type: "track", event: "Order Completed", userId: "user-1", properties: { total: 12.5, currency: "usd" } },
   null,
   2,
@@ -160,14 +160,20 @@ function FunctionEditor({ name, initial, onSaved }: { name: string; initial: Fun
   );
 }
 
-function OutcomeView({ outcome }: { outcome: Outcome }) {
+export function OutcomeView({ outcome }: { outcome: Outcome & { applies?: boolean } }) {
   const tone = outcome.kind === "ok" ? "good" : outcome.kind === "dropped" ? "warn" : "bad";
   const words = { ok: "Returned this event", dropped: "Dropped the event (returned None)", error: "Raised an error", timeout: "Timed out" };
   return (
     <section aria-label="Test result" className="plan-events">
-      <p>
-        <Badge tone={tone}>{outcome.kind}</Badge> {words[outcome.kind]}
-      </p>
+      {outcome.applies === false ? (
+        <p>
+          <Badge>skipped</Badge> This event is outside its scope (events, types or condition): unchanged
+        </p>
+      ) : (
+        <p>
+          <Badge tone={tone}>{outcome.kind}</Badge> {words[outcome.kind]}
+        </p>
+      )}
       {outcome.event ? <Json value={outcome.event} /> : null}
       {outcome.error ? <pre className="json">{outcome.error}</pre> : null}
     </section>

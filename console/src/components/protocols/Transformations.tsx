@@ -1,9 +1,10 @@
 // Declarative transformations: the list, and a form whose fields follow the kind chosen.
 import { useState } from "react";
-import { del, put } from "../../api";
+import { ApiError, del, post, put } from "../../api";
 import { useGet } from "../../hooks";
 import { useCan } from "../../session";
 import { ActionButton, Badge, Card, Empty, ErrorNote, Loading } from "../ui";
+import { OutcomeView, SAMPLE, type Outcome } from "./Functions";
 
 interface Transformation {
   kind: string;
@@ -167,6 +168,8 @@ function TransformationForm({
   const [mapping, setMapping] = useState(mapText(initial.map));
   const [value, setValue] = useState(initial.value === undefined ? "" : JSON.stringify(initial.value));
   const [saved, setSaved] = useState("");
+  const [sample, setSample] = useState(SAMPLE);
+  const [outcome, setOutcome] = useState<(Outcome & { applies: boolean }) | null>(null);
   const shows = (field: string) => KINDS[t.kind]?.fields.includes(field);
   const set = (change: Partial<Transformation>) => setT({ ...t, ...change });
   const path = `/api/v1/transformations/${encodeURIComponent(name)}`;
@@ -299,6 +302,32 @@ function TransformationForm({
           Enabled
         </label>
       </fieldset>
+      {readOnly ? null : (
+        <div className="split">
+          <label>
+            Sample event (JSON)
+            <textarea value={sample} onChange={(e) => setSample(e.target.value)} rows={8} />
+          </label>
+          <div>
+            <ActionButton
+              kind="secondary"
+              action={async () => {
+                setOutcome(null);
+                let event: unknown;
+                try {
+                  event = JSON.parse(sample);
+                } catch (error) {
+                  throw new ApiError(0, "invalid_json", `The sample event is not JSON: ${(error as Error).message}`);
+                }
+                setOutcome(await post<Outcome & { applies: boolean }>(`${path}/test`, { transformation: document(), event }));
+              }}
+            >
+              Run test
+            </ActionButton>
+            {outcome ? <OutcomeView outcome={outcome} /> : <p className="muted small">Applies the form above to the sample event.</p>}
+          </div>
+        </div>
+      )}
       {readOnly ? null : (
         <div className="row">
           <ActionButton
