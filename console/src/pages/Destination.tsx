@@ -26,10 +26,10 @@ export default function Destination({ params }: PageProps) {
   const [tab, setTab] = useState<Tab>("overview");
   const mine = (subscriptions.data?.data ?? []).filter((s) => s.document.destination === name);
 
-  if (instance.error)
+  if (instance.error || entry.error)
     return (
       <Page title={name}>
-        <ErrorNote error={instance.error} />
+        <ErrorNote error={instance.error ?? entry.error} />
         <p>
           <Link to="/destinations">Back to destinations</Link>
         </p>
