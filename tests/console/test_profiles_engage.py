@@ -20,6 +20,8 @@ pytestmark = pytest.mark.slow
 SPACE = "/v1/spaces/default"
 PROFILES = SPACE + "/collections/users/profiles"
 VIEWER = "viewer@example.com"
+# Estimates and computes run DuckDB over the lake: slow when other test runs share two cores.
+SLOW = 60_000
 
 
 def people() -> list[dict[str, Any]]:
@@ -165,7 +167,7 @@ def test_find_a_profile_unmerge_build_an_audience_and_a_read_only_view(tmp_path:
         # Unmerge in the UI (confirmed), and the graph and the API show the split.
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name=f"Unmerge merge {merge_id}").click()
-        expect(page.get_by_role("status")).to_contain_text("Unmerged")
+        expect(page.get_by_role("status")).to_contain_text("Unmerged", timeout=SLOW)
         expect(page.get_by_text("This profile was never merged")).to_be_visible()
         assert owner.get(f"{PROFILES}/user_id:ada/merges")["data"] == []
         web = owner.get(f"{PROFILES}/email:ada@example.com/external_ids")["data"]
@@ -192,19 +194,22 @@ def test_find_a_profile_unmerge_build_an_audience_and_a_read_only_view(tmp_path:
         text = page.get_by_test_id("definition-text")
         expect(text).to_have_text(
             'repeat_pro_buyers: performed "Order Completed" at least 2 times in the last 30 days'
-            ' and plan = "pro"'
+            ' and plan = "pro"',
+            timeout=SLOW,
         )
-        expect(page.get_by_test_id("estimate-size")).to_have_text("1")
+        expect(page.get_by_test_id("estimate-size")).to_have_text("1", timeout=SLOW)
         sample = page.get_by_role("list", name="Sample members")
-        expect(sample.get_by_role("link")).to_have_text([cy])
+        expect(sample.get_by_role("link")).to_have_text([cy], timeout=SLOW)
         assert run.axe() == []
 
         page.get_by_role("button", name="Save and compute").click()
-        expect(page.get_by_role("status")).to_contain_text("Saved repeat_pro_buyers")
+        expect(page.get_by_role("status")).to_contain_text("Saved repeat_pro_buyers", timeout=SLOW)
         members = page.get_by_role("list", name="Members of repeat_pro_buyers")
-        expect(members.get_by_role("link")).to_have_text([cy])
+        expect(members.get_by_role("link")).to_have_text([cy], timeout=SLOW)
         page.get_by_role("button", name="Compute repeat_pro_buyers").click()
-        expect(page.get_by_role("status")).to_contain_text("Computed repeat_pro_buyers: 1 members")
+        expect(page.get_by_role("status")).to_contain_text(
+            "Computed repeat_pro_buyers: 1 members", timeout=SLOW
+        )
         listed = owner.get("/api/v1/audiences")["data"]
         assert [(a["key"], a["size"]) for a in listed] == [("repeat_pro_buyers", 1)]
         assert owner.get("/api/v1/audiences/repeat_pro_buyers/members")["members"] == [cy]
@@ -216,6 +221,22 @@ def test_find_a_profile_unmerge_build_an_audience_and_a_read_only_view(tmp_path:
         expect(
             page.get_by_role("list", name="Audiences", exact=True).get_by_text("repeat_pro_buyers")
         ).to_be_visible()
+
+        # A computed trait the same way: the number of orders, estimated, saved and computed.
+        run.open("/engage")
+        page.get_by_role("tab", name="Computed traits").click()
+        expect(page.get_by_text("No computed traits yet")).to_be_visible()
+        page.get_by_label("What to compute").select_option("event_counter")
+        page.get_by_label("Of the event").fill("Order Completed")
+        page.get_by_label(re.compile("^Key")).fill("orders")
+        expect(text).to_have_text('orders = count of "Order Completed"', timeout=SLOW)
+        expect(page.get_by_test_id("estimate-size")).to_have_text("3", timeout=SLOW)
+        page.get_by_role("button", name="Save and compute").click()
+        expect(page.get_by_role("status")).to_contain_text("Saved orders", timeout=SLOW)
+        listed = owner.get("/api/v1/computed-traits")["data"]
+        assert [(t["key"], t["size"]) for t in listed] == [("orders", 3)]
+        assert run.axe() == []
+        run.screenshot("engage-traits")
 
         # The read-only user sees the audience and its members, but no Save or Compute.
         run.open("/engage", viewer_page)

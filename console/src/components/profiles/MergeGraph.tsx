@@ -29,7 +29,7 @@ function layout(merges: Merge[], current: string): { nodes: Node[]; edges: Edge[
     const survivor = !into.has(id);
     return {
       id,
-      position: { x: column * 420, y: row * 110 },
+      position: { x: column * 560, y: row * 110 },
       // Arrows run left to right, from the merged-away profile into the one that kept it.
       sourcePosition: Position.Right,
       targetPosition: Position.Left,
