@@ -32,7 +32,7 @@ def test_an_owner_configures_a_webhook_and_the_workspace(tmp_path: Path) -> None
         _add_webhook(run, page)
         _subscribe(run, page, target)
         _test_and_deliver(run, page, target)
-        _dead_letters_and_replay(run, page)
+        _dead_letters_and_replay(run, page, target)
         _users_tokens_audit_retention(run, page)
         _read_only(run)
 
@@ -137,7 +137,7 @@ def _test_and_deliver(run: ConsoleRun, page: Page, target: Sink) -> None:
     run.screenshot("destination")
 
 
-def _dead_letters_and_replay(run: ConsoleRun, page: Page) -> None:
+def _dead_letters_and_replay(run: ConsoleRun, page: Page, target: Sink) -> None:
     page.get_by_role("tab", name="Dead letters and replay").click()
     expect(page.get_by_text("No dead letters")).to_be_visible()
     page.get_by_role("button", name="Replay", exact=True).click()
@@ -151,6 +151,22 @@ def _dead_letters_and_replay(run: ConsoleRun, page: Page) -> None:
     assert stored["enabled"] is False and stored["settings"]["shared_secret"] == "[secret]"
     page.get_by_role("button", name="Enable").click()
     expect(page.get_by_role("button", name="Disable")).to_be_visible()
+
+    # Editing opens the stored trigger as text and the stored mapping in the pickers.
+    page.get_by_role("tab", name="Subscriptions (1)").click()
+    page.get_by_role("button", name="Edit all-tracks").click()
+    trigger = page.locator("textarea[name=trigger]")
+    expect(trigger).to_have_value('type = "track"')
+    expect(page.get_by_label("URL: mapped from")).to_have_value("literal")
+    expect(page.get_by_label("URL: value")).to_have_value(target.url + "/hook")
+    expect(page.get_by_label("Data: mapped from", exact=True)).to_have_value("default")
+    trigger.fill('type = "track" and event != "Internal"')
+    page.get_by_role("button", name="Save subscription").click()
+    expect(trigger).to_have_count(0)  # the editor closed
+    expect(page.locator("td code").first).to_have_text('type = "track" and event != "Internal"')
+    stored = _api(run, page, "/api/v1/subscriptions/all-tracks")["document"]
+    assert stored["trigger"] == 'type = "track" and event != "Internal"'
+    assert stored["mapping"]["url"] == target.url + "/hook"
 
     run.open("/destinations")
     row = page.get_by_role("row", name="hook")
