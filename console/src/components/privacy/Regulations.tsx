@@ -89,9 +89,10 @@ export function Regulations() {
                   </td>
                   <td>{TYPES[r.regulationType] ?? r.regulationType}</td>
                   <td>
-                    {r.subjectIds ? `${r.subjectIds.length} ` : ""}
-                    {SUBJECTS[r.subjectType]?.toLowerCase() ?? r.subjectType}
-                    {r.subjectIds && r.subjectIds.length === 1 ? "" : "s"}
+                    {/* The ids are kept only while it runs; then only the kind of id is shown. */}
+                    {r.subjectIds && r.subjectIds.length > 0
+                      ? `${r.subjectIds.length} ${SUBJECTS[r.subjectType]?.toLowerCase() ?? r.subjectType}${r.subjectIds.length === 1 ? "" : "s"}`
+                      : `By ${SUBJECTS[r.subjectType]?.toLowerCase() ?? r.subjectType}`}
                   </td>
                   <td>
                     <Badge tone={tone(r.overallStatus)}>{r.overallStatus}</Badge>
