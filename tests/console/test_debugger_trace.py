@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import segment.analytics as segment_analytics
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.console.browser import LOOPBACK, ConsoleRun, console_run, create_user
 from tests.destinations.sink import Sink, sink
@@ -109,8 +109,19 @@ def test_debugger_shows_events_live_and_the_trace_shows_their_delivery(tmp_path:
         create_user(run.server.data_dir, VIEWER, "source-read-only", "unify-read-only")
         sdk = client(run, errors)
         page = run.sign_in()
+        # The first stream is refused (a server restarting, too many streams): the page says
+        # so and connects again by itself.
+        refused: list[str] = []
+
+        def refuse(route: Route) -> None:
+            refused.append(route.request.url)
+            route.fulfill(status=503, content_type="application/json", body='{"code": "x"}')
+
+        page.route("**/api/v1/live*", refuse, times=1)
         run.open("/debugger")
+        expect(page.get_by_role("status")).to_contain_text("Reconnecting")
         live(page)
+        assert len(refused) == 1
         assert "Waiting for messages" in page.get_by_role("main").inner_text()
         assert run.axe() == []
 
