@@ -90,7 +90,12 @@ export function ActionButton({
 }
 
 export function Json({ value }: { value: unknown }) {
-  return <pre className="json">{JSON.stringify(value, null, 2)}</pre>;
+  // Focusable, so a keyboard can scroll a long message (axe: scrollable-region-focusable).
+  return (
+    <pre className="json" tabIndex={0}>
+      {JSON.stringify(value, null, 2)}
+    </pre>
+  );
 }
 
 export function Time({ at }: { at: string | number | null | undefined }) {
