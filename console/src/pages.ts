@@ -40,7 +40,7 @@ export const PAGES: PageEntry[] = [
   { path: "/sources", title: "Sources", nav: true, permission: "sources:read", component: sources },
   { path: "/sources/:id", title: "Source", nav: false, permission: "sources:read", component: source },
   { path: "/debugger", title: "Live debugger", nav: true, permission: "sources:read", component: debuggerPage },
-  { path: "/messages/:id", title: "Message trace", nav: false, permission: "sources:read", component: trace },
+  { path: "/messages/:id", title: "Message trace", nav: false, permission: "profiles:read", component: trace },
   { path: "/protocols", title: "Protocols", nav: true, permission: "violations:read", component: protocols },
   { path: "/privacy", title: "Privacy", nav: true, permission: "privacy:read", component: privacy },
   { path: "/profiles", title: "Profiles", nav: true, permission: "profiles:read", component: profiles },

@@ -51,7 +51,6 @@ from seamline.protocols.records import HeldMessage
 from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
 from seamline.store.retention_sql import SqlRetention
-from seamline.store.traces_sql import TRACE_FILE, trace_store
 from seamline.store.users_sql import SqlUserStore
 
 
@@ -162,7 +161,7 @@ def http_app(
     framework.include_router(retention_router(SqlRetention(parts.state)))
     framework.include_router(
         messages_router(
-            trace_store(parts.state, parts.paths.root / TRACE_FILE),
+            parts.traces,
             pii,
             settings.trace_retention_hours,
         )

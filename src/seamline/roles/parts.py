@@ -35,6 +35,7 @@ from seamline.store.secrets_sql import PII_SALT, SqlWorkspaceSecrets
 from seamline.store.sources_sql import SqlSourceStore
 from seamline.store.suppressions_sql import SqlSuppressionList
 from seamline.store.tokens_sql import SqlTokenStore
+from seamline.store.traces_sql import TRACE_FILE, SqlTraces, trace_store
 from seamline.store.traits_sql import SqlTraitStore
 from seamline.workspace.compiled import RulesCache, WorkspaceRules
 
@@ -115,6 +116,7 @@ class Parts:
         self._salts: dict[str, bytes] = {}
         self._egress: dict[str, tuple[int, Egress]] = {}
         self.regulations = SqlRegulationStore(self.state)
+        self._traces: SqlTraces | None = None  # opened when first read (`traces`)
         self.regulation_ops = RegulationOps(
             self.regulations,
             self.suppressions,
@@ -165,7 +167,16 @@ class Parts:
             if (key in rules.audiences or key in rules.traits) and value is not None
         }
 
+    @property
+    def traces(self) -> SqlTraces:
+        """The message traces, for reading (opened once, closed with the rest)."""
+        if self._traces is None:
+            self._traces = trace_store(self.state, self.paths.root / TRACE_FILE)
+        return self._traces
+
     def close(self) -> None:
+        if self._traces is not None:
+            self._traces.close()
         self.rules.close()
         self.events.close()
         self.state.dispose()
