@@ -1,4 +1,4 @@
-import { Suspense, useCallback, useEffect, useMemo, useState } from "react";
+import { Component, Suspense, useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
 import { ApiError, get, post, setCsrf, whenSignedOut } from "./api";
 import { Loading } from "./components/ui";
 import { Login, Setup } from "./Login";
@@ -23,7 +23,10 @@ export function App() {
 
   const load = useCallback(async () => {
     try {
+      // The page's chunk loads while the session is checked; it renders once both are in.
+      const chunk = preloadPage(location.pathname, match);
       const me = await get<Me>("/api/v1/auth/me");
+      await chunk;
       setCsrf(me.csrfToken);
       setState({ kind: "in", me });
     } catch (error) {
@@ -38,7 +41,6 @@ export function App() {
 
   useEffect(() => {
     whenSignedOut(() => setState({ kind: "login" }));
-    preloadPage(location.pathname, match);
     void load();
   }, [load]);
 
@@ -112,6 +114,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
           </div>
         </nav>
         <main className="content" id="content">
+          <PageFailed key={path}>
           <Suspense fallback={<Loading />}>
             {found === null ? (
               <NotFound />
@@ -123,6 +126,7 @@ function Console({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
               <found.entry.component key={found.entry.path} params={found.params} />
             )}
           </Suspense>
+          </PageFailed>
         </main>
       </div>
     </SessionContext.Provider>
@@ -138,4 +142,29 @@ function NotFound() {
       </p>
     </section>
   );
+}
+
+/** A page that cannot load (its chunk is gone after Seamline was updated, or it threw) says so
+ * instead of blanking the console. */
+class PageFailed extends Component<{ children: ReactNode }, { error: Error | null }> {
+  state = { error: null as Error | null };
+
+  static getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+
+  render() {
+    if (this.state.error === null) return this.props.children;
+    return (
+      <section className="page">
+        <h1 id="page-title">This page could not load</h1>
+        <p className="error" role="alert">
+          {this.state.error.message}
+        </p>
+        <p>
+          If Seamline was just updated, <a href={location.href}>reload the page</a>.
+        </p>
+      </section>
+    );
+  }
 }
