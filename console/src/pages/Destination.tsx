@@ -23,7 +23,12 @@ export default function Destination({ params }: PageProps) {
   const entry = useGet<CatalogEntry>(type ? `/api/v1/catalog/${encodeURIComponent(type)}` : null);
   const subscriptions = useGet<{ data: Resource<SubscriptionDocument>[] }>("/api/v1/subscriptions");
   const canWrite = useCan("destinations:write");
-  const [tab, setTab] = useState<Tab>("overview");
+  // `?tab=dead` (the overview's dead-letter links) opens that tab.
+  const [tab, setTab] = useState<Tab>(() => {
+    const asked = new URLSearchParams(location.search).get("tab");
+    const known: Tab[] = ["overview", "subscriptions", "settings", "tester", "dead"];
+    return known.includes(asked as Tab) ? (asked as Tab) : "overview";
+  });
   const mine = (subscriptions.data?.data ?? []).filter((s) => s.document.destination === name);
 
   if (instance.error || entry.error)
