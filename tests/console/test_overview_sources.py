@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,11 @@ def send_with_python_sdk(run: ConsoleRun, key: str) -> None:
 
 
 def test_overview_and_sources_through_the_console(tmp_path: Path) -> None:
-    with sink() as tool, console_run(tmp_path) as run:
+    with sink() as tool, console_run(tmp_path) as run, ExitStack() as clients:
         page = run.sign_in()
         page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=run.url)
         api = session_api(run, page)
+        clients.callback(api.close)
         default = api.get("/api/v1/sources").json()["data"][0]
 
         # An empty workspace: the overview says how to send a first event, key and host filled in.
@@ -222,6 +224,7 @@ def test_overview_and_sources_through_the_console(tmp_path: Path) -> None:
         assert new_key not in viewer.content()
         assert run.axe(viewer) == []
         forced = session_api(run, viewer)
+        clients.callback(forced.close)
         refused = forced.patch(f"/api/v1/sources/{created['id']}", json={"name": "Hijacked"})
         assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
         rotate = forced.post(f"/api/v1/sources/{created['id']}/rotate-write-key")
