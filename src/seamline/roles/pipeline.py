@@ -33,7 +33,6 @@ from seamline.roles.retention import RetentionWorker
 from seamline.spec.envelope import Item
 from seamline.store.dedup_sql import SqlSeenMessages
 from seamline.store.dedup_sqlite import SqliteSeenMessages
-from seamline.store.traces_sql import TRACE_FILE, trace_store
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ class PipelineRole:
         )
         # Message traces (GET /api/v1/messages/{id}): every stage notes what it did.
         trace = self.trace = TraceRecorder() if settings.trace_retention_hours > 0 else None
-        self.traces = trace_store(parts.state, parts.paths.root / TRACE_FILE)
+        self.traces = parts.traces  # one store per process, closed with the parts
         engage.trace = trace
         self.dedup = DropDuplicates(self._seen, settings.dedup_window_seconds, trace)
         self.suppress = DropSuppressed(parts.suppressions, parts.salt, parts.identity_rules)
@@ -157,7 +156,6 @@ class PipelineRole:
 
     def close(self) -> None:
         self._seen.close()
-        self.traces.close()
 
     def _forget(self, keys: list[tuple[str, str]]) -> int:
         """A deletion regulation's erased messages leave dedup and the trace file."""
