@@ -2,23 +2,31 @@
 import { useState, type FormEvent } from "react";
 import { ApiError, post } from "./api";
 
-export function Login({ onDone }: { onDone: () => void }) {
+/** A form's submit: busy while `send` runs, its error (the server's message) shown after. */
+function useSubmit(send: (form: FormData) => Promise<string | void>, onDone: () => void) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
     setBusy(true);
     setError("");
     try {
-      await post("/api/v1/auth/login", { email: form.get("email"), password: form.get("password") });
-      onDone();
+      const refused = await send(new FormData(event.currentTarget));
+      if (refused) setError(refused);
+      else onDone();
     } catch (failed) {
       setError(failed instanceof ApiError ? failed.message : String(failed));
     } finally {
       setBusy(false);
     }
   }
+  return { error, busy, submit };
+}
+
+export function Login({ onDone }: { onDone: () => void }) {
+  const { error, busy, submit } = useSubmit(async (form) => {
+    await post("/api/v1/auth/login", { email: form.get("email"), password: form.get("password") });
+  }, onDone);
   return (
     <main className="centered">
       <form className="card login" onSubmit={submit} aria-labelledby="login-title">
@@ -48,26 +56,10 @@ export function Login({ onDone }: { onDone: () => void }) {
 }
 
 export function Setup({ onDone }: { onDone: () => void }) {
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    if (form.get("password") !== form.get("confirm")) {
-      setError("The two passwords differ.");
-      return;
-    }
-    setBusy(true);
-    setError("");
-    try {
-      await post("/api/v1/setup/owner", { email: form.get("email"), password: form.get("password") });
-      onDone();
-    } catch (failed) {
-      setError(failed instanceof ApiError ? failed.message : String(failed));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { error, busy, submit } = useSubmit(async (form) => {
+    if (form.get("password") !== form.get("confirm")) return "The two passwords differ.";
+    await post("/api/v1/setup/owner", { email: form.get("email"), password: form.get("password") });
+  }, onDone);
   return (
     <main className="centered">
       <form className="card login" onSubmit={submit} aria-labelledby="setup-title">
