@@ -3,7 +3,7 @@ import { useState, type FormEvent } from "react";
 import { del, post } from "../../api";
 import { useGet } from "../../hooks";
 import { ActionButton, Badge, Card, Empty, ErrorNote, Loading, Time } from "../ui";
-import { RolePicker } from "./RolePicker";
+import { AccessFields } from "./AccessFields";
 
 interface TokenRow {
   id: string;
@@ -159,20 +159,20 @@ function NewToken({ onCreated, onCancel }: { onCreated: (name: string, token: st
           Token name
           <input name="token-name" type="text" autoComplete="off" required value={name} onChange={(e) => setName(e.target.value)} placeholder="ci-deploys" />
         </label>
-        <RolePicker legend="What the token may do" roles={roles} onChange={setRoles} idPrefix="new-token" />
-        <label className="check">
-          <input type="checkbox" checked={pii} onChange={(e) => setPii(e.target.checked)} />
-          PII access: reads personal data unmasked
-        </label>
-        <ErrorNote error={error} />
-        <div className="row">
-          <button type="submit" className="button primary" disabled={busy}>
-            {busy ? "Creating…" : "Create token"}
-          </button>
-          <button type="button" className="button secondary" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
+        <AccessFields
+          legend="What the token may do"
+          idPrefix="new-token"
+          roles={roles}
+          onRoles={setRoles}
+          pii={pii}
+          onPii={setPii}
+          piiLabel="PII access: reads personal data unmasked"
+          error={error}
+          busy={busy}
+          submit="Create token"
+          busyLabel="Creating…"
+          onCancel={onCancel}
+        />
       </form>
     </Card>
   );

@@ -4,7 +4,7 @@ import { patch, post } from "../../api";
 import { useGet } from "../../hooks";
 import { useSession } from "../../session";
 import { ActionButton, Badge, Card, Empty, ErrorNote, Loading, Time } from "../ui";
-import { RolePicker } from "./RolePicker";
+import { AccessFields } from "./AccessFields";
 
 export interface UserRow {
   id: string;
@@ -158,20 +158,20 @@ function NewUser({ onDone, onCancel }: { onDone: () => void; onCancel: () => voi
             />
           </label>
         </div>
-        <RolePicker legend="Roles" roles={roles} onChange={setRoles} idPrefix="new-user" />
-        <label className="check">
-          <input type="checkbox" checked={pii} onChange={(e) => setPii(e.target.checked)} />
-          PII access: sees personal data unmasked
-        </label>
-        <ErrorNote error={error} />
-        <div className="row">
-          <button type="submit" className="button primary" disabled={busy}>
-            {busy ? "Creating…" : "Create user"}
-          </button>
-          <button type="button" className="button secondary" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
+        <AccessFields
+          legend="Roles"
+          idPrefix="new-user"
+          roles={roles}
+          onRoles={setRoles}
+          pii={pii}
+          onPii={setPii}
+          piiLabel="PII access: sees personal data unmasked"
+          error={error}
+          busy={busy}
+          submit="Create user"
+          busyLabel="Creating…"
+          onCancel={onCancel}
+        />
       </form>
     </Card>
   );
@@ -198,20 +198,20 @@ function EditUser({ user, onDone, onCancel }: { user: UserRow; onDone: () => voi
   return (
     <Card title={`Edit ${user.email}`}>
       <form className="form" onSubmit={submit}>
-        <RolePicker legend="Roles" roles={roles} onChange={setRoles} idPrefix="edit-user" />
-        <label className="check">
-          <input type="checkbox" checked={pii} onChange={(e) => setPii(e.target.checked)} />
-          PII access: sees personal data unmasked
-        </label>
-        <ErrorNote error={error} />
-        <div className="row">
-          <button type="submit" className="button primary" disabled={busy}>
-            {busy ? "Saving…" : "Save changes"}
-          </button>
-          <button type="button" className="button secondary" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
+        <AccessFields
+          legend="Roles"
+          idPrefix="edit-user"
+          roles={roles}
+          onRoles={setRoles}
+          pii={pii}
+          onPii={setPii}
+          piiLabel="PII access: sees personal data unmasked"
+          error={error}
+          busy={busy}
+          submit="Save changes"
+          busyLabel="Saving…"
+          onCancel={onCancel}
+        />
       </form>
     </Card>
   );
