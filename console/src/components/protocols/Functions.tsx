@@ -1,11 +1,12 @@
 // Custom functions: the list, a Python editor, and a test run on a sample event (the code as it
 // is in the editor, saved or not, in the same sandbox the pipeline uses).
 import { useState } from "react";
-import { ApiError, post, put } from "../../api";
+import { post, put } from "../../api";
 import { useGet } from "../../hooks";
 import { useCan } from "../../session";
 import { ActionButton, Badge, Card, Empty, ErrorNote, Json, Loading, Time } from "../ui";
 import { CodeEditor } from "./CodeEditor";
+import { parseSample } from "./sample";
 
 interface FunctionDoc {
   code: string;
@@ -140,12 +141,7 @@ function FunctionEditor({ name, initial, onSaved }: { name: string; initial: Fun
                 kind="secondary"
                 action={async () => {
                   setOutcome(null);
-                  let event: unknown;
-                  try {
-                    event = JSON.parse(sample);
-                  } catch (error) {
-                    throw new ApiError(0, "invalid_json", `The sample event is not JSON: ${(error as Error).message}`);
-                  }
+                  const event = parseSample(sample);
                   setOutcome(await post<Outcome>(`${path}/test`, { ...document(), event }));
                 }}
               >

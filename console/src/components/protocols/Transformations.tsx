@@ -1,10 +1,11 @@
 // Declarative transformations: the list, and a form whose fields follow the kind chosen.
 import { useState } from "react";
-import { ApiError, del, post, put } from "../../api";
+import { del, post, put } from "../../api";
 import { useGet } from "../../hooks";
 import { useCan } from "../../session";
 import { ActionButton, Badge, Card, Empty, ErrorNote, Loading } from "../ui";
 import { OutcomeView, SAMPLE, type Outcome } from "./Functions";
+import { parseSample } from "./sample";
 
 interface Transformation {
   kind: string;
@@ -313,12 +314,7 @@ function TransformationForm({
               kind="secondary"
               action={async () => {
                 setOutcome(null);
-                let event: unknown;
-                try {
-                  event = JSON.parse(sample);
-                } catch (error) {
-                  throw new ApiError(0, "invalid_json", `The sample event is not JSON: ${(error as Error).message}`);
-                }
+                const event = parseSample(sample);
                 setOutcome(await post<Outcome & { applies: boolean }>(`${path}/test`, { transformation: document(), event }));
               }}
             >
