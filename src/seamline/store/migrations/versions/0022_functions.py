@@ -1,0 +1,14 @@
+"""Source and destination functions: reserved in the chain so that parallel work lands in order; tables added here."""
+
+from __future__ import annotations
+
+revision = "0022"
+down_revision = "0021"
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
