@@ -1,0 +1,151 @@
+"""What the ads conversion destinations (TikTok, Snap, Pinterest, Reddit, Google Ads) share:
+reading an event's time, naming a Segment e-commerce event in a tool's vocabulary, and sending
+a batch so that each payload gets its own outcome.
+
+Ads APIs refuse a whole request for one bad event (an event too old, a missing identifier),
+so each payload is built and checked first: a payload that breaks a rule gets its own
+InvalidPayload outcome and the others are still sent, in requests of the tool's size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from seamline.destinations.errors import DeliveryError, InvalidPayload
+
+Built = TypeVar("Built")
+Outcome = DeliveryError | None
+
+# Segment's Spec (e-commerce, B2B SaaS, mobile) names of the events ads tools have standard
+# events for; each destination maps these keys to its own names.
+SPEC_EVENTS = (
+    "page",
+    "Products Searched",
+    "Product Viewed",
+    "Product List Viewed",
+    "Product Added",
+    "Product Added to Wishlist",
+    "Checkout Started",
+    "Payment Info Entered",
+    "Order Completed",
+    "Signed Up",
+    "Lead Generated",
+    "Subscription Created",
+    "Trial Started",
+    "Application Installed",
+    "Application Opened",
+)
+
+
+def spec_event(payload: Mapping[str, Any]) -> str:
+    """The payload's Segment event (`segment_event`, which the default mappings fill with the
+    track event or the call's type), "" when it has none."""
+    name = payload.get("segment_event")
+    return name.strip() if isinstance(name, str) else ""
+
+
+def event_name(
+    payload: Mapping[str, Any], key: str, standard: Mapping[str, str], where: str
+) -> str:
+    """The tool's event name: the mapped `key` field, else the standard event for the Segment
+    event; InvalidPayload when neither gives one."""
+    mapped = payload.get(key)
+    if isinstance(mapped, str) and mapped.strip():
+        return mapped.strip()
+    found = standard.get(spec_event(payload))
+    if found is None:
+        raise InvalidPayload(
+            f"no {key} is mapped and {spec_event(payload) or 'this call'!r} is not a Segment "
+            f"event with a standard counterpart ({', '.join(standard)}){where}"
+        )
+    return found
+
+
+def event_time(value: Any, where: str, max_age: dt.timedelta | None) -> dt.datetime:
+    """When an event happened, as an aware datetime (now when unmapped); InvalidPayload when it
+    is not a date-time or is older than `max_age`, which the tool would refuse."""
+    if value is None or value == "":
+        return dt.datetime.now(dt.UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Unix seconds, or milliseconds when the number is too big to be seconds.
+        seconds = value / 1000 if value > 10_000_000_000 else value
+        when = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    elif isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidPayload(f"the event time {value!r} is not ISO 8601{where}") from None
+    else:
+        raise InvalidPayload(f"the event time must be a date-time, got {value!r}{where}")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    if max_age is not None and dt.datetime.now(dt.UTC) - when > max_age:
+        raise InvalidPayload(f"the event of {when.isoformat()} is older than {max_age}{where}")
+    return when
+
+
+def unix_seconds(when: dt.datetime) -> int:
+    return int(when.timestamp())
+
+
+def now_seconds() -> int:
+    return int(time.time())
+
+
+def where_in(payloads: Sequence[object], index: int) -> str:
+    """How an error names a payload: by its place when it is one of several."""
+    return f" (payload {index} of the batch)" if len(payloads) > 1 else ""
+
+
+def send_each(
+    payloads: Sequence[Mapping[str, Any]],
+    build: Callable[[Mapping[str, Any], str], Built],
+    send: Callable[[list[Built]], Sequence[Outcome] | None],
+    per_request: int,
+) -> list[Outcome]:
+    """Build every payload (InvalidPayload becomes that payload's outcome), send the built ones
+    `per_request` at a time, and return one outcome per payload: None when sent, else the
+    error. `send` raises for the whole request or returns one outcome per item it was given."""
+    outcomes: list[Outcome] = [None] * len(payloads)
+    built: list[tuple[int, Built]] = []
+    for index, payload in enumerate(payloads):
+        try:
+            built.append((index, build(payload, where_in(payloads, index))))
+        except InvalidPayload as error:
+            outcomes[index] = error
+    for start in range(0, len(built), per_request):
+        chunk = built[start : start + per_request]
+        try:
+            items = send([item for _, item in chunk])
+        except DeliveryError as error:
+            for index, _ in chunk:
+                outcomes[index] = error
+            continue
+        for (index, _), outcome in zip(chunk, items or [None] * len(chunk), strict=True):
+            outcomes[index] = outcome
+    return outcomes
+
+
+def raise_outcome(outcomes: Sequence[Outcome]) -> None:
+    """For a `perform` of one payload: its error raised, nothing when it was sent."""
+    if outcomes and outcomes[0] is not None:
+        raise outcomes[0]
+
+
+def path(at: str) -> dict[str, str]:
+    return {"@path": at}
+
+
+def first(*paths: str) -> dict[str, Any]:
+    """A mapping reading the first of `paths` that exists."""
+    mapping: Any = path(paths[-1])
+    for at in reversed(paths[:-1]):
+        mapping = {"@if": {"exists": path(at), "then": path(at), "else": mapping}}
+    return dict(mapping)
+
+
+SEGMENT_EVENT = first("$.event", "$.type")
+"""The default mapping of `segment_event`: the track event's name, else the call's type."""
