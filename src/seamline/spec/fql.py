@@ -5,23 +5,33 @@ Segment uses FQL for destination filters and Actions subscription triggers, for 
 turns the tree into nested closures, specialised for the common shapes (a field compared with a
 literal), so testing an event costs a few dict lookups and no tree walking.
 
-Semantics follow Segment's FQL reference: a missing field is `null`; `=` holds only for the same
-JSON type and value (`1 = '1'` and `1 = true` are false); `<`, `<=`, `>`, `>=` hold only between
-numbers; `and`, `or` and `!` treat anything but `true` as false; functions give `null` the
-documented defaults. Events are plain JSON-like dicts with the Spec's camelCase names, and a
-predicate never raises: a comparison that makes no sense is simply false.
+Semantics follow Segment's FQL reference and, for Actions triggers, its destination-subscriptions
+package: a missing field is `null`; `=` holds only for the same JSON type and value (`1 = '1'` and
+`1 = true` are false); `!=` a number holds only for another number; `<`, `<=`, `>`, `>=` hold
+only between numbers (a numeric string literal is read as its number); `!contains()` and
+`!match()` hold only for a string that does not contain or match; `type`, `event`, `name` and
+`userId` compared with a number compare with its text; `and`, `or` and `!` treat anything but
+`true` as false; functions give `null` the documented defaults. Events are plain JSON-like dicts
+with the Spec's camelCase names, and a predicate never raises: a comparison that makes no sense
+is simply false.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from seamline.spec.fql_functions import (
+    IMPLS,
+    LIST_TYPES,
+    NUMBER_TYPES,
+    NUMERIC_STRING,
+    cached_glob,
+    kind_of,
+)
 from seamline.spec.fql_parse import (
     FUNCTIONS,
     And,
@@ -34,7 +44,6 @@ from seamline.spec.fql_parse import (
     Not,
     Or,
     Path,
-    glob_regex,
     parse_fql,
 )
 
@@ -43,19 +52,6 @@ __all__ = ["FQLError", "Node", "Predicate", "compile_fql", "parse_fql"]
 Predicate = Callable[[Mapping[str, Any]], bool]
 Getter = Callable[[Mapping[str, Any]], Any]
 
-# Exact types, as JSON decoders produce them: bool is an int subclass but never an FQL number.
-_NUMBER_TYPES = frozenset({int, float})
-_LIST_TYPES = frozenset({list, tuple})
-_KINDS: dict[type, str] = {
-    str: "string",
-    int: "number",
-    float: "number",
-    bool: "bool",
-    type(None): "null",
-    list: "list",
-    tuple: "list",
-    dict: "object",
-}
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -63,7 +59,8 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
 }
 _FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_NUMERIC_STRING = re.compile(r"\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*")
+# Top-level fields that Segment's triggers always compare as text: `event = 123` is `event = '123'`.
+_TEXT_FIELDS = frozenset({("type",), ("event",), ("name",), ("userId",)})
 
 
 @functools.lru_cache(maxsize=1024)
@@ -78,18 +75,10 @@ def compile_fql(text: str) -> Predicate:
 # --- values
 
 
-def _kind(value: object) -> str:
-    """FQL's name for a value's type, as `typeof()` reports it."""
-    kind = _KINDS.get(type(value))
-    if kind is None:
-        kind = "object" if isinstance(value, Mapping) else "unknown"
-    return kind
-
-
 def _same(a: Any, b: Any) -> bool:
     """FQL `=`: the same kind and strictly equal, element by element for lists and objects."""
-    kind = _kind(a)
-    if kind != _kind(b):
+    kind = kind_of(a)
+    if kind != kind_of(b):
         return False
     try:
         if kind == "list":
@@ -106,7 +95,7 @@ def _walk(value: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
         if type(value) is dict or isinstance(value, Mapping):  # the ABC check is slow: try dict
             value = value.get(key)
-        elif type(value) in _LIST_TYPES and key.isascii() and key.isdigit() and len(key) < 19:
+        elif type(value) in LIST_TYPES and key.isascii() and key.isdigit() and len(key) < 19:
             index = int(key)
             value = value[index] if index < len(value) else None
         else:
@@ -160,97 +149,6 @@ _always: Predicate = _const(True)
 _never: Predicate = _const(False)
 
 
-# --- functions; each takes evaluated arguments and gives null the documented default.
-
-
-def _contains(s: Any, sub: Any) -> bool:
-    return type(s) is str and type(sub) is str and sub in s
-
-
-def _match(s: Any, pattern: Any) -> bool:
-    if type(s) is not str or type(pattern) is not str:
-        return False
-    try:
-        return _cached_glob(pattern).fullmatch(s) is not None
-    except ValueError:  # a pattern read from the event may be malformed: it matches nothing
-        return False
-
-
-def _length(value: Any) -> int | None:
-    if type(value) is str:  # Segment counts UTF-8 bytes, not characters
-        return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
-    if type(value) in _LIST_TYPES:
-        return len(value)
-    return 0 if value is None else None
-
-
-def _text(transform: Callable[[str], str]) -> Callable[[Any], str | None]:
-    def apply(value: Any) -> str | None:
-        return transform(value) if type(value) is str else None
-
-    return apply
-
-
-def _titlecase(s: str) -> str:
-    return " ".join(word[:1].upper() + word[1:] for word in s.split(" "))
-
-
-def _to_bool(value: Any) -> bool:
-    kind = _kind(value)
-    if kind == "bool":
-        return bool(value)
-    if kind == "number":
-        return bool(value != 0)
-    if kind == "string":
-        return str(value).strip().lower() in ("true", "1")
-    return kind in ("list", "object") and len(value) > 0
-
-
-def _to_string(value: Any) -> str | None:
-    if type(value) is str:
-        return value
-    if type(value) is float and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))  # 3.0 prints as "3", as JSON numbers do in JavaScript and Go
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return None
-
-
-def _to_number(value: Any) -> int | float | None:
-    if type(value) in _NUMBER_TYPES:
-        return value  # type: ignore[no-any-return]
-    if type(value) is not str or not _NUMERIC_STRING.fullmatch(value):
-        return None
-    text = value.strip()
-    try:
-        number: int | float = int(text) if text.lstrip("+-").isdigit() else float(text)
-    except ValueError:  # more digits than int() accepts
-        return None
-    return number if math.isfinite(number) else None
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_glob(pattern: str) -> re.Pattern[str]:
-    return re.compile(glob_regex(pattern), re.DOTALL)
-
-
-_IMPLS: dict[str, Callable[..., Any]] = {
-    "bool": _to_bool,
-    "contains": _contains,
-    "kebabcase": _text(lambda s: s.replace(" ", "-")),
-    "length": _length,
-    "lowercase": _text(str.lower),
-    "match": _match,
-    "number": _to_number,
-    "snakecase": _text(lambda s: s.replace(" ", "_")),
-    "string": _to_string,
-    "titlecase": _text(_titlecase),
-    "typeof": _kind,
-    "uppercase": _text(str.upper),
-}
-
-
 # --- compiling the tree into closures
 
 
@@ -265,6 +163,8 @@ class _Compiler:
                 return _join([self.condition(t) for t in terms], every=True)
             case Or(terms=terms):
                 return _join([self.condition(t) for t in terms], every=False)
+            case Not(operand=Call(name="contains" | "match") as call):
+                return self.string_not(call)
             case Not(operand=operand):
                 inner = self.condition(operand)
 
@@ -303,6 +203,18 @@ class _Compiler:
                 return self.call(node)
         return self.condition(node)  # a parenthesised condition used as a value is a bool
 
+    def string_not(self, call: Call) -> Predicate:
+        """`!contains(x, s)` and `!match(x, p)`: as Segment's `not_contains`, `not_starts_with` and
+        `not_ends_with`, only a string that does not contain or match; missing or other values
+        do not."""
+        first = self.value(call.args[0])
+        holds = self.call(call)
+
+        def string_not(event: Mapping[str, Any]) -> bool:
+            return type(first(event)) is str and not holds(event)
+
+        return string_not
+
     def compare(self, node: Compare) -> Predicate:
         op, left, right = node.op, node.left, node.right
         if op == "in":
@@ -311,9 +223,14 @@ class _Compiler:
             left, right, op = right, left, _FLIPPED[op]
         get = self.value(left)
         if isinstance(right, Literal):
+            value = right.value
             if op in ("=", "!="):
-                return _equals_literal(get, right.value, negate=op == "!=")
-            return _order_literal(get, _ORDER[op], right.value)
+                if isinstance(left, Path) and left.keys in _TEXT_FIELDS and _is_number(value):
+                    value = _js_text(value)  # type: ignore[arg-type]
+                return _equals_literal(get, value, negate=op == "!=")
+            if type(value) is str:  # Segment reads `x < '10'` as `x < 10`
+                value = _js_number(value)
+            return _order_literal(get, _ORDER[op], value)
         other = self.value(right)
         if op in ("=", "!="):
             want = op == "="
@@ -326,7 +243,7 @@ class _Compiler:
 
         def ordered(event: Mapping[str, Any]) -> bool:
             a, b = get(event), other(event)
-            return type(a) in _NUMBER_TYPES and type(b) in _NUMBER_TYPES and cmp(a, b)
+            return type(a) in NUMBER_TYPES and type(b) in NUMBER_TYPES and cmp(a, b)
 
         return ordered
 
@@ -347,7 +264,7 @@ class _Compiler:
 
         def in_list(event: Mapping[str, Any]) -> bool:
             items = get_list(event)
-            if type(items) not in _LIST_TYPES:
+            if type(items) not in LIST_TYPES:
                 return False
             value = get(event)
             return any(_same(value, item) for item in items)
@@ -367,14 +284,14 @@ class _Compiler:
                     return type(value) is str and literal in value
 
                 return contains_literal
-            matches = _cached_glob(literal).fullmatch  # the parser has checked the pattern
+            matches = cached_glob(literal).fullmatch  # the parser has checked the pattern
 
             def match_literal(event: Mapping[str, Any]) -> bool:
                 value = first(event)
                 return type(value) is str and matches(value) is not None
 
             return match_literal
-        impl = _IMPLS[name]
+        impl = IMPLS[name]
         if len(args) == 1:
             return lambda event: impl(first(event))
         second = self.value(args[1])
@@ -419,17 +336,48 @@ def _equals_literal(get: Getter, literal: Any, *, negate: bool) -> Predicate:
 
     def same_number(event: Mapping[str, Any]) -> bool:
         value = get(event)
-        return (type(value) in _NUMBER_TYPES and value == literal) is not negate
+        return type(value) in NUMBER_TYPES and value == literal
 
-    return same_number
+    # As Segment's `number_not_equals`: only another number differs (not "456", not a missing
+    # field), so `!=` a number is not the negation of `=` it.
+    def other_number(event: Mapping[str, Any]) -> bool:
+        value = get(event)
+        return type(value) in NUMBER_TYPES and value != literal
+
+    return other_number if negate else same_number
+
+
+def _is_number(value: object) -> bool:
+    return type(value) in NUMBER_TYPES
+
+
+def _js_text(number: float) -> str:
+    """A number as JavaScript's String() writes it: `1.0` is `1`, `1e-7` is `1e-7`."""
+    if type(number) is int or (number.is_integer() and abs(number) < 1e21):
+        return str(int(number))
+    if not math.isfinite(number):
+        return "NaN" if math.isnan(number) else "Infinity" if number > 0 else "-Infinity"
+    return repr(number).replace("e-0", "e-").replace("e+0", "e+")
+
+
+def _js_number(text: str) -> float | None:
+    """A string as JavaScript's Number() reads it (`''` is 0), or None where it gives NaN."""
+    stripped = text.strip()
+    if not stripped:
+        return 0
+    if NUMERIC_STRING.fullmatch(stripped):
+        return float(stripped)
+    if stripped.lstrip("+-") == "Infinity":
+        return -math.inf if stripped[0] == "-" else math.inf
+    return None
 
 
 def _order_literal(get: Getter, cmp: Callable[[Any, Any], bool], literal: Any) -> Predicate:
-    if type(literal) not in _NUMBER_TYPES:
+    if type(literal) not in NUMBER_TYPES:
         return _never  # ordering only holds between numbers
 
     def ordered(event: Mapping[str, Any]) -> bool:
         value = get(event)
-        return type(value) in _NUMBER_TYPES and cmp(value, literal)
+        return type(value) in NUMBER_TYPES and cmp(value, literal)
 
     return ordered
