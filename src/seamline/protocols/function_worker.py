@@ -23,7 +23,7 @@ import traceback
 import types
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -56,12 +56,31 @@ BOOTSTRAP = (
 
 
 class WorkerSpec(msgspec.Struct, frozen=True):
-    """What the parent tells a new worker, as the first message on the request pipe."""
+    """What the parent tells a new worker, as the first message on the request pipe. `entry`
+    says what kind of function it is: `transform`, or `on_request` (a source function, see
+    `source_function_api`); `settings` are given to its handlers, `limits` bound what they may
+    do."""
 
     source: str
     filename: str
     memory_limit_mb: int | None
     sandbox: bool = True  # False only in benchmarks/functions.py, to measure the sandbox
+    entry: str = "transform"
+    settings: dict[str, Any] = {}
+    limits: dict[str, int] = {}
+
+
+class EntryKind(Protocol):
+    """The worker's side of a kind of function other than a transformation."""
+
+    def helpers(self, spec: WorkerSpec, requests: Connection, fd: int) -> dict[str, Any]:
+        """Names given to the function's module before its code runs."""
+
+    def check(self, module: types.ModuleType) -> str | None:
+        """Why the loaded module cannot serve (no entry point), or None."""
+
+    def serve(self, module: types.ModuleType, requests: Connection, fd: int) -> None:
+        """Run batches from `requests` until end of file, writing one outcome frame each."""
 
 
 class _LoadFailed(Exception):
@@ -89,20 +108,30 @@ def _serve(requests: Connection, fd: int, workdir_fd: int, spec: WorkerSpec) -> 
     os.fchdir(workdir_fd)
     tempfile.tempdir = os.getcwd()  # tempfile would otherwise try /tmp first
     _limit_resources(spec.memory_limit_mb)
+    kind = _entry_kind(spec.entry)  # imports its module while the filesystem is open
     if spec.sandbox:
         try:
             confine(workdir_fd, spec.filename)
         except SandboxUnavailable as unavailable:
-            _write(fd, _SANDBOX_FAILED + str(unavailable).encode())
+            write_frame(fd, _SANDBOX_FAILED + str(unavailable).encode())
             return
     os.close(workdir_fd)
     _exit_with_parent()  # a thread: started after the sandbox, so it runs inside it too
     try:
-        transform = _load(spec.source, spec.filename)
+        if kind is not None:
+            module = _load(spec.source, spec.filename, kind.helpers(spec, requests, fd))
+            problem = kind.check(module)
+            if problem is not None:
+                raise _LoadFailed(problem)
+        else:
+            transform = _transform(_load(spec.source, spec.filename, {}), spec.filename)
     except _LoadFailed as failed:
-        _write(fd, _LOAD_FAILED + str(failed).encode())
+        write_frame(fd, _LOAD_FAILED + str(failed).encode())
         return
-    _write(fd, _LOADED)
+    write_frame(fd, _LOADED)
+    if kind is not None:
+        kind.serve(module, requests, fd)
+        return
     decoder = msgspec.json.Decoder(list[dict[str, Any]])
     encoder = msgspec.json.Encoder()
     while True:
@@ -111,11 +140,26 @@ def _serve(requests: Connection, fd: int, workdir_fd: int, spec: WorkerSpec) -> 
         except EOFError:
             return
         for event in decoder.decode(batch):
-            _write(fd, _apply(transform, event, encoder))
+            write_frame(fd, _apply(transform, event, encoder))
 
 
-def _load(source: str, filename: str) -> Transform:
+def _entry_kind(entry: str) -> EntryKind | None:
+    """The worker side of `entry` (None for a transformation), imported now: once confined,
+    the worker cannot read Seamline's own files."""
+    if entry == "on_request":
+        from seamline.protocols.source_function_api import SOURCE
+
+        return SOURCE
+    if entry != "transform":
+        raise ValueError(f"unknown function entry {entry!r}")
+    return None
+
+
+def _load(source: str, filename: str, helpers: dict[str, Any]) -> types.ModuleType:
+    """Run the function's code as a module, with `helpers` among its globals (its own
+    definitions win over them)."""
     module = types.ModuleType(_MODULE_NAME)
+    module.__dict__.update(helpers)
     module.__file__ = filename
     sys.modules[_MODULE_NAME] = module  # dataclasses and pickle look their module up
     # Tracebacks quote the source that runs, even if the file has changed on disk since.
@@ -123,7 +167,11 @@ def _load(source: str, filename: str) -> Transform:
     try:
         exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
     except BaseException as error:
-        raise _LoadFailed(_user_traceback(error)) from None
+        raise _LoadFailed(user_traceback(error)) from None
+    return module
+
+
+def _transform(module: types.ModuleType, filename: str) -> Transform:
     transform = getattr(module, "transform", None)
     if not callable(transform):
         raise _LoadFailed(f"{filename} does not define a transform(event) function")
@@ -135,7 +183,7 @@ def _apply(transform: Transform, event: dict[str, Any], encoder: msgspec.json.En
     try:
         result = transform(event)
     except (Exception, SystemExit) as error:
-        return _ERROR + _user_traceback(error).encode()
+        return _ERROR + user_traceback(error).encode()
     if result is None:
         return _DROPPED
     if not isinstance(result, dict):
@@ -147,13 +195,14 @@ def _apply(transform: Transform, event: dict[str, Any], encoder: msgspec.json.En
         return _ERROR + f"transform must return JSON data: {error}".encode()
 
 
-def _user_traceback(error: BaseException) -> str:
+def user_traceback(error: BaseException) -> str:
     """The traceback from the user's code down, without the worker's own frame."""
     tb = error.__traceback__
     return "".join(traceback.format_exception(type(error), error, tb.tb_next if tb else None))
 
 
-def _write(fd: int, payload: bytes) -> None:
+def write_frame(fd: int, payload: bytes) -> None:
+    """Write one frame (its length, then `payload`) to the outcome pipe."""
     data = memoryview(_HEADER.pack(len(payload)) + payload)
     while data:
         data = data[os.write(fd, data) :]

@@ -43,41 +43,22 @@ per event and the runner keeps working.
 Protocol: the parent sends a whole batch as one JSON array on one pipe; the worker transforms
 the events one by one and writes each outcome as a length-prefixed frame on a second pipe as
 soon as it is done. The parent reads whatever has arrived in bulk (a few syscalls per batch,
-not per event), and since outcomes come in order, the event after the last outcome is the one
-running: when nothing arrives for `time_limit` seconds, that event is the one that hung.
-The worker's side, and the frame format, are in `protocols.function_worker`.
+not per event). The running, timing and replacing of workers is `sandboxed_runner`'s, the
+process handle `worker_process`'s; the worker's side, and the frame format, are in
+`function_worker`. Source and destination functions run in the same workers
+(`source_functions`, `destination_functions`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import selectors
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-import weakref
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import msgspec
 
-import seamline
 from seamline.errors import InvalidInput
-from seamline.protocols.function_worker import (
-    _DROPPED_TAG,
-    _HEADER,
-    _LOADED,
-    _OK_TAG,
-    _SANDBOX_FAILED,
-    BOOTSTRAP,
-    WorkerSpec,
-)
+from seamline.protocols.function_worker import _DROPPED_TAG, _OK_TAG, WorkerSpec
+from seamline.protocols.sandboxed_runner import SandboxedRunner
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -89,7 +70,7 @@ class Outcome(msgspec.Struct, frozen=True):
     error: str | None = None
 
 
-class FunctionRunner:
+class FunctionRunner(SandboxedRunner[Outcome]):
     """Runs the `transform` in the file at `path` in a worker process, batch by batch.
 
     The worker is started, and the file loaded, at construction: InvalidInput if the file can't
@@ -110,13 +91,6 @@ class FunctionRunner:
         _sandbox: bool = True,  # internal: benchmarks/functions.py measures the sandbox's cost
     ) -> None:
         details = {"function": name, "path": str(path)}
-        if sys.platform != "linux":
-            message = f"function {name!r} cannot run in the sandbox: it needs Linux"
-            raise InvalidInput(message, details=details)
-        if time_limit <= 0 or load_time_limit <= 0:
-            raise InvalidInput(f"function {name!r}: time limits must be positive", details=details)
-        if memory_limit_mb is not None and memory_limit_mb <= 0:
-            raise InvalidInput(f"function {name!r}: memory limit must be positive", details=details)
         try:
             # Read once: a restarted worker runs the same code even if the file changes.
             source = path.read_text(encoding="utf-8")
@@ -124,51 +98,23 @@ class FunctionRunner:
             message = f"function {name!r}: cannot read {path}: {error}"
             raise InvalidInput(message, details=details) from error
         self.path = path
-        self.name = name
-        self.time_limit = time_limit
-        self.memory_limit_mb = memory_limit_mb
-        self.load_time_limit = load_time_limit
-        self._source = source
-        self._sandbox = _sandbox
-        self._lock = threading.Lock()
-        self._closed = False
         self._encoder = msgspec.json.Encoder()
         self._decoder = msgspec.json.Decoder(dict[str, Any])
-        self._worker: _Worker | None = None
-        self._stop: weakref.finalize[[], FunctionRunner] | None = None
-        self._ensure_worker()
+        spec = WorkerSpec(source, str(path), memory_limit_mb, _sandbox)
+        super().__init__(
+            spec,
+            name=name,
+            details=details,
+            time_limit=time_limit,
+            load_time_limit=load_time_limit,
+        )
 
     def run(self, events: list[dict[str, Any]]) -> list[Outcome]:
         """One outcome per event, in order. Nothing the function does makes this raise: an event
         that hangs or kills the worker gets its outcome, and a fresh worker takes the rest.
         InvalidInput if `events` are not JSON objects; RuntimeError once the runner is closed."""
         batch = self._encode(events)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"function runner {self.name!r} is closed")
-            outcomes: list[Outcome] = []
-            try:
-                while len(outcomes) < len(events):
-                    done = len(outcomes)
-                    if done:  # a worker hung or died: the rest goes to a fresh one
-                        batch = self._encode(events[done:])
-                    outcomes += self._run_batch(batch, len(events) - done)
-            except BaseException:
-                self._stop_worker()  # it may still be sending outcomes of this batch
-                raise
-            return outcomes
-
-    def close(self) -> None:
-        """Stop the worker; `run` raises afterwards. Closing twice is fine."""
-        with self._lock:
-            self._closed = True
-            self._stop_worker()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return self._run(batch, len(events), lambda done: self._encode(events[done:]))
 
     def _encode(self, events: list[dict[str, Any]]) -> bytes:
         for event in events:
@@ -179,31 +125,6 @@ class FunctionRunner:
         except (TypeError, msgspec.EncodeError) as error:
             raise InvalidInput(f"events must be JSON data: {error}") from error
 
-    def _run_batch(self, batch: bytes, wanted: int) -> list[Outcome]:
-        """Outcomes of the `wanted` events in `batch` (a JSON array), stopping early after an
-        event that hung or killed the worker (that event's outcome is the last one)."""
-        try:
-            worker = self._ensure_worker()
-        except InvalidInput as error:  # the file loaded once; whatever broke now, say so
-            return [Outcome("error", error=error.message)] * wanted
-        worker.send(batch)
-        outcomes: list[Outcome] = []
-        deadline = time.monotonic() + self.time_limit
-        while len(outcomes) < wanted:
-            try:
-                frames = worker.read(deadline - time.monotonic())
-            except _WorkerExited as exited:
-                self._stop_worker()
-                return [*outcomes, Outcome("error", error=str(exited))]
-            if frames is None:
-                self._stop_worker()
-                message = f"transform took longer than {self.time_limit} s"
-                return [*outcomes, Outcome("timeout", error=message)]
-            # Progress: the event now running started no earlier than this.
-            deadline = time.monotonic() + self.time_limit
-            outcomes += map(self._outcome, frames)
-        return outcomes
-
     def _outcome(self, frame: bytearray) -> Outcome:
         tag = frame[0]
         if tag == _OK_TAG:
@@ -212,205 +133,9 @@ class FunctionRunner:
             return _DROPPED_OUTCOME
         return Outcome("error", error=frame[1:].decode("utf-8", "replace"))
 
-    def _ensure_worker(self) -> _Worker:
-        worker = self._worker
-        if worker is not None and worker.process.poll() is None:
-            return worker
-        self._stop_worker()  # died while idle (killed from outside): replace it
-        spec = WorkerSpec(self._source, str(self.path), self.memory_limit_mb, self._sandbox)
-        worker = _Worker.start(self.name, spec)
-        try:
-            worker.wait_loaded(self.name, self.path, self.load_time_limit)
-        except BaseException:
-            worker.stop()
-            raise
-        self._worker = worker
-        # Stops the worker when the runner is garbage collected or the interpreter exits.
-        self._stop = weakref.finalize(self, worker.stop)
-        return worker
-
-    def _stop_worker(self) -> None:
-        if self._stop is not None:
-            self._stop()  # runs worker.stop at most once
-        self._worker = None
-        self._stop = None
-
-
-class _WorkerExited(Exception):
-    """The worker process ended (or closed its pipe) while it had work."""
-
-    def __init__(self, exitcode: int | None) -> None:
-        self.exitcode = exitcode
-        if exitcode is None:
-            message = "worker closed its pipe"
-        elif exitcode < 0:
-            message = f"worker exited with code {exitcode} ({_signal_name(-exitcode)})"
-        else:
-            message = f"worker exited with code {exitcode}"
-        super().__init__(message)
+    def _failed(self, kind: str, message: str) -> Outcome:
+        # A transformation reports a crash, or a worker that cannot be restarted, as an error.
+        return Outcome("timeout" if kind == "timeout" else "error", error=message)
 
 
 _DROPPED_OUTCOME = Outcome("dropped")
-_READ_SIZE = 1 << 18
-_KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
-
-
-class _Worker:
-    """The parent's handle on one worker process, its two pipes and its private directory."""
-
-    def __init__(
-        self, process: subprocess.Popen[bytes], requests: Connection, outcomes: int, workdir: str
-    ) -> None:
-        self.process = process
-        self.requests = requests
-        self.outcomes = outcomes
-        self.workdir = workdir
-        os.set_blocking(outcomes, False)  # read what is there, never wait for a whole frame
-        # Readable once the process has exited (Linux 5.3+), like multiprocessing's sentinel.
-        self._exit_fd = os.pidfd_open(process.pid)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(outcomes, selectors.EVENT_READ)
-        self._selector.register(self._exit_fd, selectors.EVENT_READ)
-        self._buffer = bytearray()
-        self._exited = False
-
-    @classmethod
-    def start(cls, name: str, spec: WorkerSpec) -> _Worker:
-        """Start a worker for `spec` in a new private directory and send it the spec."""
-        requests_reader, requests_writer = os.pipe()
-        outcomes_reader, outcomes_writer = os.pipe()
-        workdir = tempfile.mkdtemp(prefix=f"seamline-function-{_safe(name)}-")
-        workdir_fd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        passed = (requests_reader, outcomes_writer, workdir_fd)
-        # The directory holding the seamline package, for the worker's sys.path.
-        package_root = str(Path(seamline.__file__).resolve().parent.parent)
-        command = [sys.executable, "-I", "-B", "-c", BOOTSTRAP, package_root, *map(str, passed)]
-        try:
-            process = subprocess.Popen(
-                command,
-                env={},  # nothing of the server's environment reaches the function
-                stdin=subprocess.DEVNULL,
-                pass_fds=passed,
-                start_new_session=True,  # the terminal's signals are for the server
-            )
-        except BaseException:
-            for fd in (requests_writer, outcomes_reader):
-                os.close(fd)
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        finally:
-            # Only the worker may hold these ends, or its exit would not show as end of file.
-            for fd in passed:
-                os.close(fd)
-        requests = Connection(requests_writer, readable=False)
-        try:
-            worker = cls(process, requests, outcomes_reader, workdir)
-        except BaseException:  # no pidfd (Linux < 5.3): never leave the process behind
-            process.kill()
-            process.wait()
-            requests.close()
-            os.close(outcomes_reader)
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        worker.send(msgspec.json.encode(spec))
-        return worker
-
-    def wait_loaded(self, name: str, path: Path, time_limit: float) -> None:
-        """Return once the worker has loaded the function; InvalidInput if it could not."""
-        details: dict[str, Any] = {"function": name, "path": str(path)}
-        deadline = time.monotonic() + time_limit
-        frames: list[bytearray] | None = []
-        while frames == []:
-            try:
-                frames = self.read(deadline - time.monotonic())
-            except _WorkerExited as exited:
-                message = f"function {name!r} could not be loaded: {exited}"
-                raise InvalidInput(message, details=details) from None
-        if frames is None:
-            message = f"function {name!r} took longer than {time_limit} s to load"
-            raise InvalidInput(message, details=details)
-        tag, reason = frames[0][:1], frames[0][1:].decode("utf-8", "replace")
-        if tag == _SANDBOX_FAILED:
-            details["sandbox"] = reason
-            message = f"function {name!r} cannot run in the sandbox: {reason}"
-            raise InvalidInput(message, details=details)
-        if tag != _LOADED:
-            details["traceback"] = reason
-            summary = reason.strip().splitlines()[-1] if reason.strip() else "unknown error"
-            raise InvalidInput(f"function {name!r} could not be loaded: {summary}", details=details)
-
-    def send(self, batch: bytes) -> None:
-        with contextlib.suppress(BrokenPipeError):  # the worker died; the next read says how
-            self.requests.send_bytes(batch)
-
-    def read(self, timeout: float) -> list[bytearray] | None:
-        """The whole frames that arrived within `timeout` seconds (empty if only part of one
-        did), or None if nothing did. _WorkerExited once the worker is gone and drained."""
-        if not self._exited:
-            ready = self._selector.select(max(timeout, 0.0))
-            if not ready:
-                return None
-            at_end = self._drain()
-            # By the time the exit shows, everything the worker wrote is in the pipe.
-            self._exited = at_end or any(key.fd != self.outcomes for key, _ in ready)
-        frames = _split_frames(self._buffer)
-        if self._exited and not frames:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(_KILL_GRACE)
-            raise _WorkerExited(self.process.returncode)
-        return frames
-
-    def _drain(self) -> bool:
-        """Append all that can be read now to the buffer; True at end of file."""
-        while True:
-            try:
-                chunk = os.read(self.outcomes, _READ_SIZE)
-            except BlockingIOError:
-                return False
-            if not chunk:
-                return True
-            self._buffer += chunk
-
-    def stop(self) -> None:
-        """Kill the worker (SIGTERM, SIGKILL after a grace period), close its pipes and remove
-        its private directory."""
-        process = self.process
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(_KILL_GRACE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self._selector.close()
-        self.requests.close()
-        os.close(self.outcomes)
-        os.close(self._exit_fd)
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40]
-
-
-def _split_frames(buffer: bytearray) -> list[bytearray]:
-    """Remove the complete frames at the start of `buffer` and return their contents."""
-    frames = []
-    offset = 0
-    end = len(buffer)
-    while end - offset >= _HEADER.size:
-        (size,) = _HEADER.unpack_from(buffer, offset)
-        start = offset + _HEADER.size
-        if end - start < size:
-            break
-        frames.append(buffer[start : start + size])
-        offset = start + size
-    del buffer[:offset]
-    return frames
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
