@@ -47,6 +47,12 @@ class Http:
         self._secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
         self.exchanges: list[Exchange] = []
 
+    def hide(self, values: Collection[str]) -> None:
+        """Hide these values too wherever an exchange is recorded or reported: secrets an
+        action holds in a structured setting (a destination function's secret settings)."""
+        found = {*self._secrets, *(value for value in values if len(value) >= 4)}
+        self._secrets = sorted(found, key=len, reverse=True)
+
     def _hide(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "[hidden]")
@@ -63,10 +69,12 @@ class Http:
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
+        check: bool = True,
     ) -> httpx.Response:
         """Send; a 2xx answer is returned, anything else raises Retryable or PermanentError.
         Redirects are not followed: a 3xx is a PermanentError (its target would be unchecked
-        by whoever configured the URL)."""
+        by whoever configured the URL). With `check` off every answer is returned (a
+        destination function judges the status itself); failing to send still raises."""
         refused = scheme_refusal(urlsplit(url.strip()).scheme)
         if refused is not None:
             raise PermanentError(f"{self._hide(url)!r} is not allowed: {refused}")
@@ -112,7 +120,7 @@ class Http:
             ) from None
         exchange.status = response.status_code
         exchange.response_body = self._hide(response.text[:_SHOWN])
-        if response.is_success:
+        if response.is_success or not check:
             return response
         what = f"{exchange.method} {exchange.url} answered {response.status_code}"
         if response.is_redirect:
