@@ -112,10 +112,24 @@ class GuardedTransport(httpx.BaseTransport):
         network: httpcore.NetworkBackend | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        self._policy, self._resolver = policy, resolver
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context or httpx.create_ssl_context(),
             network_backend=GuardedBackend(policy, resolver, network),
         )
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses `host` resolves to, once all are checked: for a destination that
+        speaks another protocol than HTTP (NATS) and must connect to exactly these. Raises
+        NotAllowed when one is refused, httpcore.ConnectError when the name does not resolve."""
+        found = self._resolver(host, port)
+        if not found:
+            raise httpcore.ConnectError(f"{host} resolves to no address")
+        for address in found:
+            refusal = self._policy.refusal(address, host)
+            if refusal is not None:
+                raise NotAllowed(refusal)
+        return list(found)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         refused = scheme_refusal(request.url.scheme)

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from seamline.destinations.addresses import scheme_refusal
-from seamline.destinations.client import NotAllowed
+from seamline.destinations.client import GuardedTransport, NotAllowed
 from seamline.destinations.errors import PermanentError, RetryableError
 
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-auth-token"})
@@ -139,6 +140,20 @@ class Http:
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The checked addresses of `host` under the same rule as HTTP requests, for a
+        destination that connects over another protocol: PermanentError when one is refused
+        (or this client cannot check), RetryableError when the name does not resolve now."""
+        transport = getattr(self._client, "_transport", None)
+        if not isinstance(transport, GuardedTransport):
+            raise PermanentError("this client cannot check addresses for non-HTTP connections")
+        try:
+            return transport.addresses(host, port)
+        except NotAllowed as error:
+            raise PermanentError(f"{host}:{port} is not allowed: {error}") from None
+        except httpcore.ConnectError as error:
+            raise RetryableError(str(error)) from None
 
 
 def retry_after(value: str | None) -> float | None:
