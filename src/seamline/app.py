@@ -17,8 +17,10 @@ from collections.abc import AsyncIterator
 import msgspec
 
 from seamline.collect.client_ip import ClientAddress
+from seamline.collect.pixel import PixelAPI, pixel_type
 from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, new_source, same_name
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
+from seamline.collect.webhook import WebhookAPI, webhook_route
 from seamline.config import Settings
 from seamline.data_dir import open_state
 from seamline.errors import Conflict
@@ -37,6 +39,7 @@ from seamline.roles.deliver import DeliverRole, delivery_service
 from seamline.roles.http import http_app
 from seamline.roles.locks import ServeLock
 from seamline.roles.log_access import LogAccess
+from seamline.roles.models import model_runner, model_scheduler
 from seamline.roles.names import ALL_ROLES, COLLECT, DELIVER, EXCLUSIVE_ROLES, PIPELINE
 from seamline.roles.parts import Parts, events_root, identity_rules
 from seamline.roles.pipeline import PipelineRole, stalled
@@ -148,7 +151,8 @@ class Seamline:
         self.logs = LogAccess(settings, roles, parts.state)
         self.log = self.logs.writer
         self.delivery = delivery_service(parts)
-        self.deliver = DeliverRole(self.delivery)
+        self.models = model_runner(parts, self.delivery.queued)  # Reverse ETL
+        self.deliver = DeliverRole(self.delivery, beside=(model_scheduler(parts, self.models).run,))
         self.engage = EvaluateEngage(
             lambda workspace_id: parts.rules.get(workspace_id).engage,
             parts.engage_engine,
@@ -180,6 +184,14 @@ class Seamline:
                 parts.suppressions.everywhere, parts.salt, parts.identity_rules
             ),
         )
+        self.webhook = WebhookAPI(
+            write_keys=parts.write_keys,
+            webhooks=parts.webhooks.lookup,
+            log=self.log,
+            metrics=parts.metrics,
+            accepting=lambda: self.accepting,
+        )
+        self.pixel = PixelAPI(self.tracking.ingest, parts.metrics)
         self.engage_ops = EngageOps(
             lambda workspace_id: parts.rules.get(workspace_id).engage,
             parts.events,
@@ -268,6 +280,15 @@ class Seamline:
             if kind is not None:
                 await self.tracking(scope, receive, send, kind)
                 return
+            if path.startswith("/v1/"):
+                pixel = pixel_type(path)
+                if pixel is not None:
+                    await self.pixel(scope, receive, send, pixel)
+                    return
+                webhook = webhook_route(path)
+                if webhook is not None:
+                    await self.webhook(scope, receive, send, webhook)
+                    return
         await self._framework(scope, receive, send)
 
     @contextlib.asynccontextmanager

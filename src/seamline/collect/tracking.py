@@ -126,6 +126,11 @@ class TrackingAPI:
         counter.inc()
         await send_json(send, status, body)
 
+    async def ingest(self, scope: Scope, receive: Receive, kind: str) -> tuple[int, bytes]:
+        """Accept one request's messages: (status, JSON answer); SeamlineError when refused
+        (the Pixel API hands its message in here)."""
+        return await self._ingest(scope, receive, kind)
+
     async def _ingest(self, scope: Scope, receive: Receive, kind: str) -> tuple[int, bytes]:
         if not self._accepting():
             raise Unavailable("Seamline is starting or stopping; retry shortly")

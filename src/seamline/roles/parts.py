@@ -19,6 +19,7 @@ from seamline.ops.regulations import RegulationOps
 from seamline.privacy.egress import Egress
 from seamline.privacy.fields import FieldClassifier
 from seamline.roles.names import ALL_ROLES, PIPELINE
+from seamline.sources.parts import WebhookParts
 from seamline.store.accounts_sql import SqlAccountStore
 from seamline.store.audit_sql import SqlAuditTrail
 from seamline.store.consent_sql import SqlConsentStore
@@ -98,6 +99,7 @@ class Parts:
         self.engage_store = SqlEngageStore(self.state)
         self.sealer = Sealer(key_from(settings.secret_key, self.paths.root))
         self.rules = RulesCache(self.resources, self.paths.functions, sealer=self.sealer)
+        self.webhooks = WebhookParts(self.state, self.resources, self.sealer)
         # The pipeline's process says which log partitions it writes (compaction rewrites
         # only those: workers on other machines compact theirs).
         self.owned_partitions: Callable[[], Collection[int]] = frozenset

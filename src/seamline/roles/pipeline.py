@@ -30,6 +30,9 @@ from seamline.roles.log_access import LogAccess
 from seamline.roles.parts import Parts
 from seamline.roles.regulations import RegulationWorker
 from seamline.roles.retention import RetentionWorker
+from seamline.sources.runners import SourceRunners, start_sandboxed
+from seamline.sources.stage import RunSourceFunctions
+from seamline.spec import Limits
 from seamline.spec.envelope import Item
 from seamline.store.dedup_sql import SqlSeenMessages
 from seamline.store.dedup_sqlite import SqliteSeenMessages
@@ -73,6 +76,15 @@ class PipelineRole:
         self.dedup = DropDuplicates(self._seen, settings.dedup_window_seconds, trace)
         self.suppress = DropSuppressed(parts.suppressions, parts.salt, parts.identity_rules)
         self.protocols = ApplyProtocols(parts.rules.get, parts.protocols, trace=trace)
+        # Webhook sources: raw requests become messages first (sources/stage.py).
+        webhooks = parts.webhooks
+        self.source_runners = SourceRunners(parts.resources, webhooks.ops.unsealed, start_sandboxed)
+        self.source_functions = RunSourceFunctions(
+            webhooks.lookup.source,
+            self.source_runners,
+            parts.protocols.record,
+            Limits(settings.max_message_bytes, settings.max_request_bytes),
+        )
         self.personal_data = ControlPersonalData(
             parts.rules.get, parts.salt, parts.inventory, parts.protocols, trace=trace
         )
@@ -103,6 +115,7 @@ class PipelineRole:
         self.runner = PipelineRunner(
             self._log.partitions,
             (
+                self.source_functions,
                 self.dedup,
                 self.protocols,
                 self.personal_data,
@@ -156,6 +169,7 @@ class PipelineRole:
 
     def close(self) -> None:
         self._seen.close()
+        self.source_runners.close()
 
     def _forget(self, keys: list[tuple[str, str]]) -> int:
         """A deletion regulation's erased messages leave dedup and the trace file."""
@@ -220,6 +234,7 @@ class PipelineRole:
             suppressed=self.suppress.dropped,
             held={
                 "plan": self.protocols.held,
+                "function": self.source_functions.held,
                 "privacy": self.personal_data.blocked,
                 "error": self.guard.errors_held,
             },
@@ -233,7 +248,10 @@ class PipelineRole:
             "stored": self._stored_total,
             "duplicates_dropped": self.dedup.dropped,
             "suppressed_dropped": self.suppress.dropped,
-            "held": self.protocols.held + self.personal_data.blocked + self.guard.errors_held,
+            "held": self.protocols.held
+            + self.personal_data.blocked
+            + self.guard.errors_held
+            + self.source_functions.held,
             "errors_held": self.guard.errors_held,
             "violations": self.protocols.violations,
         }

@@ -28,7 +28,7 @@ from seamline.protocols.plan import load_plan
 from seamline.protocols.transforms import Transformation, parse_transformation
 from seamline.protocols.validate import CompiledPlan
 from seamline.spec.plain import PARTS
-from seamline.workspace.kinds import ConsentCategory, SourceConnection
+from seamline.workspace.kinds import ConsentCategory, SourceConnection, entry_points
 from seamline.workspace.resources import Resource, ResourceStore
 
 logger = logging.getLogger(__name__)
@@ -116,6 +116,8 @@ def compile_rules(
         )
     for name, doc in by_kind.get("function", {}).items():
         code, limit = str(doc["code"]), float(doc.get("time_limit", 1.0))
+        if "transform" not in entry_points(code):
+            continue  # a webhook source's function: the source-function stage runs it
         key = (name, hashlib.sha256(f"{limit}\n{code}".encode()).hexdigest())
         runner = runners.pop(key, None)
         rules.functions[name] = runner if runner is not None else start_runner(name, code, limit)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+import types
 from typing import Any, Literal
 
 import msgspec
@@ -151,10 +152,24 @@ def _check_function(name: str, function: Function) -> None:
         raise InvalidInput(
             f"function {name!r}: syntax error on line {error.lineno}: {error.msg}"
         ) from None
-    if "transform" not in compiled.co_names and "transform" not in compiled.co_varnames:
-        raise InvalidInput(f"function {name!r}: define `def transform(event):`")
+    if not entry_points(compiled):
+        raise InvalidInput(
+            f"function {name!r}: define `def transform(event):` (a transformation) or "
+            "`def on_request(request, settings):` (a webhook source's function)"
+        )
     if not 0 < function.time_limit <= 30:
         raise InvalidInput(f"function {name!r}: time_limit must be between 0 and 30 seconds")
+
+
+def entry_points(code: types.CodeType | str) -> frozenset[str]:
+    """The entry points a function's code names: `transform`, `on_request` (both may be)."""
+    if isinstance(code, str):
+        try:
+            code = compile(code, "<function>", "exec")
+        except SyntaxError:
+            return frozenset()
+    names = {*code.co_names, *code.co_varnames}
+    return frozenset({"transform", "on_request"} & names)
 
 
 def _check_regex(name: str, pattern: str | None) -> None:
