@@ -1,0 +1,411 @@
+"""LinkedIn Matched Audiences: Seamline audience membership synced to DMP segments.
+
+Each Engage audience gets a user DMP segment in the ad account, created on first use:
+`GET {endpoint}/rest/dmpSegments?q=account&account=urn:li:sponsoredAccount:{id}&sourceSegmentId=
+{audience key}&sourcePlatform={platform}` finds it, else `POST /rest/dmpSegments` with `{name,
+account, sourcePlatform, sourceSegmentId, type: USER, destinations: [{destination: LINKEDIN}]}`
+creates it (its id comes back in the `x-linkedin-id` header). Its id is then kept in the
+instance's state. LinkedIn needs a few seconds before a new segment takes users: a 404 on the
+first users request is retried.
+
+People are added and removed with `POST /rest/dmpSegments/{id}/users` and the header
+`X-RestLi-Method: BATCH_CREATE`, body `{elements: [{action: ADD | REMOVE, userIds: [{idType:
+SHA256_EMAIL, idValue}, {idType: GOOGLE_AID, idValue}], firstName?, lastName?, title?,
+company?, country?}]}`, at most 5,000 elements per request; the answer holds one status per
+element, and an element LinkedIn refuses fails only its own payload. Every request carries
+`Authorization: Bearer`, `LinkedIn-Version: {YYYYMM}` and `X-Restli-Protocol-Version: 2.0.0`.
+
+Emails are trimmed, lowercased and SHA-256 hashed (a SHA-256 is sent as it is); Google
+advertising ids are sent as they are. Which identifiers are sent is a setting, as LinkedIn's
+terms may require. Whether a payload adds or removes: `in_audience` when mapped, else the track
+event Audience Entered adds and Audience Exited removes, else the identify trait named by the
+audience key (true adds, false removes).
+
+The token: an access token (LinkedIn's last 60 days), or a refresh token with the app's client
+id and secret, exchanged at LinkedIn's token endpoint when needed. 401 is permanent; 429 and
+5xx are retried; LinkedIn limits DMP streaming per member and minute.
+
+Deletion (a privacy regulation): the person (each email hashed, each advertising id recorded
+for them) is removed from every DMP segment of the ad account with this destination's source
+platform, which is every segment Seamline made.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from seamline.destinations.catalog import _oauth
+from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
+from seamline.destinations.errors import (
+    DeliveryError,
+    InvalidPayload,
+    PermanentError,
+    RetryableError,
+)
+from seamline.destinations.hashing import hashed, lowercase
+
+if TYPE_CHECKING:
+    from seamline.privacy.subject import Person
+
+API_HOST = "https://api.linkedin.com"
+TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"
+API_VERSION = "202604"
+MAX_USERS = 5_000  # elements per BATCH_CREATE request
+ENTERED, EXITED = "Audience Entered", "Audience Exited"
+TRIGGER = f'event = "{ENTERED}" or event = "{EXITED}"'
+_TOKEN = "linkedin.access_token"  # ctx.state keys
+_SEGMENT = "linkedin.segment:"
+_EXTRA = (("first_name", "firstName"), ("last_name", "lastName"), ("title", "title"),
+          ("company", "company"), ("country", "country"))  # fmt: skip
+_MAX_PAGES = 50  # of 100 segments, when deleting a person
+_KEY = re.compile(r"[\w.:\-]{1,100}")
+
+
+def _account(ctx: Context) -> str:
+    return f"urn:li:sponsoredAccount:{str(ctx.settings['ad_account_id']).strip()}"
+
+
+def _token(ctx: Context) -> str:
+    if ctx.settings.get("refresh_token"):
+        return _oauth.access_token(
+            ctx,
+            _TOKEN,
+            str(ctx.settings.get("token_url") or TOKEN_URL),
+            {
+                "client_id": str(ctx.settings.get("client_id") or ""),
+                "client_secret": str(ctx.settings.get("client_secret") or ""),
+                "refresh_token": str(ctx.settings["refresh_token"]),
+            },
+        )
+    token = ctx.settings.get("access_token")
+    if not token:
+        raise PermanentError("set an access_token, or a refresh_token with client_id and secret")
+    return str(token)
+
+
+def _call(
+    ctx: Context,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    host = str(ctx.settings.get("endpoint") or API_HOST).rstrip("/")
+    token = _token(ctx)
+    sent = {
+        "Authorization": f"Bearer {token}",
+        "LinkedIn-Version": str(ctx.settings.get("api_version") or API_VERSION),
+        "X-Restli-Protocol-Version": "2.0.0",
+        **(headers or {}),
+    }
+    try:
+        return ctx.http.request(
+            method, f"{host}/rest{path}", json=json, params=params, headers=sent
+        )
+    except PermanentError as error:
+        if error.status == 401:
+            _oauth.forget(ctx, _TOKEN, token)
+        raise
+
+
+def _segment_id(ctx: Context, key: str, name: str) -> str:
+    """The DMP segment of the audience `key`, found or created, then remembered."""
+    cached = ctx.state.get(_SEGMENT + key)
+    if isinstance(cached, str):
+        return cached
+    platform = str(ctx.settings["source_platform"])
+    # Rest.li 2.0 wants the URN's colons encoded in a query parameter.
+    query = f"?q=account&account={quote(_account(ctx), safe='')}&sourceSegmentId={quote(key)}"
+    query += f"&sourcePlatform={quote(platform)}"
+    found = _call(ctx, "GET", f"/dmpSegments{query}").json().get("elements") or []
+    if found and found[0].get("id") is not None:
+        segment = str(found[0]["id"])
+    else:
+        created = _call(
+            ctx,
+            "POST",
+            "/dmpSegments",
+            json={
+                "name": name,
+                "account": _account(ctx),
+                "sourcePlatform": platform,
+                "sourceSegmentId": key,
+                "type": "USER",
+                "destinations": [{"destination": "LINKEDIN"}],
+            },
+        )
+        segment = created.headers.get("x-linkedin-id") or created.headers.get("x-restli-id") or ""
+        if not segment:
+            raise PermanentError("LinkedIn created the DMP segment without naming its id")
+    ctx.state[_SEGMENT + key] = segment
+    return segment
+
+
+def _in_audience(payload: Mapping[str, Any]) -> bool:
+    explicit = payload.get("in_audience")
+    if isinstance(explicit, bool):
+        return explicit
+    if payload.get("event_name") in (ENTERED, EXITED):
+        return bool(payload["event_name"] == ENTERED)
+    key, traits = payload.get("audience_key"), payload.get("traits")
+    member = traits.get(key) if isinstance(traits, Mapping) and isinstance(key, str) else None
+    if isinstance(member, bool):
+        return member
+    raise InvalidPayload(
+        f"cannot tell whether the person entered or exited: not an {ENTERED} or {EXITED} "
+        f"event, in_audience is not set and traits.{key} is not a boolean"
+    )
+
+
+def user_ids(ctx: Context, email: Any, advertising_id: Any) -> list[dict[str, str]]:
+    """LinkedIn's `userIds` for a person, as the instance's settings allow."""
+    ids = []
+    if ctx.settings.get("send_email", True) and (digest := hashed(email, lowercase)):
+        ids.append({"idType": "SHA256_EMAIL", "idValue": digest})
+    if ctx.settings.get("send_google_advertising_id", True) and advertising_id not in (None, ""):
+        ids.append({"idType": "GOOGLE_AID", "idValue": str(advertising_id).strip()})
+    return ids
+
+
+def _element(ctx: Context, payload: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(audience key, segment name, one element) or InvalidPayload."""
+    key = str(payload.get("audience_key") or "").strip()
+    if not _KEY.fullmatch(key):
+        raise InvalidPayload(f"audience_key must name the Seamline audience, got {key!r}")
+    ids = user_ids(ctx, payload.get("email"), payload.get("google_advertising_id"))
+    if not ids:
+        raise InvalidPayload("no email or Google advertising id to match the person with")
+    element: dict[str, Any] = {"action": "ADD" if _in_audience(payload) else "REMOVE"}
+    element["userIds"] = ids
+    element.update({out: payload[k] for k, out in _EXTRA if payload.get(k) not in (None, "")})
+    name = str(payload.get("segment_name") or key)
+    return key, name, element
+
+
+def _send(ctx: Context, segment: str, elements: list[dict[str, Any]]) -> list[DeliveryError | None]:
+    """One BATCH_CREATE; each element's outcome from the answer's statuses."""
+    try:
+        response = _call(
+            ctx,
+            "POST",
+            f"/dmpSegments/{segment}/users",
+            json={"elements": elements},
+            headers={"X-RestLi-Method": "BATCH_CREATE"},
+        )
+    except PermanentError as error:
+        if error.status == 404:  # a segment made seconds ago is not ready for users yet
+            raise RetryableError(
+                "LinkedIn's DMP segment is not ready yet", status=404, request=error.request
+            ) from None
+        raise
+    try:
+        statuses = response.json().get("elements")
+    except (ValueError, AttributeError):
+        statuses = None
+    if not isinstance(statuses, list) or len(statuses) != len(elements):
+        return [None] * len(elements)
+    outcomes: list[DeliveryError | None] = []
+    for status in statuses:
+        code = status.get("status", 200) if isinstance(status, dict) else 200
+        message = f"LinkedIn refused the user: {status}"
+        if not isinstance(code, int) or code < 400:
+            outcomes.append(None)
+        elif code == 429 or code >= 500:
+            outcomes.append(RetryableError(message, status=code))
+        else:
+            outcomes.append(PermanentError(message, status=code))
+    return outcomes
+
+
+def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[DeliveryError | None]:
+    """Add and remove people, one request per segment and 5,000 people; each payload's
+    outcome (None: sent)."""
+    outcomes: list[DeliveryError | None] = [None] * len(payloads)
+    groups: dict[str, tuple[str, list[tuple[int, dict[str, Any]]]]] = {}
+    for index, payload in enumerate(payloads):
+        try:
+            key, name, element = _element(ctx, payload)
+        except InvalidPayload as error:
+            outcomes[index] = error
+            continue
+        groups.setdefault(key, (name, []))[1].append((index, element))
+    for key, (name, members) in groups.items():
+        try:
+            segment = _segment_id(ctx, key, name)
+        except DeliveryError as error:
+            for index, _ in members:
+                outcomes[index] = error
+            continue
+        for start in range(0, len(members), MAX_USERS):
+            chunk = members[start : start + MAX_USERS]
+            try:
+                results = _send(ctx, segment, [element for _, element in chunk])
+            except DeliveryError as error:
+                results = [error] * len(chunk)
+            for (index, _), result in zip(chunk, results, strict=True):
+                outcomes[index] = result
+    return outcomes
+
+
+def sync_audience(ctx: Context, payload: dict[str, Any]) -> None:
+    """Add or remove one person."""
+    outcome = sync_audiences(ctx, [payload])[0]
+    if outcome is not None:
+        raise outcome
+
+
+def _our_segments(ctx: Context) -> list[str]:
+    platform = str(ctx.settings["source_platform"])
+    account = quote(_account(ctx), safe="")
+    found: list[str] = []
+    for page in range(_MAX_PAGES):
+        query = f"?q=account&account={account}&sourcePlatform={quote(platform)}"
+        query += f"&start={page * 100}&count=100"
+        elements = _call(ctx, "GET", f"/dmpSegments{query}").json().get("elements") or []
+        found += [
+            str(e["id"])
+            for e in elements
+            if e.get("id") is not None and e.get("sourcePlatform", platform) == platform
+        ]
+        if len(elements) < 100:
+            break
+    return found
+
+
+def delete_person(ctx: Context, person: Person) -> None:
+    """Remove the person from every DMP segment of the account with our source platform."""
+    elements = [
+        {"action": "REMOVE", "userIds": ids}
+        for ids in [user_ids(ctx, email, None) for email in person.emails]
+        + [user_ids(ctx, None, aid) for aid in person.values_of("advertising_id")]
+        if ids
+    ]
+    if not elements:
+        return  # nothing LinkedIn could match the person by
+    for segment in _our_segments(ctx):
+        for start in range(0, len(elements), MAX_USERS):
+            failed = [r for r in _send(ctx, segment, elements[start : start + MAX_USERS]) if r]
+            if failed:
+                raise failed[0]
+
+
+def test_authentication(ctx: Context) -> None:
+    """Reading the ad account succeeds only with a token that may use it."""
+    account = str(ctx.settings["ad_account_id"]).strip()
+    _call(ctx, "GET", f"/adAccounts/{quote(account, safe='')}")
+
+
+def _path(at: str) -> dict[str, str]:
+    return {"@path": at}
+
+
+def _first(one: str, other: str) -> dict[str, Any]:
+    return {"@if": {"exists": _path(one), "then": _path(one), "else": _path(other)}}
+
+
+_AUDIENCE_KEY = _first("$.properties.audience_key", "$.context.personas.computation_key")
+_FIELDS = {
+    "audience_key": Field(
+        "Audience key",
+        "The Seamline audience's key: its DMP segment's sourceSegmentId.",
+        "string",
+        required=True,
+        default=_AUDIENCE_KEY,
+    ),
+    "segment_name": Field(
+        "Segment name",
+        "The DMP segment's name when Seamline creates it (the audience key by default).",
+        "string",
+        default=_AUDIENCE_KEY,
+    ),
+    "in_audience": Field(
+        "In audience",
+        "True adds, false removes. Unmapped, Audience Entered adds, Audience Exited removes "
+        "and an identify call's trait named by the audience key decides.",
+        "boolean",
+    ),
+    "event_name": Field("Event name", "The track event.", "string", default=_path("$.event")),
+    "traits": Field("Traits", "An identify call's traits.", "object", default=_path("$.traits")),
+    "email": Field(
+        "Email",
+        "Trimmed, lowercased and SHA-256 hashed (a SHA-256 is sent as it is).",
+        "string",
+        default=_first("$.context.traits.email", "$.traits.email"),
+    ),
+    "google_advertising_id": Field(
+        "Google advertising ID",
+        "The Android advertising id, sent as it is.",
+        "string",
+        default=_path("$.context.device.advertisingId"),
+    ),
+    "first_name": Field(
+        "First name", "Helps LinkedIn match.", "string", default=_path("$.traits.firstName")
+    ),
+    "last_name": Field(
+        "Last name", "Helps LinkedIn match.", "string", default=_path("$.traits.lastName")
+    ),
+    "title": Field("Title", "The person's job title.", "string", default=_path("$.traits.title")),
+    "company": Field(
+        "Company", "The person's company.", "string", default=_path("$.traits.company")
+    ),
+    "country": Field("Country", "ISO 3166 code.", "string", default=_path("$.traits.country")),
+}
+
+DESTINATION = Destination(
+    slug="linkedin-matched-audiences",
+    name="LinkedIn Matched Audiences",
+    description="Sync Engage audiences to LinkedIn DMP segments for ad targeting.",
+    settings={
+        "ad_account_id": Setting(
+            "Ad account ID", "The LinkedIn ad account (Campaign Manager) id.", required=True
+        ),
+        "source_platform": Setting(
+            "Source platform",
+            "The DMP source platform LinkedIn assigned to your app (the Audiences program).",
+            required=True,
+        ),
+        "access_token": Setting(
+            "Access token",
+            "A token with rw_dmp_segments from a member who is not a VIEWER of the account; "
+            "LinkedIn's tokens last 60 days (or set a refresh token below).",
+            secret=True,
+        ),
+        "refresh_token": Setting(
+            "Refresh token",
+            "A refresh token, exchanged for access tokens when needed.",
+            secret=True,
+        ),
+        "client_id": Setting("Client ID", "The LinkedIn app's client id (with a refresh token)."),
+        "client_secret": Setting("Client secret", "The LinkedIn app's client secret.", secret=True),
+        "send_email": Setting("Send email", "Send hashed emails.", "boolean", default=True),
+        "send_google_advertising_id": Setting(
+            "Send Google advertising ID", "Send Android advertising ids.", "boolean", default=True
+        ),
+        "api_version": Setting("LinkedIn-Version", "Like 202604.", default=API_VERSION),
+        "endpoint": Setting("API host", "LinkedIn's API host.", default=API_HOST, target=True),
+        "token_url": Setting(
+            "Token URL", "LinkedIn's OAuth token endpoint.", default=TOKEN_URL, target=True
+        ),
+    },
+    actions={
+        "sync_audience": Action(
+            title="Sync Audience",
+            description="Add people entering an audience to its DMP segment (created on first "
+            "use) and remove those exiting it.",
+            fields=_FIELDS,
+            perform=sync_audience,
+            perform_batch=sync_audiences,
+            max_batch=MAX_USERS,
+            default_trigger=TRIGGER,
+            ordered=True,  # an exit must not overtake the entry before it
+        ),
+    },
+    test_authentication=test_authentication,
+    delete=delete_person,
+    presets=(Preset("Audience Entered and Exited", "sync_audience", TRIGGER),),
+)
