@@ -83,6 +83,8 @@ KIND_PERMISSIONS: dict[str, tuple[str, str]] = {
     "subscription": (DESTINATIONS_READ, DESTINATIONS_WRITE),
     "computed_trait": (ENGAGE_READ, ENGAGE_WRITE),
     "audience": (ENGAGE_READ, ENGAGE_WRITE),
+    # A Reverse ETL model sends rows to destinations: destination admins edit and run one.
+    "model": (DESTINATIONS_READ, DESTINATIONS_WRITE),
 }
 """(read, write) permission of each workspace resource kind. A scoped grant reaches the
 resources it lists by name (a source connection is named by its source's id)."""

@@ -19,6 +19,7 @@ from rich.markup import escape
 from seamline.cli.audit import register as register_audit
 from seamline.cli.destinations import register as register_destinations
 from seamline.cli.engage import register as register_engage
+from seamline.cli.models import register as register_models
 from seamline.cli.protocols import register as register_protocols
 from seamline.cli.regulations import register as register_regulations
 from seamline.cli.retention import register as register_retention
@@ -671,6 +672,7 @@ register_engage(app, _settings)
 register_regulations(app, _settings)
 register_retention(app, _settings)
 register_users(app, _settings)
+register_models(app, _settings)
 
 
 def main() -> None:

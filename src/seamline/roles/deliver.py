@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from seamline.destinations.client import destination_client
@@ -30,17 +31,25 @@ def delivery_service(parts: Parts) -> DeliveryService:
 
 
 class DeliverRole:
-    """Runs `service` until `stop`; then for `drain` seconds delivers what is due."""
+    """Runs `service` until `stop`; then for `drain` seconds delivers what is due. `beside`
+    are loops run with it until stop (the Reverse ETL scheduler)."""
 
-    def __init__(self, service: DeliveryService) -> None:
+    def __init__(
+        self,
+        service: DeliveryService,
+        beside: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = (),
+    ) -> None:
         self.service = service
         self.drain = 0.0
+        self._beside = tuple(beside)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._others: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         self._stop.clear()
         self._task = asyncio.create_task(self.service.run(self._stop, self.drain), name="delivery")
+        self._others = [asyncio.create_task(_loop(run, self._stop)) for run in self._beside]
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -49,3 +58,11 @@ class DeliverRole:
             with contextlib.suppress(Exception):
                 await self._task
             self._task = None
+        for task in self._others:
+            with contextlib.suppress(Exception):
+                await task
+        self._others = []
+
+
+async def _loop(run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event) -> None:
+    await run(stop)

@@ -27,6 +27,7 @@ from seamline.api.live import router as live_router
 from seamline.api.login import router as login_router
 from seamline.api.login import session_principal
 from seamline.api.messages import router as messages_router
+from seamline.api.models import router as models_router
 from seamline.api.overview import OverviewAPI
 from seamline.api.overview import router as overview_router
 from seamline.api.pii_view import PiiView
@@ -38,7 +39,6 @@ from seamline.api.routes import json_http_error, json_seamline_error, json_valid
 from seamline.api.setup import router as setup_router
 from seamline.api.sources import router as sources_router
 from seamline.api.users import AccessAPI
-from seamline.api.webhook_sources import router as webhook_sources_router
 from seamline.api.users import router as access_router
 from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
@@ -50,6 +50,7 @@ from seamline.ops.live_tail import tail_source
 from seamline.ops.sources import SourceOps
 from seamline.protocols.records import HeldMessage
 from seamline.roles.log_access import LogAccess
+from seamline.roles.models import model_runner
 from seamline.roles.parts import Parts
 from seamline.store.retention_sql import SqlRetention
 from seamline.store.users_sql import SqlUserStore
@@ -156,7 +157,6 @@ def http_app(
     # Sources, users, tokens and the first-run owner (api/sources.py, users.py, setup.py).
     source_ops = SourceOps(parts.sources, parts.write_keys)
     framework.include_router(sources_router(source_ops, parts.events.query))
-    framework.include_router(webhook_sources_router(source_ops, parts.webhooks.ops))
     access = AccessAPI(SqlUserStore(parts.state), parts.tokens, parts.sources, sign_in)
     framework.include_router(access_router(access))
     framework.include_router(setup_router(SqlUserStore(parts.state), sign_in))
@@ -169,6 +169,7 @@ def http_app(
         )
     )
     framework.include_router(audit_router(parts.audit))
+    framework.include_router(models_router(model_runner(parts)))  # Reverse ETL runs
     framework.include_router(
         workspace_router(
             WorkspaceAPI(

@@ -558,20 +558,51 @@ message_trace_attempts = Table(
 )
 
 
-# Webhook sources (issue 15): the secret URL token of a source (SHA-256 of it: the token is
-# shown once), the source function that turns its requests into messages, and the function's
-# settings (secret ones sealed).
-webhook_sources = Table(
-    "webhook_sources",
+# Reverse ETL (reverse_etl/): per model, the snapshot's generation (how many runs advanced it;
+# a run's deliveries are keyed by it, so a run retried after a crash queues nothing twice), the
+# primary key it is keyed by and the claim that keeps a model to one runner; per subscription
+# of a model, each record's id and checksum as last sent; and every run with its counts.
+reverse_etl_models = Table(
+    "reverse_etl_models",
     metadata,
-    Column("source_id", String(64), ForeignKey("sources.id"), primary_key=True),
-    Column("workspace_id", String(64), nullable=False),
-    Column("token_hash", String(64), nullable=False, unique=True),
-    Column("function", String(300), nullable=True),
-    Column("settings", JSON, nullable=False),
-    Column("template", String(50), nullable=True),
+    Column("workspace_id", String(64), primary_key=True),
+    Column("model", String(100), primary_key=True),
+    Column("generation", BigInteger, nullable=False),
+    Column("key_column", String(200), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_started_at", DateTime(timezone=True), nullable=True),
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+)
+
+reverse_etl_records = Table(
+    "reverse_etl_records",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("model", String(100), primary_key=True),
+    Column("subscription", String(100), primary_key=True),
+    Column("record_id", String(500), primary_key=True),
+    Column("checksum", String(32), nullable=False),
+)
+
+reverse_etl_runs = Table(
+    "reverse_etl_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("trigger", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("rows_read", BigInteger, nullable=False),
+    Column("added", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("deleted", BigInteger, nullable=False),
+    Column("queued", BigInteger, nullable=False),
+    Column("subscriptions", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("reverse_etl_runs_by_model", "workspace_id", "model", "id"),
 )
 
 

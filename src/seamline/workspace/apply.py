@@ -55,6 +55,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "subscriptions": ("subscription",),
     "computed_traits": ("computed_trait",),
     "audiences": ("audience",),
+    "models": ("model",),
 }
 _SUBSECTIONS = {
     "pii_matcher": "matchers",
@@ -184,6 +185,9 @@ def desired(
                         key: _from_environment(value, f"{where}.settings.{key}")
                         for key, value in spec["settings"].items()
                     }
+                elif kind == "model" and isinstance(spec.get("source"), dict):
+                    url = _from_environment(spec["source"].get("url"), f"{where}.source.url")
+                    spec["source"] = {**spec["source"], **({"url": url} if url else {})}
                 with _located(where, kind, name):
                     found[kind, name] = save(kind, name, spec, pending)
     return found

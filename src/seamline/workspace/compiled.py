@@ -27,8 +27,9 @@ from seamline.protocols.naming import NamingRules
 from seamline.protocols.plan import load_plan
 from seamline.protocols.transforms import Transformation, parse_transformation
 from seamline.protocols.validate import CompiledPlan
+from seamline.reverse_etl.models import destination_subscriptions
 from seamline.spec.plain import PARTS
-from seamline.workspace.kinds import ConsentCategory, SourceConnection, entry_points
+from seamline.workspace.kinds import ConsentCategory, SourceConnection
 from seamline.workspace.resources import Resource, ResourceStore
 
 logger = logging.getLogger(__name__)
@@ -116,8 +117,6 @@ def compile_rules(
         )
     for name, doc in by_kind.get("function", {}).items():
         code, limit = str(doc["code"]), float(doc.get("time_limit", 1.0))
-        if "transform" not in entry_points(code):
-            continue  # a webhook source's function: the source-function stage runs it
         key = (name, hashlib.sha256(f"{limit}\n{code}".encode()).hexdigest())
         runner = runners.pop(key, None)
         rules.functions[name] = runner if runner is not None else start_runner(name, code, limit)
@@ -148,11 +147,15 @@ def compile_rules(
         for destination in msgspec.convert(doc, ConsentCategory).destinations:
             needs.setdefault(destination, set()).add(category)
     rules.consent = {dest: frozenset(categories) for dest, categories in needs.items()}
-    rules.destinations = compile_destinations(
-        by_kind.get("destination", {}), by_kind.get("subscription", {}), unseal
-    )
+    # Models' subscriptions join their destinations' (never triggered by events), so the
+    # delivery workers deliver what a model run queues.
+    subscriptions = {
+        **by_kind.get("subscription", {}),
+        **destination_subscriptions(by_kind.get("model", {})),
+    }
+    rules.destinations = compile_destinations(by_kind.get("destination", {}), subscriptions, unseal)
     rules.erasable = compile_destinations(
-        by_kind.get("destination", {}), by_kind.get("subscription", {}), unseal, disabled=True
+        by_kind.get("destination", {}), subscriptions, unseal, disabled=True
     )
     rules.engage = compile_engage(by_kind.get("computed_trait", {}), by_kind.get("audience", {}))
     return rules

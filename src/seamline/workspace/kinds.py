@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import re
-import types
 from typing import Any, Literal
 
 import msgspec
@@ -22,6 +21,7 @@ from seamline.protocols.enforce import parse_controls
 from seamline.protocols.naming import Case
 from seamline.protocols.plan import load_plan, plan_to_document
 from seamline.protocols.transforms import parse_transformation
+from seamline.reverse_etl.models import normalise_model
 from seamline.workspace.destination_kinds import (
     Lookup,
     normalise_destination,
@@ -40,6 +40,7 @@ KINDS = (
     "subscription",
     "computed_trait",
     "audience",
+    "model",
 )
 """In the order `apply` creates them: later kinds may refer to earlier ones."""
 
@@ -104,6 +105,8 @@ def normalise(
         return normalise_trait(name, document)
     if kind == "audience":
         return normalise_audience(name, document, lookup or (lambda _kind, _name: None))
+    if kind == "model":
+        return normalise_model(name, document, lookup or (lambda _kind, _name: None), policy)
     typed: Any = _convert(kind, name, document)
     if isinstance(typed, SourceConnection):
         parse_controls(typed.schema_controls)
@@ -152,24 +155,10 @@ def _check_function(name: str, function: Function) -> None:
         raise InvalidInput(
             f"function {name!r}: syntax error on line {error.lineno}: {error.msg}"
         ) from None
-    if not entry_points(compiled):
-        raise InvalidInput(
-            f"function {name!r}: define `def transform(event):` (a transformation) or "
-            "`def on_request(request, settings):` (a webhook source's function)"
-        )
+    if "transform" not in compiled.co_names and "transform" not in compiled.co_varnames:
+        raise InvalidInput(f"function {name!r}: define `def transform(event):`")
     if not 0 < function.time_limit <= 30:
         raise InvalidInput(f"function {name!r}: time_limit must be between 0 and 30 seconds")
-
-
-def entry_points(code: types.CodeType | str) -> frozenset[str]:
-    """The entry points a function's code names: `transform`, `on_request` (both may be)."""
-    if isinstance(code, str):
-        try:
-            code = compile(code, "<function>", "exec")
-        except SyntaxError:
-            return frozenset()
-    names = {*code.co_names, *code.co_varnames}
-    return frozenset({"transform", "on_request"} & names)
 
 
 def _check_regex(name: str, pattern: str | None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from seamline.access.sealing import Sealer
 from seamline.destinations.addresses import AddressPolicy
+from seamline.reverse_etl.models import hidden_model, seal_model
 from seamline.workspace.destination_kinds import hidden, seal_settings
 from seamline.workspace.kinds import normalise
 from seamline.workspace.resources import ResourceStore
@@ -42,6 +43,9 @@ def prepare(
     if kind == "destination":
         previous = resources.get(workspace_id, kind, name)
         canonical = seal_settings(canonical, previous.document if previous else None, sealer)
+    elif kind == "model":
+        previous = resources.get(workspace_id, kind, name)
+        canonical = seal_model(canonical, previous.document if previous else None, sealer)
     return canonical
 
 
@@ -49,4 +53,6 @@ def shown(kind: str, document: dict[str, Any] | None) -> dict[str, Any] | None:
     """A document as the API and CLI show it: secrets hidden."""
     if document is not None and kind == "destination":
         return hidden(document)
+    if document is not None and kind == "model":
+        return hidden_model(document)
     return document
