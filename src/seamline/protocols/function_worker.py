@@ -57,9 +57,9 @@ BOOTSTRAP = (
 
 class WorkerSpec(msgspec.Struct, frozen=True):
     """What the parent tells a new worker, as the first message on the request pipe. `entry`
-    says what kind of function it is: `transform`, or `on_request` (a source function, see
-    `source_function_api`); `settings` are given to its handlers, `limits` bound what they may
-    do."""
+    says what kind of function it is: `transform`, `on_request` (a source function, see
+    `source_function_api`) or `on_event` (a destination function, `destination_function_api`);
+    `settings` are given to its handlers, `limits` bound what they may do."""
 
     source: str
     filename: str
@@ -78,6 +78,9 @@ class EntryKind(Protocol):
 
     def check(self, module: types.ModuleType) -> str | None:
         """Why the loaded module cannot serve (no entry point), or None."""
+
+    def loaded(self, module: types.ModuleType) -> bytes:
+        """What the parent learns once the module is loaded (after the LOADED tag)."""
 
     def serve(self, module: types.ModuleType, requests: Connection, fd: int) -> None:
         """Run batches from `requests` until end of file, writing one outcome frame each."""
@@ -128,10 +131,11 @@ def _serve(requests: Connection, fd: int, workdir_fd: int, spec: WorkerSpec) -> 
     except _LoadFailed as failed:
         write_frame(fd, _LOAD_FAILED + str(failed).encode())
         return
-    write_frame(fd, _LOADED)
     if kind is not None:
+        write_frame(fd, _LOADED + kind.loaded(module))
         kind.serve(module, requests, fd)
         return
+    write_frame(fd, _LOADED)
     decoder = msgspec.json.Decoder(list[dict[str, Any]])
     encoder = msgspec.json.Encoder()
     while True:
@@ -150,6 +154,10 @@ def _entry_kind(entry: str) -> EntryKind | None:
         from seamline.protocols.source_function_api import SOURCE
 
         return SOURCE
+    if entry == "on_event":
+        from seamline.protocols.destination_function_api import DESTINATION
+
+        return DESTINATION
     if entry != "transform":
         raise ValueError(f"unknown function entry {entry!r}")
     return None

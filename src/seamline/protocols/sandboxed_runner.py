@@ -58,8 +58,13 @@ class SandboxedRunner(Generic[OutcomeT]):
         self._lock = threading.Lock()
         self._closed = False
         self._worker: WorkerProcess | None = None
+        self.loaded = ""
+        """What the worker said once it had loaded the code (see `EntryKind.loaded`)."""
         self._stop: weakref.finalize[[], SandboxedRunner[OutcomeT]] | None = None
         self._ensure_worker()
+
+    _timed: str | None = None
+    """What a timeout message says took too long (the entry point's name by default)."""
 
     # The hooks a kind of runner defines.
 
@@ -129,7 +134,8 @@ class SandboxedRunner(Generic[OutcomeT]):
                 return [*outcomes, self._failed("crashed", str(exited))]
             if frames is None:
                 self._stop_worker()
-                message = f"{self._spec.entry} took longer than {self.time_limit} s"
+                what = self._timed or self._spec.entry
+                message = f"{what} took longer than {self.time_limit} s"
                 return [*outcomes, self._failed("timeout", message)]
             self._collect(frames, worker, outcomes)
             # Progress: the item now running started (or was answered) no earlier than this.
@@ -143,7 +149,7 @@ class SandboxedRunner(Generic[OutcomeT]):
         self._stop_worker()  # died while idle (killed from outside): replace it
         worker = WorkerProcess.start(self.name, self._spec)
         try:
-            worker.wait_loaded(self.name, self._details, self.load_time_limit)
+            self.loaded = worker.wait_loaded(self.name, self._details, self.load_time_limit)
         except BaseException:
             worker.stop()
             raise

@@ -280,6 +280,9 @@ class SourceKind:
             return None
         return f"{module.__file__} does not define an on_request(request, settings) function"
 
+    def loaded(self, module: types.ModuleType) -> bytes:
+        return b""
+
     def serve(self, module: types.ModuleType, requests: Connection, fd: int) -> None:
         decoder = msgspec.json.Decoder(list[RequestData])
         encoder = msgspec.json.Encoder()

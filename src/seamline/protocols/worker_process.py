@@ -109,9 +109,10 @@ class WorkerProcess:
         worker.send(msgspec.json.encode(spec))
         return worker
 
-    def wait_loaded(self, name: str, details: dict[str, Any], time_limit: float) -> None:
-        """Return once the worker has loaded the function; InvalidInput (with `details` and
-        what went wrong) if it could not."""
+    def wait_loaded(self, name: str, details: dict[str, Any], time_limit: float) -> str:
+        """Once the worker has loaded the function, what it said about it (a destination
+        function's handlers); InvalidInput (with `details` and what went wrong) if it could
+        not load it."""
         details = dict(details)
         deadline = time.monotonic() + time_limit
         frames: list[bytearray] | None = []
@@ -133,6 +134,7 @@ class WorkerProcess:
             details["traceback"] = reason
             summary = reason.strip().splitlines()[-1] if reason.strip() else "unknown error"
             raise InvalidInput(f"function {name!r} could not be loaded: {summary}", details=details)
+        return reason
 
     def send(self, batch: bytes) -> None:
         with contextlib.suppress(BrokenPipeError):  # the worker died; the next read says how
