@@ -29,7 +29,7 @@ from seamline.protocols.transforms import Transformation, parse_transformation
 from seamline.protocols.validate import CompiledPlan
 from seamline.reverse_etl.models import destination_subscriptions
 from seamline.spec.plain import PARTS
-from seamline.workspace.kinds import ConsentCategory, SourceConnection
+from seamline.workspace.kinds import ConsentCategory, SourceConnection, entry_points
 from seamline.workspace.resources import Resource, ResourceStore
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,8 @@ def compile_rules(
         )
     for name, doc in by_kind.get("function", {}).items():
         code, limit = str(doc["code"]), float(doc.get("time_limit", 1.0))
+        if "transform" not in entry_points(code):
+            continue  # a source's or a destination's function: run where it is used
         key = (name, hashlib.sha256(f"{limit}\n{code}".encode()).hexdigest())
         runner = runners.pop(key, None)
         rules.functions[name] = runner if runner is not None else start_runner(name, code, limit)
@@ -157,8 +159,22 @@ def compile_rules(
     rules.erasable = compile_destinations(
         by_kind.get("destination", {}), subscriptions, unseal, disabled=True
     )
+    _attach_function_code(rules, by_kind.get("function", {}))
     rules.engage = compile_engage(by_kind.get("computed_trait", {}), by_kind.get("audience", {}))
     return rules
+
+
+def _attach_function_code(rules: WorkspaceRules, functions: dict[str, dict[str, Any]]) -> None:
+    """Give each destination function instance the code and time limit of the function it
+    names (its settings hold only the name), so delivery runs what the workspace holds now."""
+    for instance in (*rules.destinations.values(), *rules.erasable.values()):
+        named = functions.get(str(instance.settings.get("function")))
+        if instance.definition.slug == "function" and named is not None:
+            instance.settings = {
+                **instance.settings,
+                "code": named["code"],
+                "time_limit": named.get("time_limit"),
+            }
 
 
 def _parts_read(rules: WorkspaceRules, plans: Iterable[CompiledPlan]) -> tuple[str, ...]:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+import types
 from typing import Any, Literal
 
 import msgspec
@@ -155,10 +156,43 @@ def _check_function(name: str, function: Function) -> None:
         raise InvalidInput(
             f"function {name!r}: syntax error on line {error.lineno}: {error.msg}"
         ) from None
-    if "transform" not in compiled.co_names and "transform" not in compiled.co_varnames:
-        raise InvalidInput(f"function {name!r}: define `def transform(event):`")
+    if not entry_points(compiled):
+        raise InvalidInput(
+            f"function {name!r}: define `def transform(event):` (a transformation), "
+            "`def on_request(request, settings):` (a webhook source's function) or a "
+            "destination function's handlers (`def on_track(event, settings):` …)"
+        )
     if not 0 < function.time_limit <= 30:
         raise InvalidInput(f"function {name!r}: time_limit must be between 0 and 30 seconds")
+
+
+ENTRY_POINTS = frozenset(
+    {
+        "transform",
+        "on_request",
+        # A destination function's handlers (destinations/catalog/function.py).
+        "on_track",
+        "on_identify",
+        "on_group",
+        "on_page",
+        "on_screen",
+        "on_alias",
+        "on_batch",
+        "on_delete",
+    }
+)
+
+
+def entry_points(code: types.CodeType | str) -> frozenset[str]:
+    """The entry points a function's code names: `transform`, `on_request`, a destination
+    function's `on_track` … (several may be)."""
+    if isinstance(code, str):
+        try:
+            code = compile(code, "<function>", "exec")
+        except SyntaxError:
+            return frozenset()
+    names = {*code.co_names, *code.co_varnames}
+    return ENTRY_POINTS & names
 
 
 def _check_regex(name: str, pattern: str | None) -> None:
