@@ -3,6 +3,7 @@ and what each outcome means for delivery (delivered, retried, dead letter, not s
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +24,7 @@ from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from tests.destinations.contract import HANG, reset
 from tests.destinations.sink import Received, Reply, Sink
+from tests.protocols.conftest import Workspace
 
 API_KEY = "sk_live_0123456789"
 
@@ -318,3 +320,51 @@ def test_definition() -> None:
     assert DESTINATION.delete is delete
     for kind in ("track", "identify", "group", "page", "screen", "alias"):
         assert f'type = "{kind}"' in action.default_trigger
+
+
+@pytest.mark.anyio
+async def test_a_destination_function_runs_behind_delivery_with_its_secrets_sealed(
+    workspace: Workspace, tool: Sink
+) -> None:
+    await workspace.put("functions", "orders", {"code": CODE, "time_limit": 2})
+    await workspace.put(
+        "destinations",
+        "orders",
+        {
+            "type": "function",
+            "settings": {
+                "function": "orders",
+                "settings": {"url": tool.url},
+                "secret_settings": {"api_key": API_KEY},
+            },
+        },
+    )
+    await workspace.put(
+        "subscriptions",
+        "orders-all",
+        {
+            "destination": "orders",
+            "action": "send",
+            "trigger": DESTINATION.actions["send"].default_trigger,
+            "mapping": {"event": {"@path": "$."}},
+        },
+    )
+    shown = await workspace.get("destinations/orders")
+    assert API_KEY not in str(shown)
+    await workspace.send(
+        [
+            {**track("Order Completed", order_id="o-9")["event"], "messageId": "m1"},
+            {**track("invalid")["event"], "messageId": "m2"},
+        ]
+    )
+    for _ in range(300):
+        status = await workspace.get("destinations/orders/status")
+        if status["pending"] == 0 and status["dead_letters"] == 1 and tool.received:
+            break
+        await asyncio.sleep(0.05)
+    [got] = tool.received
+    assert got.json() == {"order_id": "o-9", "user": "u1"}
+    assert got.headers["authorization"] == f"Bearer {API_KEY}"
+    [dead] = (await workspace.get("destinations/orders/dead-letters"))["data"]
+    assert "InvalidEventPayload: no order id" in str(dead)
+    assert status["pending"] == 0 and status["dead_letters"] == 1
