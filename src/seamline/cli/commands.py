@@ -25,6 +25,8 @@ from seamline.cli.regulations import register as register_regulations
 from seamline.cli.retention import register as register_retention
 from seamline.cli.terminal import make_console
 from seamline.cli.users import register as register_users
+from seamline.cli.webhook_sources import SecretOption, SettingOption
+from seamline.cli.webhook_sources import register as register_webhook_sources
 from seamline.config import Settings, load_settings
 from seamline.data_dir import PRIVATE_UMASK
 from seamline.errors import InvalidInput, SeamlineError
@@ -273,18 +275,66 @@ def sources_create(
     write_key: Annotated[
         str | None, typer.Option("--write-key", help="Use this write key instead of a random one.")
     ] = None,
+    kind: Annotated[
+        str, typer.Option("--type", help="'segment' (SDKs, Tracking API) or 'webhook'.")
+    ] = "segment",
+    template: Annotated[
+        str | None, typer.Option("--template", help="A webhook source's template: stripe, shopify.")
+    ] = None,
+    function: Annotated[
+        str | None, typer.Option("--function", help="A webhook source's function (by name).")
+    ] = None,
+    setting: SettingOption = None,
+    secret_setting: SecretOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Create a source in the default workspace and print its write key."""
+    """Create a source in the default workspace and print its write key (and, for a webhook
+    source, its secret webhook URL, shown once)."""
     from seamline.cli.audit import cli_recorded
     from seamline.collect.sources import DEFAULT_WORKSPACE_ID
     from seamline.data_dir import open_state
     from seamline.ops.sources import SourceOps, source_document
     from seamline.store.sources_sql import SqlSourceStore
 
-    engine = open_state(_settings(ctx, state_only=True))
+    if kind not in ("segment", "webhook"):
+        raise InvalidInput(f"--type is segment or webhook, not {kind!r}")
+    if kind != "webhook" and (template or function or setting or secret_setting):
+        raise InvalidInput("--template, --function and settings need --type webhook")
+    settings = _settings(ctx, state_only=True)
+    if kind == "webhook":  # refused options change nothing: checked before the source exists
+        from seamline.cli.webhook_sources import check_webhook
+
+        check_webhook(
+            settings,
+            DEFAULT_WORKSPACE_ID,
+            template=template,
+            function=function,
+            plain=setting,
+            secret=secret_setting,
+        )
+    engine = open_state(settings)
     source = SourceOps(SqlSourceStore(engine)).create(DEFAULT_WORKSPACE_ID, name, write_key)
     cli_recorded(engine, "source.create", "source", source.id, after=source_document(source))
+    if kind == "webhook":
+        from seamline.cli.webhook_sources import make_webhook, print_webhook
+
+        made, token = make_webhook(
+            settings,
+            source,
+            template=template,
+            function=function,
+            plain=setting,
+            secret=secret_setting,
+        )
+        if as_json:
+            from seamline.sources.webhook import webhook_view
+
+            view = {"id": source.id, "name": source.name, "write_key": source.write_key}
+            print(json.dumps({**view, "webhook": webhook_view(made, token)}))
+            return
+        console.print(f"Created webhook source [bold]{source.name}[/] ({source.id})")
+        print_webhook(made, token, as_json=False)
+        return
     if as_json:
         print(json.dumps({"id": source.id, "name": source.name, "write_key": source.write_key}))
     else:
@@ -673,6 +723,7 @@ register_regulations(app, _settings)
 register_retention(app, _settings)
 register_users(app, _settings)
 register_models(app, _settings)
+register_webhook_sources(sources_app, _settings)
 
 
 def main() -> None:

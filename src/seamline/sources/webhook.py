@@ -62,6 +62,26 @@ class WebhookOps:
         self._sealer = sealer
         self._changed = changed
 
+    def check(
+        self,
+        workspace_id: str,
+        *,
+        template: str | None = None,
+        function: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        """InvalidInput when `make` would refuse these, before anything is created."""
+        if template is not None and template not in TEMPLATES:
+            raise InvalidInput(
+                f"unknown template {template!r}; templates are {', '.join(sorted(TEMPLATES))}",
+                details={"field": "template"},
+            )
+        if function is not None and (
+            template is None or function != TEMPLATES[template].function_name
+        ):
+            self._check_function(workspace_id, function)
+        check_settings(settings or {})
+
     def make(
         self,
         source: Source,
@@ -73,14 +93,10 @@ class WebhookOps:
     ) -> tuple[WebhookSource, str]:
         """Make `source` a webhook source; returns it and its URL token (shown only now).
         A template installs its function (named after it, unless one of that name exists)."""
+        self.check(source.workspace_id, template=template, settings=settings)
         chosen: Template | None = None
         if template is not None:
-            chosen = TEMPLATES.get(template)
-            if chosen is None:
-                raise InvalidInput(
-                    f"unknown template {template!r}; templates are {', '.join(sorted(TEMPLATES))}",
-                    details={"field": "template"},
-                )
+            chosen = TEMPLATES[template]
             function = function or chosen.function_name
             if self._resources.get(source.workspace_id, "function", function) is None:
                 self._resources.put(
