@@ -150,7 +150,7 @@ def google(server: Sink) -> Google:
 
 
 @pytest.fixture
-def ctx(google: Google, http: Http) -> Context:
+def ctx(google: Google, patient_http: Http) -> Context:
     url = google.server.url
     settings = {
         "service_account_key": key_file(f"{url}/token"),
@@ -158,7 +158,7 @@ def ctx(google: Google, http: Http) -> Context:
         "location": "EU",
         "api_url": url,
     }
-    return Context(settings, http)
+    return Context(settings, patient_http)
 
 
 def load(ctx: Context, *messages: dict[str, Any]) -> list[Any]:
@@ -326,7 +326,8 @@ def test_a_table_dropped_by_hand_is_made_again_on_the_retry(ctx: Context, google
     },
 )
 def test_a_failing_bigquery_fails_the_batch_as_it_should(
-    ctx: Context, google: Google, failure: Failure
+    ctx: Context, google: Google, failure: Failure, http: Http
 ) -> None:
     load(ctx, track("m0"))  # a token in hand: the failure is BigQuery's, not the token URL's
-    assert_fails(google.server, failure, lambda: load(ctx, track("m1")), every_request=True)
+    hurried = Context(ctx.settings, http, ctx.state)  # the short timeout, for the hang
+    assert_fails(google.server, failure, lambda: load(hurried, track("m1")), every_request=True)

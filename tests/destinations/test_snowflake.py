@@ -185,8 +185,8 @@ def settings(url: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def ctx(api: SqlApi, http: Http) -> Context:
-    return Context(settings(api.server.url), http)
+def ctx(api: SqlApi, patient_http: Http) -> Context:
+    return Context(settings(api.server.url), patient_http)
 
 
 def load(ctx: Context, *messages: dict[str, Any]) -> list[Any]:
@@ -421,6 +421,7 @@ def test_a_table_dropped_by_hand_is_made_again_on_the_retry(ctx: Context, api: S
     },
 )
 def test_a_failing_snowflake_fails_the_batch_as_it_should(
-    ctx: Context, api: SqlApi, failure: Failure
+    ctx: Context, api: SqlApi, failure: Failure, http: Http
 ) -> None:
-    assert_fails(api.server, failure, lambda: load(ctx, track("m1")), every_request=True)
+    hurried = Context(ctx.settings, http)  # the short timeout, for the hang
+    assert_fails(api.server, failure, lambda: load(hurried, track("m1")), every_request=True)
