@@ -123,7 +123,8 @@ TEMPLATE: list[Row] = [
     ("null", {"@template": "[{{properties.coupon}}]"}, TRACK, "[]"),
     ("a datetime is ISO 8601 with Z", {"@template": "at {{timestamp}}"}, TRACK, "at 2024-05-01T12:30:15.123Z"),
     ("an object is JSON", {"@template": "{{properties.products[0]}}"}, TRACK, '{"id":"p1","price":10}'),
-    ("an array is JSON", {"@template": "{{properties.tags}}"}, TRACK, '["a","b"]'),
+    ("an array of plain values is joined with commas, as JavaScript prints it", {"@template": "{{properties.tags}}"}, TRACK, "a,b"),
+    ("an array of objects is JSON", {"@template": "{{properties.products}}"}, TRACK, '[{"id":"p1","price":10},{"id":"p2"}]'),
     ("an array index", {"@template": "{{properties.products[1].id}}"}, TRACK, "p2"),
     ("a $. prefix is allowed", {"@template": "{{$.userId}}"}, TRACK, "u1"),
     ("no placeholders", {"@template": "Hello world"}, TRACK, "Hello world"),
@@ -156,7 +157,7 @@ LITERAL: list[Row] = [
     ("true", {"@literal": True}, TRACK, True),
     ("null", {"@literal": None}, TRACK, None),
     ("text that looks like a template", {"@literal": "{{userId}}"}, TRACK, "{{userId}}"),
-    ("an object that looks like a directive (Segment resolves it)", {"@literal": {"@path": "$.userId"}}, TRACK, {"@path": "$.userId"}),
+    ("a directive inside is resolved, as Segment does", {"@literal": {"@path": "$.userId"}}, TRACK, "u1"),
     ("an array", {"@literal": [1, {"a": 2}]}, TRACK, [1, {"a": 2}]),
 ]  # fmt: skip
 
@@ -200,7 +201,7 @@ REPLACE: list[Row] = [
     ("a second pattern after the first", {"@replace": {"pattern": "+", "replacement": " ", "pattern2": "different", "replacement2": "other", "value": {"@path": "$.properties.slug"}}}, TRACK, "many other things"),
     ("an empty second pattern is ignored", {"@replace": {"pattern": "+", "replacement": "-", "pattern2": "", "replacement2": "", "value": {"@path": "$.properties.slug"}}}, TRACK, "many-different-things"),
     ("the pattern is text, not a regex", {"@replace": {"pattern": ".", "replacement": "/", "value": {"@path": "$.properties.dotted"}}}, TRACK, "a/b/c"),
-    ("a replacement is inserted as it is", {"@replace": {"pattern": "+", "replacement": r"\1$&", "global": False, "value": {"@path": "$.properties.slug"}}}, TRACK, r"many\1$&different+things"),
+    ("$& in a replacement is the match, as in JavaScript", {"@replace": {"pattern": "+", "replacement": r"\1$&", "global": False, "value": {"@path": "$.properties.slug"}}}, TRACK, r"many\1+different+things"),
     ("a boolean is replaced in its text", {"@replace": {"pattern": "false", "replacement": "denied", "value": {"@path": "$.properties.off"}}}, TRACK, "denied"),
     ("a number is replaced in its text", {"@replace": {"pattern": "2", "replacement": "two", "value": {"@path": "$.properties.quantity"}}}, TRACK, "two"),
     ("a datetime is replaced in its ISO text", {"@replace": {"pattern": "T", "replacement": " ", "value": {"@path": "$.timestamp"}}}, TRACK, "2024-05-01 12:30:15.123Z"),
@@ -222,7 +223,7 @@ JSON: list[Row] = [
     ("decode an object", {"@json": {"mode": "decode", "value": {"@path": "$.properties.json"}}}, TRACK, {"a": [1, 2]}),
     ("decode a string", {"@json": {"mode": "decode", "value": '"bar"'}}, TRACK, "bar"),
     ("decode passes a non-string", {"@json": {"mode": "decode", "value": {"@path": "$.properties.quantity"}}}, TRACK, 2),
-    ("decode of text that is not JSON is omitted", {"@json": {"mode": "decode", "value": {"@path": "$.properties.bad_json"}}}, TRACK, OMITTED),
+    ("decode of text that is not JSON keeps the text", {"@json": {"mode": "decode", "value": {"@path": "$.properties.bad_json"}}}, TRACK, "{oops"),
     ("decode missing is omitted", {"@json": {"mode": "decode", "value": {"@path": "$.nope"}}}, TRACK, OMITTED),
 ]  # fmt: skip
 
@@ -360,14 +361,14 @@ def test_a_mapper_keeps_its_mapping() -> None:
 
 BAD: list[tuple[str, Any, str]] = [
     ("@path takes a string", {"email": {"@path": 3}}, 'mapping.email: @path must be a string such as "$.properties.products[0].id"'),
-    ("@path computed by a directive is not supported", {"email": {"@path": {"@path": "$.key"}}}, "mapping.email: @path must be a string"),
+    ("@path computed by a bad directive", {"email": {"@path": {"@oops": "$.key"}}}, "mapping.email.@path: unknown directive @oops"),
     ("an empty step", {"email": {"@path": "$.traits..email"}}, "mapping.email: @path '$.traits..email' is not a path like"),
     ("a trailing dot", {"email": {"@path": "$.traits."}}, "mapping.email: @path '$.traits.' is not a path"),
     ("JSONPath's recursive descent", {"email": {"@path": "$..email"}}, "mapping.email: @path '$..email' is not a path"),
     ("an unclosed bracket", {"id": {"@path": "$.products[0"}}, "mapping.id: @path '$.products[0' is not a path"),
     ("a named bracket", {"id": {"@path": "$.products['id']"}}, "mapping.id: @path \"$.products['id']\" is not a path"),
     ("a negative index", {"id": {"@path": "$.products[-1]"}}, "mapping.id: @path '$.products[-1]' is not a path"),
-    ("an unknown directive", {"email": {"@field": "traits.email"}}, "mapping.email: unknown directive @field; the directives are @arrayPath, @case, @if, @json, @literal, @path, @replace, @template"),
+    ("an unknown directive", {"email": {"@field": "traits.email"}}, "mapping.email: unknown directive @field; the directives are @arrayPath, @case, @excludeWhenNull, @flatten, @if, @json, @liquid, @literal, @merge, @path, @replace, @template, @transform"),
     ("two directives in one object", {"x": {"@path": "$.a", "@template": "{{a}}"}}, "mapping.x: a directive has one @-key, found @path and @template"),
     ("a directive beside a raw key", {"x": {"@path": "$.a", "foo": "bar"}}, "mapping.x: a directive has no other keys, found 'foo' beside @path"),
     ("a directive beside a number key", {"x": {"@path": "$.a", 1: "one"}}, "mapping.x: a directive has no other keys, found 1 beside @path"),

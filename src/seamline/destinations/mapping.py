@@ -31,6 +31,7 @@ from seamline.destinations.mapping_directives import (
     iso,
     to_text,
 )
+from seamline.destinations.mapping_values import is_directive
 
 __all__ = [
     "Mapper",
@@ -59,25 +60,46 @@ class Mapper:
         return f"Mapper({self.mapping!r})"
 
 
+ROOT_DIRECTIVE = "__segment_internal_directive"
+"""A key of Segment's mappings holding one directive (e.g. `@transform`) whose `mapping` option
+is the rest of the mapping: the fields are then resolved against what it makes of the event."""
+
+
 def compile_mapping(mapping: Mapping[str, Any]) -> Mapper:
     """Check `mapping` and compile it into a `Mapper`; raise `MappingError` (code
     `invalid_mapping`) naming the key path of the first problem, e.g. `mapping.email: ...`."""
     if not isinstance(mapping, Mapping):
         raise MappingError("mapping", f"must be an object of fields, got {describe(mapping)}")
-    if _is_directive(mapping):
+    if is_directive(mapping):
         raise MappingError("mapping", "must be an object of fields, not a directive")
+    if ROOT_DIRECTIVE in mapping:
+        return Mapper(mapping, _root(mapping))
     return Mapper(mapping, _compile(mapping, "mapping"))
 
 
-def _is_directive(value: Mapping[Any, Any]) -> bool:
-    return any(type(key) is str and key.startswith("@") for key in value)
+def _root(mapping: Mapping[str, Any]) -> Resolver:
+    where = f"mapping.{ROOT_DIRECTIVE}"
+    root = mapping[ROOT_DIRECTIVE]
+    if not isinstance(root, Mapping) or len(root) != 1 or not is_directive(root):
+        raise MappingError(where, "must be an object with a single directive")
+    ((name, options),) = root.items()
+    if not isinstance(options, Mapping):
+        raise MappingError(where, f"{name} must be an object to take the mapping")
+    fields = {key: value for key, value in mapping.items() if key != ROOT_DIRECTIVE}
+    resolve = _compile({name: {**options, "mapping": fields}}, where)
+
+    def resolve_root(event: Any) -> dict[str, Any]:
+        payload = resolve(event)
+        return payload if type(payload) is dict else {}
+
+    return resolve_root
 
 
 def _compile(value: Any, where: str) -> Resolver:
     """Compile any mapping value found at `where`: a directive, an object or array of mapping
     values, or a JSON scalar (a constant)."""
     if isinstance(value, Mapping):
-        return _compile_directive(value, where) if _is_directive(value) else _object(value, where)
+        return _compile_directive(value, where) if is_directive(value) else _object(value, where)
     if isinstance(value, list | tuple):
         return _array(value, where)
     if value is None or isinstance(value, str | int | float | datetime | date):
@@ -139,7 +161,7 @@ def check_mapping(mapping: Mapping[str, Any], fields: Mapping[str, Field]) -> No
     their field's type. Raises `MappingError` naming the first problem."""
     compile_mapping(mapping)
     for key in mapping:
-        if key not in fields:
+        if key not in fields and key != ROOT_DIRECTIVE:
             raise MappingError(
                 f"mapping.{key}",
                 f"the action has no field {key!r}; its fields are {', '.join(fields)}",
