@@ -4,8 +4,10 @@ and what each outcome means for delivery (delivered, retried, dead letter, not s
 from __future__ import annotations
 
 import asyncio
+import re
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -310,6 +312,42 @@ def test_sealed_secret_settings_read_back_as_text_are_merged(tool: Sink, http: H
     send(ctx, track("Order Completed", order_id="o-6"))
     assert tool.received[0].query == {"key": [API_KEY]}
     assert API_KEY not in ctx.http.exchanges[-1].request_text()
+
+
+def test_the_integration_shown_in_the_docs_sends_what_brevo_documents(
+    tool: Sink, http: Http
+) -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "destinations.md").read_text()
+    section = docs.split("## Destination functions", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert code is not None and len(code[1].splitlines()) <= 15
+    source = code[1].replace("https://api.brevo.com", tool.url)
+    tool.check = None
+    tool.default = Reply(201, {"id": 42})
+    ctx = Context(
+        settings={
+            "function": "brevo-out",
+            "code": source,
+            "settings": {"list_id": 7},
+            "secret_settings": {"api_key": "xkeysib-0123456789"},
+        },
+        http=http,
+        state=STATE.setdefault("docs", {}),
+    )
+    identify = {"type": "identify", "userId": "u1", "traits": {"email": "a@example.com"}}
+    send(ctx, {"event": identify})
+
+    [got] = tool.received
+    assert (got.method, got.path) == ("POST", "/v3/contacts")
+    assert got.headers["api-key"] == "xkeysib-0123456789"
+    assert got.json() == {
+        "email": "a@example.com",
+        "listIds": [7],
+        "updateEnabled": True,
+        "attributes": {"FIRSTNAME": ""},
+    }
+    with pytest.raises(PermanentError, match="InvalidEventPayload"):
+        send(ctx, {"event": {"type": "identify", "userId": "u2", "traits": {}}})
 
 
 def test_definition() -> None:
