@@ -279,3 +279,9 @@ def test_definition() -> None:
     assert DESTINATION.settings["endpoint"].target
     assert DESTINATION.delete is None
     assert DESTINATION.actions["report_conversion_event"].max_batch == 1000
+
+
+def test_an_account_id_that_would_leave_its_path_is_refused(tool: Sink, http: Http) -> None:
+    with pytest.raises(PermanentError, match="ad_account_id"):
+        send_event(context(tool, http, ad_account_id="1/../../x"), checkout())
+    assert tool.received == []

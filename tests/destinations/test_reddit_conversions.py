@@ -239,3 +239,9 @@ def test_definition() -> None:
     assert DESTINATION.delete is None
     assert {p.action for p in DESTINATION.presets} == {"standard_event"}
     assert DESTINATION.actions["standard_event"].max_batch == 1000
+
+
+def test_an_account_id_that_would_leave_its_path_is_refused(tool: Sink, http: Http) -> None:
+    with pytest.raises(PermanentError, match="ad_account_id"):
+        send_event(context(tool, http, ad_account_id="../../v1/other"), purchase())
+    assert tool.received == []

@@ -267,3 +267,9 @@ def test_definition() -> None:
     assert DESTINATION.settings["endpoint"].target
     assert DESTINATION.delete is None
     assert DESTINATION.actions["report_conversion_event"].max_batch == 2000
+
+
+def test_a_pixel_id_that_would_leave_its_path_is_refused(tool: Sink, http: Http) -> None:
+    with pytest.raises(PermanentError, match="pixel_id"):
+        send_event(context(tool, http, pixel_id="p/../../v2/conversion"), purchase())
+    assert tool.received == []

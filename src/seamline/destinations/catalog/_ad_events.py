@@ -10,11 +10,12 @@ InvalidPayload outcome and the others are still sent, in requests of the tool's 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from seamline.destinations.errors import DeliveryError, InvalidPayload
+from seamline.destinations.errors import DeliveryError, InvalidPayload, PermanentError
 
 Built = TypeVar("Built")
 Outcome = DeliveryError | None
@@ -38,6 +39,18 @@ SPEC_EVENTS = (
     "Application Installed",
     "Application Opened",
 )
+
+
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+
+
+def path_segment(value: Any, setting: str) -> str:
+    """An id setting that goes into a URL path (an ad account, a pixel), checked so that it
+    cannot reach another path; PermanentError names the setting otherwise."""
+    text = str(value or "").strip()
+    if not _PATH_SEGMENT.fullmatch(text):
+        raise PermanentError(f"{setting} must be letters, digits, - or _, got {value!r}")
+    return text
 
 
 def spec_event(payload: Mapping[str, Any]) -> str:

@@ -64,8 +64,17 @@ _MAX_PAGES = 50  # of 100 segments, when deleting a person
 _KEY = re.compile(r"[\w.:\-]{1,100}")
 
 
+def _account_id(ctx: Context) -> str:
+    account = str(ctx.settings.get("ad_account_id") or "").strip()
+    if not account.isdigit():
+        raise PermanentError(
+            f"ad_account_id must be a LinkedIn ad account's number, got {account!r}"
+        )
+    return account
+
+
 def _account(ctx: Context) -> str:
-    return f"urn:li:sponsoredAccount:{str(ctx.settings['ad_account_id']).strip()}"
+    return f"urn:li:sponsoredAccount:{_account_id(ctx)}"
 
 
 def _token(ctx: Context) -> str:
@@ -296,8 +305,7 @@ def delete_person(ctx: Context, person: Person) -> None:
 
 def test_authentication(ctx: Context) -> None:
     """Reading the ad account succeeds only with a token that may use it."""
-    account = str(ctx.settings["ad_account_id"]).strip()
-    _call(ctx, "GET", f"/adAccounts/{quote(account, safe='')}")
+    _call(ctx, "GET", f"/adAccounts/{_account_id(ctx)}")
 
 
 def _path(at: str) -> dict[str, str]:

@@ -33,6 +33,7 @@ from seamline.destinations.catalog._ad_events import (
     event_time,
     first,
     path,
+    path_segment,
     raise_outcome,
     send_each,
     unix_seconds,
@@ -161,7 +162,8 @@ def pinterest_event(payload: Mapping[str, Any], where: str = "") -> dict[str, An
 
 def _url(ctx: Context) -> str:
     host = str(ctx.settings.get("endpoint") or API_HOST).rstrip("/")
-    return f"{host}/v5/ad_accounts/{str(ctx.settings['ad_account_id']).strip()}/events"
+    account = path_segment(ctx.settings.get("ad_account_id"), "ad_account_id")
+    return f"{host}/v5/ad_accounts/{account}/events"
 
 
 def _post(ctx: Context, events: list[dict[str, Any]], test: bool) -> Any:

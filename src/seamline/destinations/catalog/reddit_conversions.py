@@ -33,6 +33,7 @@ from seamline.destinations.catalog._ad_events import (
     event_time,
     first,
     path,
+    path_segment,
     raise_outcome,
     send_each,
 )
@@ -126,7 +127,7 @@ def reddit_event(payload: Mapping[str, Any], where: str = "") -> dict[str, Any]:
 
 def _url(ctx: Context) -> str:
     host = str(ctx.settings.get("endpoint") or API_HOST).rstrip("/")
-    account = str(ctx.settings["ad_account_id"]).strip()
+    account = path_segment(ctx.settings.get("ad_account_id"), "ad_account_id")
     return f"{host}/api/{API_VERSION}/conversions/events/{account}"
 
 

@@ -37,6 +37,7 @@ from seamline.destinations.catalog._ad_events import (
     event_time,
     first,
     path,
+    path_segment,
     raise_outcome,
     send_each,
     unix_seconds,
@@ -174,9 +175,9 @@ def snap_event(payload: Mapping[str, Any], where: str = "") -> tuple[str, dict[s
 
 def _url(ctx: Context, asset: str, validate: bool) -> str:
     setting = "snap_app_id" if asset == "app" else "pixel_id"
-    asset_id = str(ctx.settings.get(setting) or "").strip()
-    if not asset_id:
+    if not str(ctx.settings.get(setting) or "").strip():
         raise InvalidPayload(f"{asset} events need the {setting} setting")
+    asset_id = path_segment(ctx.settings.get(setting), setting)
     host = str(ctx.settings.get("endpoint") or API_HOST).rstrip("/")
     return f"{host}/v3/{asset_id}/events" + ("/validate" if validate else "")
 
