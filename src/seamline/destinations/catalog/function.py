@@ -1,6 +1,6 @@
 """Destination function: a custom destination written as Python handlers, run in the sandbox.
 
-The instance names a workspace `function` (`type: destination`) whose code defines any of
+The instance names a workspace `function` whose code defines any of
 `on_track`, `on_identify`, `on_group`, `on_page`, `on_screen`, `on_alias` (each
 `(event, settings)`), `on_batch(events, settings)` and `on_delete(event, settings)`, as
 Segment's destination functions do (docs/functions.md). The handlers get the whole event and
@@ -237,7 +237,7 @@ DESTINATION = Destination(
     settings={
         "function": Setting(
             "Function",
-            "The name of the workspace function (type destination) holding the handlers.",
+            "The name of the workspace function whose code defines the handlers (on_track …).",
             required=True,
         ),
         "settings": Setting(
