@@ -288,3 +288,13 @@ def test_documented_deviation(case: str, directive: Any, event: dict[str, Any], 
     assert (resolve(directive, event) is OMITTED) is (ours is OMITTED)
     if ours is not OMITTED:
         assert resolve(directive, event) == ours
+
+
+def test_the_docs_list_every_directive_with_an_example() -> None:
+    from pathlib import Path
+
+    from seamline.destinations.mapping_directives import DIRECTIVES
+
+    docs = (Path(__file__).parents[2] / "docs" / "destinations.md").read_text()
+    for name in DIRECTIVES:
+        assert f'| `{name}` | `{{"{name}": ' in docs, name
