@@ -129,6 +129,7 @@ DESTINATION = Destination(
                     "The message text, up to 1,600 characters; map it with a template, like "
                     "Hi {{traits.first_name}}, your order {{properties.order_id}} has shipped.",
                     "text",
+                    required=True,
                 ),
                 "from": Field(
                     "From", "The sending number; the instance's default when unset.", "string"
