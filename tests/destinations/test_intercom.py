@@ -48,7 +48,7 @@ def documented_shape(got: Received) -> Reply | None:
         return Reply(200, {"type": "contact", "id": "c-new"})
     if got.path == "/events":
         missing = not body.get("event_name") or not isinstance(body.get("created_at"), int)
-        if missing or len(body.get("metadata", {})) > 10:
+        if missing or len(body.get("metadata", {})) > 20:
             return Reply(400, {"type": "error.list", "errors": [{"code": "parameter_invalid"}]})
         return None
     if got.path == "/companies":
@@ -113,10 +113,10 @@ def test_an_identify_of_someone_new_creates_a_user(ctx: Context, tool: Sink) -> 
     assert create.json() == {"external_id": "user-9", "role": "user"}
 
 
-def test_the_track_preset_sends_a_data_event_with_10_metadata_values(
+def test_the_track_preset_sends_a_data_event_with_20_metadata_values(
     ctx: Context, tool: Sink
 ) -> None:
-    properties = {f"p{n}": n for n in range(12)} | {
+    properties = {f"p{n}": n for n in range(22)} | {
         "nested": {"a": 1},
         "revenue": 12.5,
         "currency": "EUR",
@@ -138,8 +138,8 @@ def test_the_track_preset_sends_a_data_event_with_10_metadata_values(
         "created_at": 1714557600,
         "user_id": "user-1",
     }
-    assert len(body["metadata"]) == 10
-    assert body["metadata"]["price"] == {"amount": 1250, "currency": "EUR"}
+    assert len(body["metadata"]) == 20
+    assert body["metadata"]["price"] == {"amount": 1250, "currency": "eur"}
     assert "nested" not in body["metadata"]
 
 

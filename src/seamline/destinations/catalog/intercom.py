@@ -8,8 +8,8 @@ authenticated by an access token (Bearer) and pinned to one API version by the
   Intercom answers 409 when a contact with that external id or email appeared meanwhile: that
   is retried, and the retry finds and updates it.
 - Track Event: `POST /events` (202) with `event_name`, `created_at` in Unix seconds, the person
-  by `user_id` (external id) or `email`, and at most 10 metadata values (scalars only; the first
-  10 are kept).
+  by `user_id` (external id) or `email`, and at most 20 metadata values (scalars only; the first
+  20 are kept).
 - Group Contact: the company is created or updated by `company_id` (`POST /companies`), then
   attached to the contact (`POST /contacts/{id}/companies`).
 
@@ -40,7 +40,7 @@ REGIONS = {
     "AU": "https://api.au.intercom.io",
 }
 API_VERSION = "2.11"
-METADATA_LIMIT = 10  # metadata values per data event
+METADATA_LIMIT = 20  # metadata values per data event
 _CONTACT_KEYS = ("role", "external_id", "email", "phone", "name", "avatar", "owner_id")
 _COMPANY_KEYS = ("company_id", "name", "plan", "size", "website", "industry", "monthly_spend")
 # Traits that are standard contact fields are not repeated as custom attributes.
@@ -136,13 +136,13 @@ def track_event(ctx: Context, payload: dict[str, Any]) -> None:
         }
     )
     revenue = payload.get("revenue") is not None
-    kept = METADATA_LIMIT - revenue  # the price counts as one of the 10
+    kept = METADATA_LIMIT - revenue  # the price counts as one of the 20
     metadata: dict[str, Any] = dict(list(_scalars(payload.get("metadata")).items())[:kept])
     if revenue:
         # Intercom's monetary metadata: an amount in cents and a currency.
         metadata["price"] = {
             "amount": round(float(payload["revenue"]) * 100),
-            "currency": str(payload.get("currency") or "USD"),
+            "currency": str(payload.get("currency") or "USD").lower(),
         }
     if metadata:
         event["metadata"] = metadata
@@ -276,7 +276,7 @@ DESTINATION = Destination(
                 "user_id": _EXTERNAL_ID,
                 "email": _EMAIL,
                 "metadata": _field(
-                    "Metadata", "Up to 10 scalar properties.", path("$.properties"), "object"
+                    "Metadata", "Up to 20 scalar properties.", path("$.properties"), "object"
                 ),
                 "revenue": _field(
                     "Revenue",
