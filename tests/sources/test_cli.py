@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from seamline.cli.commands import app
 from seamline.errors import InvalidInput
 
 
-def seamline(data: Path, *args: str) -> Any:
+def seamline(data: Path, *args: str) -> Result:
     return CliRunner().invoke(app, ["--data-dir", str(data), *args])
 
 

@@ -64,12 +64,15 @@ def register(app: typer.Typer, settings: Any) -> None:
 
         wanted = desired(document, file.parent, source_id, save)
         changes = plan_changes(store.list(workspace), wanted, prune=prune)
-        if not changes:
+        hooks = _webhook_changes(engine, store, sealer, workspace, document, wanted)
+        if not changes and not hooks:
             console.print("no changes: the workspace already matches the file")
             return
         for change in changes:
             console.print(change.describe(), highlight=False, markup=False)
-        console.print(f"{len(changes)} change(s)")
+        for hook in hooks:
+            console.print(hook.describe(), highlight=False, markup=False)
+        console.print(f"{len(changes) + len(hooks)} change(s)")
         if dry_run:
             return
         if not yes and not typer.confirm("Apply these changes?"):
@@ -88,7 +91,49 @@ def register(app: typer.Typer, settings: Any) -> None:
                 change.after,
                 workspace_id=workspace,
             )
-        console.print(f"applied {len(changes)} change(s)")
+        _apply_webhooks(engine, store, sealer, hooks)
+        console.print(f"applied {len(changes) + len(hooks)} change(s)")
+
+    def _webhook_changes(
+        engine: Any, store: Any, sealer: Any, workspace: str, document: Any, wanted: Any
+    ) -> list[Any]:
+        """The file's `webhook_sources:` changes (docs/sources/webhooks.md)."""
+        if not document.get("webhook_sources"):
+            return []
+        from seamline.ops.sources import SourceOps
+        from seamline.sources.apply import plan_webhooks
+        from seamline.sources.webhook import WebhookOps
+        from seamline.store.sources_sql import SqlSourceStore
+        from seamline.store.webhooks_sql import SqlWebhookSources
+        from seamline.workspace.apply import from_environment
+
+        sources = SourceOps(SqlSourceStore(engine))
+        return plan_webhooks(
+            document,
+            lambda name: sources.find(workspace, name),
+            WebhookOps(SqlWebhookSources(engine), store, sealer),
+            from_environment,
+            new_functions=[name for kind, name in wanted if kind == "function"],
+        )
+
+    def _apply_webhooks(engine: Any, store: Any, sealer: Any, hooks: list[Any]) -> None:
+        from seamline.cli.audit import cli_recorded
+        from seamline.sources.apply import apply_webhook
+        from seamline.sources.webhook import WebhookOps
+        from seamline.store.webhooks_sql import SqlWebhookSources
+
+        ops = WebhookOps(SqlWebhookSources(engine), store, sealer)
+        for hook in hooks:
+            url = apply_webhook(ops, hook)
+            after = {"function": hook.function}
+            cli_recorded(engine, "source.webhook", "source", hook.source.id, after=after)
+            if url is not None:
+                console.print(
+                    f"webhook source {hook.source.name!r}: URL path (shown once) {url}",
+                    soft_wrap=True,
+                    highlight=False,
+                    markup=False,
+                )
 
     @app.command("violations")
     def violations(

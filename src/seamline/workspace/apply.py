@@ -102,7 +102,8 @@ def read_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise InvalidInput(f"{path}: the file must be a mapping of sections")
-    unknown = set(loaded) - set(SECTIONS) - {"workspace"}
+    # `webhook_sources` configures sources, not resources (seamline.sources.apply).
+    unknown = set(loaded) - set(SECTIONS) - {"workspace", "webhook_sources"}
     if unknown:
         raise InvalidInput(
             f"{path}: unknown section {sorted(unknown)[0]!r}; sections are " + ", ".join(SECTIONS)
@@ -182,11 +183,11 @@ def desired(
                         spec["code"] = _read_code(base / str(spec.pop("file")))
                 elif kind == "destination" and spec.get("settings"):
                     spec["settings"] = {
-                        key: _from_environment(value, f"{where}.settings.{key}")
+                        key: from_environment(value, f"{where}.settings.{key}")
                         for key, value in spec["settings"].items()
                     }
                 elif kind == "model" and isinstance(spec.get("source"), dict):
-                    url = _from_environment(spec["source"].get("url"), f"{where}.source.url")
+                    url = from_environment(spec["source"].get("url"), f"{where}.source.url")
                     spec["source"] = {**spec["source"], **({"url": url} if url else {})}
                 with _located(where, kind, name):
                     found[kind, name] = save(kind, name, spec, pending)
@@ -226,7 +227,7 @@ _AT = re.compile(r" - at `\$\.?([^`]*)`$")
 _VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
-def _from_environment(value: Any, where: str) -> Any:
+def from_environment(value: Any, where: str) -> Any:
     """`${NAME}` is read from the environment, so secrets need not be in the file."""
     if not isinstance(value, str):
         return value
