@@ -1,6 +1,6 @@
-"""What the ads conversion destinations (TikTok, Snap, Pinterest, Reddit, Google Ads) share:
-reading an event's time, naming a Segment e-commerce event in a tool's vocabulary, and sending
-a batch so that each payload gets its own outcome.
+"""What the ads destinations (TikTok, Snap, Pinterest, Reddit, Google Ads, LinkedIn) share:
+reading an event's time, naming a Segment e-commerce event in a tool's vocabulary, sending a
+batch so that each payload gets its own outcome, and reading an audience change.
 
 Ads APIs refuse a whole request for one bad event (an event too old, a missing identifier),
 so each payload is built and checked first: a payload that breaks a rule gets its own
@@ -146,6 +146,29 @@ def raise_outcome(outcomes: Sequence[Outcome]) -> None:
     """For a `perform` of one payload: its error raised, nothing when it was sent."""
     if outcomes and outcomes[0] is not None:
         raise outcomes[0]
+
+
+ENTERED, EXITED = "Audience Entered", "Audience Exited"
+AUDIENCE_TRIGGER = f'event = "{ENTERED}" or event = "{EXITED}"'
+
+
+def in_audience(payload: Mapping[str, Any]) -> bool:
+    """Whether an audience payload adds the person: `in_audience` when mapped, else the track
+    event (Audience Entered adds, Audience Exited removes), else the identify trait named by
+    `audience_key`; InvalidPayload when none of them tells."""
+    explicit = payload.get("in_audience")
+    if isinstance(explicit, bool):
+        return explicit
+    if payload.get("event_name") in (ENTERED, EXITED):
+        return bool(payload["event_name"] == ENTERED)
+    key, traits = payload.get("audience_key"), payload.get("traits")
+    member = traits.get(key) if isinstance(traits, Mapping) and isinstance(key, str) else None
+    if isinstance(member, bool):
+        return member
+    raise InvalidPayload(
+        f"cannot tell whether the person entered or exited: not an {ENTERED} or {EXITED} "
+        f"event, in_audience is not set and traits.{key} is not a boolean"
+    )
 
 
 def path(at: str) -> dict[str, str]:

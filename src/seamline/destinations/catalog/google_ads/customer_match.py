@@ -16,9 +16,9 @@ person changing twice in one batch is sent once, with the later change.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from seamline.destinations.catalog._ad_events import AUDIENCE_TRIGGER, in_audience
 from seamline.destinations.catalog.google_ads import api
 from seamline.destinations.catalog.google_ads.identifiers import user_identifiers
 from seamline.destinations.definition import Context
@@ -34,27 +34,10 @@ if TYPE_CHECKING:
 
 MAX_IDENTIFIERS = 10_000  # per addOperations request
 MAX_PEOPLE = 5_000  # payloads per delivery batch
-ENTERED, EXITED = "Audience Entered", "Audience Exited"
-TRIGGER = f'event = "{ENTERED}" or event = "{EXITED}"'
+TRIGGER = AUDIENCE_TRIGGER
 _LIST_ID = re.compile(r"[0-9]{1,20}")
 
 Change = tuple[str, bool, str]  # (user list id, add rather than remove, identifiers as JSON key)
-
-
-def _in_audience(payload: Mapping[str, Any]) -> bool:
-    explicit = payload.get("in_audience")
-    if isinstance(explicit, bool):
-        return explicit
-    if payload.get("event_name") in (ENTERED, EXITED):
-        return bool(payload["event_name"] == ENTERED)
-    key, traits = payload.get("audience_key"), payload.get("traits")
-    member = traits.get(key) if isinstance(traits, Mapping) and isinstance(key, str) else None
-    if isinstance(member, bool):
-        return member
-    raise InvalidPayload(
-        f"cannot tell whether the person entered or exited: not an {ENTERED} or {EXITED} "
-        f"event, in_audience is not set and traits.{key} is not a boolean"
-    )
 
 
 def _list_id(raw: Any) -> str:
@@ -109,7 +92,7 @@ def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[Deliver
             ids = user_identifiers(payload)
             if not ids:
                 raise InvalidPayload("no email, phone or whole address to match the person with")
-            add = _in_audience(payload)
+            add = in_audience(payload)
         except InvalidPayload as error:
             outcomes[index] = error
             continue

@@ -28,6 +28,8 @@ id and secret, exchanged at LinkedIn's token endpoint when needed. 401 is perman
 Deletion (a privacy regulation): the person (each email hashed, each advertising id recorded
 for them) is removed from every DMP segment of the ad account with this destination's source
 platform, which is every segment Seamline made.
+
+The requests themselves are in `api`.
 """
 
 from __future__ import annotations
@@ -35,140 +37,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from seamline.destinations.catalog import _oauth
+from seamline.destinations.catalog._ad_events import AUDIENCE_TRIGGER, in_audience
+from seamline.destinations.catalog.linkedin_matched_audiences import api
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
-from seamline.destinations.errors import (
-    DeliveryError,
-    InvalidPayload,
-    PermanentError,
-    RetryableError,
-)
+from seamline.destinations.errors import DeliveryError, InvalidPayload
 from seamline.destinations.hashing import hashed, lowercase
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
 
-API_HOST = "https://api.linkedin.com"
-TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"
-API_VERSION = "202604"
 MAX_USERS = 5_000  # elements per BATCH_CREATE request
-ENTERED, EXITED = "Audience Entered", "Audience Exited"
-TRIGGER = f'event = "{ENTERED}" or event = "{EXITED}"'
-_TOKEN = "linkedin.access_token"  # ctx.state keys
-_SEGMENT = "linkedin.segment:"
+TRIGGER = AUDIENCE_TRIGGER
 _EXTRA = (("first_name", "firstName"), ("last_name", "lastName"), ("title", "title"),
           ("company", "company"), ("country", "country"))  # fmt: skip
-_MAX_PAGES = 50  # of 100 segments, when deleting a person
 _KEY = re.compile(r"[\w.:\-]{1,100}")
-
-
-def _account_id(ctx: Context) -> str:
-    account = str(ctx.settings.get("ad_account_id") or "").strip()
-    if not account.isdigit():
-        raise PermanentError(
-            f"ad_account_id must be a LinkedIn ad account's number, got {account!r}"
-        )
-    return account
-
-
-def _account(ctx: Context) -> str:
-    return f"urn:li:sponsoredAccount:{_account_id(ctx)}"
-
-
-def _token(ctx: Context) -> str:
-    if ctx.settings.get("refresh_token"):
-        return _oauth.access_token(
-            ctx,
-            _TOKEN,
-            str(ctx.settings.get("token_url") or TOKEN_URL),
-            {
-                "client_id": str(ctx.settings.get("client_id") or ""),
-                "client_secret": str(ctx.settings.get("client_secret") or ""),
-                "refresh_token": str(ctx.settings["refresh_token"]),
-            },
-        )
-    token = ctx.settings.get("access_token")
-    if not token:
-        raise PermanentError("set an access_token, or a refresh_token with client_id and secret")
-    return str(token)
-
-
-def _call(
-    ctx: Context,
-    method: str,
-    path: str,
-    *,
-    json: Any = None,
-    params: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Any:
-    host = str(ctx.settings.get("endpoint") or API_HOST).rstrip("/")
-    token = _token(ctx)
-    sent = {
-        "Authorization": f"Bearer {token}",
-        "LinkedIn-Version": str(ctx.settings.get("api_version") or API_VERSION),
-        "X-Restli-Protocol-Version": "2.0.0",
-        **(headers or {}),
-    }
-    try:
-        return ctx.http.request(
-            method, f"{host}/rest{path}", json=json, params=params, headers=sent
-        )
-    except PermanentError as error:
-        if error.status == 401:
-            _oauth.forget(ctx, _TOKEN, token)
-        raise
-
-
-def _segment_id(ctx: Context, key: str, name: str) -> str:
-    """The DMP segment of the audience `key`, found or created, then remembered."""
-    cached = ctx.state.get(_SEGMENT + key)
-    if isinstance(cached, str):
-        return cached
-    platform = str(ctx.settings["source_platform"])
-    # Rest.li 2.0 wants the URN's colons encoded in a query parameter.
-    query = f"?q=account&account={quote(_account(ctx), safe='')}&sourceSegmentId={quote(key)}"
-    query += f"&sourcePlatform={quote(platform)}"
-    found = _call(ctx, "GET", f"/dmpSegments{query}").json().get("elements") or []
-    if found and found[0].get("id") is not None:
-        segment = str(found[0]["id"])
-    else:
-        created = _call(
-            ctx,
-            "POST",
-            "/dmpSegments",
-            json={
-                "name": name,
-                "account": _account(ctx),
-                "sourcePlatform": platform,
-                "sourceSegmentId": key,
-                "type": "USER",
-                "destinations": [{"destination": "LINKEDIN"}],
-            },
-        )
-        segment = created.headers.get("x-linkedin-id") or created.headers.get("x-restli-id") or ""
-        if not segment:
-            raise PermanentError("LinkedIn created the DMP segment without naming its id")
-    ctx.state[_SEGMENT + key] = segment
-    return segment
-
-
-def _in_audience(payload: Mapping[str, Any]) -> bool:
-    explicit = payload.get("in_audience")
-    if isinstance(explicit, bool):
-        return explicit
-    if payload.get("event_name") in (ENTERED, EXITED):
-        return bool(payload["event_name"] == ENTERED)
-    key, traits = payload.get("audience_key"), payload.get("traits")
-    member = traits.get(key) if isinstance(traits, Mapping) and isinstance(key, str) else None
-    if isinstance(member, bool):
-        return member
-    raise InvalidPayload(
-        f"cannot tell whether the person entered or exited: not an {ENTERED} or {EXITED} "
-        f"event, in_audience is not set and traits.{key} is not a boolean"
-    )
 
 
 def user_ids(ctx: Context, email: Any, advertising_id: Any) -> list[dict[str, str]]:
@@ -189,46 +72,10 @@ def _element(ctx: Context, payload: Mapping[str, Any]) -> tuple[str, str, dict[s
     ids = user_ids(ctx, payload.get("email"), payload.get("google_advertising_id"))
     if not ids:
         raise InvalidPayload("no email or Google advertising id to match the person with")
-    element: dict[str, Any] = {"action": "ADD" if _in_audience(payload) else "REMOVE"}
+    element: dict[str, Any] = {"action": "ADD" if in_audience(payload) else "REMOVE"}
     element["userIds"] = ids
     element.update({out: payload[k] for k, out in _EXTRA if payload.get(k) not in (None, "")})
-    name = str(payload.get("segment_name") or key)
-    return key, name, element
-
-
-def _send(ctx: Context, segment: str, elements: list[dict[str, Any]]) -> list[DeliveryError | None]:
-    """One BATCH_CREATE; each element's outcome from the answer's statuses."""
-    try:
-        response = _call(
-            ctx,
-            "POST",
-            f"/dmpSegments/{segment}/users",
-            json={"elements": elements},
-            headers={"X-RestLi-Method": "BATCH_CREATE"},
-        )
-    except PermanentError as error:
-        if error.status == 404:  # a segment made seconds ago is not ready for users yet
-            raise RetryableError(
-                "LinkedIn's DMP segment is not ready yet", status=404, request=error.request
-            ) from None
-        raise
-    try:
-        statuses = response.json().get("elements")
-    except (ValueError, AttributeError):
-        statuses = None
-    if not isinstance(statuses, list) or len(statuses) != len(elements):
-        return [None] * len(elements)
-    outcomes: list[DeliveryError | None] = []
-    for status in statuses:
-        code = status.get("status", 200) if isinstance(status, dict) else 200
-        message = f"LinkedIn refused the user: {status}"
-        if not isinstance(code, int) or code < 400:
-            outcomes.append(None)
-        elif code == 429 or code >= 500:
-            outcomes.append(RetryableError(message, status=code))
-        else:
-            outcomes.append(PermanentError(message, status=code))
-    return outcomes
+    return key, str(payload.get("segment_name") or key), element
 
 
 def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[DeliveryError | None]:
@@ -245,7 +92,7 @@ def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[Deliver
         groups.setdefault(key, (name, []))[1].append((index, element))
     for key, (name, members) in groups.items():
         try:
-            segment = _segment_id(ctx, key, name)
+            segment = api.segment_id(ctx, key, name)
         except DeliveryError as error:
             for index, _ in members:
                 outcomes[index] = error
@@ -253,7 +100,7 @@ def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[Deliver
         for start in range(0, len(members), MAX_USERS):
             chunk = members[start : start + MAX_USERS]
             try:
-                results = _send(ctx, segment, [element for _, element in chunk])
+                results = api.add_or_remove(ctx, segment, [element for _, element in chunk])
             except DeliveryError as error:
                 results = [error] * len(chunk)
             for (index, _), result in zip(chunk, results, strict=True):
@@ -268,24 +115,6 @@ def sync_audience(ctx: Context, payload: dict[str, Any]) -> None:
         raise outcome
 
 
-def _our_segments(ctx: Context) -> list[str]:
-    platform = str(ctx.settings["source_platform"])
-    account = quote(_account(ctx), safe="")
-    found: list[str] = []
-    for page in range(_MAX_PAGES):
-        query = f"?q=account&account={account}&sourcePlatform={quote(platform)}"
-        query += f"&start={page * 100}&count=100"
-        elements = _call(ctx, "GET", f"/dmpSegments{query}").json().get("elements") or []
-        found += [
-            str(e["id"])
-            for e in elements
-            if e.get("id") is not None and e.get("sourcePlatform", platform) == platform
-        ]
-        if len(elements) < 100:
-            break
-    return found
-
-
 def delete_person(ctx: Context, person: Person) -> None:
     """Remove the person from every DMP segment of the account with our source platform."""
     elements = [
@@ -296,16 +125,17 @@ def delete_person(ctx: Context, person: Person) -> None:
     ]
     if not elements:
         return  # nothing LinkedIn could match the person by
-    for segment in _our_segments(ctx):
+    for segment in api.our_segments(ctx):
         for start in range(0, len(elements), MAX_USERS):
-            failed = [r for r in _send(ctx, segment, elements[start : start + MAX_USERS]) if r]
+            chunk = elements[start : start + MAX_USERS]
+            failed = [r for r in api.add_or_remove(ctx, segment, chunk) if r]
             if failed:
                 raise failed[0]
 
 
 def test_authentication(ctx: Context) -> None:
     """Reading the ad account succeeds only with a token that may use it."""
-    _call(ctx, "GET", f"/adAccounts/{_account_id(ctx)}")
+    api.call(ctx, "GET", f"/adAccounts/{api.account_id(ctx)}")
 
 
 def _path(at: str) -> dict[str, str]:
@@ -394,10 +224,10 @@ DESTINATION = Destination(
         "send_google_advertising_id": Setting(
             "Send Google advertising ID", "Send Android advertising ids.", "boolean", default=True
         ),
-        "api_version": Setting("LinkedIn-Version", "Like 202604.", default=API_VERSION),
-        "endpoint": Setting("API host", "LinkedIn's API host.", default=API_HOST, target=True),
+        "api_version": Setting("LinkedIn-Version", "Like 202604.", default=api.API_VERSION),
+        "endpoint": Setting("API host", "LinkedIn's API host.", default=api.API_HOST, target=True),
         "token_url": Setting(
-            "Token URL", "LinkedIn's OAuth token endpoint.", default=TOKEN_URL, target=True
+            "Token URL", "LinkedIn's OAuth token endpoint.", default=api.TOKEN_URL, target=True
         ),
     },
     actions={
