@@ -218,3 +218,16 @@ def test_deletion_without_the_secret_key_fails_and_sends_nothing(tool: Sink, htt
     with pytest.raises(PermanentError, match="secret_key"):
         amplitude.delete_person(ctx, who)
     assert tool.received == []
+
+
+@pytest.mark.parametrize(
+    ("region", "api", "privacy"),
+    [
+        ("US", "https://api2.amplitude.com", "https://amplitude.com"),
+        ("EU", "https://api.eu.amplitude.com", "https://analytics.eu.amplitude.com"),
+    ],
+)
+def test_the_region_picks_the_hosts(http: Http, region: str, api: str, privacy: str) -> None:
+    ctx = Context({"api_key": KEY, "region": region}, http)
+    assert amplitude._host(ctx, "endpoint", amplitude.API_HOSTS) == api
+    assert amplitude._host(ctx, "privacy_endpoint", amplitude.PRIVACY_HOSTS) == privacy

@@ -207,3 +207,8 @@ def test_deletion_deletes_by_user_id_and_email(ctx: Context, tool: Sink) -> None
         ("DELETE", "/api/v1/customers/user%201"),
         ("DELETE", "/api/v1/customers/ada@example.com"),
     ]
+
+
+def test_the_eu_region_has_its_own_host(http: Http) -> None:
+    ctx = Context({"site_id": SITE, "api_key": KEY, "region": "EU"}, http)
+    assert customer_io._url(ctx, "/api/v2/entity") == "https://track-eu.customer.io/api/v2/entity"

@@ -212,3 +212,18 @@ def test_deletion_deletes_each_contact_found_once(ctx: Context, tool: Sink) -> N
     )
     deletes = [(got.method, got.path) for got in tool.received if got.method == "DELETE"]
     assert deletes == [("DELETE", "/contacts/c-100")]
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("US", "https://api.intercom.io"),
+        ("EU", "https://api.eu.intercom.io"),
+        ("AU", "https://api.au.intercom.io"),
+    ],
+)
+def test_the_region_picks_the_host(http: Http, region: str, host: str) -> None:
+    assert (
+        intercom._url(Context({"access_token": TOKEN, "region": region}, http), "/me")
+        == host + "/me"
+    )

@@ -210,3 +210,10 @@ def test_deletion_deletes_by_email_and_by_user_id_and_a_missing_user_is_done(
         ("DELETE", "/api/users/byUserId/ghost"),
         ("DELETE", "/api/users/byUserId/u%2F1"),
     ]
+
+
+def test_the_eu_data_center_has_its_own_host(http: Http) -> None:
+    ctx = Context({"api_key": KEY, "region": "EU"}, http)
+    assert iterable._url(ctx, "/api/users/update") == "https://api.eu.iterable.com/api/users/update"
+    with pytest.raises(PermanentError, match="unknown Iterable region"):
+        iterable._url(Context({"api_key": KEY, "region": "MARS"}, http), "/")

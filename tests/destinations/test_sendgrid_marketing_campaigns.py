@@ -211,3 +211,8 @@ def test_deletion_deletes_the_contacts_found_by_email(ctx: Context, tool: Sink) 
     _, deletion = tool.received
     assert (deletion.method, deletion.path) == ("DELETE", "/v3/marketing/contacts")
     assert sorted(deletion.query["ids"][0].split(",")) == ["c-ada", "c-bob"]
+
+
+def test_the_eu_region_has_its_own_host(http: Http) -> None:
+    ctx = Context({"api_key": KEY, "region": "EU"}, http)
+    assert sendgrid._url(ctx, "/v3/scopes") == "https://api.eu.sendgrid.com/v3/scopes"
