@@ -189,10 +189,11 @@ def test_amplitude_answers_become_retry_or_not(ctx: Context, tool: Sink, failure
     [
         ({"event_type": "x"}, "user_id or a device_id"),
         (event("abc"), "shorter than 5"),
+        (event("abc", device_id="device-12345"), "shorter than 5"),
         (event(event_type=""), "event_type"),
         (event(time="yesterday"), "ISO 8601"),
     ],
-    ids=["nobody", "short id", "no name", "bad time"],
+    ids=["nobody", "short id", "short user id beside a device id", "no name", "bad time"],
 )
 def test_invalid_events_are_refused_before_sending(
     ctx: Context, tool: Sink, payload: dict[str, Any], message: str

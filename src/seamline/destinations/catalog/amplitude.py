@@ -80,7 +80,7 @@ def _who(payload: Mapping[str, Any], ctx: Context, where: str) -> None:
     ids = [str(payload[k]) for k in ("user_id", "device_id") if payload.get(k) not in (None, "")]
     if not ids:
         raise InvalidPayload(f"an Amplitude event needs a user_id or a device_id{where}")
-    if all(len(i) < shortest for i in ids):
+    if any(len(i) < shortest for i in ids):  # Amplitude checks each id it is given
         raise InvalidPayload(
             f"Amplitude refuses ids shorter than {shortest} characters{where} "
             "(lower the min_id_length setting to allow them)"
