@@ -17,6 +17,7 @@ from seamline.protocols.source_functions import SourceFunctionRunner, SourceOutc
 # One function for most tests, choosing what to do by the request's `case` query parameter:
 # workers take a tenth of a second to start, so the module shares one.
 CODE = textwrap.dedent("""
+    import datetime
     import os
 
     def on_request(request, settings):
@@ -39,7 +40,7 @@ CODE = textwrap.dedent("""
         elif case == "every helper":
             group(group_id="g1", user_id="u1", traits={"name": "Acme"})
             page(name="Home", category="Docs", anonymous_id="a1", properties={"path": "/"})
-            screen(name="Feed", user_id="u1")
+            screen(name="Feed", user_id="u1", timestamp=datetime.datetime(2026, 1, 2))
             alias(previous_id="old", user_id="u1")
             set("products", "p1", {"name": "Shoe"})
             set(collection="rooms", id=7, properties={})
@@ -138,7 +139,12 @@ def test_every_helper_builds_its_spec_message_and_set_saves_objects(
             "properties": {"path": "/"},
             "anonymousId": "a1",
         },
-        {"type": "screen", "name": "Feed", "userId": "u1"},
+        {
+            "type": "screen",
+            "name": "Feed",
+            "userId": "u1",
+            "timestamp": "2026-01-02T00:00:00+00:00",  # a naive datetime is UTC
+        },
         {"type": "alias", "previousId": "old", "userId": "u1"},
         {
             "type": "track",

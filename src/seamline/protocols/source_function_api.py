@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import json
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -124,10 +124,10 @@ def _text(name: str, value: object) -> str | None:
     raise TypeError(f"{name} must be a string, got {type(value).__name__}")
 
 
-def _timestamp(value: object) -> str | None:
+def _timestamp(name: str, value: object) -> str | None:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-    return _text("timestamp", value)
+    return _text(name, value)
 
 
 def make_helpers(emitted: Emitted) -> dict[str, Any]:
@@ -136,10 +136,7 @@ def make_helpers(emitted: Emitted) -> dict[str, Any]:
     def emit(kind: str, fields: dict[str, Any], common: dict[str, Any]) -> None:
         message: dict[str, Any] = {"type": kind}
         message.update((key, value) for key, value in fields.items() if value is not None)
-        for key, (wire, check) in _COMMON.items():
-            value = check(key, common[key]) if key != "timestamp" else _timestamp(common[key])
-            if value is not None:
-                message[wire] = value
+        message.update(common)
         emitted.add(emitted.messages, message)
 
     def track(*, event: str, properties: dict[str, Any] | None = None, **common: Any) -> None:
@@ -216,25 +213,31 @@ def make_helpers(emitted: Emitted) -> dict[str, Any]:
     }
 
 
-_COMMON_NAMES = ("user_id", "anonymous_id", "context", "timestamp", "message_id", "integrations")
-_COMMON: dict[str, tuple[str, Any]] = {
+_COMMON: dict[str, tuple[str, Callable[[str, object], Any]]] = {
     "user_id": ("userId", _text),
     "anonymous_id": ("anonymousId", _text),
     "context": ("context", _object),
-    "timestamp": ("timestamp", None),
+    "timestamp": ("timestamp", _timestamp),
     "message_id": ("messageId", _text),
     "integrations": ("integrations", _object),
 }
+"""The keyword arguments every message helper takes: their name on the wire, their check."""
 
 
 def _common(given: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(given) - set(_COMMON_NAMES))
+    """The wire fields of the common keyword arguments given (TypeError for an unknown one)."""
+    unknown = sorted(set(given) - _COMMON.keys())
     if unknown:
         raise TypeError(
             f"unexpected keyword argument {unknown[0]!r}: the helpers take snake_case names "
-            f"({', '.join(_COMMON_NAMES)} and the message's own)"
+            f"({', '.join(_COMMON)} and the message's own)"
         )
-    return {name: given.get(name) for name in _COMMON_NAMES}
+    wire: dict[str, Any] = {}
+    for name, (key, check) in _COMMON.items():
+        value = check(name, given.get(name))
+        if value is not None:
+            wire[key] = value
+    return wire
 
 
 def _set_type(set_object: Any) -> type:
