@@ -41,6 +41,7 @@ from seamline.roles.models import model_runner, model_scheduler
 from seamline.roles.names import ALL_ROLES, COLLECT, DELIVER, EXCLUSIVE_ROLES, PIPELINE
 from seamline.roles.parts import Parts, events_root, identity_rules
 from seamline.roles.pipeline import PipelineRole, stalled
+from seamline.roles.profiles_sync import ProfilesSyncLoop
 from seamline.spec import Limits
 from seamline.spec.envelope import Envelope, envelope_encoder
 from seamline.spec.messages import Message
@@ -150,7 +151,11 @@ class Seamline:
         self.log = self.logs.writer
         self.delivery = delivery_service(parts)
         self.models = model_runner(parts, self.delivery.queued)  # Reverse ETL
-        self.deliver = DeliverRole(self.delivery, beside=(model_scheduler(parts, self.models).run,))
+        self.profiles_sync = ProfilesSyncLoop(parts, settings.profiles_sync_interval)
+        self.deliver = DeliverRole(
+            self.delivery,
+            beside=(model_scheduler(parts, self.models).run, self.profiles_sync.run),
+        )
         self.engage = EvaluateEngage(
             lambda workspace_id: parts.rules.get(workspace_id).engage,
             parts.engage_engine,

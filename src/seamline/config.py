@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         description="How long each message's trace (what every stage did to it, its delivery "
         "attempts) is kept for GET /api/v1/messages/{messageId}; 0 turns tracing off.",
     )
+    profiles_sync_interval: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between two Profiles Sync runs to each warehouse or lake that takes "
+        "it (see docs/profiles-sync.md).",
+    )
     pipeline_batch_size: int = Field(5000, ge=1, description="Max messages per pipeline batch.")
     pipeline_yield: float = Field(
         1.0,

@@ -309,7 +309,12 @@ DESTINATION = Destination(
             label="Path",
             description="Absolute path of the lake's root directory, created if missing.",
             required=True,
-        )
+        ),
+        "profiles_sync_path": Setting(
+            label="Profiles Sync path",
+            description="Write Profiles Sync's tables as Parquet under this absolute path (not "
+            "inside the lake's path); empty: no Profiles Sync.",
+        ),
     },
     actions={
         "write_events": Action(
