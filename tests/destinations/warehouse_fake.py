@@ -38,7 +38,9 @@ class Warehouse:
         self.columns: dict[str, dict[str, str]] = {}
         """Table → column → type, as declared in the tool's SQL."""
         self.statements: list[str] = []
-        self.fail_next: Exception | None = None
+        self.keys: dict[str, tuple[str, ...]] = {}
+        """A ReplacingMergeTree's key: an inserted row replaces the row with the same key, as
+        a merge (or a query with FINAL) shows it."""
 
     def execute(self, sql: str) -> list[list[Any]]:
         """Run one request's statements (several separated by `;`); the last one's rows."""
@@ -61,7 +63,10 @@ class Warehouse:
         return len(self.rows(table))
 
     def _apply(self, tree: exp.Expression) -> list[list[Any]]:
-        if isinstance(tree, exp.Select) and "information_schema" in tree.sql().lower():
+        text = tree.sql(self.dialect).lower()
+        if isinstance(tree, exp.Select) and (
+            "information_schema" in text or "system.columns" in text
+        ):
             return [[t, c, kind] for t, cols in self.columns.items() for c, kind in cols.items()]
         if isinstance(tree, exp.Create) and tree.kind == "TABLE":
             return self._create(tree)
@@ -72,6 +77,8 @@ class Warehouse:
             parts = [p.name for p in name.parts] if isinstance(name, exp.Table) else [str(name)]
             self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {'.'.join(_q(p) for p in parts)}")
             return []
+        # Rows are replaced on insert (see `insert`), so ClickHouse's FINAL changes nothing here.
+        tree = tree.transform(lambda node: node.this if isinstance(node, exp.Final) else node)
         cursor = self.db.execute(tree.sql("duckdb"))
         try:
             return [list(row) for row in cursor.fetchall()]
@@ -84,6 +91,9 @@ class Warehouse:
         table = schema.this
         assert isinstance(table, exp.Table)
         definitions = [d for d in schema.expressions if isinstance(d, exp.ColumnDef)]
+        order = tree.find(exp.Order)
+        if order is not None:  # a ClickHouse ReplacingMergeTree's key
+            self.keys[table.name] = tuple(c.name for c in order.find_all(exp.Column))
         self.columns.setdefault(table.name, {})
         for d in definitions:
             self.columns[table.name][d.name] = d.args["kind"].sql(self.dialect)
@@ -105,7 +115,14 @@ class Warehouse:
 
     def insert(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
         """Insert rows given as JSON objects (ClickHouse's JSONEachRow)."""
+        key = self.keys.get(table, ())
         for row in rows:
+            if key:
+                self.db.execute(
+                    f"DELETE FROM {self._ref_of(table)} WHERE "
+                    + " AND ".join(f"{_q(k)} = ?" for k in key),
+                    [row[k] for k in key],
+                )
             names = list(row)
             self.db.execute(
                 f"INSERT INTO {self._ref_of(table)} ({', '.join(map(_q, names))}) "
