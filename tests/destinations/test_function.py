@@ -67,6 +67,18 @@ CODE = textwrap.dedent("""
         if name == "many":
             for _ in range(20):
                 fetch(settings["url"] + "/v1/ping")
+        if name == "thread":
+            import threading
+            failed = []
+            def ping():
+                try:
+                    fetch(settings["url"] + "/v1/ping")
+                except RuntimeError as error:
+                    failed.append(str(error))
+            thread = threading.Thread(target=ping)
+            thread.start()
+            thread.join()
+            raise ValidationError(failed[0])
 
     def on_identify(event, settings):
         fetch(
@@ -204,6 +216,7 @@ def test_the_tools_answers_become_retry_or_dead_letter_as_the_function_decides(
         ("bug", PermanentError, "the function failed: KeyError: 'missing'"),
         ("many", PermanentError, "at most 10 requests"),
         ("crash", RetryableError, "worker exited with code 9"),
+        ("thread", PermanentError, "fetch can only be called by a handler, in its own thread"),
     ],
 )
 def test_what_a_handler_raises_decides_retry_or_dead_letter(

@@ -15,6 +15,7 @@ request pipe: the worker handles one item at a time, so the reply is the next th
 from __future__ import annotations
 
 import json as jsonlib
+import threading
 import types
 from multiprocessing.connection import Connection
 from typing import Any
@@ -96,6 +97,7 @@ class DestinationKind:
         self._max_requests = DEFAULT_MAX_REQUESTS
         self._max_bytes = DEFAULT_MAX_REQUEST_BYTES
         self._sent = 0
+        self._calling: int | None = None
 
     def helpers(self, spec: WorkerSpec, requests: Connection, fd: int) -> dict[str, Any]:
         self._settings = msgspec.json.encode(spec.settings)
@@ -145,6 +147,10 @@ class DestinationKind:
     ) -> Response:
         """Send an HTTP request through the destination's client (its address guard and
         secret redaction apply) and return the response; FetchError if it could not be sent."""
+        if threading.get_ident() != self._calling:
+            # Replies come on the pipe the batches come on: only the handler's own thread,
+            # during its call, may wait for one.
+            raise RuntimeError("fetch can only be called by a handler, in its own thread")
         if json is not None and body is not None:
             raise ValueError("give json or body, not both")
         if self._sent >= self._max_requests:
@@ -185,6 +191,7 @@ class DestinationKind:
             message = f"the function defines no {handler} handler"
             return _raised("not_supported", "EventNotSupported", message, "", encoder)
         settings = msgspec.json.decode(self._settings)
+        self._calling = threading.get_ident()
         try:
             result = function(argument, settings)
         except _TooMany as too_many:
@@ -192,6 +199,8 @@ class DestinationKind:
         except (Exception, SystemExit) as error:
             name, traceback = type(error).__name__, user_traceback(error)
             return _raised(_kind_of(error), name, str(error), traceback, encoder)
+        finally:
+            self._calling = None
         try:
             return encoder.encode({"result": result})
         except Exception:  # what a handler returns matters only for on_batch's statuses
