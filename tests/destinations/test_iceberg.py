@@ -4,6 +4,8 @@ merged by received_at, deletion that leaves no file holding the person, bad sett
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,14 @@ import pytest
 
 from seamline.destinations import registry
 from seamline.destinations.catalog.iceberg import DESTINATION, close, writer_for
+from seamline.destinations.catalog.iceberg.writer import failures
 from seamline.destinations.definition import Context
-from seamline.destinations.errors import DeliveryError, InvalidPayload, PermanentError
+from seamline.destinations.errors import (
+    DeliveryError,
+    InvalidPayload,
+    PermanentError,
+    RetryableError,
+)
 from seamline.destinations.http import Http
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
@@ -83,6 +91,19 @@ def test_the_catalog_lists_iceberg_with_a_secret_catalog_url() -> None:
     assert DESTINATION.secret_settings() == {"catalog_url"}
 
 
+def test_listing_the_three_destinations_imports_no_client_library() -> None:
+    script = (
+        "import sys\n"
+        "from seamline.destinations import registry\n"
+        "for slug in ('iceberg', 'redshift', 'object-storage'): registry.load(slug)\n"
+        "print(sorted(m for m in ('pyiceberg', 'psycopg', 'pyarrow', 'sqlalchemy') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
 def test_a_track_lands_in_tracks_and_its_event_table(ctx: Context) -> None:
     sent = track("m1", total=30.5, coupon="X", gift=False, shipped="2026-11-29T08:00:00Z")
     assert load(ctx, sent, message("page", "p1", name="Home")) == [None, None]
@@ -121,6 +142,16 @@ def test_a_redelivered_batch_adds_nothing(ctx: Context) -> None:
     assert again.current_snapshot() == snapshot  # nothing new: no commit at all
     load(ctx, track("m2", total=2), track("m3", total=3))  # one old, one new
     assert [r["id"] for r in read(ctx, "tracks", "id")] == ["m1", "m2", "m3"]
+
+
+def test_a_commit_on_a_stale_snapshot_fails_to_be_retried(ctx: Context) -> None:
+    load(ctx, track("m1"))
+    stale = writer_for(ctx).catalog.load_table(("web", "tracks"))
+    assert stale.properties["commit.retry.num-retries"] == "0"
+    load(ctx, track("m2"))  # another writer commits meanwhile
+    with pytest.raises(RetryableError, match="Iceberg"), failures():
+        stale.append(stale.scan().to_arrow().slice(0, 1))
+    assert [r["id"] for r in read(ctx, "tracks", "id")] == ["m1", "m2"]
 
 
 def test_users_keep_the_latest_value_of_each_trait(ctx: Context) -> None:

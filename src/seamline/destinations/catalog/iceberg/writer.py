@@ -10,8 +10,8 @@ Per table of a batch, one Iceberg commit:
 - `users` and `accounts` are read for the batch's ids, merged (each column keeps the value of
   the latest message by `received_at`, as in the PostgreSQL warehouse) and written back with
   one `overwrite` (a delete of those ids and an append, committed as one snapshot).
-Two writers committing to one table at once: the loser's commit fails and the batch is
-retried, finding the winner's ids.
+Two writers committing to one table at once: the loser's commit fails (the tables are made
+with pyiceberg's commit retries off) and its batch is retried, finding the winner's ids.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ DISCARD_COLUMNS: dict[str, ColumnType] = {
     "received_at": "timestamptz",
     LOAD_TIME: "timestamptz",
 }
+_PROPERTIES = {"commit.retry.num-retries": "0"}
+"""pyiceberg would re-apply an append on top of a concurrent writer's commit, after we checked
+the ids against the snapshot before it: with no retries the commit fails instead, and the
+batch is delivered again, checking against the new snapshot."""
 _RETRYABLE_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.EINTR, errno.EBUSY}
     | {errno.ETIMEDOUT, errno.ESTALE}
@@ -95,7 +99,9 @@ class Writer:
                 NestedField(i, c, _iceberg_type(t), required=False)
                 for i, (c, t) in enumerate(columns.items(), start=1)
             ]
-            return self.catalog.create_table_if_not_exists(identifier, schema=Schema(*fields))
+            return self.catalog.create_table_if_not_exists(
+                identifier, schema=Schema(*fields), properties=_PROPERTIES
+            )
         table = self.catalog.load_table(identifier)
         known = column_types(table.schema())
         missing = {c: t for c, t in columns.items() if c not in known}
