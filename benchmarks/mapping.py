@@ -83,6 +83,21 @@ EVERY_DIRECTIVE = {
     "source": {"@literal": "web"},
     "whole_properties": {"@path": "$.properties"},
 }
+OBJECTS = {
+    "traits": {
+        "@merge": {
+            "direction": "right",
+            "objects": [{"source": "web"}, {"@excludeWhenNull": {"@path": "$.context.traits"}}],
+        }
+    },
+    "flat": {"@flatten": {"value": {"@path": "$.properties"}, "separator": "_"}},
+}
+LIQUID = {
+    "greeting": {
+        "@liquid": "{% if context.traits.first_name %}Hi {{ context.traits.first_name"
+        " | capitalize }}{% else %}Hello{% endif %}, {{ properties.total | round }} EUR"
+    },
+}
 FIELDS = {
     "user_id": Field("User ID", "", "string", required=True),
     "event_name": Field("Event", "", "string", required=True),
@@ -97,6 +112,8 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("6 fields, typical + validate_payload", TYPICAL, True),
     ("@arrayPath, 3 products x 3 fields", PRODUCTS, False),
     ("every directive, 10 fields", EVERY_DIRECTIVE, False),
+    ("@merge/@excludeWhenNull + @flatten", OBJECTS, False),
+    ("@liquid, one if and two filters", LIQUID, False),
 ]
 
 

@@ -101,9 +101,10 @@ def flatten(argument: Any, where: str, compile: Compile) -> Resolver:
 def _flatten_into(
     result: dict[str, Any], value: Any, prefix: str, separator: str, keep_arrays: bool
 ) -> None:
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is dict or (kind not in _PLAIN and isinstance(value, Mapping)):
         items: Any = value.items()
-    elif type(value) in SEQUENCES and not keep_arrays:
+    elif kind in SEQUENCES and not keep_arrays:
         items = ((str(index), item) for index, item in enumerate(value))
     else:
         # A value that is not an object (a string, or the whole value) keeps its path as key;
@@ -150,7 +151,14 @@ def exclude_when_null(argument: Any, where: str, compile: Compile) -> Resolver:
 
 def _without_nulls(value: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        key: _without_nulls(item) if isinstance(item, Mapping) else item
+        key: _without_nulls(item)
+        if type(item) is dict or (type(item) not in _PLAIN and isinstance(item, Mapping))
+        else item
         for key, item in value.items()
         if item is not None
     }
+
+
+# Types that are never a Mapping: checking them first skips the slow ABC isinstance (measured
+# about 2x faster on a flattened Order Completed event).
+_PLAIN = frozenset({str, int, float, bool, list, tuple, type(None)})
