@@ -488,6 +488,7 @@ def test_the_token_is_fetched_once_and_its_form_is_never_recorded(
         "secret-1" not in e.request_body and "refresh-1" not in e.request_body
         for e in http.exchanges
     )
+    assert all(ACCESS not in (e.response_body or "") for e in http.exchanges)
     with pytest.raises(PermanentError, match="refused the refresh token"):
         upload_click_conversion(
             context(tool, http, oauth_refresh_token="revoked"),

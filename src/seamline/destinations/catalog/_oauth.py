@@ -4,8 +4,9 @@ refresh_token`, answered `{access_token, expires_in}`.
 
 The token is kept in the instance's state until a minute before it expires (Google's last an
 hour, LinkedIn's sixty days), so a delivery run asks once. The form holds the client secret and
-the refresh token, which the HTTP client's header hiding would not catch, so it is kept out of
-every recorded exchange and error.
+the refresh token, and the answer the access token, which the HTTP client's header hiding would
+not catch, so both are kept out of every recorded exchange and error (a refusal's answer, like
+`invalid_grant`, is kept: it says what is wrong).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def access_token(ctx: Context, key: str, token_url: str, settings: Mapping[str, 
         for exchange in ctx.http.exchanges:
             if exchange.url.split("?")[0] == token_url.split("?")[0]:
                 exchange.request_body = "[hidden]"
+                if exchange.status is not None and 200 <= exchange.status < 300:
+                    exchange.response_body = "[hidden: it holds the access token]"
     body = response.json()
     token = body.get("access_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
