@@ -197,6 +197,33 @@ def test_a_root_directive_takes_the_other_fields_as_its_mapping() -> None:
     }
 
 
+# Segment's valid schema fixtures, each as the value of one field: saving accepts them.
+VALID: list[tuple[str, Any]] = [
+    ("@arrayPath with an item shape", {"@arrayPath": ["$.products", {"cash_money": {"@path": "$.price"}, "product_id": {"@path": "$.productId"}}]}),
+    ("@arrayPath with a path only", {"@arrayPath": ["$.foo.bar"]}),
+    ("@if with directives", {"@if": {"exists": {"@path": "$.foo"}, "then": {"@path": "$.bar"}, "else": {"@path": "$.baz"}}}),
+    ("@if with only else", {"@if": {"exists": 1, "else": 3}}),
+    ("@if with literals", {"@if": {"exists": 1, "then": 2, "else": 3}}),
+    ("@path computed by @path", {"@path": {"@path": "$.foo.bar"}}),
+    ("@path", {"@path": "$.foo.bar"}),
+    ("@replace ignoring case", {"@replace": {"pattern": "+", "replacement": "-", "value": {"@path": "$.a"}, "ignorecase": True}}),
+    ("@replace without a replacement", {"@replace": {"pattern": "+", "value": {"@path": "$.a"}}}),
+    ("@replace", {"@replace": {"pattern": "+", "replacement": "-", "value": {"@path": "$.a"}}}),
+    ("@template with the editor's _metadata", {"@template": "{{foo.bar}}", "_metadata": {"type": "autocomplete", "label": "X"}}),
+    ("@template computed by @path", {"@template": {"@path": "$.my.template"}}),
+    ("@template", {"@template": "{{foo.bar}}"}),
+    ("a raw array", [1, 2]),
+    ("a raw nested object", {"hello": {"world!": True}}),
+    ("a raw object", {"cool": True, "string": "right here!"}),
+    ("a raw string", "foo"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "value"), VALID, ids=[row[0] for row in VALID])
+def test_accepted_when_saved(case: str, value: Any) -> None:
+    compile_mapping({"field": value})
+
+
 # (what Segment's schema fixtures or suite reject, mapping, the start of our error)
 INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("@arrayPath takes an array", {"x": {"@arrayPath": "nope"}}, "mapping.x: @arrayPath takes an array"),
@@ -298,3 +325,18 @@ def test_the_docs_list_every_directive_with_an_example() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "destinations.md").read_text()
     for name in DIRECTIVES:
         assert f'| `{name}` | `{{"{name}": ' in docs, name
+
+
+def test_liquid_is_imported_only_when_a_mapping_uses_it() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from seamline.destinations.mapping import compile_mapping\n"
+        "compile_mapping({'a': {'@path': '$.a'}})\n"
+        "assert 'liquid' not in sys.modules\n"
+        "compile_mapping({'a': {'@liquid': '{{ a }}'}})\n"
+        "assert 'liquid' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
