@@ -142,6 +142,8 @@ async def test_refusals_are_json_that_says_what_to_do(hooks: Hooks) -> None:
     big = await hooks.client.post(made["url_path"], content=b"x" * (512 * 1024 + 1))
     assert big.status_code == 413
     assert big.json()["code"] == "payload_too_large"
+    escaped = await hooks.client.post(made["url_path"], content=b"\x01" * (200 * 1024))
+    assert escaped.status_code == 413  # 200 KiB that take 1.2 MB as JSON text
     crowded = await hooks.client.post(
         made["url_path"], content=b"{}", headers={f"x-h{i}": "1" for i in range(120)}
     )

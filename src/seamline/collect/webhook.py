@@ -45,6 +45,9 @@ from seamline.store.webhooks_sql import WebhookSource
 
 MAX_BODY_BYTES = 512 * 1024
 """A webhook body's limit once decompressed: 512 KiB, as Segment's source functions."""
+MAX_RECORD_BYTES = 1024 * 1024
+"""The raw request as one log record, headers and JSON escaping included (NATS's default
+largest message is 1 MiB)."""
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 32 * 1024
 MAX_QUERY_BYTES = 8 * 1024
@@ -190,11 +193,16 @@ class WebhookAPI:
             body=body.decode("utf-8", "replace"),
         )
         envelope = raw_envelope(webhook.workspace_id, webhook.source_id, request, datetime.now(UTC))
+        record = envelope_encoder.encode(envelope)
+        if len(record) > MAX_RECORD_BYTES:  # a body of control characters escapes to 6x
+            raise BodyTooLarge(
+                f"this request takes {len(record)} bytes as a log record (the limit is "
+                f"{MAX_RECORD_BYTES}); send less per request",
+                details={"limit": MAX_RECORD_BYTES},
+            )
         message_id = envelope.message.message_id or ""
         try:
-            await self._log.append_request(
-                [envelope_encoder.encode(envelope)], message_id, webhook.source_id
-            )
+            await self._log.append_request([record], message_id, webhook.source_id)
         except (OSError, RuntimeError) as exc:
             logger.error("log append failed: %s", exc)
             raise Unavailable("the log could not store the request; retry later") from None
