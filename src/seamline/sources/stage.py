@@ -4,7 +4,7 @@ It runs first, before dedup, so what a function emits goes through every stage a
 API message would. A request whose function fails (raises, times out, crashes, emits
 something that is not a valid message) or whose source has no function is held, raw, with the
 reason (disposition `function_error`); re-running it after the fix emits the same messageIds.
-Batches without webhook requests pass through untouched: one attribute check per message.
+Batches without webhook requests pass through untouched (one set of message types per batch).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from seamline.collect.webhook_record import is_raw, read_raw, request_document
+from seamline.collect.webhook_record import RAW_TYPE, is_raw, read_raw, request_document
 from seamline.pipeline.batch import Batch
 from seamline.protocols.records import HeldMessage, ViolationRecord, hold
 from seamline.sources.emitted import InvalidEmitted, emitted_items
@@ -77,7 +77,8 @@ class RunSourceFunctions:
         self.emitted = 0
 
     def __call__(self, batch: Batch) -> Batch:
-        if not any(is_raw(item.envelope.message) for item in batch):
+        # One set of types per batch: ~0.2 µs a message (a generator over `is_raw`: 0.6 µs).
+        if RAW_TYPE not in {item.envelope.message.type for item in batch}:
             return batch
         now = self._now()
         held: list[HeldMessage] = []
