@@ -9,6 +9,7 @@ listed in docs/destinations.md under "Differences from Segment's mapping kit").
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -163,6 +164,7 @@ CONFORMANCE: list[tuple[str, Any, dict[str, Any], Any]] = [
     ("undefined renders as nothing", {"@liquid": "[{{ properties.nope }}]"}, {}, "[]"),
     ("an empty template is empty", {"@liquid": ""}, {}, ""),
     ("divided_by divides as JavaScript does", {"@liquid": "{{ 10 | divided_by: 4 }}"}, {}, "2.5"),
+    ("a timestamp prints as ISO 8601, as in the JSON Segment renders", {"@liquid": "{{ timestamp | slice: 0, 10 }}|{{ timestamp }}"}, {"timestamp": datetime(2024, 5, 1, 12, 30, tzinfo=UTC)}, "2024-05-01|2024-05-01T12:30:00.000Z"),
     ("assign and capture", {"@liquid": "{% assign n = traits.name | capitalize %}{% capture c %}Hi {{ n }}{% endcapture %}{{ c }}"}, {"traits": {"name": "ada"}}, "Hi Ada"),
 ]  # fmt: skip
 

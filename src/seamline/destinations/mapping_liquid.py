@@ -17,6 +17,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from seamline.destinations.mapping_values import (
@@ -25,6 +26,7 @@ from seamline.destinations.mapping_values import (
     MappingError,
     Resolver,
     describe,
+    iso,
     json_text,
     number_text,
 )
@@ -98,13 +100,22 @@ def liquid(argument: Any, where: str, compile: Compile) -> Resolver:
             raise MappingError(where, f'@liquid: unknown filter "{name}"')
 
     def render(payload: Any) -> Any:
-        data = payload if type(payload) is dict else {}
         try:
-            return template.render(data)
+            return template.render(_as_json(payload))
         except (LiquidError, LiquidLimit, ArithmeticError, ValueError, TypeError, RecursionError):
             return MISSING  # an error or a bound met while rendering: the field is left out
 
     return render
+
+
+def _as_json(payload: Any) -> dict[str, Any]:
+    """The event as Segment's liquid sees it: the top-level datetimes (`timestamp`, `sentAt`
+    ...) as their ISO 8601 text; nested values are JSON already."""
+    if not isinstance(payload, Mapping):
+        return {}
+    return {
+        key: iso(value) if isinstance(value, datetime) else value for key, value in payload.items()
+    }
 
 
 @functools.cache
