@@ -64,7 +64,6 @@ class Dialect:
     `"TRACKS"` names the table people query without quotes)."""
     add_columns: tuple[str, str, str] = ("", "ADD COLUMN IF NOT EXISTS {}", "")
     """ALTER TABLE … then (before the list, each column definition, after the list)."""
-    control_escape: str = "\\u{:04x}"
     max_statement: int = 500_000
     """Characters of one statement; a batch's MERGE is split to stay under it."""
     now: str = "CURRENT_TIMESTAMP()"
@@ -105,12 +104,10 @@ class Dialect:
         return "text"
 
     def string(self, text: str) -> str:
-        """A string literal."""
-        out = [
-            _ESCAPES.get(c) or (self.control_escape.format(ord(c)) if ord(c) < 32 else c)
-            for c in text
-        ]
-        return "'" + "".join(out) + "'"
+        """A string literal. Only the quote, the backslash and line breaks are escaped (BigQuery
+        refuses a raw line break in a literal); other characters, control ones included, stand
+        for themselves in all four dialects."""
+        return "'" + "".join(_ESCAPES.get(c, c) for c in text) + "'"
 
     def literal(self, value: Value, column_type: ColumnType) -> str:
         """`value` (already converted to `column_type`, see cells.convert) as a typed literal."""

@@ -21,7 +21,6 @@ BIGQUERY = Dialect(
     ),
     quote="`",
     add_columns=("", "ADD COLUMN IF NOT EXISTS {}", ""),
-    control_escape="\\u{:04x}",
     max_statement=500_000,  # GoogleSQL takes up to 1,024K characters
     digit_prefix="_",
 )

@@ -34,7 +34,6 @@ CLICKHOUSE = Dialect(
     ),
     quote="`",
     add_columns=("", "ADD COLUMN IF NOT EXISTS {}", ""),
-    control_escape="\\x{:02x}",
 )
 
 

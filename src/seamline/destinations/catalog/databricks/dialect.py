@@ -24,7 +24,6 @@ DATABRICKS = Dialect(
     ),
     quote="`",
     add_columns=("ADD COLUMNS (", "{}", ")"),
-    control_escape="\\u{:04x}",
     max_statement=1_000_000,  # the API takes statements up to 16 MiB
 )
 

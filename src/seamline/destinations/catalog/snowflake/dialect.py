@@ -29,7 +29,6 @@ SNOWFLAKE = Dialect(
     quote='"',
     upper_case_names=True,
     add_columns=("ADD COLUMN IF NOT EXISTS ", "{}", ""),
-    control_escape="\\u{:04x}",
     max_statement=500_000,  # the SQL API takes up to 1 MB of statement text
 )
 
