@@ -186,11 +186,12 @@ class Loader:
         values: list[list[Value]],
     ) -> None:
         listed = sql.SQL(", ").join(map(sql.Identifier, names))
-        one = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(names)))
+        # The placeholders as one plain string: composing thousands of sql.Placeholder objects
+        # took a third of a batch's time (measured with cProfile).
+        one = "(" + ", ".join(["%s"] * len(names)) + ")"
         for chunk in chunks(values, len(names)):
-            query = sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
-                into, listed, sql.SQL(", ").join([one] * len(chunk))
-            )
+            rows = sql.SQL(", ".join([one] * len(chunk)))
+            query = sql.SQL("INSERT INTO {} ({}) VALUES {}").format(into, listed, rows)
             connection.execute(query, [v for row in chunk for v in row])
 
     def _discard(self, connection: Connection, discards: list[list[Value]]) -> None:
