@@ -188,6 +188,9 @@ def test_a_contact_is_upserted_with_a_refresh_token_grant(tool: Sink, http: Http
     )
     assert first.json() == {"LastName": "Hopper", "AccountId": "001A", "MailingCity": "Arlington"}
     assert ctx.state == {"salesforce.access_token": "token-1"}  # fetched once, then cached
+    # What a dead letter or the event tester could show holds no credential or token.
+    recorded = "\n".join(e.request_text() + str(e.response_body) for e in http.exchanges)
+    assert "5Aep-refresh" not in recorded and '"token-1"' not in recorded
 
 
 def test_a_batch_is_a_collection_upsert_of_at_most_200_records(ctx: Context, tool: Sink) -> None:

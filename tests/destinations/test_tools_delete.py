@@ -245,6 +245,20 @@ def test_ga4_a_refused_refresh_token_is_permanent_and_not_recorded(
     assert "0g-revoked" not in str(raised.value.request) + str(raised.value)
 
 
+def test_ga4_the_token_exchange_is_not_recorded(server: Sink, client: httpx.Client) -> None:
+    from seamline.destinations.catalog.google_analytics_4 import _access_token
+    from seamline.destinations.definition import Context
+    from seamline.destinations.http import Http
+
+    tool = reset(server, Reply(), google)
+    http = Http(client, TIMEOUT)
+    settings = {**GA4_OAUTH, "token_url": f"{tool.url}/token"}
+
+    assert _access_token(Context(settings=settings, http=http)) == "ya29.token"
+    recorded = "\n".join(e.request_text() + str(e.response_body) for e in http.exchanges)
+    assert "client-secret" not in recorded and "ya29.token" not in recorded
+
+
 # -- Salesforce -------------------------------------------------------------------------------
 
 API = "/services/data/v62.0"

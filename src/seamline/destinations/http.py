@@ -54,6 +54,14 @@ class Http:
         found = {*self._secrets, *(value for value in values if len(value) >= 4)}
         self._secrets = sorted(found, key=len, reverse=True)
 
+    def hide_exchanges(self, url: str) -> None:
+        """Blank the bodies of the exchanges recorded with `url` (a token endpoint's form holds
+        credentials and its answer an access token): they may reach a dead letter."""
+        shown = self._hide(url)
+        for exchange in self.exchanges:
+            if exchange.url == shown:
+                exchange.request_body = exchange.response_body = "[hidden]"
+
     def _hide(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "[hidden]")

@@ -191,6 +191,8 @@ def _access_token(ctx: Context) -> str:
         # The form is URL-encoded, so Http's hiding of secret values can miss them in it.
         error.request = f"POST {url} (form hidden: it holds credentials)"
         raise
+    finally:
+        ctx.http.hide_exchanges(url)  # the form's credentials, the answer's access token
     token = response.json().get("access_token")
     if not isinstance(token, str) or not token:
         raise PermanentError(f"{url} answered without an access_token")

@@ -64,11 +64,9 @@ def _fetch_token(ctx: Context) -> str:
         error.request = f"POST {url} (form hidden: it holds credentials)"
         raise
     finally:
-        # The Http client hides secret headers, not form fields: keep the secret and the
-        # refresh token out of the exchanges it remembers for dead letters.
-        for exchange in ctx.http.exchanges:
-            if exchange.url.endswith("/services/oauth2/token"):
-                exchange.request_body = "[hidden]"
+        # The Http client hides secret headers, not form fields or answers: keep the secret,
+        # the refresh token and the access token out of the exchanges it remembers.
+        ctx.http.hide_exchanges(url)
     token = response.json().get("access_token")
     if not isinstance(token, str) or not token:
         raise PermanentError(f"{url} answered without an access_token")
