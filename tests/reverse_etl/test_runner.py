@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from seamline.errors import Conflict
+from seamline.reverse_etl.scheduler import ModelScheduler
 from seamline.store.models_sql import SqlModelState
 from tests.reverse_etl.harness import WS, Harness, customers_model
 
@@ -171,3 +172,50 @@ def test_a_model_held_by_one_runner_is_refused_to_another(models: Harness) -> No
     stale = state.claim(WS, "customers", "dead", now - timedelta(hours=1), timedelta(minutes=1))
     assert stale is not None
     assert models.runner.run(WS, "customers").status == "succeeded"
+
+
+def test_a_warehouse_destination_is_read_in_its_schema(models: Harness) -> None:
+    models.source(
+        "CREATE SCHEMA wh",
+        "CREATE TABLE wh.users (id text PRIMARY KEY, email text)",
+        "INSERT INTO wh.users VALUES ('u1', 'a@x.io'), ('u2', 'b@x.io')",
+    )
+    models.save(
+        "destination",
+        "wh",
+        {
+            "type": "postgres-warehouse",
+            "settings": {"database_url": models.source_url, "schema": "wh"},
+        },
+    )
+    model = customers_model(models.source_url, query="SELECT id, email FROM users")
+    model["source"] = {"type": "warehouse", "destination": "wh"}
+    del model["subscriptions"]["upsert"]
+    models.save("model", "users", model)
+    done = models.runner.run(WS, "users")
+    assert (done.status, done.rows_read, done.queued) == ("succeeded", 2, 2)
+    assert sorted(by_id(models.queued()["model:users/mirror"])) == ["u1", "u2"]
+
+
+def test_the_scheduler_runs_due_models_once_whichever_process_asks(models: Harness) -> None:
+    clock = [datetime(2026, 12, 3, 17, 0, tzinfo=UTC)]
+    models.runner._now = lambda: clock[0]
+    models.save("model", "every", customers_model(models.source_url, schedule="15m"))
+    models.save("model", "by-hand", customers_model(models.source_url))
+    models.save("model", "hourly", customers_model(models.source_url, schedule="0 * * * *"))
+    scheduler = ModelScheduler(models.runner, models.resources, lambda: {WS}, now=lambda: clock[0])
+
+    assert [r.model for r in scheduler.run_due()] == ["every"]  # an interval runs at once
+    assert scheduler.run_due() == []
+    clock[0] += timedelta(minutes=16)  # 17:16: `every` is due again; `hourly` waits for 18:00
+    assert [(r.model, r.trigger) for r in scheduler.run_due()] == [("every", "schedule")]
+    clock[0] += timedelta(minutes=45)  # 18:01
+    # A model another process holds is left to it.
+    held = models.runner.state.claim(WS, "hourly", "other", clock[0], timedelta(minutes=5))
+    assert held is not None
+    assert [r.model for r in scheduler.run_due()] == ["every"]
+    models.runner.state.release(held)
+    assert scheduler.run_due() == []  # the other process's run was this hour's
+    clock[0] += timedelta(hours=1)  # 19:01
+    assert [r.model for r in scheduler.run_due()] == ["every", "hourly"]
+    assert models.runner.state.runs(WS, "by-hand") == []

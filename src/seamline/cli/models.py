@@ -28,16 +28,17 @@ def register(app: typer.Typer, settings: Any) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Every model with its source, schedule, subscriptions and last run."""
-        from seamline.roles.parts import Parts
+        from seamline.data_dir import open_state
         from seamline.store.models_sql import SqlModelState
+        from seamline.store.resources_sql import SqlResourceStore
 
-        parts = Parts(settings(ctx, state_only=True), frozenset())
+        engine = open_state(settings(ctx, state_only=True))
         try:
-            models = parts.resources.list(WORKSPACE, "model")
-            state = SqlModelState(parts.state)
+            models = SqlResourceStore(engine).list(WORKSPACE, "model")
+            state = SqlModelState(engine)
             last = {m.name: state.runs(WORKSPACE, m.name, limit=1) for m in models}
         finally:
-            parts.close()
+            engine.dispose()
         shown = [
             {
                 "name": m.name,

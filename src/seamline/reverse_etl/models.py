@@ -138,7 +138,7 @@ def _subscription(
         raise InvalidInput(f"{where}: a name has 1 to {MAX_NAME} characters, no '/'")
     if sub.records is not None and sub.sync_mode is not None:
         raise InvalidInput(f"{where}: give `records` or `sync_mode`, not both")
-    chosen = SYNC_MODES[sub.sync_mode] if sub.sync_mode else (sub.records or SYNC_MODES["upsert"])
+    chosen = SYNC_MODES[sub.sync_mode or "upsert"] if sub.records is None else sub.records
     if not chosen:
         raise InvalidInput(f"{where}: records: name at least one of {', '.join(CHANGES)}")
     try:

@@ -195,9 +195,8 @@ class SqlModelState:
             conn.execute(delete(records).where(*where, records.c.subscription.notin_(list(keep))))
             for subscription, change in changes.items():
                 mine = (*where, records.c.subscription == subscription)
-                gone = [*change.drop, *change.put]
-                for start in range(0, len(gone), _BATCH):
-                    chunk = gone[start : start + _BATCH]
+                for start in range(0, len(change.drop), _BATCH):
+                    chunk = change.drop[start : start + _BATCH]
                     conn.execute(delete(records).where(*mine, records.c.record_id.in_(chunk)))
                 rows = [
                     {
@@ -209,8 +208,13 @@ class SqlModelState:
                     }
                     for record_id, checksum in change.put.items()
                 ]
+                upsert = self._insert(records)
+                upsert = upsert.on_conflict_do_update(
+                    index_elements=[c.name for c in records.primary_key],
+                    set_={"checksum": upsert.excluded.checksum},
+                )
                 for start in range(0, len(rows), _BATCH):
-                    conn.execute(insert(records), rows[start : start + _BATCH])
+                    conn.execute(upsert, rows[start : start + _BATCH])
         return True
 
     # --- runs -------------------------------------------------------------------------------
