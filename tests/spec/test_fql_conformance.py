@@ -136,6 +136,24 @@ CONFORMANCE: list[tuple[str, str, dict[str, Any], bool]] = [
         {"traits": {"name": "x"}},
         True,
     ),
+    (
+        "!contains with the text from a field",
+        "!contains(event, properties.word)",
+        {"event": "Nike", "properties": {"word": "Adi"}},
+        True,
+    ),
+    (
+        "!contains with the text from a field, no event",
+        "!contains(event, properties.word)",
+        {"properties": {"word": "Adi"}},
+        False,
+    ),
+    (
+        "!match with the pattern from a field",
+        "!match(event, properties.glob)",
+        {"event": "Nike", "properties": {"glob": "A*"}},
+        True,
+    ),
     # match 'X*' is starts_with, match '*X' is ends_with; negated they need a string too
     (
         "match 'x*' matches a string starting with x",

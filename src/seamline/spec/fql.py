@@ -208,10 +208,29 @@ class _Compiler:
         `not_ends_with`, only a string that does not contain or match; missing or other values
         do not."""
         first = self.value(call.args[0])
-        holds = self.call(call)
+        pattern = call.args[1]
+        if isinstance(pattern, Literal) and type(pattern.value) is str:
+            literal = pattern.value
+            if call.name == "contains":
+
+                def lacks_literal(event: Mapping[str, Any]) -> bool:
+                    value = first(event)
+                    return type(value) is str and literal not in value
+
+                return lacks_literal
+            matches = cached_glob(literal).fullmatch  # the parser has checked the pattern
+
+            def misses_literal(event: Mapping[str, Any]) -> bool:
+                value = first(event)
+                return type(value) is str and matches(value) is None
+
+            return misses_literal
+        second = self.value(pattern)
+        impl = IMPLS[call.name]
 
         def string_not(event: Mapping[str, Any]) -> bool:
-            return type(first(event)) is str and not holds(event)
+            value = first(event)
+            return type(value) is str and not impl(value, second(event))
 
         return string_not
 
