@@ -5,6 +5,7 @@ local sink, and bad settings refused with a clear reason."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -37,6 +38,7 @@ from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
 from tests.destinations.sink import Received, Reply, Sink
+from tests.protocols.conftest import Workspace
 
 ACTION = DESTINATION.actions["write_events"]
 KEYS = {"access_key_id": "testing", "secret_access_key": "moto-secret-key"}
@@ -266,6 +268,37 @@ def test_an_endpoint_on_a_private_address_is_refused_unless_opened(
         ctx = Context(settings=settings, http=Http(client))
         with pytest.raises(PermanentError, match="not sent"):
             write(ctx, event("m1"))
+
+
+@pytest.mark.anyio
+async def test_end_to_end_events_sent_to_the_tracking_api_land_in_the_bucket(
+    workspace: Workspace, endpoint: str, bucket: str, s3: Any
+) -> None:
+    settings = {"bucket": bucket, "prefix": "web", "endpoint_url": endpoint, **KEYS}
+    await workspace.put("destinations", "lake", {"type": "object-storage", "settings": settings})
+    await workspace.put(
+        "subscriptions",
+        "lake-all",
+        {
+            "destination": "lake",
+            "action": "write_events",
+            "trigger": ACTION.default_trigger,
+            "mapping": {"event": {"@path": "$."}},
+        },
+    )
+    await workspace.send([event("m1", total=1), event("m2", total=2)])
+    for _ in range(300):
+        stored = objects(s3, bucket)
+        rows = [
+            m
+            for data in stored.values()
+            for m in pq.read_table(io.BytesIO(data))["message_id"].to_pylist()
+        ]
+        if len(rows) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(rows) == ["m1", "m2"]
+    assert all(key.startswith("web/type=track/event=order_completed/date=") for key in stored)
 
 
 # -- request shape and failures at the sink ---------------------------------------------------

@@ -28,6 +28,7 @@ server's outbound guard has not checked.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,7 +83,7 @@ def check_catalog(ctx: Context) -> None:
         writer.catalog.create_namespace_if_not_exists(writer.namespace)
         root = Path(writer.settings[1])
         root.mkdir(parents=True, exist_ok=True)
-        probe = root / ".seamline-probe"
+        probe = root / f".seamline-probe-{uuid.uuid4().hex}"
         probe.write_bytes(b"")
         probe.unlink()
 
