@@ -48,8 +48,9 @@ class Warehouse:
         trees = [tree for tree in sqlglot.parse(sql, read=self.dialect) if tree is not None]
         texts = sql.split(";\n")  # how the loaders join statements
         for n, tree in enumerate(trees):
-            self.statements.append(texts[n] if len(texts) == len(trees) else tree.sql())
-            rows = self._apply(tree)
+            text = texts[n] if len(texts) == len(trees) else tree.sql()
+            self.statements.append(text)
+            rows = self._apply(tree, text.lower())
         return rows
 
     def rows(self, table: str) -> list[dict[str, Any]]:
@@ -62,8 +63,7 @@ class Warehouse:
     def count(self, table: str) -> int:
         return len(self.rows(table))
 
-    def _apply(self, tree: exp.Expression) -> list[list[Any]]:
-        text = tree.sql(self.dialect).lower()
+    def _apply(self, tree: exp.Expression, text: str) -> list[list[Any]]:
         if isinstance(tree, exp.Select) and (
             "information_schema" in text or "system.columns" in text
         ):
