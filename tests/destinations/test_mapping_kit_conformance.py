@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seamline.destinations.mapping import compile_mapping
 from seamline.destinations.mapping_directives import MappingError
@@ -342,3 +344,30 @@ def test_liquid_is_imported_only_when_a_mapping_uses_it() -> None:
         "assert 'liquid' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b"]), inner, max_size=2)
+    ),
+    max_leaves=6,
+)
+_TEMPLATES = [
+    "{{ p.a | plus: p.b | times: 2 | divided_by: p.b | modulo: 3 | round: 1 }}",
+    "{{ p.a | split: p.b | join: '-' | upcase | truncate: 3 }}",
+    "{{ p.a | date: '%Y' }}{{ p.b | slice: 1, 2 | first }}{{ p.a | size }}",
+    "{% if p.a > p.b %}{{ p.a | abs }}{% elsif p.a contains 'x' %}{{ p.b | at_least: 1 }}{% endif %}",
+    "{{ p.a | where: 'a', 1 | json }}{{ p | default: 'd' | url_encode | base64_decode }}",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    event=st.fixed_dictionaries({"p": st.dictionaries(st.sampled_from(["a", "b"]), _JSON)}),
+    index=st.integers(0, len(_TEMPLATES) - 1),
+)
+def test_liquid_never_raises_whatever_the_event(event: dict[str, Any], index: int) -> None:
+    value = resolve({"@liquid": _TEMPLATES[index]}, event)
+    assert value is OMITTED or isinstance(value, str)

@@ -71,6 +71,19 @@ class LiquidLimit(Exception):
     """A template went past one of the bounds while rendering."""
 
 
+# What rendering may raise: Liquid's own errors, our bounds, and what a filter's Python code
+# raises on data it does not expect (python-liquid passes some of those through).
+_RENDER_ERRORS = (
+    LiquidLimit,
+    ArithmeticError,
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    RecursionError,
+)
+
+
 def liquid(argument: Any, where: str, compile: Compile) -> Resolver:
     """Compile `{"@liquid": "Hello {{ traits.name | capitalize }}"}`: the template is parsed
     once; rendering gives text, or nothing if a bound is exceeded."""
@@ -88,6 +101,8 @@ def liquid(argument: Any, where: str, compile: Compile) -> Resolver:
     env = _environment()
     from liquid.exceptions import LiquidError
 
+    errors = (LiquidError, *_RENDER_ERRORS)
+
     try:
         template = env.from_string(argument)
         used = template.analyze().filters
@@ -102,7 +117,7 @@ def liquid(argument: Any, where: str, compile: Compile) -> Resolver:
     def render(payload: Any) -> Any:
         try:
             return template.render(_as_json(payload))
-        except (LiquidError, LiquidLimit, ArithmeticError, ValueError, TypeError, RecursionError):
+        except errors:
             return MISSING  # an error or a bound met while rendering: the field is left out
 
     return render
@@ -113,9 +128,7 @@ def _as_json(payload: Any) -> dict[str, Any]:
     ...) as their ISO 8601 text; nested values are JSON already."""
     if not isinstance(payload, Mapping):
         return {}
-    return {
-        key: iso(value) if isinstance(value, datetime) else value for key, value in payload.items()
-    }
+    return {key: iso(value) if type(value) is datetime else value for key, value in payload.items()}
 
 
 @functools.cache
