@@ -271,6 +271,7 @@ DESTINATION = Destination(
             "https://rest.fra-01.braze.eu.",
             required=True,
             default=REST_ENDPOINT,
+            target=True,
         ),
         "app_id": Setting("App ID", "The app identifier sent with events and purchases."),
     },

@@ -189,7 +189,7 @@ DESTINATION = Destination(
             required=True,
             secret=True,
         ),
-        "endpoint": Setting("API endpoint", "HubSpot's API host.", default=API_HOST),
+        "endpoint": Setting("API endpoint", "HubSpot's API host.", default=API_HOST, target=True),
     },
     actions={
         "upsert_contact": Action(

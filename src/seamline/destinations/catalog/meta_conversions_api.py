@@ -363,7 +363,7 @@ DESTINATION = Destination(
             "Test event code", "Marks events as test events (Events Manager > Test events)."
         ),
         "api_version": Setting("Graph API version", "Like 26.0.", default=API_VERSION),
-        "endpoint": Setting("API host", "The Graph API host.", default=API_HOST),
+        "endpoint": Setting("API host", "The Graph API host.", default=API_HOST, target=True),
     },
     actions={
         "custom_event": Action(

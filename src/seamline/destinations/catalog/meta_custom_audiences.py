@@ -291,7 +291,7 @@ DESTINATION = Destination(
             secret=True,
         ),
         "api_version": Setting("Graph API version", "Like 26.0.", default=API_VERSION),
-        "endpoint": Setting("API host", "The Graph API host.", default=API_HOST),
+        "endpoint": Setting("API host", "The Graph API host.", default=API_HOST, target=True),
     },
     actions={
         "sync_audience": Action(

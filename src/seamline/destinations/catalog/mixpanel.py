@@ -333,7 +333,9 @@ DESTINATION = Destination(
             "Data residency", "Where the project's data is stored: US, EU or IN.", default="US"
         ),
         "endpoint": Setting(
-            "API endpoint", "Overrides the region's API host (https://api.mixpanel.com for US)."
+            "API endpoint",
+            "Overrides the region's API host (https://api.mixpanel.com for US).",
+            target=True,
         ),
         "strict": Setting(
             "Strict mode",
