@@ -119,11 +119,12 @@ class SqlApi:
         try:
             self.results[handle] = self.warehouse.execute(body["statement"])
         except Exception as error:  # the statement failed: Snowflake's 422
-            state = "42S02" if "does not exist" in str(error) else "42000"
+            missing = "does not exist" in str(error)
+            state, code = ("42S02", "002003") if missing else ("42000", "001003")
             return Reply(
                 422,
                 {
-                    "code": "002003",
+                    "code": code,
                     "message": str(error),
                     "sqlState": state,
                     "statementHandle": handle,
@@ -415,7 +416,14 @@ def test_a_table_dropped_by_hand_is_made_again_on_the_retry(ctx: Context, api: S
     outage=Reply(503, {"code": "000503", "message": "Service unavailable"}),
     more={
         "422": Failure(
-            Reply(422, {"code": "002003", "message": "SQL compilation error", "sqlState": "42601"}),
+            Reply(
+                422,
+                {
+                    "code": "003001",
+                    "message": "SQL access control error: Insufficient privileges",
+                    "sqlState": "42501",
+                },
+            ),
             PermanentError,
         )
     },

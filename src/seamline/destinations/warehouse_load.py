@@ -27,7 +27,7 @@ from seamline.destinations.catalog.postgres_warehouse.rows import (
     standard_columns,
 )
 from seamline.destinations.definition import Action, Context, Field, Preset
-from seamline.destinations.errors import DeliveryError, InvalidPayload
+from seamline.destinations.errors import DeliveryError, InvalidPayload, RetryableError
 from seamline.destinations.http import Http
 from seamline.destinations.warehouse_sql import (
     DISCARD_COLUMNS,
@@ -156,8 +156,12 @@ class WarehouseLoader:
         known = self._columns.get(table)
         if known is None:
             self.target.create_table(table, wanted, kind)
-            known = self._columns[table] = dict(wanted)
-            return known
+            # Read back what exists: another loader (or a person) may have made the table
+            # first, with other columns, and CREATE … IF NOT EXISTS then did nothing.
+            self._columns = self.target.columns()
+            known = self._columns.get(table)
+            if known is None:
+                raise RetryableError(f"table {table} is still missing after CREATE TABLE")
         missing = {c: t for c, t in wanted.items() if c not in known}
         if missing:
             self.target.add_columns(table, missing)

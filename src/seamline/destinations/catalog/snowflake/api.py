@@ -8,9 +8,10 @@ Authentication is key-pair (a JWT signed with the user's private key: `iss`
 ACCOUNT.USER.SHA256:<public key fingerprint>, `sub` ACCOUNT.USER, an hour at most, header
 `X-Snowflake-Authorization-Token-Type: KEYPAIR_JWT`) or an OAuth access token (`OAUTH`).
 
-Snowflake answers 422 for a statement that failed (its `sqlState` says why): a missing table
-or column (42S02, 42S22, 42000 "does not exist") is retried, as the loader reads the schema
-again; anything else is permanent. 408 and 429 are retried, as the HTTP client does.
+Snowflake answers 422 for a statement that failed (its `sqlState` and `code` say why): a
+missing table or column (42S02, 42S22, codes 002003 "does not exist" and 000904 "invalid
+identifier") is retried, as the loader reads the schema again; anything else is permanent.
+408 and 429 are retried, as the HTTP client does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MAX_WAIT = 300.0
 """Seconds a statement may run before the delivery is retried (MERGE makes that harmless)."""
 TOKEN_LIFE = 3_540  # Snowflake accepts at most an hour
 _RETRIED_STATES = frozenset({"42S02", "42S22"})
+_RETRIED_CODES = frozenset({"000904", "002003"})  # invalid identifier; object does not exist
 
 
 @dataclass
@@ -156,14 +158,18 @@ class SqlApi:
                 method, self.base_url + path, headers=self.credentials.headers(), **kwargs
             )
         except PermanentError as error:
-            if error.status == 422 and _sql_state(error.response) in _RETRIED_STATES:
+            state, code = _sql_state(error.response)
+            if error.status == 422 and (state in _RETRIED_STATES or code in _RETRIED_CODES):
                 raise RetryableError(error.message, status=422, response=error.response) from None
             raise
 
 
-def _sql_state(response: str | None) -> str:
+def _sql_state(response: str | None) -> tuple[str, str]:
+    """The `sqlState` and Snowflake `code` of an error answer."""
     try:
         body = json.loads(response or "")
     except ValueError:
-        return ""
-    return str(body.get("sqlState", "")) if isinstance(body, dict) else ""
+        return "", ""
+    if not isinstance(body, dict):
+        return "", ""
+    return str(body.get("sqlState", "")), str(body.get("code", ""))
