@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,6 +68,10 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(psycopg.Connection, "execute", recording)
     return sent
+
+
+def context_for(url: str) -> Context:
+    return Context(settings={"database_url": url, "schema": SCHEMA}, http=Http(httpx.Client()))
 
 
 def load(ctx: Context, *messages: dict[str, Any]) -> list[DeliveryError | None]:
@@ -218,6 +223,33 @@ def test_a_redelivered_batch_adds_nothing(ctx: Context, postgres_url: str) -> No
     assert after[:2] == before
     assert [r[0] for r in after] == ["m1", "m2", "m3"]
     assert query(postgres_url, f"SELECT count(*) FROM {SCHEMA}.pages") == [(1,)]
+
+
+def test_concurrent_loaders_add_columns_and_rows_without_racing(postgres_url: str) -> None:
+    first = context_for(postgres_url)
+    load(first, track("w-first"))  # the schema and tables exist
+    close(first)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        ctx = context_for(postgres_url)
+        try:
+            for i in range(3):
+                sent = track(f"w{n}-{i}", **{f"p{n}_{i}": i, "shared": i})
+                load(ctx, sent, track("w-shared"))  # every worker also sends one same message
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            close(ctx)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert query(postgres_url, f"SELECT count(*) FROM {SCHEMA}.order_completed") == [(14,)]
+    assert len([c for c in columns(postgres_url, "order_completed") if c.startswith("p")]) == 12
 
 
 def test_users_keep_the_latest_value_of_each_trait(ctx: Context, postgres_url: str) -> None:
