@@ -17,8 +17,10 @@ from collections.abc import AsyncIterator
 import msgspec
 
 from seamline.collect.client_ip import ClientAddress
+from seamline.collect.pixel import PixelAPI, pixel_type
 from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, new_source, same_name
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
+from seamline.collect.webhook import WebhookAPI, webhook_route
 from seamline.config import Settings
 from seamline.data_dir import open_state
 from seamline.errors import Conflict
@@ -187,6 +189,14 @@ class Seamline:
                 parts.suppressions.everywhere, parts.salt, parts.identity_rules
             ),
         )
+        self.webhook = WebhookAPI(
+            write_keys=parts.write_keys,
+            webhooks=parts.webhooks.lookup,
+            log=self.log,
+            metrics=parts.metrics,
+            accepting=lambda: self.accepting,
+        )
+        self.pixel = PixelAPI(self.tracking.ingest, parts.metrics)
         self.engage_ops = EngageOps(
             lambda workspace_id: parts.rules.get(workspace_id).engage,
             parts.events,
@@ -275,6 +285,15 @@ class Seamline:
             if kind is not None:
                 await self.tracking(scope, receive, send, kind)
                 return
+            if path.startswith("/v1/"):
+                pixel = pixel_type(path)
+                if pixel is not None:
+                    await self.pixel(scope, receive, send, pixel)
+                    return
+                webhook = webhook_route(path)
+                if webhook is not None:
+                    await self.webhook(scope, receive, send, webhook)
+                    return
         await self._framework(scope, receive, send)
 
     @contextlib.asynccontextmanager

@@ -40,6 +40,7 @@ from seamline.api.setup import router as setup_router
 from seamline.api.sources import router as sources_router
 from seamline.api.users import AccessAPI
 from seamline.api.users import router as access_router
+from seamline.api.webhook_sources import router as webhook_sources_router
 from seamline.api.workspace import WorkspaceAPI
 from seamline.api.workspace import router as workspace_router
 from seamline.collect.client_ip import ClientAddress
@@ -157,6 +158,7 @@ def http_app(
     # Sources, users, tokens and the first-run owner (api/sources.py, users.py, setup.py).
     source_ops = SourceOps(parts.sources, parts.write_keys)
     framework.include_router(sources_router(source_ops, parts.events.query))
+    framework.include_router(webhook_sources_router(source_ops, parts.webhooks.ops))
     access = AccessAPI(SqlUserStore(parts.state), parts.tokens, parts.sources, sign_in)
     framework.include_router(access_router(access))
     framework.include_router(setup_router(SqlUserStore(parts.state), sign_in))

@@ -558,6 +558,23 @@ message_trace_attempts = Table(
 )
 
 
+# Webhook sources (issue 15): the secret URL token of a source (SHA-256 of it: the token is
+# shown once), the source function that turns its requests into messages, and the function's
+# settings (secret ones sealed).
+webhook_sources = Table(
+    "webhook_sources",
+    metadata,
+    Column("source_id", String(64), ForeignKey("sources.id"), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("function", String(300), nullable=True),
+    Column("settings", JSON, nullable=False),
+    Column("template", String(50), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
 # Reverse ETL (reverse_etl/): per model, the snapshot's generation (how many runs advanced it;
 # a run's deliveries are keyed by it, so a run retried after a crash queues nothing twice), the
 # primary key it is keyed by and the claim that keeps a model to one runner; per subscription
