@@ -235,7 +235,8 @@ def test_concurrent_loaders_add_columns_and_rows_without_racing(postgres_url: st
         ctx = context_for(postgres_url)
         try:
             for i in range(3):
-                sent = track(f"w{n}-{i}", **{f"p{n}_{i}": i, "shared": i})
+                properties: dict[str, Any] = {f"p{n}_{i}": i, "shared": i}
+                sent = track(f"w{n}-{i}", **properties)
                 load(ctx, sent, track("w-shared"))  # every worker also sends one same message
         except BaseException as error:
             errors.append(error)
