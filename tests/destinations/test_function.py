@@ -67,6 +67,10 @@ CODE = textwrap.dedent("""
         if name == "many":
             for _ in range(20):
                 fetch(settings["url"] + "/v1/ping")
+        if name == "bypass":
+            fetch.__self__._max_requests = 1000  # the worker's own check is the function's
+            for _ in range(20):
+                fetch(settings["url"] + "/v1/ping")
         if name == "thread":
             import threading
             failed = []
@@ -230,6 +234,14 @@ def test_what_a_handler_raises_decides_retry_or_dead_letter(
         assert 'return {}["missing"]' in raised.value.response
     # The runner carries on with the next event.
     send(context(tool, http), track("Order Completed", order_id="o-2"))
+
+
+def test_the_request_limit_holds_even_when_the_function_lifts_the_workers(
+    tool: Sink, http: Http
+) -> None:
+    with pytest.raises(PermanentError, match="FetchError: a call may send at most 10 requests"):
+        send(context(tool, http), track("bypass"))
+    assert len(tool.received) == 10
 
 
 def test_a_type_without_a_handler_is_not_supported(tool: Sink, http: Http) -> None:

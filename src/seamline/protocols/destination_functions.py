@@ -98,6 +98,8 @@ class DestinationFunctionRunner(SandboxedRunner[DestinationOutcome]):
         self._raised = msgspec.json.Decoder(_Raised)
         self._calls = threading.Lock()
         self._fetch: Fetch | None = None
+        self._max_requests, self._max_request_bytes = max_requests, max_request_bytes
+        self._sent = 0  # requests of the call now running
         spec = WorkerSpec(
             code,
             f"<destination function {name}>",
@@ -125,7 +127,7 @@ class DestinationFunctionRunner(SandboxedRunner[DestinationOutcome]):
                 raise InvalidInput(f"no destination function handler {handler!r}")
         batch = self._encode(calls)
         with self._calls:
-            self._fetch = fetch
+            self._fetch, self._sent = fetch, 0
             try:
                 return self._run(batch, len(calls), lambda done: self._encode(calls[done:]))
             finally:
@@ -145,12 +147,22 @@ class DestinationFunctionRunner(SandboxedRunner[DestinationOutcome]):
                 worker.send(self._answer(frame[1:]))
             else:
                 outcomes.append(self._outcome(frame))
+                self._sent = 0
 
     def _answer(self, request: bytearray) -> bytes:
         """The reply to one `fetch`, sent through the `fetch` given to `run`."""
         fetch = self._fetch
         if fetch is None:  # cannot happen: frames are read only within `run`
             return self._encoder.encode({"error": "no request can be sent now"})
+        # The worker checks these limits too, but what runs there is the function's: they are
+        # kept here, where it cannot reach.
+        self._sent += 1
+        if self._sent > self._max_requests:
+            message = f"a call may send at most {self._max_requests} requests"
+            return self._encoder.encode({"error": message, "retryable": False})
+        if len(request) > self._max_request_bytes:
+            message = f"the request is over {self._max_request_bytes} bytes"
+            return self._encoder.encode({"error": message, "retryable": False})
         try:
             reply = self._encoder.encode(fetch(msgspec.json.decode(request)))
         except Exception as error:  # reported to the function, which decides what it means
