@@ -54,7 +54,7 @@ CONFORMANCE: list[tuple[str, Any, dict[str, Any], Any]] = [
     # @case
     ("lower", {"@case": {"operator": "lower", "value": {"@path": "$.b"}}}, CASE_EVENT, "make me lower"),
     ("upper", {"@case": {"operator": "upper", "value": "mIXeD 190wdB"}}, {}, "MIXED 190WDB"),
-    ("an empty string stays empty", {"@case": {"operator": "lower", "value": ""}}, {}, ""),
+    ("an empty string stays empty", {"@case": {"operator": "lower", "value": {"@path": "$.e"}}}, {"e": ""}, ""),
     ("a number passes unchanged", {"@case": {"operator": "lower", "value": {"@path": "$.a"}}}, CASE_EVENT, 1),
     ("null passes unchanged", {"@case": {"operator": "lower", "value": {"@path": "$.d"}}}, CASE_EVENT, None),
     ("false passes unchanged", {"@case": {"operator": "lower", "value": {"@path": "$.f"}}}, CASE_EVENT, False),
