@@ -74,6 +74,12 @@ CODE = textwrap.dedent("""
         elif case == "socket":
             import socket
             socket.socket()
+        elif case == "lift the limit":
+            import gc  # the worker's own limit is within the function's reach
+            [emitted] = [o for o in gc.get_objects() if type(o).__name__ == "Emitted"]
+            emitted.max_messages = 10_000
+            for index in range(150):
+                track(event="spam", user_id=str(index))
         elif case == "wrong keyword":
             track(event="x", userId="u1")
 """)
@@ -195,6 +201,7 @@ def test_each_call_gets_its_own_copy_of_the_settings(runner: SourceFunctionRunne
     ("case", "reason"),
     [
         ("too many", "a call may emit at most 100 messages and objects"),
+        ("lift the limit", "emitted 150 messages and objects; a call may emit at most 100"),
         ("no identity", "message 0 (track) is invalid: missing_identity:"),
         ("not json", "the function emitted something that is not JSON data"),
         ("big", "the function emitted"),

@@ -93,6 +93,7 @@ class SourceFunctionRunner(SandboxedRunner[SourceOutcome]):
         self._encoder = msgspec.json.Encoder()
         self._decoder = msgspec.json.Decoder(_Emitted)
         self._message_limits = Limits()
+        self._max_messages, self._max_bytes = max_messages, max_bytes
         spec = WorkerSpec(
             code,
             f"<source function {name}>",
@@ -129,7 +130,18 @@ class SourceFunctionRunner(SandboxedRunner[SourceOutcome]):
     def _outcome(self, frame: bytearray) -> SourceOutcome:
         tag = frame[0]
         if tag == _OK_TAG:
+            # The worker keeps these limits too, but with the function's code beside it.
+            if len(frame) > self._max_bytes:
+                message = f"the function emitted {len(frame)} bytes; the limit is {self._max_bytes}"
+                return SourceOutcome("invalid", error=message)
             emitted = self._decoder.decode(frame)
+            count = len(emitted.messages) + len(emitted.objects)
+            if count > self._max_messages:
+                message = (
+                    f"the function emitted {count} messages and objects; "
+                    f"a call may emit at most {self._max_messages}"
+                )
+                return SourceOutcome("invalid", error=message)
             problem = self._check(emitted.messages)
             if problem is not None:
                 return SourceOutcome("invalid", error=problem)
