@@ -44,7 +44,8 @@ from seamline.spec.envelope import envelope_encoder
 from seamline.store.webhooks_sql import WebhookSource
 
 MAX_BODY_BYTES = 512 * 1024
-"""A webhook body's limit once decompressed: 512 KiB, as Segment's source functions."""
+"""A webhook body's limit once decompressed: 512 KiB, far above what Stripe or Shopify send
+(Segment documents no figure for its source functions' requests)."""
 MAX_RECORD_BYTES = 1024 * 1024
 """The raw request as one log record, headers and JSON escaping included (NATS's default
 largest message is 1 MiB)."""
