@@ -74,6 +74,9 @@ class Google:
     jobs: dict[str, list[list[Any]]] = field(default_factory=dict)
     queries: list[dict[str, Any]] = field(default_factory=list)
     tokens: int = 0
+    running: bool = False
+    """Every job stays incomplete."""
+    cancelled: list[str] = field(default_factory=list)
 
     def __call__(self, got: Received) -> Reply | None:
         if self.server.default is not OK:
@@ -87,6 +90,14 @@ class Google:
         if got.method == "GET" and got.path.startswith(JOBS + "/"):
             assert got.query["location"] == ["EU"]
             return self.results(got.path.rsplit("/", 1)[1])
+        if got.method == "POST" and got.path.endswith("/cancel"):
+            assert got.query["location"] == ["EU"]
+            job = got.path.split("/")[-2]
+            self.cancelled.append(job)
+            reference = {"projectId": "acme-data", "jobId": job, "location": "EU"}
+            return Reply(
+                200, {"kind": "bigquery#jobCancelResponse", "job": {"jobReference": reference}}
+            )
         return _error(404, "notFound", "Not found")
 
     def token(self, form: dict[str, list[str]]) -> Reply:
@@ -128,6 +139,9 @@ class Google:
         )
 
     def results(self, job: str) -> Reply:
+        if self.running:
+            reference = {"projectId": "acme-data", "jobId": job, "location": "EU"}
+            return Reply(200, {"jobReference": reference, "jobComplete": False})
         rows = self.jobs[job]
         return Reply(
             200,
@@ -272,6 +286,17 @@ def test_deletion_is_one_transaction_script(ctx: Context, google: Google) -> Non
     script = google.queries[-1]["query"].split(";\n")
     assert script[0] == "BEGIN TRANSACTION" and script[-1] == "COMMIT TRANSACTION"
     assert all(s.startswith("DELETE FROM `acme-data`.`web`.") for s in script[1:-1])
+
+
+def test_a_job_running_too_long_is_cancelled_and_the_batch_retried(
+    ctx: Context, google: Google
+) -> None:
+    load(ctx, track("m1"))
+    google.running = True
+    bigquery._loader(ctx).target.api.max_wait = 0.0  # type: ignore[attr-defined]
+    with pytest.raises(RetryableError, match="still running"):
+        load(ctx, track("m2"))
+    assert len(google.cancelled) == 1 and google.cancelled[0] in google.jobs
 
 
 def test_an_expired_token_is_replaced_once(ctx: Context, google: Google) -> None:

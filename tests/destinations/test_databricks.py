@@ -36,6 +36,9 @@ class Workspace:
     warehouse: Warehouse = field(default_factory=lambda: Warehouse("databricks", "lake"))
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    running: bool = False
+    """Every statement stays RUNNING."""
+    cancelled: list[str] = field(default_factory=list)
 
     def __call__(self, got: Received) -> Reply | None:
         if self.server.default is not OK:
@@ -44,8 +47,14 @@ class Workspace:
             return Reply(401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})
         if (got.method, got.path) == ("POST", "/api/2.0/sql/statements"):
             return self.submit(got.json())
+        if got.method == "POST" and got.path.endswith("/cancel"):
+            self.cancelled.append(got.path.split("/")[-2])
+            return Reply(200, {})
         if got.method == "GET" and got.path.startswith("/api/2.0/sql/statements/"):
-            return Reply(200, self.results[got.path.rsplit("/", 1)[1]])
+            statement_id = got.path.rsplit("/", 1)[1]
+            if self.running:
+                return Reply(200, {"statement_id": statement_id, "status": {"state": "RUNNING"}})
+            return Reply(200, self.results[statement_id])
         return Reply(404, {"error_code": "NOT_FOUND", "message": "No API found"})
 
     def submit(self, body: dict[str, Any]) -> Reply:
@@ -191,6 +200,17 @@ def test_a_failed_statement_is_permanent_unless_a_table_went_missing(
     api = databricks._loader(ctx).target.api  # type: ignore[attr-defined]
     with pytest.raises(PermanentError, match="PARSE_SYNTAX_ERROR"):
         api.query("SELEC nonsense FROM")
+
+
+def test_a_statement_running_too_long_is_cancelled_and_the_batch_retried(
+    ctx: Context, workspace: Workspace
+) -> None:
+    load(ctx, track("m1"))
+    workspace.running = True
+    databricks._loader(ctx).target.api.max_wait = 0.0  # type: ignore[attr-defined]
+    with pytest.raises(RetryableError, match="still running"):
+        load(ctx, track("m2"))
+    assert len(workspace.cancelled) == 1 and workspace.cancelled[0] in workspace.results
 
 
 def test_a_wrong_token_fails_the_authentication_test(workspace: Workspace, http: Http) -> None:

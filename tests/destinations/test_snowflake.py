@@ -59,6 +59,7 @@ class SqlApi:
     polls: int = 1
     """202 answers to each statement's first status requests before its result."""
     waiting: dict[str, int] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
 
     def __call__(self, got: Received) -> Reply | None:
         if self.server.default is not OK:
@@ -68,6 +69,9 @@ class SqlApi:
             return refused
         if (got.method, got.path) == ("POST", "/api/v2/statements"):
             return self.submit(got)
+        if got.method == "POST" and got.path.endswith("/cancel"):
+            self.cancelled.append(got.path.split("/")[-2])
+            return Reply(200, {"code": "000604", "message": "SQL execution canceled"})
         if got.method == "GET" and got.path.startswith("/api/v2/statements/"):
             return self.status(got.path.rsplit("/", 1)[1])
         return Reply(404, {"code": "390404", "message": "not found"})
@@ -361,6 +365,17 @@ def test_a_slow_statement_is_polled_until_it_finishes(ctx: Context, api: SqlApi)
     assert api.warehouse.count("tracks") == 1
     gets = [got for got in api.server.received if got.method == "GET"]
     assert len(gets) == 3 * len(api.warehouse.statements)
+
+
+def test_a_statement_running_too_long_is_cancelled_and_the_batch_retried(
+    ctx: Context, api: SqlApi
+) -> None:
+    load(ctx, track("m1"))
+    api.polls = 1_000
+    snowflake._loader(ctx).target.api.max_wait = 0.0  # type: ignore[attr-defined]
+    with pytest.raises(RetryableError, match="still running"):
+        load(ctx, track("m2"))
+    assert len(api.cancelled) == 1 and api.cancelled[0] in api.waiting
 
 
 def test_an_oauth_token_is_sent_as_an_oauth_bearer(api: SqlApi, http: Http) -> None:

@@ -1,7 +1,8 @@
 """BigQuery's REST API v2, for SQL: `jobs.query` (`POST /bigquery/v2/projects/{project}/queries`)
 runs a statement or a multi-statement script and answers at once when it finishes within
 `timeoutMs`; otherwise `jobComplete` is false and `jobs.getQueryResults`
-(`GET …/queries/{jobId}`) is asked until it is true. Rows come as `{"f": [{"v": …}]}`, in
+(`GET …/queries/{jobId}`) is asked until it is true (a job still running after `max_wait` is
+cancelled with `jobs.cancel` and the batch retried). Rows come as `{"f": [{"v": …}]}`, in
 pages (`pageToken`). A `requestId` makes a resent `jobs.query` the same job.
 
 OAuth 2.0 for a service account: a JWT signed with the key's private key (`iss` the
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from seamline.destinations.errors import PermanentError, RetryableError
+from seamline.destinations.errors import DeliveryError, PermanentError, RetryableError
 from seamline.destinations.http import Http
 from seamline.destinations.signed_jwt import rs256, rsa_key
 
@@ -82,6 +83,7 @@ class JobsApi:
     account: ServiceAccount
     project: str
     location: str
+    max_wait: float = MAX_WAIT
 
     def run(self, statements: Sequence[str], *, atomic: bool = False) -> None:
         if atomic and len(statements) > 1:
@@ -105,9 +107,9 @@ class JobsApi:
         result = self._send("POST", jobs, json=body)
         waited = 0.0
         while not result.get("jobComplete") or result.get("pageToken"):
-            if waited > MAX_WAIT:
-                raise RetryableError(f"BigQuery job still running after {MAX_WAIT:.0f} s")
             job = result["jobReference"]["jobId"]
+            if waited > self.max_wait:
+                self._give_up(str(job))
             params: dict[str, Any] = {"location": self.location, "timeoutMs": str(WAIT_MS)}
             if result.get("jobComplete"):
                 params["pageToken"] = result["pageToken"]
@@ -118,6 +120,17 @@ class JobsApi:
                 page["rows"] = [*result.get("rows", []), *page.get("rows", [])]
             result = page
         return [[cell.get("v") for cell in row.get("f", [])] for row in result.get("rows", [])]
+
+    def _give_up(self, job: str) -> None:
+        """Cancel a job that ran too long (jobs.cancel, so that the retry does not run beside
+        it) and raise RetryableError."""
+        what = f"BigQuery job {job} still running after {self.max_wait:.0f} s"
+        cancel = f"{self.base_url}/bigquery/v2/projects/{self.project}/jobs/{job}/cancel"
+        try:
+            self._send("POST", cancel, params={"location": self.location})
+        except DeliveryError as error:
+            what += f"; cancelling it failed: {error.message}"
+        raise RetryableError(what)
 
     def _send(self, method: str, url: str, *, again: bool = True, **kwargs: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.account.access_token(self.http)}"}

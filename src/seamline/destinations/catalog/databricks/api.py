@@ -1,7 +1,8 @@
 """Databricks' SQL Statement Execution API: `POST /api/2.0/sql/statements` with the statement
 and the SQL warehouse's id, `wait_timeout` 0s (the call answers at once with a
 `statement_id`), then `GET /api/2.0/sql/statements/{statement_id}` until `status.state` is
-SUCCEEDED, FAILED, CANCELED or CLOSED. Results come inline as JSON arrays, in chunks
+SUCCEEDED, FAILED, CANCELED or CLOSED (one still running after `max_wait` is cancelled with
+`POST …/{statement_id}/cancel` and the batch retried). Results come inline as JSON arrays, in chunks
 (`next_chunk_internal_link`). Authentication is a personal access token (or a service
 principal's OAuth token) as a bearer.
 
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from seamline.destinations.errors import PermanentError, RetryableError
+from seamline.destinations.errors import DeliveryError, PermanentError, RetryableError
 from seamline.destinations.http import Http
 
 STATEMENTS = "/api/2.0/sql/statements"
@@ -38,6 +39,7 @@ class StatementApi:
     host: str
     token: str
     warehouse_id: str
+    max_wait: float = MAX_WAIT
     poll: float = 0.05
     """Seconds between status requests after the first, doubled up to a second."""
 
@@ -59,8 +61,8 @@ class StatementApi:
         result = self._send("POST", STATEMENTS, json=body)
         waited, pause = 0.0, 0.0
         while _state(result) in _RUNNING:
-            if waited > MAX_WAIT:
-                raise RetryableError(f"Databricks statement still running after {MAX_WAIT:.0f} s")
+            if waited > self.max_wait:
+                self._give_up(str(result["statement_id"]))
             time.sleep(pause)
             waited, pause = waited + pause, min(max(pause * 2, self.poll), 1.0)
             result = self._send("GET", f"{STATEMENTS}/{result['statement_id']}")
@@ -79,6 +81,16 @@ class StatementApi:
             chunk = self._send("GET", str(chunk["next_chunk_internal_link"]))
             rows.extend(chunk.get("data_array") or [])
         return rows
+
+    def _give_up(self, statement_id: str) -> None:
+        """Cancel a statement that ran too long (so that the retry does not run beside it) and
+        raise RetryableError."""
+        what = f"Databricks statement {statement_id} still running after {self.max_wait:.0f} s"
+        try:
+            self._send("POST", f"{STATEMENTS}/{statement_id}/cancel")
+        except DeliveryError as error:
+            what += f"; cancelling it failed: {error.message}"
+        raise RetryableError(what)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         answer = self.http.request(

@@ -1,8 +1,9 @@
 """Snowflake's SQL API v2: statements sent to `POST /api/v2/statements`, run asynchronously
 (`async=true` answers 202 with a statement handle at once) and followed with
 `GET /api/v2/statements/{handle}` until it answers 200 with the result, so a slow statement
-never outlasts an HTTP timeout. Several statements go in one request with
-`MULTI_STATEMENT_COUNT`; a transaction is BEGIN … COMMIT inside it.
+never outlasts an HTTP timeout; one still running after `max_wait` is cancelled
+(`POST /api/v2/statements/{handle}/cancel`) and the batch retried. Several statements go in
+one request with `MULTI_STATEMENT_COUNT`; a transaction is BEGIN … COMMIT inside it.
 
 Authentication is key-pair (a JWT signed with the user's private key: `iss`
 ACCOUNT.USER.SHA256:<public key fingerprint>, `sub` ACCOUNT.USER, an hour at most, header
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from seamline.destinations.errors import PermanentError, RetryableError
+from seamline.destinations.errors import DeliveryError, PermanentError, RetryableError
 from seamline.destinations.http import Http
 from seamline.destinations.signed_jwt import rs256, rsa_key
 
@@ -99,6 +100,7 @@ class SqlApi:
     database: str
     warehouse: str
     role: str = ""
+    max_wait: float = MAX_WAIT
     poll: float = 0.05
     """Seconds between the first status requests, doubled up to a second (the first is sent
     at once: most of the loader's statements take milliseconds)."""
@@ -132,11 +134,8 @@ class SqlApi:
         result = answer.json()
         waited, pause = 0.0, 0.0
         while answer.status_code == 202:
-            if waited > MAX_WAIT:
-                raise RetryableError(
-                    f"Snowflake statement {result.get('statementHandle')} is "
-                    f"still running after {MAX_WAIT:.0f} s"
-                )
+            if waited > self.max_wait:
+                self._give_up(str(result["statementHandle"]))
             time.sleep(pause)
             waited, pause = waited + pause, min(max(pause * 2, self.poll), 1.0)
             answer = self._send("GET", f"{STATEMENTS}/{result['statementHandle']}")
@@ -151,6 +150,16 @@ class SqlApi:
             )
             rows.extend(more.json().get("data") or [])
         return rows
+
+    def _give_up(self, handle: str) -> None:
+        """Cancel a statement that ran too long (so that the retry does not run beside it) and
+        raise RetryableError."""
+        what = f"Snowflake statement {handle} still running after {self.max_wait:.0f} s"
+        try:
+            self._send("POST", f"{STATEMENTS}/{handle}/cancel")
+        except DeliveryError as error:
+            what += f"; cancelling it failed: {error.message}"
+        raise RetryableError(what)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
