@@ -60,7 +60,7 @@ class FakeDataverse:
                 for row in self.rows[call].values()
                 if row.get(match.group(1)) == match.group(2).replace("''", "'")
             ]
-            return Reply(200, {"value": ids})
+            return Reply(200, {"value": ids[: int(got.query["$top"][0])]})
         if got.method == "DELETE":
             table, _, row_id = call.rstrip(")").partition("(")
             kept = {k: r for k, r in self.rows[table].items() if r["id"] != row_id}
@@ -262,6 +262,23 @@ def test_deletion_finds_contacts_and_leads_and_deletes_them(
     assert deletes == [API + f"contacts({CONTACT})", API + f"leads({LEAD})"]
     filters = {r.query["$filter"][0] for r in server.received if r.method == "GET"}
     assert filters == {"emailaddress1 eq 'jo@example.com'", "new_userid eq 'u1'"}
+
+
+def test_deletion_pages_through_many_rows_with_one_email(
+    server: Sink, http: Http, dataverse: FakeDataverse
+) -> None:
+    dataverse.rows["contacts"] = {
+        f"k{n}": {"id": f"00000000-0000-0000-0000-{n:012d}", "emailaddress1": "jo@example.com"}
+        for n in range(120)
+    }
+    person = Person(
+        workspace_id="w",
+        identifiers=frozenset({Identifier("email", "jo@example.com")}),
+        profile_ids=frozenset(),
+    )
+    dynamics.delete_person(ctx(server, http), person)
+    assert dataverse.rows["contacts"] == {}
+    assert len([r for r in server.received if r.method == "DELETE"]) == 120
 
 
 @failure_modes(

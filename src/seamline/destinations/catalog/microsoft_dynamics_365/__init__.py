@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from seamline.privacy.subject import Person
 
 MAX_COLUMNS = 200
+_MAX_PAGES = 20  # of rows found for one email: a person never has a thousand contacts
 _TABLES = {"upsert_contact": ("contacts", "contactid"), "upsert_lead": ("leads", "leadid")}
 _MODES = {"upsert": {}, "update": {"If-Match": "*"}, "create": {"If-None-Match": "*"}}
 _SKIPPED = {"update": 404, "create": 412}  # the answer that means "left as it is"
@@ -101,17 +102,18 @@ def delete_person(ctx: Context, person: Person) -> None:
         for key in ctx.mapped_literals("key_attribute", action):
             if key != "emailaddress1":
                 lookups += [(str(key), user_id) for user_id in person.user_ids]
-        found: list[str] = []
         for column, value in lookups:
-            found += [
-                i for i in api.find_ids(ctx, entity_set, id_column, column, value) if i not in found
-            ]
-        for row_id in found:
-            try:
-                api.call(ctx, "DELETE", f"{entity_set}({row_id})")
-            except PermanentError as error:
-                if error.status != 404:
-                    raise
+            # A lookup answers one page; deleted rows leave it, so the next one holds the rest.
+            for _ in range(_MAX_PAGES):
+                found = api.find_ids(ctx, entity_set, id_column, column, value)
+                for row_id in found:
+                    try:
+                        api.call(ctx, "DELETE", f"{entity_set}({row_id})")
+                    except PermanentError as error:
+                        if error.status != 404:
+                            raise
+                if len(found) < api.PAGE:
+                    break
 
 
 def check_credentials(ctx: Context) -> None:

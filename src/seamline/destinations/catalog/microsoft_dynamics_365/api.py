@@ -26,6 +26,7 @@ _TOKEN = "dynamics.access_token"  # ctx.state key
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,99}")
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,99}")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+PAGE = 50  # rows a lookup answers at most
 MAX_KEY_VALUE = 4_000  # characters: Dataverse's longest text column in a key
 
 
@@ -122,7 +123,7 @@ def find_ids(ctx: Context, entity_set: str, id_column: str, column: str, value: 
     params = {
         "$select": id_column,
         "$filter": f"{logical_name(column, 'column')} eq {literal(value, column)}",
-        "$top": "50",
+        "$top": str(PAGE),
     }
     body = call(ctx, "GET", entity_set, params=params).json()
     rows = body.get("value") if isinstance(body, dict) else None
