@@ -157,6 +157,10 @@ def test_a_redelivered_batch_inserts_nothing(ctx: Context, clickhouse_server: Se
 
     load(ctx, *messages)
     assert len(sent(clickhouse_server, "INSERT")) == inserts  # the stored ids were skipped
+    assert (
+        "SELECT `id` FROM `web`.`order_completed` WHERE `id` IN ('m1', 'm2') FORMAT JSON"
+        in clickhouse_server.queries
+    )
     assert clickhouse_server.warehouse.count("order_completed") == 2
     # An INSERT sent again (its rows not visible yet, say) carries the same token, which
     # replicated tables (ClickHouse Cloud) use to drop it.
@@ -192,6 +196,9 @@ def test_users_keep_the_latest_value_of_each_trait(ctx: Context, clickhouse_serv
     )
     [user] = clickhouse_server.warehouse.rows("users")
     assert (user["plan"], user["seats"], user["team"]) == ("max", 3, "ops")
+    assert "SELECT * FROM `web`.`users` FINAL WHERE `id` IN ('u1') FORMAT JSON" in (
+        clickhouse_server.queries
+    )
     assert user["received_at"].isoformat() == "2026-11-30T10:00:00+00:00"
 
 

@@ -78,10 +78,10 @@ class ClickHouseTarget:
     ) -> None:
         lines = [{c: _json(row.get(c)) for c in columns} for row in rows]
         if kind == "events":
-            held = self._stored(table, [str(line["id"]) for line in lines], ["id"])
+            held = self._stored(table, [str(line["id"]) for line in lines], ["id"], final=False)
             lines = [line for line in lines if line["id"] not in held]
         elif kind == "profiles":
-            stored = self._stored(table, [str(line["id"]) for line in lines], ["*"])
+            stored = self._stored(table, [str(line["id"]) for line in lines], ["*"], final=True)
             lines = [_merged(stored.get(str(line["id"])), line) for line in lines]
         if not lines:
             return
@@ -96,12 +96,15 @@ class ClickHouseTarget:
             insert_deduplication_token=token,
         )
 
-    def _stored(self, table: str, ids: list[str], columns: list[str]) -> dict[str, dict[str, Any]]:
-        """The stored rows (after merges: FINAL) among `ids`, by id."""
+    def _stored(
+        self, table: str, ids: list[str], columns: list[str], *, final: bool
+    ) -> dict[str, dict[str, Any]]:
+        """The stored rows among `ids`, by id; as merges leave them with `final` (which costs
+        a merge at read time: only profiles need it, an event's id either is there or not)."""
         listed = ", ".join(CLICKHOUSE.string(i) for i in ids)
         names = ", ".join(c if c == "*" else CLICKHOUSE.ident(c) for c in columns)
         answer = self.interface.send(
-            f"SELECT {names} FROM {self.ref(table)} FINAL "
+            f"SELECT {names} FROM {self.ref(table)}{' FINAL' if final else ''} "
             f"WHERE {CLICKHOUSE.ident('id')} IN ({listed}) FORMAT JSON"
         )
         return {str(row["id"]): row for row in answer.get("data", [])}
