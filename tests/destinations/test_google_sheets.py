@@ -253,6 +253,8 @@ def test_a_service_account_signs_a_jwt_for_the_spreadsheets_scope(
 
     [form] = google.tokens
     assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    recorded = " ".join(e.request_body + str(e.response_body) for e in http.exchanges)
+    assert form["assertion"][0] not in recorded and ACCESS not in recorded
     head, claims, signature = form["assertion"][0].split(".")
     decoded = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
     assert decoded["scope"] == "https://www.googleapis.com/auth/spreadsheets"
