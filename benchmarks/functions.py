@@ -2,10 +2,11 @@
 
 Runs a few small functions over batches of ~700-byte track events and prints µs per event with
 the sandbox off (an internal switch of FunctionRunner, for this measurement only) and on, their
-ratio, and calling the same function in-process (no isolation) for scale. Also times starting a
-worker (spawn, confine, load the file) both ways, and recovering from a timeout (kill, restart,
-carry on). Uses the server's garbage-collector settings (`tune_runtime`): the parent decodes
-every result, and with the default thresholds batches of 1000 measured ~35 % slower.
+ratio, and calling the same function in-process (no isolation) for scale. Also times a source
+function and a destination function per call, starting a worker (spawn, confine, load the file)
+both ways, and recovering from a timeout (kill, restart, carry on). Uses the server's
+garbage-collector settings (`tune_runtime`): the parent decodes every result, and with the
+default thresholds batches of 1000 measured ~35 % slower.
 
     .venv/bin/python benchmarks/functions.py --events 100000
 """
@@ -13,6 +14,7 @@ every result, and with the default thresholds batches of 1000 measured ~35 % slo
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import textwrap
@@ -24,7 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make `benchmarks` importable
 
 from benchmarks.payloads import MESSAGE_ID, track_event  # noqa: E402
+from seamline.protocols.destination_functions import DestinationFunctionRunner  # noqa: E402
 from seamline.protocols.functions import FunctionRunner  # noqa: E402
+from seamline.protocols.source_functions import SourceFunctionRunner  # noqa: E402
 
 FUNCTIONS = {
     "identity": """
@@ -102,6 +106,49 @@ def time_start(path: Path, repeat: int) -> tuple[float, float]:
     return best[False], best[True]
 
 
+SOURCE_FUNCTION = """
+def on_request(request, settings):
+    order = request.json()
+    identify(user_id=order["userId"], traits={"email": order["email"]})
+    track(event="Order Completed", user_id=order["userId"], properties=order["properties"])
+"""
+DESTINATION_FUNCTION = """
+def on_track(event, settings):
+    return {"name": event["event"], "total": event["properties"].get("total")}
+"""
+
+
+def time_other_kinds(workload: list[dict[str, Any]], size: int, repeat: int) -> None:
+    """µs per request of a source function (a JSON body → identify + track, validated) and
+    per event of a destination function's handler (no request sent), in batches of `size`."""
+    bodies = [
+        {"userId": event["userId"], "email": "a@example.com", "properties": event["properties"]}
+        for event in workload
+    ]
+    requests = [
+        {"method": "POST", "url": "/hook", "headers": {}, "query": {}, "body": json.dumps(body)}
+        for body in bodies
+    ]
+    calls = [("on_track", event) for event in workload]
+    with (
+        SourceFunctionRunner("source", SOURCE_FUNCTION) as source,
+        DestinationFunctionRunner("destination", DESTINATION_FUNCTION) as destination,
+    ):
+        for label, run, items in (
+            ("source function (on_request)", source.run, requests),
+            ("destination function (on_track)", lambda chunk: destination.run(chunk, dict), calls),
+        ):
+            chunks = [items[i : i + size] for i in range(0, len(items), size)]
+            run(chunks[0])
+            best = float("inf")
+            for _ in range(repeat):
+                started = time.perf_counter()
+                for chunk in chunks:
+                    run(chunk)
+                best = min(best, time.perf_counter() - started)
+            print(f"{label:<34} batch {size:>5}: {best / len(items) * 1e6:8.2f} µs per call")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="events per measurement")
@@ -145,6 +192,8 @@ def main() -> None:
         off, on = time_start(path, options.repeat * 3)
         print(f"\n{'worker start-up (spawn, confine, load, first event)':<52} {'off':>8} {'on':>8}")
         print(f"{'':<52} {off * 1e3:>6.1f}ms {on * 1e3:>6.1f}ms  on/off {on / off:.2f}")
+        print()
+        time_other_kinds(workload[:10_000], 100, options.repeat)
         with FunctionRunner(path, name="hang", time_limit=0.2) as runner:
             runner.run([{"event": "warm"}])
             started = time.perf_counter()
