@@ -630,6 +630,11 @@ def _directives(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         | st.builds(lambda p, r, g, i, v: {"@replace": {"pattern": p, "replacement": r, "global": g, "ignorecase": i, "value": v}}, texts.filter(bool), texts, st.booleans(), st.booleans(), inner)
         | st.builds(lambda m, v: {"@json": {"mode": m, "value": v}}, st.sampled_from(["encode", "decode"]), inner)
         | st.builds(lambda p, s: {"@arrayPath": [p, s]}, paths, st.dictionaries(st.sampled_from(NAMES), inner, max_size=3))
+        | st.builds(lambda d, o: {"@merge": {"direction": d, "objects": o}}, st.sampled_from(["left", "right"]), st.lists(st.dictionaries(st.sampled_from(NAMES), inner, max_size=2) | paths.map(lambda path: {"@path": path}), max_size=3))
+        | st.builds(lambda v, s, o: {"@flatten": {"value": v, "separator": s, "omitArrays": o}}, inner, st.sampled_from([".", "_"]), st.booleans())
+        | st.builds(lambda a, m: {"@transform": {"apply": a, "mapping": m}}, st.dictionaries(st.sampled_from(NAMES), inner, max_size=2), st.dictionaries(st.sampled_from(NAMES), inner, max_size=2))
+        | st.builds(lambda v: {"@excludeWhenNull": v}, inner)
+        | st.builds(lambda v: {"@path": {"@template": v}}, paths)
         | st.dictionaries(st.sampled_from(NAMES), inner, max_size=3)
         | st.lists(inner, max_size=3)
     )  # fmt: skip
@@ -650,6 +655,10 @@ EVERY_DIRECTIVE = {
     "decoded": {"@json": {"mode": "decode", "value": {"@path": "$.properties.json"}}},
     "blank": {"@if": {"blank": {"@path": "$.type"}, "then": {"@literal": {"a": 1}}, "else": [{"@path": "$.0"}]}},
     "whole": {"@path": "$"},
+    "merged": {"@merge": {"direction": "left", "objects": [{"a": {"@path": "$.properties.a"}}, {"@path": "$.traits"}]}},
+    "flat": {"@flatten": {"value": {"@path": "$.properties"}, "separator": "."}},
+    "applied": {"@transform": {"apply": {"p": {"@excludeWhenNull": {"@path": "$.properties"}}}, "mapping": {"p": {"@path": "$.p"}}}},
+    "liquid": {"@liquid": "{{ properties.a | plus: 1 }}{% if traits %}{{ traits | size }}{% endif %}{{ event | upcase }}"},
 }  # fmt: skip
 
 

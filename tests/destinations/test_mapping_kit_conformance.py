@@ -363,7 +363,7 @@ _TEMPLATES = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     event=st.fixed_dictionaries({"p": st.dictionaries(st.sampled_from(["a", "b"]), _JSON)}),
     index=st.integers(0, len(_TEMPLATES) - 1),
