@@ -41,7 +41,7 @@ class ServiceAccount:
     """The fields of a service account's JSON key that sign a token request."""
 
     client_email: str
-    private_key: str
+    private_key: str = field(repr=False)
     private_key_id: str
     token_url: str
     _token: tuple[str, float] | None = field(default=None, repr=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from seamline.destinations.errors import PermanentError, RetryableError
@@ -32,7 +32,7 @@ class Interface:
     http: Http
     url: str
     user: str
-    password: str
+    password: str = field(repr=False)
 
     def send(self, query: str, body: bytes = b"", **settings: str) -> Any:
         """Run `query` (with `body` as an INSERT's data and ClickHouse `settings` as URL

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from seamline.destinations.errors import DeliveryError, PermanentError, RetryableError
@@ -37,7 +37,7 @@ class StatementApi:
 
     http: Http
     host: str
-    token: str
+    token: str = field(repr=False)
     warehouse_id: str
     max_wait: float = MAX_WAIT
     poll: float = 0.05

@@ -44,9 +44,9 @@ class Credentials:
 
     account: str
     user: str = ""
-    private_key: str = ""
-    passphrase: str = ""
-    oauth_token: str = ""
+    private_key: str = field(default="", repr=False)
+    passphrase: str = field(default="", repr=False)
+    oauth_token: str = field(default="", repr=False)
     _jwt: tuple[str, float] | None = field(default=None, repr=False)
 
     def headers(self) -> dict[str, str]:
