@@ -19,7 +19,6 @@ is simply false.
 from __future__ import annotations
 
 import functools
-import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,8 +27,10 @@ from seamline.spec.fql_functions import (
     IMPLS,
     LIST_TYPES,
     NUMBER_TYPES,
-    NUMERIC_STRING,
     cached_glob,
+    is_number,
+    js_number,
+    js_text,
     kind_of,
 )
 from seamline.spec.fql_parse import (
@@ -244,11 +245,11 @@ class _Compiler:
         if isinstance(right, Literal):
             value = right.value
             if op in ("=", "!="):
-                if isinstance(left, Path) and left.keys in _TEXT_FIELDS and _is_number(value):
-                    value = _js_text(value)  # type: ignore[arg-type]
+                if isinstance(left, Path) and left.keys in _TEXT_FIELDS and is_number(value):
+                    value = js_text(value)  # type: ignore[arg-type]
                 return _equals_literal(get, value, negate=op == "!=")
             if type(value) is str:  # Segment reads `x < '10'` as `x < 10`
-                value = _js_number(value)
+                value = js_number(value)
             return _order_literal(get, _ORDER[op], value)
         other = self.value(right)
         if op in ("=", "!="):
@@ -364,31 +365,6 @@ def _equals_literal(get: Getter, literal: Any, *, negate: bool) -> Predicate:
         return type(value) in NUMBER_TYPES and value != literal
 
     return other_number if negate else same_number
-
-
-def _is_number(value: object) -> bool:
-    return type(value) in NUMBER_TYPES
-
-
-def _js_text(number: float) -> str:
-    """A number as JavaScript's String() writes it: `1.0` is `1`, `1e-7` is `1e-7`."""
-    if type(number) is int or (number.is_integer() and abs(number) < 1e21):
-        return str(int(number))
-    if not math.isfinite(number):
-        return "NaN" if math.isnan(number) else "Infinity" if number > 0 else "-Infinity"
-    return repr(number).replace("e-0", "e-").replace("e+0", "e+")
-
-
-def _js_number(text: str) -> float | None:
-    """A string as JavaScript's Number() reads it (`''` is 0), or None where it gives NaN."""
-    stripped = text.strip()
-    if not stripped:
-        return 0
-    if NUMERIC_STRING.fullmatch(stripped):
-        return float(stripped)
-    if stripped.lstrip("+-") == "Infinity":
-        return -math.inf if stripped[0] == "-" else math.inf
-    return None
 
 
 def _order_literal(get: Getter, cmp: Callable[[Any, Any], bool], literal: Any) -> Predicate:

@@ -125,3 +125,29 @@ IMPLS: dict[str, Callable[..., Any]] = {
     "typeof": kind_of,
     "uppercase": _text(str.upper),
 }
+
+
+def is_number(value: object) -> bool:
+    """Whether a value is an FQL number (a bool is not)."""
+    return type(value) in NUMBER_TYPES
+
+
+def js_text(number: float) -> str:
+    """A number as JavaScript's String() writes it: `1.0` is `1`, `1e-7` is `1e-7`."""
+    if type(number) is int or (number.is_integer() and abs(number) < 1e21):
+        return str(int(number))
+    if not math.isfinite(number):
+        return "NaN" if math.isnan(number) else "Infinity" if number > 0 else "-Infinity"
+    return repr(number).replace("e-0", "e-").replace("e+0", "e+")
+
+
+def js_number(text: str) -> float | None:
+    """A string as JavaScript's Number() reads it (`''` is 0), or None where it gives NaN."""
+    stripped = text.strip()
+    if not stripped:
+        return 0
+    if NUMERIC_STRING.fullmatch(stripped):
+        return float(stripped)
+    if stripped.lstrip("+-") == "Infinity":
+        return -math.inf if stripped[0] == "-" else math.inf
+    return None
