@@ -168,10 +168,16 @@ def test_a_model_held_by_one_runner_is_refused_to_another(models: Harness) -> No
         models.runner.run(WS, "customers")
     state.release(other)
     assert models.runner.run(WS, "customers").status == "succeeded"
-    # An expired claim (its runner died) is taken over.
+    # An expired claim (its runner died mid-run) is taken over; the dead run is marked failed.
     stale = state.claim(WS, "customers", "dead", now - timedelta(hours=1), timedelta(minutes=1))
     assert stale is not None
+    dead = state.start_run(WS, "customers", "schedule", now - timedelta(hours=1))
     assert models.runner.run(WS, "customers").status == "succeeded"
+    [cut] = [r for r in state.runs(WS, "customers") if r.id == dead]
+    assert (cut.status, cut.error) == (
+        "failed",
+        "interrupted: its process stopped before the run ended",
+    )
 
 
 def test_a_warehouse_destination_is_read_in_its_schema(models: Harness) -> None:

@@ -220,7 +220,23 @@ class SqlModelState:
     # --- runs -------------------------------------------------------------------------------
 
     def start_run(self, workspace_id: str, model: str, trigger: str, now: datetime) -> int:
+        """Record a run as started (under the model's claim: a run of it still `running` was
+        cut short by its process's death, and is marked failed)."""
+        runs = reverse_etl_runs
         with self._engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(
+                    runs.c.workspace_id == workspace_id,
+                    runs.c.model == model,
+                    runs.c.status == "running",
+                )
+                .values(
+                    status="failed",
+                    finished_at=now,
+                    error="interrupted: its process stopped before the run ended",
+                )
+            )
             created = conn.execute(
                 insert(reverse_etl_runs)
                 .values(
