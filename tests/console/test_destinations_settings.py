@@ -42,6 +42,13 @@ def _add_webhook(run: ConsoleRun, page: Page) -> None:
     expect(page.get_by_text("No destinations yet")).to_be_visible()
     expect(page.get_by_role("heading", name="Webhook")).to_be_visible()
     assert run.axe() == []
+    search = page.get_by_label("Search the catalog")
+    search.fill("warehouse")
+    expect(page.get_by_role("heading", name="Snowflake")).to_be_visible()
+    expect(page.get_by_role("heading", name="Slack")).to_have_count(0)
+    search.fill("no such tool")
+    expect(page.get_by_text("No destination matches")).to_be_visible()
+    search.fill("")
     page.get_by_role("button", name="Add Webhook").click()
     page.locator("input[name=destination-name]").fill("hook")
     secret = page.get_by_label("Shared secret")

@@ -14,6 +14,12 @@ export default function Destinations(_props: PageProps) {
   const instances = useGet<{ data: Resource<InstanceDocument>[] }>("/api/v1/destinations");
   const subscriptions = useGet<{ data: Resource<SubscriptionDocument>[] }>("/api/v1/subscriptions");
   const [adding, setAdding] = useState<CatalogEntry | null>(null);
+  const [search, setSearch] = useState("");
+  const entries = catalog.data?.data ?? [];
+  const wanted = search.trim().toLowerCase();
+  const shown = entries.filter(
+    (e) => !wanted || `${e.name} ${e.slug} ${e.description}`.toLowerCase().includes(wanted),
+  );
   const tools = new Map((catalog.data?.data ?? []).map((entry) => [entry.slug, entry]));
   const counted = new Map<string, number>();
   for (const s of subscriptions.data?.data ?? [])
@@ -62,32 +68,49 @@ export default function Destinations(_props: PageProps) {
         {catalog.data === undefined ? (
           <Loading />
         ) : (
-          <ul className="catalog">
-            {catalog.data.data.map((entry) => (
-              <li key={entry.slug}>
-                <h3>{entry.name}</h3>
-                <p className="muted small">{entry.description}</p>
-                <p className="small">
-                  Actions: {Object.values(entry.actions).map((a) => a.title).join(", ")}
-                </p>
-                <Can permission="destinations:write">
-                  <div>
-                    <button
-                      type="button"
-                      className="button secondary"
-                      aria-label={`Add ${entry.name}`}
-                      onClick={() => {
-                        setAdding(entry);
-                        window.scrollTo({ top: 0 });
-                      }}
-                    >
-                      Add
-                    </button>
-                  </div>
-                </Can>
-              </li>
-            ))}
-          </ul>
+          <>
+            <label htmlFor="catalog-search">
+              Search the catalog
+              <input
+                id="catalog-search"
+                type="search"
+                autoComplete="off"
+                placeholder="Snowflake, email, ads…"
+                value={search}
+                onChange={(e) => setSearch(e.target.value)}
+              />
+            </label>
+            <p className="muted small" aria-live="polite">
+              {shown.length} of {entries.length} destinations
+            </p>
+            {shown.length === 0 ? <Empty>No destination matches “{search.trim()}”.</Empty> : null}
+            <ul className="catalog">
+              {shown.map((entry) => (
+                <li key={entry.slug}>
+                  <h3>{entry.name}</h3>
+                  <p className="muted small">{entry.description}</p>
+                  <p className="small">
+                    Actions: {Object.values(entry.actions).map((a) => a.title).join(", ")}
+                  </p>
+                  <Can permission="destinations:write">
+                    <div>
+                      <button
+                        type="button"
+                        className="button secondary"
+                        aria-label={`Add ${entry.name}`}
+                        onClick={() => {
+                          setAdding(entry);
+                          window.scrollTo({ top: 0 });
+                        }}
+                      >
+                        Add
+                      </button>
+                    </div>
+                  </Can>
+                </li>
+              ))}
+            </ul>
+          </>
         )}
       </Card>
     </Page>
