@@ -5,7 +5,6 @@ model; the URL stays secret; permissions are the destinations'; the event store 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -181,4 +180,4 @@ async def test_a_model_over_the_event_store_reads_only_its_events(
         failed = await run(workspace, "orders")
         assert failed["status"] == "failed"
         assert error in failed["error"], failed["error"]
-    assert json.loads(json.dumps(workspace.app.outbox.pending(WS))) in ({}, {"hook": 0})
+    assert not any(workspace.app.outbox.pending(WS).values())  # the failed runs queued nothing
