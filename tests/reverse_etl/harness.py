@@ -75,7 +75,7 @@ def harness(engine: Engine, postgres_url: str, tmp_path: Path) -> Iterator[Harne
         resources,
         SqlOutbox(engine),
         sealer,
-        destinations=lambda workspace_id: rules.get(workspace_id).destinations,
+        destinations=lambda workspace_id: rules.get(workspace_id).deliverable,
         readable=lambda workspace_id: rules.get(workspace_id).erasable,
     )
     found = Harness(engine, resources, sealer, runner, plain_url(postgres_url))

@@ -3,6 +3,7 @@ their actions' fields) and its PostgreSQL URL is sealed, kept on re-save and sho
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from seamline.access.sealing import HIDDEN, Sealer, is_sealed
 from seamline.destinations.addresses import AddressPolicy
 from seamline.errors import InvalidInput
 from seamline.reverse_etl.models import destination_subscriptions, hidden_model, seal_model
+from seamline.workspace.compiled import compile_rules
 from seamline.workspace.kinds import normalise
+from seamline.workspace.resources import Resource
 from tests.reverse_etl.harness import LOOPBACK, customers_model
 
 URL = "postgresql://u:p@db.example.com/crm"
@@ -115,3 +118,31 @@ def test_the_url_is_sealed_kept_when_sent_again_or_hidden_and_shown_hidden() -> 
     assert sealer.unseal(other["source"]["url"]) == URL + "2"
     with pytest.raises(InvalidInput, match="no stored URL"):
         seal_model(saved(customers_model(HIDDEN)), None, sealer)
+
+
+def test_events_are_not_routed_to_a_models_subscriptions_which_are_delivered() -> None:
+    now = datetime.now(UTC)
+    found = [
+        Resource(kind="destination", name=name, document=doc, version=1, updated_at=now)
+        for name, doc in DESTINATIONS.items()
+        if name != "chat"
+    ]
+    model = saved(
+        customers_model(
+            URL,
+            subscriptions={
+                "crm": {
+                    "destination": "hook",
+                    "action": "send",
+                    "mapping": {"url": "https://x.io/in"},
+                }
+            },
+        )
+    )
+    found.append(
+        Resource(kind="model", name="customers", document=model, version=1, updated_at=now)
+    )
+    rules = compile_rules(1, found, {}, lambda *_: None)  # type: ignore[arg-type]
+    assert rules.destinations["hook"].subscriptions == []
+    assert [s.name for s in rules.deliverable["hook"].subscriptions] == ["model:customers/crm"]
+    assert [s.name for s in rules.erasable["hook"].subscriptions] == ["model:customers/crm"]

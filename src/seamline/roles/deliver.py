@@ -16,7 +16,7 @@ from seamline.roles.parts import Parts
 def delivery_service(parts: Parts) -> DeliveryService:
     settings = parts.settings
     return DeliveryService(
-        lambda workspace_id: parts.rules.get(workspace_id).destinations,
+        lambda workspace_id: parts.rules.get(workspace_id).deliverable,
         lambda: {source.workspace_id for source in parts.sources.list()},
         parts.outbox,
         policy=RetryPolicy(period=timedelta(hours=settings.delivery_retry_hours)),

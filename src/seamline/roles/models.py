@@ -18,7 +18,7 @@ def model_runner(parts: Parts, queued: Callable[[], None] = lambda: None) -> Mod
         parts.resources,
         parts.outbox,
         parts.sealer,
-        destinations=lambda workspace_id: parts.rules.get(workspace_id).destinations,
+        destinations=lambda workspace_id: parts.rules.get(workspace_id).deliverable,
         readable=lambda workspace_id: parts.rules.get(workspace_id).erasable,
         events=lambda: parts.events,
         queued=queued,

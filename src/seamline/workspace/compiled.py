@@ -59,6 +59,9 @@ class WorkspaceRules:
     destinations: dict[str, CompiledDestination] = field(default_factory=dict)
     erasable: dict[str, CompiledDestination] = field(default_factory=dict)
     """Every instance, disabled ones too: where a deletion regulation must reach."""
+    deliverable: dict[str, CompiledDestination] = field(default_factory=dict)
+    """The enabled instances with the Reverse ETL models' subscriptions too: what the delivery
+    workers deliver (`destinations` holds only what events are routed to)."""
     plain_parts: tuple[str, ...] = ("properties", "traits")
     """The free-form parts the protocols stage must decode: `context` and `integrations` only
     when a rule reads them (decoding `context` is a third of the stage's cost)."""
@@ -149,13 +152,16 @@ def compile_rules(
         for destination in msgspec.convert(doc, ConsentCategory).destinations:
             needs.setdefault(destination, set()).add(category)
     rules.consent = {dest: frozenset(categories) for dest, categories in needs.items()}
-    # Models' subscriptions join their destinations' (never triggered by events), so the
-    # delivery workers deliver what a model run queues.
+    # Models' subscriptions are delivered (and deleted from) like their destinations' own,
+    # but events are never routed to them: the route stage sees `destinations` only.
     subscriptions = {
         **by_kind.get("subscription", {}),
         **destination_subscriptions(by_kind.get("model", {})),
     }
-    rules.destinations = compile_destinations(by_kind.get("destination", {}), subscriptions, unseal)
+    rules.destinations = compile_destinations(
+        by_kind.get("destination", {}), by_kind.get("subscription", {}), unseal
+    )
+    rules.deliverable = compile_destinations(by_kind.get("destination", {}), subscriptions, unseal)
     rules.erasable = compile_destinations(
         by_kind.get("destination", {}), subscriptions, unseal, disabled=True
     )
@@ -167,7 +173,11 @@ def compile_rules(
 def _attach_function_code(rules: WorkspaceRules, functions: dict[str, dict[str, Any]]) -> None:
     """Give each destination function instance the code and time limit of the function it
     names (its settings hold only the name), so delivery runs what the workspace holds now."""
-    for instance in (*rules.destinations.values(), *rules.erasable.values()):
+    for instance in (
+        *rules.destinations.values(),
+        *rules.deliverable.values(),
+        *rules.erasable.values(),
+    ):
         named = functions.get(str(instance.settings.get("function")))
         if instance.definition.slug == "function" and named is not None:
             instance.settings = {
