@@ -16,11 +16,12 @@ from tests.protocols.conftest import Workspace
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.parametrize("slug", ["postgres-warehouse", "redshift"])
 async def test_a_warehouse_with_a_profiles_sync_schema_gets_the_tables(
-    workspace: Workspace, postgres_url: str
+    workspace: Workspace, postgres_url: str, slug: str
 ) -> None:
     settings = {"database_url": postgres_url, "schema": "events", "profiles_sync_schema": "ps"}
-    await workspace.put("destinations", "wh", {"type": "postgres-warehouse", "settings": settings})
+    await workspace.put("destinations", "wh", {"type": slug, "settings": settings})
     await workspace.put("destinations", "plain", {"type": "webhook"})
     await workspace.send([identify("m1", "a1", "u1", plan="free")])
 

@@ -1,8 +1,8 @@
 """Which destination instances take Profiles Sync, and the writer for each.
 
-A `postgres-warehouse` instance with a `profiles_sync_schema` writes the tables into that
-schema of its database; a `parquet-lake` instance with a `profiles_sync_path` writes Parquet
-files there. Other destinations take no Profiles Sync yet.
+A `postgres-warehouse` or `redshift` instance with a `profiles_sync_schema` writes the tables
+into that schema of its database; a `parquet-lake` instance with a `profiles_sync_path`
+writes Parquet files there. Other destinations take no Profiles Sync yet.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ def writer_for(slug: str, settings: Mapping[str, Any]) -> Writer | None:
         from seamline.profiles_sync.postgres import PostgresTables
 
         return PostgresTables(str(settings["database_url"]), str(settings["profiles_sync_schema"]))
+    if slug == "redshift" and settings.get("profiles_sync_schema"):
+        from seamline.profiles_sync.redshift import RedshiftTables
+
+        return RedshiftTables(str(settings["database_url"]), str(settings["profiles_sync_schema"]))
     if slug == "parquet-lake" and settings.get("profiles_sync_path"):
         from seamline.profiles_sync.lake import LakeTables
 
