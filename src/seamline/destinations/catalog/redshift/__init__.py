@@ -106,6 +106,11 @@ DESTINATION = Destination(
             description="The schema for this source's tables, created if missing.",
             default="seamline",
         ),
+        "profiles_sync_schema": Setting(
+            label="Profiles Sync schema",
+            description="Write Profiles Sync's tables (id_graph_updates, user_traits, …) into "
+            "this schema too, created if missing; empty: no Profiles Sync.",
+        ),
     },
     actions={
         "load_events": Action(
