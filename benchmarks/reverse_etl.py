@@ -12,6 +12,11 @@ mirror subscription to a webhook (`data` = the whole row). The source table and 
 an embedded server started for the run (tests/postgres.py). Nothing is delivered.
 
   .venv/bin/python benchmarks/reverse_etl.py --rows 100000     # ~1 minute on 2 cores
+
+Measured (2 shared cores, load average 5.5): select 89,700 rows/s; first run 3,130 rows/s
+(100,000 queued); 1 % changed 30,800 rows/s (0.34x the select); unchanged 32,800 rows/s. The
+first run is mostly the outbox's and the snapshot's inserts, which psycopg's executemany sends
+a row at a time (pipelined); multi-row VALUES built by SQLAlchemy measured slower (compiling).
 """
 
 from __future__ import annotations
