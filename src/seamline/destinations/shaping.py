@@ -1,5 +1,7 @@
 """Shaping what goes to a tool: request bodies cut to the tool's documented limits (a count
-and a size), times as the Unix instants tools ask for, and empty values left out."""
+and a size), times as the Unix instants tools ask for, empty values left out, the regional
+host a request goes to, and the small declarations (optional fields, default mappings) the
+catalog's modules repeat."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from seamline.destinations.errors import InvalidPayload
+from seamline.destinations.definition import Context, Field, FieldType
+from seamline.destinations.errors import InvalidPayload, PermanentError
 
 T = TypeVar("T")
 
@@ -70,6 +73,29 @@ def present(values: Mapping[str, Any]) -> dict[str, Any]:
 def basic_auth(user: str, password: str) -> str:
     """An `Authorization` header value for HTTP Basic."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def batch_place(index: int, count: int) -> str:
+    """How an error names a payload: by its place when it is one of several, else ""."""
+    return f" (payload {index} of the batch)" if count > 1 else ""
+
+
+def regional_url(ctx: Context, regions: Mapping[str, str], tool: str, where: str) -> str:
+    """`where` on the `endpoint` setting when one is set, else on the host of the `region`
+    setting (US by default); PermanentError naming `tool` for a region it does not have."""
+    if ctx.settings.get("endpoint"):
+        return str(ctx.settings["endpoint"]).rstrip("/") + where
+    region = str(ctx.settings.get("region") or "US").upper()
+    if region not in regions:
+        raise PermanentError(f"unknown {tool} region {region!r}; one of {', '.join(regions)}")
+    return regions[region] + where
+
+
+def optional_field(
+    label: str, description: str, default: Any = None, type_: FieldType = "string"
+) -> Field:
+    """An action field that is not required, with its default mapping."""
+    return Field(label, description, type_, default=default)
 
 
 def path(where: str) -> dict[str, str]:

@@ -32,6 +32,7 @@ from seamline.destinations.shaping import (
     chunks,
     epoch_millis,
     first_of,
+    optional_field,
     path,
     present,
 )
@@ -163,34 +164,36 @@ def delete_person(ctx: Context, person: Person) -> None:
         ctx.http.post(url, json=body, headers={"Authorization": auth})
 
 
-def _field(label: str, description: str, default: Any = None, type_: Any = "string") -> Field:
-    return Field(label, description, type_, default=default)
-
-
 _DEVICE_FIELDS = {
-    "user_id": _field("User ID", "Your id for the user.", path("$.userId")),
-    "device_id": _field(
+    "user_id": optional_field("User ID", "Your id for the user.", path("$.userId")),
+    "device_id": optional_field(
         "Device ID",
         "The device's id; the anonymous id when the event has no device id.",
         first_of("$.context.device.id", "$.anonymousId"),
     ),
-    "app_version": _field("App Version", "The app's version.", path("$.context.app.version")),
-    "platform": _field(
+    "app_version": optional_field(
+        "App Version", "The app's version.", path("$.context.app.version")
+    ),
+    "platform": optional_field(
         "Platform", "The platform (iOS, Android, Web…).", path("$.context.device.type")
     ),
-    "os_name": _field("OS Name", "The operating system.", path("$.context.os.name")),
-    "os_version": _field("OS Version", "Its version.", path("$.context.os.version")),
-    "device_brand": _field("Device Brand", "The device's brand.", path("$.context.device.brand")),
-    "device_manufacturer": _field(
+    "os_name": optional_field("OS Name", "The operating system.", path("$.context.os.name")),
+    "os_version": optional_field("OS Version", "Its version.", path("$.context.os.version")),
+    "device_brand": optional_field(
+        "Device Brand", "The device's brand.", path("$.context.device.brand")
+    ),
+    "device_manufacturer": optional_field(
         "Device Manufacturer", "The device's maker.", path("$.context.device.manufacturer")
     ),
-    "device_model": _field("Device Model", "The device's model.", path("$.context.device.model")),
-    "carrier": _field("Carrier", "The mobile carrier.", path("$.context.network.carrier")),
-    "country": _field("Country", "The user's country.", path("$.context.location.country")),
-    "region": _field("Region", "The user's region.", path("$.context.location.region")),
-    "city": _field("City", "The user's city.", path("$.context.location.city")),
-    "language": _field("Language", "The user's language.", path("$.context.locale")),
-    "groups": _field("Groups", "Group types and names (Accounts add-on).", type_="object"),
+    "device_model": optional_field(
+        "Device Model", "The device's model.", path("$.context.device.model")
+    ),
+    "carrier": optional_field("Carrier", "The mobile carrier.", path("$.context.network.carrier")),
+    "country": optional_field("Country", "The user's country.", path("$.context.location.country")),
+    "region": optional_field("Region", "The user's region.", path("$.context.location.region")),
+    "city": optional_field("City", "The user's city.", path("$.context.location.city")),
+    "language": optional_field("Language", "The user's language.", path("$.context.locale")),
+    "groups": optional_field("Groups", "Group types and names (Accounts add-on).", type_="object"),
 }
 _EVENT_FIELDS = {
     **_DEVICE_FIELDS,
@@ -207,37 +210,41 @@ _EVENT_FIELDS = {
             }
         },
     ),
-    "time": _field("Timestamp", "When it happened.", path("$.timestamp"), "datetime"),
-    "session_id": _field(
+    "time": optional_field("Timestamp", "When it happened.", path("$.timestamp"), "datetime"),
+    "session_id": optional_field(
         "Session ID", "The session's start time (Amplitude's session id).", type_="datetime"
     ),
-    "event_properties": _field(
+    "event_properties": optional_field(
         "Event Properties", "Properties of the event.", path("$.properties"), "object"
     ),
-    "user_properties": _field(
+    "user_properties": optional_field(
         "User Properties", "Properties of the user.", path("$.context.traits"), "object"
     ),
-    "insert_id": _field(
+    "insert_id": optional_field(
         "Insert ID", "Amplitude keeps one event per insert id for 7 days.", path("$.messageId")
     ),
-    "ip": _field("IP Address", "Where the event came from.", path("$.context.ip")),
-    "location_lat": _field(
+    "ip": optional_field("IP Address", "Where the event came from.", path("$.context.ip")),
+    "location_lat": optional_field(
         "Latitude", "Where the user was.", path("$.context.location.latitude"), "number"
     ),
-    "location_lng": _field(
+    "location_lng": optional_field(
         "Longitude", "Where the user was.", path("$.context.location.longitude"), "number"
     ),
-    "price": _field("Price", "Unit price, for revenue.", path("$.properties.price"), "number"),
-    "quantity": _field("Quantity", "How many.", path("$.properties.quantity"), "integer"),
-    "revenue": _field("Revenue", "Revenue of the event.", path("$.properties.revenue"), "number"),
-    "productId": _field("Product ID", "The product.", path("$.properties.productId")),
-    "revenueType": _field(
+    "price": optional_field(
+        "Price", "Unit price, for revenue.", path("$.properties.price"), "number"
+    ),
+    "quantity": optional_field("Quantity", "How many.", path("$.properties.quantity"), "integer"),
+    "revenue": optional_field(
+        "Revenue", "Revenue of the event.", path("$.properties.revenue"), "number"
+    ),
+    "productId": optional_field("Product ID", "The product.", path("$.properties.productId")),
+    "revenueType": optional_field(
         "Revenue Type", "Like purchase or refund.", path("$.properties.revenueType")
     ),
 }
 _IDENTIFY_FIELDS = {
     **_DEVICE_FIELDS,
-    "user_properties": _field(
+    "user_properties": optional_field(
         "User Properties",
         "The properties to set (or $set/$setOnce/$add… operations).",
         path("$.traits"),

@@ -33,11 +33,14 @@ from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import reported_errors
 from seamline.destinations.shaping import (
     basic_auth,
+    batch_place,
     chunks,
     epoch_seconds,
     first_of,
+    optional_field,
     path,
     present,
+    regional_url,
 )
 
 if TYPE_CHECKING:
@@ -53,12 +56,7 @@ _ISO_DATE = re.compile(
 
 
 def _url(ctx: Context, where: str) -> str:
-    if ctx.settings.get("endpoint"):
-        return str(ctx.settings["endpoint"]).rstrip("/") + where
-    region = str(ctx.settings.get("region") or "US").upper()
-    if region not in REGIONS:
-        raise PermanentError(f"unknown Customer.io region {region!r}; one of {', '.join(REGIONS)}")
-    return REGIONS[region] + where
+    return regional_url(ctx, REGIONS, "Customer.io", where)
 
 
 def _headers(ctx: Context) -> dict[str, str]:
@@ -159,14 +157,10 @@ def _send(ctx: Context, entities: list[dict[str, Any]]) -> None:
             )
 
 
-def _where(index: int, count: int) -> str:
-    return f" (payload {index} of the batch)" if count > 1 else ""
-
-
 def identify_people(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Create or update people; every payload is checked before anything is sent."""
     count = len(payloads)
-    _send(ctx, [_person(ctx, p, _where(i, count)) for i, p in enumerate(payloads)])
+    _send(ctx, [_person(ctx, p, batch_place(i, count)) for i, p in enumerate(payloads)])
 
 
 def identify_person(ctx: Context, payload: dict[str, Any]) -> None:
@@ -177,7 +171,7 @@ def identify_person(ctx: Context, payload: dict[str, Any]) -> None:
 def track_events(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Record events; every payload is checked before anything is sent."""
     count = len(payloads)
-    _send(ctx, [_event(ctx, p, _where(i, count), "event") for i, p in enumerate(payloads)])
+    _send(ctx, [_event(ctx, p, batch_place(i, count), "event") for i, p in enumerate(payloads)])
 
 
 def track_event(ctx: Context, payload: dict[str, Any]) -> None:
@@ -188,7 +182,7 @@ def track_event(ctx: Context, payload: dict[str, Any]) -> None:
 def track_page_views(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Record page views; every payload is checked before anything is sent."""
     count = len(payloads)
-    _send(ctx, [_event(ctx, p, _where(i, count), "page") for i, p in enumerate(payloads)])
+    _send(ctx, [_event(ctx, p, batch_place(i, count), "page") for i, p in enumerate(payloads)])
 
 
 def track_page_view(ctx: Context, payload: dict[str, Any]) -> None:
@@ -212,25 +206,23 @@ def delete_person(ctx: Context, person: Person) -> None:
                 raise
 
 
-def _field(label: str, description: str, default: Any = None, type_: Any = "string") -> Field:
-    return Field(label, description, type_, default=default)
-
-
-_PERSON_ID = _field(
+_PERSON_ID = optional_field(
     "Person ID", "Your id for the person (cio_… for Customer.io's own id).", path("$.userId")
 )
-_ANONYMOUS_ID = _field(
+_ANONYMOUS_ID = optional_field(
     "Anonymous ID", "An id for a visitor not yet identified.", path("$.anonymousId")
 )
 _EVENT_FIELDS = {
     "person_id": _PERSON_ID,
     "anonymous_id": _ANONYMOUS_ID,
-    "email": _field(
+    "email": optional_field(
         "Email", "The person's email.", first_of("$.context.traits.email", "$.properties.email")
     ),
-    "timestamp": _field("Timestamp", "When it happened.", path("$.timestamp"), "datetime"),
-    "data": _field("Event Attributes", "Data of the event.", path("$.properties"), "object"),
-    "event_id": _field("Event ID", "A ULID; Customer.io keeps one event per id."),
+    "timestamp": optional_field("Timestamp", "When it happened.", path("$.timestamp"), "datetime"),
+    "data": optional_field(
+        "Event Attributes", "Data of the event.", path("$.properties"), "object"
+    ),
+    "event_id": optional_field("Event ID", "A ULID; Customer.io keeps one event per id."),
 }
 
 DESTINATION = Destination(
@@ -262,14 +254,14 @@ DESTINATION = Destination(
             fields={
                 "person_id": _PERSON_ID,
                 "anonymous_id": _ANONYMOUS_ID,
-                "email": _field("Email", "The person's email.", path("$.traits.email")),
-                "created_at": _field(
+                "email": optional_field("Email", "The person's email.", path("$.traits.email")),
+                "created_at": optional_field(
                     "Created At",
                     "When the person signed up.",
                     first_of("$.traits.created_at", "$.traits.createdAt"),
                     "datetime",
                 ),
-                "attributes": _field(
+                "attributes": optional_field(
                     "Person Attributes", "Attributes to set.", path("$.traits"), "object"
                 ),
             },

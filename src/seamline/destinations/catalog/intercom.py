@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
-from seamline.destinations.shaping import epoch_seconds, first_of, path, present
+from seamline.destinations.shaping import (
+    epoch_seconds,
+    first_of,
+    optional_field,
+    path,
+    present,
+    regional_url,
+)
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
@@ -51,12 +58,7 @@ _STANDARD_TRAITS = frozenset(
 
 
 def _url(ctx: Context, where: str) -> str:
-    if ctx.settings.get("endpoint"):
-        return str(ctx.settings["endpoint"]).rstrip("/") + where
-    region = str(ctx.settings.get("region") or "US").upper()
-    if region not in REGIONS:
-        raise PermanentError(f"unknown Intercom region {region!r}; one of {', '.join(REGIONS)}")
-    return REGIONS[region] + where
+    return regional_url(ctx, REGIONS, "Intercom", where)
 
 
 def _headers(ctx: Context) -> dict[str, str]:
@@ -201,12 +203,8 @@ def delete_person(ctx: Context, person: Person) -> None:
                 raise
 
 
-def _field(label: str, description: str, default: Any = None, type_: Any = "string") -> Field:
-    return Field(label, description, type_, default=default)
-
-
-_EXTERNAL_ID = _field("External ID", "Your id for the person.", path("$.userId"))
-_EMAIL = _field(
+_EXTERNAL_ID = optional_field("External ID", "Your id for the person.", path("$.userId"))
+_EMAIL = optional_field(
     "Email", "The person's email.", first_of("$.traits.email", "$.context.traits.email")
 )
 
@@ -230,29 +228,29 @@ DESTINATION = Destination(
             description="Update the contact with this external id or email, or create one.",
             fields={
                 "external_id": _EXTERNAL_ID,
-                "email": _field("Email", "The person's email.", path("$.traits.email")),
+                "email": optional_field("Email", "The person's email.", path("$.traits.email")),
                 "role": Field(
                     "Role", "user or lead (new contacts only).", "string", choices=("user", "lead")
                 ),
-                "name": _field("Name", "The full name.", path("$.traits.name")),
-                "phone": _field("Phone", "The phone number.", path("$.traits.phone")),
-                "avatar": _field("Avatar", "An image URL.", path("$.traits.avatar")),
-                "signed_up_at": _field(
+                "name": optional_field("Name", "The full name.", path("$.traits.name")),
+                "phone": optional_field("Phone", "The phone number.", path("$.traits.phone")),
+                "avatar": optional_field("Avatar", "An image URL.", path("$.traits.avatar")),
+                "signed_up_at": optional_field(
                     "Signed Up At",
                     "When they signed up.",
                     first_of("$.traits.createdAt", "$.traits.created_at"),
                     "datetime",
                 ),
-                "last_seen_at": _field(
+                "last_seen_at": optional_field(
                     "Last Seen At", "When they were last seen.", type_="datetime"
                 ),
-                "owner_id": _field(
+                "owner_id": optional_field(
                     "Owner ID", "The id of the admin who owns the contact.", type_="integer"
                 ),
-                "unsubscribed_from_emails": _field(
+                "unsubscribed_from_emails": optional_field(
                     "Unsubscribed From Emails", "Whether they unsubscribed.", type_="boolean"
                 ),
-                "custom_attributes": _field(
+                "custom_attributes": optional_field(
                     "Custom Attributes",
                     "Other traits; they must exist in Intercom, and only scalar values are sent.",
                     path("$.traits"),
@@ -275,16 +273,16 @@ DESTINATION = Destination(
                 ),
                 "user_id": _EXTERNAL_ID,
                 "email": _EMAIL,
-                "metadata": _field(
+                "metadata": optional_field(
                     "Metadata", "Up to 20 scalar properties.", path("$.properties"), "object"
                 ),
-                "revenue": _field(
+                "revenue": optional_field(
                     "Revenue",
                     "An amount, sent as price metadata.",
                     path("$.properties.revenue"),
                     "number",
                 ),
-                "currency": _field(
+                "currency": optional_field(
                     "Currency", "ISO 4217 code; USD when unset.", path("$.properties.currency")
                 ),
             },
@@ -301,28 +299,30 @@ DESTINATION = Destination(
                     True,
                     default=path("$.groupId"),
                 ),
-                "name": _field("Name", "The company's name.", path("$.traits.name")),
-                "plan": _field("Plan", "The company's plan.", path("$.traits.plan")),
-                "size": _field(
+                "name": optional_field("Name", "The company's name.", path("$.traits.name")),
+                "plan": optional_field("Plan", "The company's plan.", path("$.traits.plan")),
+                "size": optional_field(
                     "Size", "Number of employees.", path("$.traits.employees"), "integer"
                 ),
-                "website": _field("Website", "The company's website.", path("$.traits.website")),
-                "industry": _field(
+                "website": optional_field(
+                    "Website", "The company's website.", path("$.traits.website")
+                ),
+                "industry": optional_field(
                     "Industry", "The company's industry.", path("$.traits.industry")
                 ),
-                "monthly_spend": _field(
+                "monthly_spend": optional_field(
                     "Monthly Spend",
                     "What they pay per month.",
                     path("$.traits.monthly_spend"),
                     "number",
                 ),
-                "remote_created_at": _field(
+                "remote_created_at": optional_field(
                     "Created At",
                     "When the company was created.",
                     path("$.traits.createdAt"),
                     "datetime",
                 ),
-                "custom_attributes": _field(
+                "custom_attributes": optional_field(
                     "Custom Attributes", "Other traits (scalars).", path("$.traits"), "object"
                 ),
                 "external_id": _EXTERNAL_ID,

@@ -33,7 +33,16 @@ from urllib.parse import quote
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
-from seamline.destinations.shaping import chunks, epoch_seconds, first_of, path, present
+from seamline.destinations.shaping import (
+    batch_place,
+    chunks,
+    epoch_seconds,
+    first_of,
+    optional_field,
+    path,
+    present,
+    regional_url,
+)
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
@@ -47,20 +56,11 @@ _ISO_DATETIME = re.compile(
 
 
 def _url(ctx: Context, where: str) -> str:
-    if ctx.settings.get("endpoint"):
-        return str(ctx.settings["endpoint"]).rstrip("/") + where
-    region = str(ctx.settings.get("region") or "US").upper()
-    if region not in REGIONS:
-        raise PermanentError(f"unknown Iterable region {region!r}; one of {', '.join(REGIONS)}")
-    return REGIONS[region] + where
+    return regional_url(ctx, REGIONS, "Iterable", where)
 
 
 def _headers(ctx: Context) -> dict[str, str]:
     return {"Api-Key": str(ctx.settings["api_key"])}
-
-
-def _where(index: int, count: int) -> str:
-    return f" (payload {index} of the batch)" if count > 1 else ""
 
 
 def _dates(value: Any) -> Any:
@@ -120,7 +120,7 @@ def update_user(ctx: Context, payload: dict[str, Any]) -> None:
 def update_users(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Create or update users in bulk; every payload is checked before anything is sent."""
     count = len(payloads)
-    users = [_user_update(p, _where(i, count)) for i, p in enumerate(payloads)]
+    users = [_user_update(p, batch_place(i, count)) for i, p in enumerate(payloads)]
     for chunk in chunks(users, BULK_LIMIT):
         _post(ctx, "/api/users/bulkUpdate", {"users": chunk}, len(chunk))
 
@@ -149,7 +149,7 @@ def track_event(ctx: Context, payload: dict[str, Any]) -> None:
 
 def track_events(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Record events in bulk; every payload is checked before anything is sent."""
-    events = [_event(p, _where(i, len(payloads))) for i, p in enumerate(payloads)]
+    events = [_event(p, batch_place(i, len(payloads))) for i, p in enumerate(payloads)]
     for chunk in chunks(events, BULK_LIMIT):
         _post(ctx, "/api/events/trackBulk", {"events": chunk}, len(chunk))
 
@@ -167,7 +167,7 @@ def _list_id(payload: Mapping[str, Any], where: str) -> int:
 def _membership(ctx: Context, payloads: list[dict[str, Any]], subscribe: bool) -> None:
     by_list: dict[int, list[dict[str, Any]]] = {}
     for index, payload in enumerate(payloads):
-        where = _where(index, len(payloads))
+        where = batch_place(index, len(payloads))
         subscriber = _user(payload, where)
         if subscribe and payload.get("dataFields"):
             subscriber["dataFields"] = _dates(payload["dataFields"])
@@ -218,16 +218,12 @@ def delete_person(ctx: Context, person: Person) -> None:
                 raise
 
 
-def _field(label: str, description: str, default: Any = None, type_: Any = "string") -> Field:
-    return Field(label, description, type_, default=default)
-
-
-_EMAIL = _field(
+_EMAIL = optional_field(
     "Email",
     "The user's email.",
     first_of("$.traits.email", "$.properties.email", "$.context.traits.email"),
 )
-_USER_ID = _field("User ID", "Your id for the user.", path("$.userId"))
+_USER_ID = optional_field("User ID", "Your id for the user.", path("$.userId"))
 _LIST_FIELDS = {
     "email": _EMAIL,
     "userId": _USER_ID,
@@ -258,13 +254,13 @@ DESTINATION = Destination(
             fields={
                 "email": _EMAIL,
                 "userId": _USER_ID,
-                "dataFields": _field(
+                "dataFields": optional_field(
                     "Data Fields", "Profile fields to set.", path("$.traits"), "object"
                 ),
-                "phoneNumber": _field(
+                "phoneNumber": optional_field(
                     "Phone Number", "In E.164 form, for SMS.", path("$.traits.phone")
                 ),
-                "mergeNestedObjects": _field(
+                "mergeNestedObjects": optional_field(
                     "Merge Nested Objects",
                     "Merge objects into existing ones instead of replacing them.",
                     False,
@@ -286,19 +282,19 @@ DESTINATION = Destination(
                 "eventName": Field(
                     "Event Name", "The event's name.", "string", True, default=path("$.event")
                 ),
-                "dataFields": _field(
+                "dataFields": optional_field(
                     "Data Fields", "Properties of the event.", path("$.properties"), "object"
                 ),
-                "id": _field(
+                "id": optional_field(
                     "Event ID", "An event with an existing id is updated.", path("$.messageId")
                 ),
-                "createdAt": _field(
+                "createdAt": optional_field(
                     "Created At", "When it happened.", path("$.timestamp"), "datetime"
                 ),
-                "campaignId": _field(
+                "campaignId": optional_field(
                     "Campaign ID", "The campaign to attribute it to.", type_="integer"
                 ),
-                "templateId": _field(
+                "templateId": optional_field(
                     "Template ID", "The template to attribute it to.", type_="integer"
                 ),
             },
@@ -311,7 +307,7 @@ DESTINATION = Destination(
             description="Add a person to a static list.",
             fields={
                 **_LIST_FIELDS,
-                "dataFields": _field(
+                "dataFields": optional_field(
                     "Data Fields", "Profile fields to set with it.", type_="object"
                 ),
             },

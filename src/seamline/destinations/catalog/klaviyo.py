@@ -34,7 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
-from seamline.destinations.shaping import chunks, first_of, instant, path, present
+from seamline.destinations.shaping import (
+    batch_place,
+    chunks,
+    first_of,
+    instant,
+    optional_field,
+    path,
+    present,
+)
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
@@ -63,10 +71,6 @@ def _headers(ctx: Context) -> dict[str, str]:
         "accept": "application/vnd.api+json",
         "content-type": "application/vnd.api+json",
     }
-
-
-def _where(index: int, count: int) -> str:
-    return f" (payload {index} of the batch)" if count > 1 else ""
 
 
 def _identity(payload: Mapping[str, Any], where: str, *, anonymous: bool = False) -> dict[str, Any]:
@@ -103,7 +107,7 @@ def _by_list(payloads: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The batch's profiles per list id ("" for none), every payload checked first."""
     lists: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for index, payload in enumerate(payloads):
-        profile = _profile(payload, _where(index, len(payloads)))
+        profile = _profile(payload, batch_place(index, len(payloads)))
         lists[str(payload.get("list_id") or "")].append(profile)
     return lists
 
@@ -167,7 +171,7 @@ def track_events(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Record events in bulk create jobs; every payload is checked before anything is sent."""
     entries = []
     for index, payload in enumerate(payloads):
-        event = _event(payload, _where(index, len(payloads)))
+        event = _event(payload, batch_place(index, len(payloads)))
         entries.append(
             {
                 "type": "event-bulk-create",
@@ -201,7 +205,7 @@ def _list_id(value: Any, where: str) -> str:
 def add_to_lists(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Upsert the profiles and add them to their lists: one bulk import job per list."""
     for index, payload in enumerate(payloads):
-        _list_id(payload.get("list_id"), _where(index, len(payloads)))
+        _list_id(payload.get("list_id"), batch_place(index, len(payloads)))
     upsert_profiles(ctx, payloads)
 
 
@@ -239,7 +243,7 @@ def remove_from_lists(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Remove the profiles from their lists; people Klaviyo does not know are skipped."""
     wanted: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for index, payload in enumerate(payloads):
-        where = _where(index, len(payloads))
+        where = batch_place(index, len(payloads))
         list_id = _list_id(payload.get("list_id"), where)
         for key, value in _identity(payload, where).items():
             wanted[list_id][key].add(value)
@@ -281,14 +285,10 @@ _EMAIL = first_of("$.traits.email", "$.context.traits.email", "$.properties.emai
 _PHONE = first_of("$.traits.phone", "$.context.traits.phone", "$.properties.phone")
 
 
-def _field(label: str, description: str, default: Any = None, type_: Any = "string") -> Field:
-    return Field(label, description, type_, default=default)
-
-
 _ID_FIELDS = {
-    "email": _field("Email", "The person's email.", _EMAIL),
-    "phone_number": _field("Phone Number", "In E.164 form, like +15005550006.", _PHONE),
-    "external_id": _field("External ID", "Your id for the person.", path("$.userId")),
+    "email": optional_field("Email", "The person's email.", _EMAIL),
+    "phone_number": optional_field("Phone Number", "In E.164 form, like +15005550006.", _PHONE),
+    "external_id": optional_field("External ID", "Your id for the person.", path("$.userId")),
 }
 _LIST_FIELD = Field(
     "List ID",
@@ -298,11 +298,11 @@ _LIST_FIELD = Field(
 )
 _PROFILE_FIELDS = {
     **_ID_FIELDS,
-    "first_name": _field("First Name", "The first name.", path("$.traits.firstName")),
-    "last_name": _field("Last Name", "The last name.", path("$.traits.lastName")),
-    "organization": _field("Organization", "The company.", path("$.traits.company.name")),
-    "title": _field("Title", "The job title.", path("$.traits.title")),
-    "image": _field("Image", "An avatar URL.", path("$.traits.avatar")),
+    "first_name": optional_field("First Name", "The first name.", path("$.traits.firstName")),
+    "last_name": optional_field("Last Name", "The last name.", path("$.traits.lastName")),
+    "organization": optional_field("Organization", "The company.", path("$.traits.company.name")),
+    "title": optional_field("Title", "The job title.", path("$.traits.title")),
+    "image": optional_field("Image", "An avatar URL.", path("$.traits.avatar")),
     "location": Field(
         "Location",
         "The address.",
@@ -315,19 +315,23 @@ _PROFILE_FIELDS = {
             "country": path("$.traits.address.country"),
         },
     ),
-    "properties": _field("Properties", "Custom properties.", path("$.traits"), "object"),
-    "list_id": _field("List ID", "Also add the profile to this list."),
+    "properties": optional_field("Properties", "Custom properties.", path("$.traits"), "object"),
+    "list_id": optional_field("List ID", "Also add the profile to this list."),
 }
 _EVENT_FIELDS = {
     **_ID_FIELDS,
-    "anonymous_id": _field("Anonymous ID", "An id for an unknown visitor.", path("$.anonymousId")),
+    "anonymous_id": optional_field(
+        "Anonymous ID", "An id for an unknown visitor.", path("$.anonymousId")
+    ),
     "metric_name": Field(
         "Metric Name", "The event's name.", "string", True, default=path("$.event")
     ),
-    "properties": _field("Properties", "Properties of the event.", path("$.properties"), "object"),
-    "time": _field("Time", "When it happened.", path("$.timestamp"), "datetime"),
-    "value": _field("Value", "A monetary value.", path("$.properties.revenue"), "number"),
-    "unique_id": _field(
+    "properties": optional_field(
+        "Properties", "Properties of the event.", path("$.properties"), "object"
+    ),
+    "time": optional_field("Time", "When it happened.", path("$.timestamp"), "datetime"),
+    "value": optional_field("Value", "A monetary value.", path("$.properties.revenue"), "number"),
+    "unique_id": optional_field(
         "Unique ID", "Klaviyo counts an event once per unique id.", path("$.messageId")
     ),
 }

@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
-from seamline.destinations.shaping import basic_auth, chunks, first_of, path, present
+from seamline.destinations.shaping import (
+    basic_auth,
+    chunks,
+    first_of,
+    optional_field,
+    path,
+    present,
+)
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
@@ -163,23 +170,21 @@ def delete_person(ctx: Context, person: Person) -> None:
                     raise
 
 
-def _field(label: str, description: str, default: Any = None, type_: Any = "string") -> Field:
-    return Field(label, description, type_, default=default)
-
-
-_EMAIL = _field(
+_EMAIL = optional_field(
     "Email",
     "The member's email.",
     first_of("$.traits.email", "$.context.traits.email", "$.properties.email"),
 )
-_AUDIENCE = _field("Audience ID", "The audience (list) id; the instance's default when unset.")
+_AUDIENCE = optional_field(
+    "Audience ID", "The audience (list) id; the instance's default when unset."
+)
 _STATUS = Field(
     "Status If New",
     "The subscription status of a new member (pending sends a confirmation email).",
     "string",
     choices=STATUSES,
 )
-_MERGE_FIELDS = _field(
+_MERGE_FIELDS = optional_field(
     "Merge Fields",
     "Merge field tags and values, like FNAME and LNAME.",
     {"FNAME": path("$.traits.firstName"), "LNAME": path("$.traits.lastName")},
@@ -219,7 +224,7 @@ DESTINATION = Destination(
                 "audience_id": _AUDIENCE,
                 "status_if_new": _STATUS,
                 "merge_fields": _MERGE_FIELDS,
-                "language": _field(
+                "language": optional_field(
                     "Language", "The member's language code.", path("$.context.locale")
                 ),
             },
@@ -235,13 +240,15 @@ DESTINATION = Destination(
             fields={
                 "email": _EMAIL,
                 "audience_id": _AUDIENCE,
-                "tag": _field(
+                "tag": optional_field(
                     "Tag",
                     "The tag's name.",
                     first_of("$.properties.audience_key", "$.context.personas.computation_key"),
                 ),
-                "event_name": _field("Event Name", "Audience Entered or Exited.", path("$.event")),
-                "active": _field(
+                "event_name": optional_field(
+                    "Event Name", "Audience Entered or Exited.", path("$.event")
+                ),
+                "active": optional_field(
                     "Active", "True tags, false untags; unset, the event decides.", type_="boolean"
                 ),
                 "status_if_new": _STATUS,

@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
-from seamline.destinations.shaping import chunks, first_of, path, present
+from seamline.destinations.shaping import (
+    batch_place,
+    chunks,
+    first_of,
+    optional_field,
+    path,
+    present,
+    regional_url,
+)
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
@@ -47,20 +55,11 @@ _FIELD_ID = re.compile(r"[ewn][0-9]+_[TND]")
 
 
 def _url(ctx: Context, where: str) -> str:
-    if ctx.settings.get("endpoint"):
-        return str(ctx.settings["endpoint"]).rstrip("/") + where
-    region = str(ctx.settings.get("region") or "US").upper()
-    if region not in REGIONS:
-        raise PermanentError(f"unknown SendGrid region {region!r}; one of {', '.join(REGIONS)}")
-    return REGIONS[region] + where
+    return regional_url(ctx, REGIONS, "SendGrid", where)
 
 
 def _headers(ctx: Context) -> dict[str, str]:
     return {"Authorization": f"Bearer {ctx.settings['api_key']}"}
-
-
-def _where(index: int, count: int) -> str:
-    return f" (payload {index} of the batch)" if count > 1 else ""
 
 
 def _list_id(value: Any, where: str) -> str:
@@ -113,7 +112,7 @@ def upsert_contacts(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Create or update contacts (adding them to their list when one is given)."""
     by_list: dict[str, list[dict[str, Any]]] = {}
     for index, payload in enumerate(payloads):
-        where = _where(index, len(payloads))
+        where = batch_place(index, len(payloads))
         list_id = _list_id(payload["list_id"], where) if payload.get("list_id") else ""
         by_list.setdefault(list_id, []).append(_contact(ctx, payload, where))
     for list_id, contacts in by_list.items():
@@ -128,7 +127,7 @@ def upsert_contact(ctx: Context, payload: dict[str, Any]) -> None:
 def add_to_lists(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Upsert the contacts into their lists; every payload must name a list."""
     for index, payload in enumerate(payloads):
-        _list_id(payload.get("list_id"), _where(index, len(payloads)))
+        _list_id(payload.get("list_id"), batch_place(index, len(payloads)))
     upsert_contacts(ctx, payloads)
 
 
@@ -164,7 +163,7 @@ def remove_from_lists(ctx: Context, payloads: list[dict[str, Any]]) -> None:
     """Remove contacts from their lists, found by email; unknown emails are skipped."""
     by_list: dict[str, set[str]] = {}
     for index, payload in enumerate(payloads):
-        where = _where(index, len(payloads))
+        where = batch_place(index, len(payloads))
         if not payload.get("email"):
             raise InvalidPayload(f"removing from a SendGrid list needs the contact's email{where}")
         by_list.setdefault(_list_id(payload.get("list_id"), where), set()).add(
@@ -201,36 +200,36 @@ def delete_person(ctx: Context, person: Person) -> None:
         )
 
 
-def _field(label: str, description: str, default: Any = None, type_: Any = "string") -> Field:
-    return Field(label, description, type_, default=default)
-
-
-_EMAIL = _field(
+_EMAIL = optional_field(
     "Email",
     "The contact's email.",
     first_of("$.traits.email", "$.context.traits.email", "$.properties.email"),
 )
 _CONTACT_FIELDS = {
     "email": _EMAIL,
-    "external_id": _field("External ID", "Your id for the contact.", path("$.userId")),
-    "anonymous_id": _field(
+    "external_id": optional_field("External ID", "Your id for the contact.", path("$.userId")),
+    "anonymous_id": optional_field(
         "Anonymous ID", "An anonymous id for the contact.", path("$.anonymousId")
     ),
-    "phone_number_id": _field(
+    "phone_number_id": optional_field(
         "Phone Number ID", "A phone number that identifies the contact (E.164)."
     ),
-    "first_name": _field("First Name", "The first name.", path("$.traits.firstName")),
-    "last_name": _field("Last Name", "The last name.", path("$.traits.lastName")),
-    "phone_number": _field("Phone Number", "The phone number.", path("$.traits.phone")),
-    "address_line_1": _field("Address Line 1", "Street address.", path("$.traits.address.street")),
-    "address_line_2": _field("Address Line 2", "More of the address."),
-    "city": _field("City", "The city.", path("$.traits.address.city")),
-    "state_province_region": _field(
+    "first_name": optional_field("First Name", "The first name.", path("$.traits.firstName")),
+    "last_name": optional_field("Last Name", "The last name.", path("$.traits.lastName")),
+    "phone_number": optional_field("Phone Number", "The phone number.", path("$.traits.phone")),
+    "address_line_1": optional_field(
+        "Address Line 1", "Street address.", path("$.traits.address.street")
+    ),
+    "address_line_2": optional_field("Address Line 2", "More of the address."),
+    "city": optional_field("City", "The city.", path("$.traits.address.city")),
+    "state_province_region": optional_field(
         "State", "State, province or region.", path("$.traits.address.state")
     ),
-    "postal_code": _field("Postal Code", "The postal code.", path("$.traits.address.postal_code")),
-    "country": _field("Country", "The country.", path("$.traits.address.country")),
-    "custom_fields": _field(
+    "postal_code": optional_field(
+        "Postal Code", "The postal code.", path("$.traits.address.postal_code")
+    ),
+    "country": optional_field("Country", "The country.", path("$.traits.address.country")),
+    "custom_fields": optional_field(
         "Custom Fields", "By name or id; they must exist in SendGrid.", type_="object"
     ),
 }
@@ -255,7 +254,7 @@ DESTINATION = Destination(
             description="Create or update a contact (and add it to a list when one is given).",
             fields={
                 **_CONTACT_FIELDS,
-                "list_id": _field("List ID", "Also add the contact to this list."),
+                "list_id": optional_field("List ID", "Also add the contact to this list."),
             },
             perform=upsert_contact,
             perform_batch=upsert_contacts,
