@@ -1,6 +1,7 @@
-"""What the ads destinations (TikTok, Snap, Pinterest, Reddit, Google Ads, LinkedIn) share:
-reading an event's time, naming a Segment e-commerce event in a tool's vocabulary, sending a
-batch so that each payload gets its own outcome, and reading an audience change.
+"""What the ads destinations (TikTok, Snap, Pinterest, Reddit, Google Ads, LinkedIn, Meta
+Custom Audiences) share: reading an event's time, naming a Segment e-commerce event in a tool's
+vocabulary, sending a batch so that each payload gets its own outcome, reading an audience
+change and grouping a batch of them, and the standard events' default triggers and presets.
 
 Ads APIs refuse a whole request for one bad event (an event too old, a missing identifier),
 so each payload is built and checked first: a payload that breaks a rule gets its own
@@ -15,9 +16,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from seamline.destinations.definition import Preset
 from seamline.destinations.errors import DeliveryError, InvalidPayload, PermanentError
+from seamline.destinations.shaping import batch_place
 
 Built = TypeVar("Built")
+Member = TypeVar("Member")
 Outcome = DeliveryError | None
 
 # Segment's Spec (e-commerce, B2B SaaS, mobile) names of the events ads tools have standard
@@ -39,6 +43,27 @@ SPEC_EVENTS = (
     "Application Installed",
     "Application Opened",
 )
+
+
+def standard_trigger(standard: Mapping[str, str]) -> str:
+    """The default trigger of an action sending the standard events: a page, or a track call
+    named like one of the Segment events `standard` maps."""
+    return " or ".join(
+        'type = "page"' if name == "page" else f'event = "{name}"' for name in standard
+    )
+
+
+def standard_presets(standard: Mapping[str, str], action: str) -> tuple[Preset, ...]:
+    """One preset per standard event, named "<tool's name> (<Segment event>)", sending it
+    through `action`."""
+    return tuple(
+        Preset(
+            f"{tool_name} ({name})",
+            action,
+            'type = "page"' if name == "page" else f'type = "track" and event = "{name}"',
+        )
+        for name, tool_name in standard.items()
+    )
 
 
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9_\-]{1,128}")
@@ -110,7 +135,7 @@ def now_seconds() -> int:
 
 def where_in(payloads: Sequence[object], index: int) -> str:
     """How an error names a payload: by its place when it is one of several."""
-    return f" (payload {index} of the batch)" if len(payloads) > 1 else ""
+    return batch_place(index, len(payloads))
 
 
 def send_each(
@@ -169,6 +194,32 @@ def in_audience(payload: Mapping[str, Any]) -> bool:
         f"cannot tell whether the person entered or exited: not an {ENTERED} or {EXITED} "
         f"event, in_audience is not set and traits.{key} is not a boolean"
     )
+
+
+def latest_changes(
+    payloads: Sequence[Mapping[str, Any]],
+    change: Callable[[Mapping[str, Any]], tuple[str, bool, Member]],
+    outcomes: list[Outcome],
+) -> dict[tuple[str, bool], list[tuple[Member, list[int]]]]:
+    """Audience changes grouped per (list, add rather than remove), each member with the
+    indexes of the payloads it answers for. `change` reads a payload as (list, add, member)
+    or raises InvalidPayload, which becomes that payload's outcome. The same member of the
+    same list again: the later change wins and the earlier payloads are answered with it,
+    so a batch never both adds and removes one person."""
+    latest: dict[tuple[str, str], tuple[bool, Member, list[int]]] = {}
+    for index, payload in enumerate(payloads):
+        try:
+            audience, add, member = change(payload)
+        except InvalidPayload as error:
+            outcomes[index] = error
+            continue
+        key = (audience, repr(member))
+        _, _, earlier = latest.pop(key, (add, member, []))
+        latest[key] = (add, member, [*earlier, index])
+    groups: dict[tuple[str, bool], list[tuple[Member, list[int]]]] = {}
+    for (audience, _), (add, member, indexes) in latest.items():
+        groups.setdefault((audience, add), []).append((member, indexes))
+    return groups
 
 
 def path(at: str) -> dict[str, str]:

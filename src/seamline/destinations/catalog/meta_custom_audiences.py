@@ -45,6 +45,12 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from seamline.destinations.catalog._ad_events import (
+    AUDIENCE_TRIGGER,
+    in_audience,
+    latest_changes,
+    raise_outcome,
+)
 from seamline.destinations.catalog.meta_conversions_api import (
     API_HOST,
     API_VERSION,
@@ -63,8 +69,6 @@ if TYPE_CHECKING:
     from seamline.privacy.subject import Person
 
 MAX_USERS = 10_000  # people per request
-ENTERED, EXITED = "Audience Entered", "Audience Exited"
-TRIGGER = f'event = "{ENTERED}" or event = "{EXITED}"'
 # (payload field, Meta's schema key, hash_identifier's normaliser), in column order.
 IDENTIFIERS = (
     ("email", "EMAIL", "email"),
@@ -108,23 +112,6 @@ def _classified(error: PermanentError) -> DeliveryError:
     return error
 
 
-def _in_audience(payload: Mapping[str, Any]) -> bool:
-    explicit = payload.get("in_audience")
-    if isinstance(explicit, bool):
-        return explicit
-    event = payload.get("event_name")
-    if event in (ENTERED, EXITED):
-        return str(event) == ENTERED
-    key, traits = payload.get("audience_key"), payload.get("traits")
-    member = traits.get(key) if isinstance(traits, Mapping) and isinstance(key, str) else None
-    if isinstance(member, bool):
-        return member
-    raise InvalidPayload(
-        f"cannot tell whether the person entered or exited: not an {ENTERED} or {EXITED} "
-        f"event, in_audience is not set and traits.{key} is not a boolean"
-    )
-
-
 def _hashed(normaliser: str, value: Any) -> str:
     """The SHA-256 of a normalised identifier; "" when there is none (Meta's empty cell)."""
     return "" if value in (None, "") else (hash_identifier(normaliser, value) or "")
@@ -138,7 +125,7 @@ def _change(payload: Mapping[str, Any]) -> tuple[str, bool, Row]:
     row = tuple(_hashed(normaliser, payload.get(field)) for field, _, normaliser in IDENTIFIERS)
     if not any(row):
         raise InvalidPayload("no email, phone or external id to match the person with")
-    return audience_id, _in_audience(payload), row
+    return audience_id, in_audience(payload), row
 
 
 def _send(ctx: Context, audience_id: str, add: bool, rows: list[Row]) -> None:
@@ -163,19 +150,7 @@ def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[Deliver
     Returns each payload's outcome (None: sent), so a refused payload or a failed request
     fails only its own payloads."""
     outcomes: list[DeliveryError | None] = [None] * len(payloads)
-    latest: dict[tuple[str, Row], tuple[bool, list[int]]] = {}
-    for index, payload in enumerate(payloads):
-        try:
-            audience_id, add, row = _change(payload)
-        except InvalidPayload as error:
-            outcomes[index] = error
-            continue
-        # The same person again: the later change wins, the earlier is sent with it.
-        _, earlier = latest.pop((audience_id, row), (add, []))
-        latest[audience_id, row] = (add, [*earlier, index])
-    groups: dict[tuple[str, bool], list[tuple[Row, list[int]]]] = {}
-    for (audience_id, row), (add, indexes) in latest.items():
-        groups.setdefault((audience_id, add), []).append((row, indexes))
+    groups = latest_changes(payloads, _change, outcomes)
     for (audience_id, add), members in groups.items():
         for start in range(0, len(members), MAX_USERS):
             chunk = members[start : start + MAX_USERS]
@@ -190,9 +165,7 @@ def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[Deliver
 
 def sync_audience(ctx: Context, payload: dict[str, Any]) -> None:
     """Add or remove one person."""
-    outcome = sync_audiences(ctx, [payload])[0]
-    if outcome is not None:
-        raise outcome
+    raise_outcome(sync_audiences(ctx, [payload]))
 
 
 def delete_person(ctx: Context, person: Person) -> None:
@@ -302,11 +275,11 @@ DESTINATION = Destination(
             perform=sync_audience,
             perform_batch=sync_audiences,
             max_batch=MAX_USERS,
-            default_trigger=TRIGGER,
+            default_trigger=AUDIENCE_TRIGGER,
             ordered=True,  # an exit must not overtake the entry before it
         ),
     },
     test_authentication=test_authentication,
     delete=delete_person,
-    presets=(Preset("Audience Entered and Exited", "sync_audience", TRIGGER),),
+    presets=(Preset("Audience Entered and Exited", "sync_audience", AUDIENCE_TRIGGER),),
 )

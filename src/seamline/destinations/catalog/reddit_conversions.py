@@ -36,8 +36,10 @@ from seamline.destinations.catalog._ad_events import (
     path_segment,
     raise_outcome,
     send_each,
+    standard_presets,
+    standard_trigger,
 )
-from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
+from seamline.destinations.definition import Action, Context, Destination, Field, Setting
 from seamline.destinations.errors import InvalidPayload
 from seamline.destinations.hashing import hashed, phone_e164, reddit_email, trimmed
 
@@ -254,9 +256,6 @@ _COMMON = {
     ),
     "user": _USER,
 }
-_STANDARD_TRIGGER = " or ".join(
-    'type = "page"' if name == "page" else f'event = "{name}"' for name in STANDARD
-)
 
 DESTINATION = Destination(
     slug="reddit-conversions",
@@ -299,7 +298,7 @@ DESTINATION = Destination(
             perform=send_event,
             perform_batch=send_events,
             max_batch=MAX_EVENTS,
-            default_trigger=_STANDARD_TRIGGER,
+            default_trigger=standard_trigger(STANDARD),
         ),
         "custom_event": Action(
             title="Custom Event",
@@ -322,12 +321,5 @@ DESTINATION = Destination(
     },
     test_authentication=test_authentication,
     delete=None,  # Reddit has no API to delete a person's conversions
-    presets=tuple(
-        Preset(
-            f"{STANDARD[name]} ({name})",
-            "standard_event",
-            'type = "page"' if name == "page" else f'type = "track" and event = "{name}"',
-        )
-        for name in STANDARD
-    ),
+    presets=standard_presets(STANDARD, "standard_event"),
 )

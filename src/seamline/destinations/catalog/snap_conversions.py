@@ -40,9 +40,11 @@ from seamline.destinations.catalog._ad_events import (
     path_segment,
     raise_outcome,
     send_each,
+    standard_presets,
+    standard_trigger,
     unix_seconds,
 )
-from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
+from seamline.destinations.definition import Action, Context, Destination, Field, Setting
 from seamline.destinations.errors import DeliveryError, InvalidPayload
 from seamline.destinations.hashing import (
     Normaliser,
@@ -362,19 +364,10 @@ DESTINATION = Destination(
             perform=send_event,
             perform_batch=send_events,
             max_batch=MAX_EVENTS,
-            default_trigger=" or ".join(
-                'type = "page"' if name == "page" else f'event = "{name}"' for name in STANDARD
-            ),
+            default_trigger=standard_trigger(STANDARD),
         ),
     },
     test_authentication=test_authentication,
     delete=None,  # Snap has no API to delete a person's conversions
-    presets=tuple(
-        Preset(
-            f"{STANDARD[name]} ({name})",
-            "report_conversion_event",
-            'type = "page"' if name == "page" else f'type = "track" and event = "{name}"',
-        )
-        for name in STANDARD
-    ),
+    presets=standard_presets(STANDARD, "report_conversion_event"),
 )

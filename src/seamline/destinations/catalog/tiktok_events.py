@@ -36,9 +36,11 @@ from seamline.destinations.catalog._ad_events import (
     path,
     raise_outcome,
     send_each,
+    standard_presets,
+    standard_trigger,
     unix_seconds,
 )
-from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
+from seamline.destinations.definition import Action, Context, Destination, Field, Setting
 from seamline.destinations.errors import DeliveryError, PermanentError, RetryableError
 from seamline.destinations.hashing import hashed, lowercase, phone_e164
 
@@ -280,21 +282,12 @@ DESTINATION = Destination(
             perform=send_event,
             perform_batch=send_events,
             max_batch=MAX_EVENTS,
-            default_trigger=" or ".join(
-                'type = "page"' if name == "page" else f'event = "{name}"' for name in STANDARD
-            ),
+            default_trigger=standard_trigger(STANDARD),
         ),
     },
     # The Events API has no read for a pixel with its access token, and a probe would be an
     # event in the pixel's data.
     test_authentication=None,
     delete=None,  # TikTok has no API to delete a person's events
-    presets=tuple(
-        Preset(
-            f"{STANDARD[name]} ({name})",
-            "report_web_event",
-            'type = "page"' if name == "page" else f'type = "track" and event = "{name}"',
-        )
-        for name in STANDARD
-    ),
+    presets=standard_presets(STANDARD, "report_web_event"),
 )

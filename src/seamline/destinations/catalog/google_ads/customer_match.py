@@ -16,9 +16,15 @@ person changing twice in one batch is sent once, with the later change.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from seamline.destinations.catalog._ad_events import AUDIENCE_TRIGGER, in_audience
+from seamline.destinations.catalog._ad_events import (
+    AUDIENCE_TRIGGER,
+    in_audience,
+    latest_changes,
+    raise_outcome,
+)
 from seamline.destinations.catalog.google_ads import api
 from seamline.destinations.catalog.google_ads.identifiers import user_identifiers
 from seamline.destinations.definition import Context
@@ -82,26 +88,19 @@ def _run_job(
     return outcomes
 
 
+def _change(payload: Mapping[str, Any]) -> tuple[str, bool, list[dict[str, Any]]]:
+    """(user list, add rather than remove, the person's identifiers) or InvalidPayload."""
+    user_list = _list_id(payload.get("user_list_id"))
+    ids = user_identifiers(payload)
+    if not ids:
+        raise InvalidPayload("no email, phone or whole address to match the person with")
+    return user_list, in_audience(payload), ids
+
+
 def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[DeliveryError | None]:
     """Add and remove people, one job per (user list, direction); each payload's outcome."""
     outcomes: list[DeliveryError | None] = [None] * len(payloads)
-    latest: dict[tuple[str, str], tuple[bool, list[dict[str, Any]], list[int]]] = {}
-    for index, payload in enumerate(payloads):
-        try:
-            user_list = _list_id(payload.get("user_list_id"))
-            ids = user_identifiers(payload)
-            if not ids:
-                raise InvalidPayload("no email, phone or whole address to match the person with")
-            add = in_audience(payload)
-        except InvalidPayload as error:
-            outcomes[index] = error
-            continue
-        key = (user_list, repr(ids))
-        _, _, earlier = latest.pop(key, (add, ids, []))
-        latest[key] = (add, ids, [*earlier, index])  # the later change wins
-    groups: dict[tuple[str, bool], list[tuple[list[dict[str, Any]], list[int]]]] = {}
-    for (user_list, _), (add, ids, indexes) in latest.items():
-        groups.setdefault((user_list, add), []).append((ids, indexes))
+    groups = latest_changes(payloads, _change, outcomes)
     customer = api.customer_id(ctx.settings.get("customer_id"))
     for (user_list, add), members in groups.items():
         try:
@@ -118,9 +117,7 @@ def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[Deliver
 
 def sync_audience(ctx: Context, payload: dict[str, Any]) -> None:
     """Add or remove one person."""
-    outcome = sync_audiences(ctx, [payload])[0]
-    if outcome is not None:
-        raise outcome
+    raise_outcome(sync_audiences(ctx, [payload]))
 
 
 def delete_person(ctx: Context, person: Person) -> None:

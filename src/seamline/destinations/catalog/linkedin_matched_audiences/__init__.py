@@ -38,7 +38,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from seamline.destinations.catalog._ad_events import AUDIENCE_TRIGGER, in_audience
+from seamline.destinations.catalog._ad_events import AUDIENCE_TRIGGER, in_audience, raise_outcome
 from seamline.destinations.catalog.linkedin_matched_audiences import api
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import DeliveryError, InvalidPayload
@@ -110,9 +110,7 @@ def sync_audiences(ctx: Context, payloads: list[dict[str, Any]]) -> list[Deliver
 
 def sync_audience(ctx: Context, payload: dict[str, Any]) -> None:
     """Add or remove one person."""
-    outcome = sync_audiences(ctx, [payload])[0]
-    if outcome is not None:
-        raise outcome
+    raise_outcome(sync_audiences(ctx, [payload]))
 
 
 def delete_person(ctx: Context, person: Person) -> None:
