@@ -132,7 +132,11 @@ def _has(rows: Rows, canonical: str, user_id: str) -> bool:
 
 
 def _utc(value: Any) -> datetime:
-    """A stored time as an aware datetime (drivers give naive UTC or aware values)."""
+    """A stored time as an aware datetime (drivers give naive UTC or aware values). None is
+    the ClickHouse fake's `uuid_ts`: DuckDB does not take its `DEFAULT now64(6)`, and `seq`
+    orders the rows then."""
+    if value is None:
+        return datetime.min.replace(tzinfo=UTC)
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
