@@ -140,6 +140,11 @@ DESTINATION = Destination(
             "https://bigquery.googleapis.com.",
             target=True,
         ),
+        "profiles_sync_schema": Setting(
+            label="Profiles Sync dataset",
+            description="Write Profiles Sync's tables (id_graph_updates, user_traits, …) into "
+            "this dataset too, created if missing; empty: no Profiles Sync.",
+        ),
     },
     actions={"load_events": load_action(load_event, load_events)},
     test_authentication=check_connection,

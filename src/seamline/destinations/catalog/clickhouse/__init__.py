@@ -101,6 +101,11 @@ DESTINATION = Destination(
             description="The database for this source's tables, created if missing.",
             default="seamline",
         ),
+        "profiles_sync_schema": Setting(
+            label="Profiles Sync database",
+            description="Write Profiles Sync's tables (id_graph_updates, user_traits, …) into "
+            "this database too, created if missing; empty: no Profiles Sync.",
+        ),
     },
     actions={"load_events": load_action(load_event, load_events)},
     test_authentication=check_connection,

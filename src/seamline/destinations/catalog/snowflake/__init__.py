@@ -163,6 +163,11 @@ DESTINATION = Destination(
             "instead of https://<account>.snowflakecomputing.com.",
             target=True,
         ),
+        "profiles_sync_schema": Setting(
+            label="Profiles Sync schema",
+            description="Write Profiles Sync's tables (id_graph_updates, user_traits, …) into "
+            "this schema of the database too, created if missing; empty: no Profiles Sync.",
+        ),
     },
     actions={"load_events": load_action(load_event, load_events)},
     test_authentication=check_connection,
