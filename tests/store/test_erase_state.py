@@ -20,6 +20,11 @@ from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from seamline.store import state
 from seamline.store.erase_state import erase_state
+from seamline.store.profiles_sync_sql import (
+    profiles_sync_graph,
+    profiles_sync_ids,
+    profiles_sync_traits,
+)
 from seamline.store.state import open_state_store
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -110,6 +115,15 @@ def populate(engine: Engine, who: Person, tag: str) -> list[str]:
              "seen_at": 1.0})
             for n, m in enumerate(messages)
         ],
+        # A Reverse ETL model whose primary key is the user id; Profiles Sync's snapshots.
+        (state.reverse_etl_records, {"workspace_id": WS, "model": "crm", "subscription": "s",
+         "record_id": user, "checksum": "c" * 32}),
+        (profiles_sync_graph, {"target": f"{WS}/wh", "profile_id": merged,
+         "workspace_id": WS, "canonical_id": canonical}),
+        (profiles_sync_ids, {"target": f"{WS}/wh", "type": "email",
+         "value": who.emails[0], "profile_id": canonical}),
+        (profiles_sync_traits, {"target": f"{WS}/wh", "profile_id": canonical, "name": "note",
+         "updated_at": NOW}),
     ]  # fmt: skip
     with engine.begin() as conn:
         for table, row in rows:
@@ -134,7 +148,8 @@ def setup_workspace(engine: Engine) -> None:
 PERSON_TABLES = (
     "identities", "profiles", "merges", "separations", "profile_traits", "account_members",
     "profile_consent", "engage_states", "engage_values", "engage_rechecks", "outbox",
-    "dead_letters", "violations", "held_events", "seen_messages",
+    "dead_letters", "violations", "held_events", "seen_messages", "reverse_etl_records",
+    "profiles_sync_graph", "profiles_sync_ids", "profiles_sync_traits",
 )  # fmt: skip
 
 

@@ -6,6 +6,10 @@
 - profile: `profile_traits`, `account_members` (their account links), `profile_consent`;
 - engage: `engage_states`, `engage_values` (audience memberships and computed traits),
   `engage_rechecks`;
+- derived snapshots: `reverse_etl_records` whose record id is one of their identifiers, and
+  Profiles Sync's snapshots of their profiles and identifiers (`profiles_sync_graph`,
+  `profiles_sync_ids`, `profiles_sync_traits`; the warehouse's Profiles Sync tables are the
+  destination's to delete, by profile id);
 - messages, by the messageIds erased from the log and the event store: `outbox`,
   `dead_letters`, `violations` (their samples), `held_events` (also those whose message names
   the person's userId or anonymousId), `seen_messages` (dedup on PostgreSQL), and the message
@@ -38,6 +42,11 @@ from typing import Any
 import msgspec
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, delete, or_, select, tuple_
 
+from seamline.store.profiles_sync_sql import (
+    profiles_sync_graph,
+    profiles_sync_ids,
+    profiles_sync_traits,
+)
 from seamline.store.state import (
     account_members,
     chunks,
@@ -54,6 +63,7 @@ from seamline.store.state import (
     profile_consent,
     profile_traits,
     profiles,
+    reverse_etl_records,
     seen_messages,
     separations,
     sources,
@@ -97,7 +107,7 @@ def erase_state(
             conn.exec_driver_sql("PRAGMA secure_delete = ON")
             conn.commit()
         try:
-            for group in (_identity, _profile, _engage, _messages):
+            for group in (_identity, _profile, _engage, _derived, _messages):
                 with conn.begin():
                     for table, count in group(conn, person, sorted(message_ids)):
                         done.deleted[table] = done.deleted.get(table, 0) + count
@@ -172,6 +182,19 @@ def _engage(conn: Connection, person: SubjectKeys, _ids: list[str]) -> Deleted:
     for table in (engage_states, engage_values, engage_rechecks):
         c = table.c
         yield _in_chunks(conn, table, ids, c.profile_id, scope=c.workspace_id == ws)
+
+
+def _derived(conn: Connection, person: SubjectKeys, _ids: list[str]) -> Deleted:
+    ws, ids = person.workspace_id, sorted(person.profile_ids)
+    values = sorted({value for _, value in person.identifiers})
+    r = reverse_etl_records.c
+    yield _in_chunks(conn, reverse_etl_records, values, r.record_id, scope=r.workspace_id == ws)
+    g = profiles_sync_graph.c
+    yield _in_chunks(conn, profiles_sync_graph, ids, g.profile_id, scope=g.workspace_id == ws)
+    yield _in_chunks(conn, profiles_sync_traits, ids, profiles_sync_traits.c.profile_id)
+    i = profiles_sync_ids.c
+    yield _in_chunks(conn, profiles_sync_ids, ids, i.profile_id)
+    yield _in_chunks(conn, profiles_sync_ids, values, i.value)
 
 
 def _messages(conn: Connection, person: SubjectKeys, message_ids: list[str]) -> Deleted:
