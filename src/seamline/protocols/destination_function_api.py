@@ -22,7 +22,12 @@ from typing import Any
 
 import msgspec
 
-from seamline.protocols.function_worker import WorkerSpec, user_traceback, write_frame
+from seamline.protocols.function_worker import (
+    WorkerSpec,
+    serve_each,
+    user_traceback,
+    write_frame,
+)
 from seamline.protocols.source_function_api import Headers
 
 FETCH = b"h"  # + the request as JSON: the parent sends it and replies on the request pipe
@@ -127,13 +132,7 @@ class DestinationKind:
     def serve(self, module: types.ModuleType, requests: Connection, fd: int) -> None:
         decoder = msgspec.json.Decoder(list[tuple[str, Any]])
         encoder = msgspec.json.Encoder()
-        while True:
-            try:
-                batch = requests.recv_bytes()
-            except EOFError:
-                return
-            for handler, argument in decoder.decode(batch):
-                write_frame(fd, self._call(module, handler, argument, encoder))
+        serve_each(requests, fd, decoder.decode, lambda call: self._call(module, *call, encoder))
 
     def fetch(
         self,

@@ -29,7 +29,7 @@ from seamline.protocols.destination_function_api import (
     RAISED,
 )
 from seamline.protocols.function_worker import WorkerSpec
-from seamline.protocols.sandboxed_runner import SandboxedRunner
+from seamline.protocols.sandboxed_runner import SandboxedRunner, check_json_settings
 from seamline.protocols.worker_process import WorkerProcess
 
 Status = Literal["ok", "retry", "rejected", "not_supported", "error", "timeout", "crashed"]
@@ -89,11 +89,7 @@ class DestinationFunctionRunner(SandboxedRunner[DestinationOutcome]):
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
         details = {"function": name}
-        try:
-            msgspec.json.encode(settings or {})
-        except (TypeError, msgspec.EncodeError) as error:
-            message = f"function {name!r}: settings must be JSON data: {error}"
-            raise InvalidInput(message, details=details) from None
+        check_json_settings(name, settings or {}, details)
         self._encoder = msgspec.json.Encoder()
         self._raised = msgspec.json.Decoder(_Raised)
         self._calls = threading.Lock()

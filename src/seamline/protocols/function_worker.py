@@ -23,7 +23,7 @@ import traceback
 import types
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -31,6 +31,7 @@ import msgspec
 from seamline.protocols.sandbox import SandboxUnavailable, confine
 
 Transform = Callable[[dict[str, Any]], object]
+Item = TypeVar("Item")
 
 # Frames on the outcome pipe: a 4-byte length, then a tag byte and its payload, except that a
 # result is its JSON alone: an object starts with "{", so the parent decodes it without a copy.
@@ -138,13 +139,7 @@ def _serve(requests: Connection, fd: int, workdir_fd: int, spec: WorkerSpec) -> 
     write_frame(fd, _LOADED)
     decoder = msgspec.json.Decoder(list[dict[str, Any]])
     encoder = msgspec.json.Encoder()
-    while True:
-        try:
-            batch = requests.recv_bytes()
-        except EOFError:
-            return
-        for event in decoder.decode(batch):
-            write_frame(fd, _apply(transform, event, encoder))
+    serve_each(requests, fd, decoder.decode, lambda event: _apply(transform, event, encoder))
 
 
 def _entry_kind(entry: str) -> EntryKind | None:
@@ -207,6 +202,23 @@ def user_traceback(error: BaseException) -> str:
     """The traceback from the user's code down, without the worker's own frame."""
     tb = error.__traceback__
     return "".join(traceback.format_exception(type(error), error, tb.tb_next if tb else None))
+
+
+def serve_each(
+    requests: Connection,
+    fd: int,
+    decode: Callable[[bytes], list[Item]],
+    call: Callable[[Item], bytes],
+) -> None:
+    """Until the parent closes `requests`: read a batch, `decode` it and write one frame per
+    item, what `call` returns for it, in order."""
+    while True:
+        try:
+            batch = requests.recv_bytes()
+        except EOFError:
+            return
+        for item in decode(batch):
+            write_frame(fd, call(item))
 
 
 def write_frame(fd: int, payload: bytes) -> None:

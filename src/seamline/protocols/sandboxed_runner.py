@@ -16,11 +16,23 @@ import time
 import weakref
 from typing import Any, Generic, Self, TypeVar
 
+import msgspec
+
 from seamline.errors import InvalidInput
 from seamline.protocols.function_worker import WorkerSpec
 from seamline.protocols.worker_process import WorkerExited, WorkerProcess
 
 OutcomeT = TypeVar("OutcomeT")
+
+
+def check_json_settings(name: str, settings: object, details: dict[str, Any]) -> None:
+    """InvalidInput, naming function `name`, unless its `settings` are JSON data (they are
+    sent to the worker as JSON)."""
+    try:
+        msgspec.json.encode(settings)
+    except (TypeError, msgspec.EncodeError) as error:
+        message = f"function {name!r}: settings must be JSON data: {error}"
+        raise InvalidInput(message, details=details) from None
 
 
 class SandboxedRunner(Generic[OutcomeT]):

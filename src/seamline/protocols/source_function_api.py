@@ -24,8 +24,8 @@ import msgspec
 from seamline.protocols.function_worker import (
     _ERROR,
     WorkerSpec,
+    serve_each,
     user_traceback,
-    write_frame,
 )
 
 INVALID = b"i"  # + why, as text: the function emitted too much
@@ -130,6 +130,15 @@ def _timestamp(name: str, value: object) -> str | None:
     return _text(name, value)
 
 
+def _viewed(name: object, category: object, properties: object) -> dict[str, Any]:
+    """The fields a page and a screen message have alike."""
+    return {
+        "name": _text("name", name),
+        "category": _text("category", category),
+        "properties": _object("properties", properties),
+    }
+
+
 def make_helpers(emitted: Emitted) -> dict[str, Any]:
     """The helpers a source function's module is given, emitting into `emitted`."""
 
@@ -161,12 +170,7 @@ def make_helpers(emitted: Emitted) -> dict[str, Any]:
         **common: Any,
     ) -> None:
         """Emit a page message: `name`, `category` and `properties`."""
-        fields = {
-            "name": _text("name", name),
-            "category": _text("category", category),
-            "properties": _object("properties", properties),
-        }
-        emit("page", fields, _common(common))
+        emit("page", _viewed(name, category, properties), _common(common))
 
     def screen(
         *,
@@ -176,12 +180,7 @@ def make_helpers(emitted: Emitted) -> dict[str, Any]:
         **common: Any,
     ) -> None:
         """Emit a screen message: `name`, `category` and `properties`."""
-        fields = {
-            "name": _text("name", name),
-            "category": _text("category", category),
-            "properties": _object("properties", properties),
-        }
-        emit("screen", fields, _common(common))
+        emit("screen", _viewed(name, category, properties), _common(common))
 
     def alias(*, previous_id: str, **common: Any) -> None:
         """Emit an alias message: `previous_id` becomes `user_id`."""
@@ -289,13 +288,7 @@ class SourceKind:
     def serve(self, module: types.ModuleType, requests: Connection, fd: int) -> None:
         decoder = msgspec.json.Decoder(list[RequestData])
         encoder = msgspec.json.Encoder()
-        while True:
-            try:
-                batch = requests.recv_bytes()
-            except EOFError:
-                return
-            for data in decoder.decode(batch):
-                write_frame(fd, self._call(module, data, encoder))
+        serve_each(requests, fd, decoder.decode, lambda data: self._call(module, data, encoder))
 
     def _call(
         self, module: types.ModuleType, data: RequestData, encoder: msgspec.json.Encoder

@@ -27,7 +27,7 @@ import msgspec
 
 from seamline.errors import InvalidInput, SeamlineError
 from seamline.protocols.function_worker import _OK_TAG, WorkerSpec
-from seamline.protocols.sandboxed_runner import SandboxedRunner
+from seamline.protocols.sandboxed_runner import SandboxedRunner, check_json_settings
 from seamline.protocols.source_function_api import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_MESSAGES,
@@ -85,11 +85,7 @@ class SourceFunctionRunner(SandboxedRunner[SourceOutcome]):
             raise InvalidInput(f"function {name!r}: settings must be an object", details=details)
         if max_messages <= 0 or max_bytes <= 0:
             raise InvalidInput(f"function {name!r}: limits must be positive", details=details)
-        try:
-            msgspec.json.encode(settings or {})
-        except (TypeError, msgspec.EncodeError) as error:
-            message = f"function {name!r}: settings must be JSON data: {error}"
-            raise InvalidInput(message, details=details) from None
+        check_json_settings(name, settings or {}, details)
         self._encoder = msgspec.json.Encoder()
         self._decoder = msgspec.json.Decoder(_Emitted)
         self._message_limits = Limits()
