@@ -31,20 +31,26 @@ from seamline.ops.sources import SourceOps, source_document, source_view
 PREFIX = "/api/v1/sources"
 
 
+def find_source(ops: SourceOps, request: Request, source: str, permission: str) -> Source:
+    """The caller's source named `source` (an id or a name); Forbidden when the caller's grants
+    do not give `permission` on it (NotFound from `ops.find` when there is none)."""
+    principal = current_principal(request)
+    found = ops.find(principal.workspace_id, source)
+    if not allows(principal, permission, found.id):
+        raise Forbidden(
+            f"{principal.kind} {principal.name!r} may not {permission} on source "
+            f"{found.name!r}: its grants do not reach it",
+            details={"permission": permission, "resource": found.id},
+        )
+    return found
+
+
 def router(ops: SourceOps, events: SchemaQuery) -> APIRouter:
     """The routes over `ops`; `events` runs the schema query over the event store."""
     routes = APIRouter(prefix=PREFIX, tags=["Sources"])
 
     def find(request: Request, source: str, permission: str) -> Source:
-        principal = current_principal(request)
-        found = ops.find(principal.workspace_id, source)
-        if not allows(principal, permission, found.id):
-            raise Forbidden(
-                f"{principal.kind} {principal.name!r} may not {permission} on source "
-                f"{found.name!r}: its grants do not reach it",
-                details={"permission": permission, "resource": found.id},
-            )
-        return found
+        return find_source(ops, request, source, permission)
 
     @routes.get(
         "",

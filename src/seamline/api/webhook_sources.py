@@ -14,12 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from seamline.access.permissions import SOURCES_READ, SOURCES_WRITE, allows
+from seamline.access.permissions import SOURCES_READ, SOURCES_WRITE
 from seamline.api.audit import audited
-from seamline.api.auth import current_principal, needs
+from seamline.api.auth import needs
 from seamline.api.body_fields import STRINGS, read_body
+from seamline.api.sources import find_source
 from seamline.collect.sources import Source
-from seamline.errors import Forbidden
 from seamline.ops.sources import SourceOps
 from seamline.sources.templates import TEMPLATES
 from seamline.sources.webhook import WebhookOps, check_settings, webhook_view
@@ -32,15 +32,7 @@ def router(sources: SourceOps, ops: WebhookOps) -> APIRouter:
     routes = APIRouter(tags=["Sources"])
 
     def find(request: Request, source: str, permission: str) -> Source:
-        principal = current_principal(request)
-        found = sources.find(principal.workspace_id, source)
-        if not allows(principal, permission, found.id):
-            raise Forbidden(
-                f"{principal.kind} {principal.name!r} may not {permission} on source "
-                f"{found.name!r}: its grants do not reach it",
-                details={"permission": permission, "resource": found.id},
-            )
-        return found
+        return find_source(sources, request, source, permission)
 
     @routes.get(
         "/api/v1/source-templates",
