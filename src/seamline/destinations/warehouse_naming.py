@@ -10,7 +10,6 @@ warehouse connector does for properties, traits and context.
 from __future__ import annotations
 
 import functools
-
 import json
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
