@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -89,6 +90,23 @@ def regional_url(ctx: Context, regions: Mapping[str, str], tool: str, where: str
     if region not in regions:
         raise PermanentError(f"unknown {tool} region {region!r}; one of {', '.join(regions)}")
     return regions[region] + where
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
+def tenant_url(ctx: Context, setting: str, url: str, refusal: str) -> str:
+    """The `endpoint` setting when set, else `url` with the account's host label (the
+    `setting`, lowercased: yourcompany in yourcompany.tool.com) in place of `{}`;
+    PermanentError saying `refusal` when that setting is not one DNS label, so it cannot
+    change the host."""
+    endpoint = ctx.settings.get("endpoint")
+    if endpoint:
+        return str(endpoint).rstrip("/")
+    label = str(ctx.settings.get(setting) or "").strip().lower()
+    if not _DNS_LABEL.fullmatch(label):
+        raise PermanentError(refusal)
+    return url.format(label)
 
 
 def optional_field(

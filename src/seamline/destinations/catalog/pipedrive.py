@@ -15,30 +15,24 @@ Pipedrive keeps restorable for 30 days before erasing it).
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
-from seamline.destinations.shaping import first_of, path, present
+from seamline.destinations.shaping import first_of, path, present, tenant_url
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
 
-_COMPANY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
 
 def _base(ctx: Context) -> str:
-    endpoint = ctx.settings.get("endpoint")
-    if endpoint:
-        return str(endpoint).rstrip("/")
-    company = str(ctx.settings.get("company_domain") or "").strip().lower()
-    if not _COMPANY.match(company):
-        raise PermanentError(
-            "company_domain must be your Pipedrive company domain (yourcompany in "
-            "yourcompany.pipedrive.com)"
-        )
-    return f"https://{company}.pipedrive.com/api/v1"
+    return tenant_url(
+        ctx,
+        "company_domain",
+        "https://{}.pipedrive.com/api/v1",
+        "company_domain must be your Pipedrive company domain (yourcompany in "
+        "yourcompany.pipedrive.com)",
+    )
 
 
 def _headers(ctx: Context) -> dict[str, str]:

@@ -17,29 +17,23 @@ Zendesk's GDPR guidance says.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
-from seamline.destinations.shaping import basic_auth, first_of, path, present
+from seamline.destinations.shaping import basic_auth, first_of, path, present, tenant_url
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
 
-_SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
 
 def _base(ctx: Context) -> str:
-    endpoint = ctx.settings.get("endpoint")
-    if endpoint:
-        return str(endpoint).rstrip("/")
-    subdomain = str(ctx.settings.get("subdomain") or "").strip().lower()
-    if not _SUBDOMAIN.match(subdomain):
-        raise PermanentError(
-            "subdomain must be your Zendesk subdomain (yourcompany in yourcompany.zendesk.com)"
-        )
-    return f"https://{subdomain}.zendesk.com/api/v2"
+    return tenant_url(
+        ctx,
+        "subdomain",
+        "https://{}.zendesk.com/api/v2",
+        "subdomain must be your Zendesk subdomain (yourcompany in yourcompany.zendesk.com)",
+    )
 
 
 def _auth(ctx: Context) -> dict[str, str]:
