@@ -38,7 +38,7 @@ from seamline.destinations.http import Http
 from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
-from seamline.spec.fql import compile_fql
+from tests.destinations.ads_contract import preset_payload
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
 from tests.destinations.sink import Received, Reply, Sink
 
@@ -455,11 +455,12 @@ def test_the_preset_turns_an_order_completed_into_a_click_conversion(
         "properties": {"order_id": "o-9", "revenue": 99.5, "currency": "USD", "gclid": "g-9"},
         "context": {"traits": {"email": "ada@example.com"}},
     }
-    preset = next(p for p in DESTINATION.presets if p.action == "upload_click_conversion")
-    assert compile_fql(preset.trigger)(message)
-    action = DESTINATION.actions[preset.action]
-    mapping = {**default_mapping(action.fields), "conversion_action": ACTION}
-    payload = validate_payload(compile_mapping(mapping)(message), action.fields)
+    action, payload = preset_payload(
+        DESTINATION,
+        message,
+        lambda preset: preset.action == "upload_click_conversion",
+        conversion_action=ACTION,
+    )
 
     action.perform(context(tool, http), payload)
 

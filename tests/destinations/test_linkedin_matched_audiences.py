@@ -22,10 +22,9 @@ from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
 from seamline.destinations.hashing import sha256_hex
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
-from seamline.spec.fql import compile_fql
+from tests.destinations.ads_contract import preset_payload
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
 from tests.destinations.sink import Received, Reply, Sink
 
@@ -258,12 +257,7 @@ def test_the_default_mapping_reads_an_engage_track_call(tool: Sink, http: Http) 
             "personas": {"computation_key": "high_value", "computation_class": "audience"},
         },
     }
-    preset = DESTINATION.presets[0]
-    assert compile_fql(preset.trigger)(message)
-    action = DESTINATION.actions[preset.action]
-    payload = validate_payload(
-        compile_mapping(default_mapping(action.fields))(message), action.fields
-    )
+    action, payload = preset_payload(DESTINATION, message, lambda preset: True)
     ctx = context(tool, http)
     ctx.state["linkedin.segment:high_value"] = "5"
 

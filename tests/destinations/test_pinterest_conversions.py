@@ -23,8 +23,7 @@ from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.hashing import sha256_hex
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
-from seamline.spec.fql import compile_fql
+from tests.destinations.ads_contract import assert_conversions_definition, naming, preset_payload
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
 from tests.destinations.sink import Received, Reply, Sink
 
@@ -197,12 +196,7 @@ def test_the_preset_mapping_turns_a_product_added_into_add_to_cart(tool: Sink, h
             "page": {"url": "https://s/p1"},
         },
     }
-    preset = next(p for p in DESTINATION.presets if 'Product Added"' in p.trigger)
-    assert compile_fql(preset.trigger)(message)
-    action = DESTINATION.actions[preset.action]
-    payload = validate_payload(
-        compile_mapping(default_mapping(action.fields))(message), action.fields
-    )
+    action, payload = preset_payload(DESTINATION, message, naming("Product Added"))
 
     action.perform(context(tool, http), payload)
 
@@ -275,10 +269,9 @@ def test_pinterest_answers_become_retry_or_not(tool: Sink, http: Http, failure: 
 
 
 def test_definition() -> None:
-    assert DESTINATION.secret_settings() == {"conversion_token"}
-    assert DESTINATION.settings["endpoint"].target
-    assert DESTINATION.delete is None
-    assert DESTINATION.actions["report_conversion_event"].max_batch == 1000
+    assert_conversions_definition(
+        DESTINATION, secret="conversion_token", action="report_conversion_event", max_batch=1000
+    )
 
 
 def test_an_account_id_that_would_leave_its_path_is_refused(tool: Sink, http: Http) -> None:

@@ -21,8 +21,7 @@ from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.hashing import sha256_hex
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
-from seamline.spec.fql import compile_fql
+from tests.destinations.ads_contract import assert_conversions_definition, naming, preset_payload
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
 from tests.destinations.sink import Received, Reply, Sink
 
@@ -158,12 +157,7 @@ def test_the_preset_mapping_turns_an_order_completed_into_a_purchase(
         "properties": {"revenue": 99.0, "currency": "EUR", "products": [{"product_id": "p1"}]},
         "context": {"traits": {"email": "ada@example.com"}, "ip": "198.51.100.4"},
     }
-    preset = next(p for p in DESTINATION.presets if "Order Completed" in p.trigger)
-    assert compile_fql(preset.trigger)(message)
-    action = DESTINATION.actions[preset.action]
-    payload = validate_payload(
-        compile_mapping(default_mapping(action.fields))(message), action.fields
-    )
+    action, payload = preset_payload(DESTINATION, message, naming("Order Completed"))
 
     action.perform(context(tool, http), payload)
 
@@ -234,11 +228,10 @@ def test_reddit_answers_become_retry_or_not(tool: Sink, http: Http, failure: Fai
 
 
 def test_definition() -> None:
-    assert DESTINATION.secret_settings() == {"conversion_token"}
-    assert DESTINATION.settings["endpoint"].target
-    assert DESTINATION.delete is None
+    assert_conversions_definition(
+        DESTINATION, secret="conversion_token", action="standard_event", max_batch=1000
+    )
     assert {p.action for p in DESTINATION.presets} == {"standard_event"}
-    assert DESTINATION.actions["standard_event"].max_batch == 1000
 
 
 def test_an_account_id_that_would_leave_its_path_is_refused(tool: Sink, http: Http) -> None:

@@ -24,8 +24,7 @@ from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.hashing import sha256_hex
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
-from seamline.spec.fql import compile_fql
+from tests.destinations.ads_contract import assert_conversions_definition, naming, preset_payload
 from tests.destinations.conftest import LOOPBACK
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
 from tests.destinations.sink import Received, Reply, Sink
@@ -182,12 +181,7 @@ def test_the_preset_mapping_turns_a_signed_up_into_sign_up(tool: Sink, http: Htt
         "properties": {},
         "context": {"traits": {"email": "ada@example.com"}, "page": {"url": "https://s/join"}},
     }
-    preset = next(p for p in DESTINATION.presets if '"Signed Up"' in p.trigger)
-    assert compile_fql(preset.trigger)(message)
-    action = DESTINATION.actions[preset.action]
-    payload = validate_payload(
-        compile_mapping(default_mapping(action.fields))(message), action.fields
-    )
+    action, payload = preset_payload(DESTINATION, message, naming("Signed Up"))
 
     action.perform(context(tool, http), payload)
 
@@ -263,10 +257,9 @@ def test_snap_answers_become_retry_or_not(tool: Sink, http: Http, failure: Failu
 
 
 def test_definition() -> None:
-    assert DESTINATION.secret_settings() == {"access_token"}
-    assert DESTINATION.settings["endpoint"].target
-    assert DESTINATION.delete is None
-    assert DESTINATION.actions["report_conversion_event"].max_batch == 2000
+    assert_conversions_definition(
+        DESTINATION, secret="access_token", action="report_conversion_event", max_batch=2000
+    )
 
 
 def test_a_pixel_id_that_would_leave_its_path_is_refused(tool: Sink, http: Http) -> None:

@@ -21,8 +21,7 @@ from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
 from seamline.destinations.hashing import sha256_hex
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
-from seamline.spec.fql import compile_fql
+from tests.destinations.ads_contract import assert_conversions_definition, naming, preset_payload
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
 from tests.destinations.sink import Received, Reply, Sink
 
@@ -161,12 +160,7 @@ def test_the_preset_mapping_turns_a_product_added_into_add_to_cart(tool: Sink, h
         "properties": {"product_id": "p1", "price": 9.5, "currency": "EUR", "ttclid": "click-5"},
         "context": {"ip": "198.51.100.4", "page": {"url": "https://s/p1"}},
     }
-    preset = next(p for p in DESTINATION.presets if '"Product Added"' in p.trigger)
-    assert compile_fql(preset.trigger)(message)
-    action = DESTINATION.actions[preset.action]
-    payload = validate_payload(
-        compile_mapping(default_mapping(action.fields))(message), action.fields
-    )
+    action, payload = preset_payload(DESTINATION, message, naming("Product Added"))
 
     action.perform(context(tool, http), payload)
 
@@ -220,7 +214,6 @@ def test_tiktok_answers_become_retry_or_not(tool: Sink, http: Http, failure: Fai
 
 
 def test_definition() -> None:
-    assert DESTINATION.secret_settings() == {"access_token"}
-    assert DESTINATION.settings["endpoint"].target
-    assert DESTINATION.delete is None
-    assert DESTINATION.actions["report_web_event"].max_batch == 1000
+    assert_conversions_definition(
+        DESTINATION, secret="access_token", action="report_web_event", max_batch=1000
+    )
