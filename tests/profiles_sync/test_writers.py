@@ -14,7 +14,8 @@ from psycopg.rows import dict_row
 from seamline.destinations.catalog.postgres_warehouse.connections import libpq_url
 from seamline.profiles_sync.postgres import PostgresTables
 from seamline.profiles_sync.redshift import RedshiftTables
-from tests.profiles_sync.scenario import merges_unmerge_retry_and_delete
+from tests.profiles_sync.scenario import Person, erase, merges_unmerge_retry_and_delete, sync
+from tests.profiles_sync.test_postgres_sync import WS, identify, state_graph
 from tests.protocols.conftest import Workspace
 
 pytestmark = pytest.mark.anyio
@@ -46,3 +47,26 @@ async def test_redshift_on_postgres(workspace: Workspace, postgres_url: str) -> 
             ).fetchall()
         )
     assert types["value"] == "character varying"  # Redshift has no jsonb
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="erase_state (95d0fb5) deletes the person's profiles_sync_graph rows, so the next "
+    "run cannot tell their profiles are gone and the warehouse keeps their rows",
+)
+async def test_an_erasure_reaches_the_warehouse(workspace: Workspace, postgres_url: str) -> None:
+    writer = PostgresTables(postgres_url, SCHEMA)
+    rows = _reader(postgres_url)
+    await workspace.send([identify("m1", "a1", "u1"), identify("m2", "a2", "u2")])
+    sync(workspace, writer)
+    [gone] = [p for p, c in state_graph(workspace).items() if _named(rows, p, "u1")]
+    erase(workspace, Person(WS, [("user_id", "u1")], [gone], ["u1"], ["a1"]), keep_graph=False)
+    sync(workspace, writer)
+    assert gone not in {r["segment_id"] for r in rows("id_graph_updates")}
+
+
+def _named(rows: Any, profile: str, user_id: str) -> bool:
+    return any(
+        r["canonical_segment_id"] == profile and r["value"] == user_id
+        for r in rows("user_identifiers")
+    )

@@ -77,11 +77,21 @@ def diff(conn: Connection, target: str, workspace_id: str, now: datetime) -> Del
     delta.replaced |= set(canonical.values())
     for canonical_id in sorted(changed & existing):
         _materialize(conn, canonical_id, delta, stamp)
+    # What caused each canonical profile's row goes into its id: the same traits written again
+    # by a later change (an unmerge giving a profile back what it had) is a new row, while a
+    # retried run (same snapshot, same causes) repeats the same id.
+    causes: dict[str, list[str]] = defaultdict(list)
+    for row in delta.raw.get("id_graph_updates", []):
+        causes[str(row["canonical_segment_id"])].append(str(row["id"]))
+    for profile_id, name, at in delta.traits:
+        causes[canonical.get(profile_id, profile_id)].append(f"{profile_id}/{name}/{at}")
     for canonical_id in sorted(set(canonical.values()) & existing):
         traits = _traits_of(conn, canonical_id)
         delta.raw["profile_traits_updates"].append(
             {
-                "id": row_id("traits", canonical_id, sorted(traits.items())),
+                "id": row_id(
+                    "traits", canonical_id, sorted(traits.items()), sorted(causes[canonical_id])
+                ),
                 "canonical_segment_id": canonical_id,
                 "segment_id": canonical_id,
                 "traits": traits,
@@ -125,7 +135,8 @@ def _graph(
             kind, event_id, at = "unmerged", None, stamp["uuid_ts"]
         delta.raw["id_graph_updates"].append(
             {
-                "id": row_id("graph", profile_id, before, canonical_id),
+                # The triggering message tells a merge from an earlier one of the same profiles.
+                "id": row_id("graph", profile_id, before, canonical_id, event_id),
                 "segment_id": profile_id,
                 "canonical_segment_id": canonical_id,
                 "triggering_event_type": None,

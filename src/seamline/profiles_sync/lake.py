@@ -6,7 +6,8 @@ a hash of its rows' ids, so a retried run rewrites the same file) and
 them). Files are written under a hidden name and renamed, so a reader sees the old file or the
 new one. Read a table with DuckDB: `SELECT * FROM read_parquet('<root>/user_traits/*.parquet')`.
 
-A deleted profile's rows are removed from every file, raw ones included.
+A deleted profile's rows are removed from every file, raw ones included. `ParquetTables`
+writes this layout into any `Files`: `DiskFiles` here, a bucket in `objects`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -22,47 +23,77 @@ from seamline.profiles_sync.changes import Delta
 from seamline.profiles_sync.tables import MATERIALIZED, PROFILE_COLUMNS, RAW, Kind
 
 _encode = msgspec.json.Encoder().encode
+_CURRENT = "current.parquet"
 
 
-class LakeTables:
-    """Writes a run's `Delta` under `root`."""
+class Files(Protocol):
+    """A folder per table of Parquet files: on a disk, or objects in a bucket."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def names(self, table: str) -> list[str]:
+        """The file names in the table's folder."""
+        ...
+
+    def read(self, table: str, name: str) -> list[dict[str, Any]]: ...
+
+    def write(self, table: str, name: str, data: Any) -> None:
+        """Replace the file with the Arrow table `data`, whole (a reader never sees half)."""
+        ...
+
+
+class ParquetTables:
+    """Writes a run's `Delta` as Parquet files into `files`."""
+
+    def __init__(self, files: Files) -> None:
+        self.files = files
 
     def apply(self, delta: Delta) -> None:
-        import pyarrow.parquet as pq
-
         for table, rows in delta.raw.items():
             if rows:
                 digest = hashlib.blake2b(
                     "".join(sorted(r["id"] for r in rows)).encode(), digest_size=12
                 ).hexdigest()
                 plain = [_plain(r, RAW[table]) for r in rows]
-                self._write(table, f"part-{digest}.parquet", _arrow(RAW[table], plain))
+                self.files.write(table, f"part-{digest}.parquet", _arrow(RAW[table], plain))
         gone = set(delta.removed_profiles)
         if gone:
             for table, names in PROFILE_COLUMNS.items():
-                for file in sorted((self.root / table).glob("part-*.parquet")):
-                    kept = [
-                        r
-                        for r in pq.read_table(file).to_pylist()
-                        if not any(r.get(n) in gone for n in names)
-                    ]
-                    self._write(table, file.name, _arrow(RAW[table], kept))
+                for name in sorted(self.files.names(table)):
+                    if not name.startswith("part-"):
+                        continue
+                    rows = self.files.read(table, name)
+                    kept = [r for r in rows if not any(r.get(n) in gone for n in names)]
+                    if len(kept) < len(rows):
+                        self.files.write(table, name, _arrow(RAW[table], kept))
         dropped = delta.replaced | gone
         for table, columns in MATERIALIZED.items():
             new = delta.materialized.get(table, [])
-            current = self.root / table / "current.parquet"
-            if not (new or (dropped and current.exists())):
+            exists = _CURRENT in self.files.names(table) if new or dropped else False
+            if not (new or (dropped and exists)):
                 continue
-            old = pq.read_table(current).to_pylist() if current.exists() else []
+            old = self.files.read(table, _CURRENT) if exists else []
             rows = [r for r in old if r["canonical_segment_id"] not in dropped] + [
                 _plain(r, columns) for r in new
             ]
-            self._write(table, "current.parquet", _arrow(columns, rows))
+            self.files.write(table, _CURRENT, _arrow(columns, rows))
 
-    def _write(self, table: str, name: str, data: Any) -> None:
+
+class DiskFiles:
+    """Table folders under `root` on a local or mounted disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def names(self, table: str) -> list[str]:
+        folder = self.root / table
+        return [f.name for f in folder.glob("*.parquet")] if folder.is_dir() else []
+
+    def read(self, table: str, name: str) -> list[dict[str, Any]]:
+        import pyarrow.parquet as pq
+
+        rows: list[dict[str, Any]] = pq.read_table(self.root / table / name).to_pylist()
+        return rows
+
+    def write(self, table: str, name: str, data: Any) -> None:
         import pyarrow.parquet as pq
 
         folder = self.root / table
@@ -70,6 +101,14 @@ class LakeTables:
         hidden = folder / f".{name}.{os.getpid()}.tmp"
         pq.write_table(data, hidden)
         os.replace(hidden, folder / name)
+
+
+class LakeTables(ParquetTables):
+    """Writes a run's `Delta` under `root`."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(DiskFiles(root))
+        self.root = root
 
 
 def _plain(row: dict[str, Any], columns: dict[str, Kind]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 A `postgres-warehouse` or `redshift` instance with a `profiles_sync_schema` writes the tables
 into that schema of its database; so do `snowflake`, `databricks` (a schema), `bigquery` (a
 dataset) and `clickhouse` (a database), through their own requests over `http`. A
-`parquet-lake` instance with a `profiles_sync_path` writes Parquet files there. Other
+`parquet-lake` instance with a `profiles_sync_path` writes Parquet files there, an
+`object-storage` instance with a `profiles_sync_prefix` Parquet objects under it. Other
 destinations take no Profiles Sync yet.
 """
 
@@ -52,6 +53,10 @@ def writer_of(slug: str, settings: Mapping[str, Any], http: Http) -> Writer | No
         from seamline.profiles_sync.lake import LakeTables
 
         return LakeTables(Path(str(settings["profiles_sync_path"])))
+    if slug == "object-storage" and settings.get("profiles_sync_prefix"):
+        from seamline.profiles_sync.objects import object_tables
+
+        return object_tables(settings, http)
     return None
 
 
