@@ -244,6 +244,12 @@ DESTINATION = Destination(
             description="parquet (default) or jsonl (one message per line).",
             default="parquet",
         ),
+        "profiles_sync_prefix": Setting(
+            label="Profiles Sync prefix",
+            description="Write Profiles Sync's tables (id_graph_updates, user_traits, …) as "
+            "Parquet objects under this prefix too, outside the events' prefix; empty: no "
+            "Profiles Sync.",
+        ),
     },
     actions={
         "write_events": Action(
