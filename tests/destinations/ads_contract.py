@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from seamline.destinations.definition import Action, Destination, Preset
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.spec.fql import compile_fql
+from tests.destinations.payloads import default_payload
 
 
 def preset_payload(
@@ -24,8 +24,7 @@ def preset_payload(
     preset = next(p for p in destination.presets if chosen(p))
     assert compile_fql(preset.trigger)(dict(message))
     action = destination.actions[preset.action]
-    mapping = {**default_mapping(action.fields), **mapped}
-    return action, validate_payload(compile_mapping(mapping)(dict(message)), action.fields)
+    return action, default_payload(action, message, **mapped)
 
 
 def naming(event: str) -> Callable[[Preset], bool]:

@@ -13,10 +13,10 @@ from seamline.destinations.catalog import customer_io
 from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.payloads import default_payload
 from tests.destinations.sink import Received, Reply, Sink
 
 SITE, KEY = "site-123", "track-key"
@@ -69,8 +69,7 @@ def ctx(tool: Sink, http: Http) -> Context:
 
 
 def mapped(action: str, event: dict[str, Any]) -> dict[str, Any]:
-    fields = customer_io.DESTINATION.actions[action].fields
-    return validate_payload(compile_mapping(default_mapping(fields))(event), fields)
+    return default_payload(customer_io.DESTINATION.actions[action], event)
 
 
 def test_the_catalog_finds_customer_io() -> None:

@@ -12,10 +12,10 @@ from seamline.destinations.catalog import intercom
 from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.payloads import default_payload
 from tests.destinations.sink import Received, Reply, Sink
 
 TOKEN = "intercom-token"
@@ -69,8 +69,7 @@ def ctx(tool: Sink, http: Http) -> Context:
 
 
 def mapped(action: str, event: dict[str, Any]) -> dict[str, Any]:
-    fields = intercom.DESTINATION.actions[action].fields
-    return validate_payload(compile_mapping(default_mapping(fields))(event), fields)
+    return default_payload(intercom.DESTINATION.actions[action], event)
 
 
 def test_the_catalog_finds_intercom() -> None:

@@ -12,10 +12,10 @@ from seamline.destinations.catalog import klaviyo
 from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.payloads import default_payload
 from tests.destinations.sink import Received, Reply, Sink
 
 KEY = "pk_test_key"
@@ -79,10 +79,7 @@ def ctx(tool: Sink, http: Http) -> Context:
 
 
 def mapped(action: str, event: dict[str, Any], **literals: Any) -> dict[str, Any]:
-    """The payload a subscription with the action's default mapping (plus `literals`) gives."""
-    fields = klaviyo.DESTINATION.actions[action].fields
-    mapper = compile_mapping(default_mapping(fields) | literals)
-    return validate_payload(mapper(event), fields)
+    return default_payload(klaviyo.DESTINATION.actions[action], event, **literals)
 
 
 def test_the_catalog_finds_klaviyo() -> None:

@@ -15,10 +15,10 @@ from seamline.destinations.catalog import mailchimp
 from seamline.destinations.definition import Context, Subscribed
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.payloads import default_payload
 from tests.destinations.sink import Received, Reply, Sink
 
 KEY = "0123456789abcdef-us21"
@@ -76,8 +76,7 @@ def ctx(tool: Sink, http: Http) -> Context:
 
 
 def mapped(action: str, event: dict[str, Any]) -> dict[str, Any]:
-    fields = mailchimp.DESTINATION.actions[action].fields
-    return validate_payload(compile_mapping(default_mapping(fields))(event), fields)
+    return default_payload(mailchimp.DESTINATION.actions[action], event)
 
 
 def test_the_catalog_finds_mailchimp() -> None:

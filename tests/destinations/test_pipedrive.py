@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from seamline.destinations.catalog import pipedrive
-from seamline.destinations.definition import Action, Context
+from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.payloads import default_payload
 from tests.destinations.sink import Received, Reply, Sink
 
 TOKEN = "pd-0123456789abcdef"
@@ -52,10 +50,6 @@ def ctx(tool: Sink, http: Http) -> Context:
     return Context(settings={"api_token": TOKEN, "endpoint": tool.url + "/api/v1"}, http=http)
 
 
-def preset(action: Action, event: dict[str, Any]) -> dict[str, Any]:
-    return validate_payload(compile_mapping(default_mapping(action.fields))(event), action.fields)
-
-
 def calls(tool: Sink) -> list[tuple[str, str]]:
     return [(r.method, r.path.removeprefix("/api/v1")) for r in tool.received]
 
@@ -67,7 +61,7 @@ def test_a_new_person_is_created_with_its_organization(tool: Sink, http: Http) -
         "traits": {"email": "new@example.com", "name": "Jo", "company": {"name": "Acme"}},
     }
     pipedrive.upsert_person(
-        ctx(tool, http), preset(pipedrive.DESTINATION.actions["upsert_person"], event)
+        ctx(tool, http), default_payload(pipedrive.DESTINATION.actions["upsert_person"], event)
     )
 
     assert calls(tool) == [
@@ -102,7 +96,7 @@ def test_a_deal_is_tied_to_its_person(tool: Sink, http: Http) -> None:
         "context": {"traits": {"email": "known@example.com"}},
     }
     pipedrive.create_deal(
-        ctx(tool, http), preset(pipedrive.DESTINATION.actions["create_deal"], event)
+        ctx(tool, http), default_payload(pipedrive.DESTINATION.actions["create_deal"], event)
     )
 
     assert tool.received[-1].json() == {

@@ -13,10 +13,10 @@ from seamline.destinations.catalog import sendgrid_marketing_campaigns as sendgr
 from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.payloads import default_payload
 from tests.destinations.sink import Received, Reply, Sink
 
 KEY = "SG.test-key"
@@ -77,8 +77,7 @@ def ctx(tool: Sink, http: Http) -> Context:
 
 
 def mapped(action: str, event: dict[str, Any], **literals: Any) -> dict[str, Any]:
-    fields = sendgrid.DESTINATION.actions[action].fields
-    return validate_payload(compile_mapping(default_mapping(fields) | literals)(event), fields)
+    return default_payload(sendgrid.DESTINATION.actions[action], event, **literals)
 
 
 def test_the_catalog_finds_sendgrid() -> None:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 import pytest
 
 from seamline.destinations.catalog import zendesk
-from seamline.destinations.definition import Action, Context
+from seamline.destinations.definition import Context
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.http import Http
-from seamline.destinations.mapping import compile_mapping, default_mapping, validate_payload
 from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from tests.destinations.contract import Failure, assert_fails, failure_modes, reset
+from tests.destinations.payloads import default_payload
 from tests.destinations.sink import Received, Reply, Sink
 
 BASIC = "Basic " + base64.b64encode(b"agent@example.com/token:zd-token").decode()
@@ -64,10 +63,6 @@ def ctx(tool: Sink, http: Http) -> Context:
     return Context(settings=settings, http=http)
 
 
-def preset(action: Action, event: dict[str, Any]) -> dict[str, Any]:
-    return validate_payload(compile_mapping(default_mapping(action.fields))(event), action.fields)
-
-
 IDENTIFY = {
     "type": "identify",
     "userId": "u1",
@@ -78,7 +73,7 @@ IDENTIFY = {
 
 def test_an_identify_upserts_the_user_by_external_id(tool: Sink, http: Http) -> None:
     zendesk.upsert_user(
-        ctx(tool, http), preset(zendesk.DESTINATION.actions["upsert_user"], IDENTIFY)
+        ctx(tool, http), default_payload(zendesk.DESTINATION.actions["upsert_user"], IDENTIFY)
     )
 
     [got] = tool.received
@@ -107,7 +102,7 @@ def test_a_user_with_no_id_is_refused_before_sending(tool: Sink, http: Http) -> 
 def test_a_group_upserts_the_organization(tool: Sink, http: Http) -> None:
     event = {"type": "group", "groupId": "acme", "traits": {"name": "Acme"}}
     action = zendesk.DESTINATION.actions["upsert_organization"]
-    zendesk.upsert_organization(ctx(tool, http), preset(action, event))
+    zendesk.upsert_organization(ctx(tool, http), default_payload(action, event))
     assert tool.received[0].json() == {"organization": {"external_id": "acme", "name": "Acme"}}
 
 
