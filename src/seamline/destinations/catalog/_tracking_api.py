@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from seamline.destinations.definition import Context, Field
+from seamline.destinations.definition import Action, Context, Field, Preset
 from seamline.destinations.errors import DeliveryError, InvalidPayload, PermanentError
 
 TYPES = ("track", "identify", "page", "screen", "group", "alias")
 EVERY_MESSAGE = " or ".join(f'type = "{kind}"' for kind in TYPES)
+PRESETS = (Preset("Forward every message", "send", EVERY_MESSAGE),)
+"""The one default subscription: every message through the `send` action."""
 _DROPPED = frozenset({"writeKey", "_metadata", "sentAt"})
 
 MESSAGE_FIELD = {
@@ -102,3 +104,20 @@ def _send(ctx: Context, endpoint: str, batch: list[dict[str, Any]]) -> None:
 
 def _basic(user: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:".encode()).decode()
+
+
+def forward_action(
+    tool: str,
+    perform: Callable[[Context, dict[str, Any]], None],
+    perform_batch: Callable[[Context, list[dict[str, Any]]], list[DeliveryError | None]],
+) -> Action:
+    """The `send` action: every message, unchanged, to the `tool` source, 2,500 a batch."""
+    return Action(
+        title="Forward messages",
+        description=f"Send each message, unchanged, to the {tool} source.",
+        fields=MESSAGE_FIELD,
+        perform=perform,
+        perform_batch=perform_batch,
+        max_batch=2_500,
+        default_trigger=EVERY_MESSAGE,
+    )

@@ -17,12 +17,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from seamline.destinations.catalog._tracking_api import (
-    EVERY_MESSAGE,
-    MESSAGE_FIELD,
+    PRESETS,
     Limits,
     forward,
+    forward_action,
 )
-from seamline.destinations.definition import Action, Context, Destination, Preset, Setting
+from seamline.destinations.definition import Context, Destination, Setting
 from seamline.destinations.errors import CannotDelete, DeliveryError
 
 if TYPE_CHECKING:
@@ -99,18 +99,8 @@ DESTINATION = Destination(
             "Public API endpoint", "Overrides the region's Public API URL.", target=True
         ),
     },
-    actions={
-        "send": Action(
-            title="Forward messages",
-            description="Send each message, unchanged, to the Segment source.",
-            fields=MESSAGE_FIELD,
-            perform=send,
-            perform_batch=send_batch,
-            max_batch=2_500,
-            default_trigger=EVERY_MESSAGE,
-        )
-    },
+    actions={"send": forward_action("Segment", send, send_batch)},
     test_authentication=None,  # Segment answers 200 to any write key
     delete=delete_person,
-    presets=(Preset("Forward every message", "send", EVERY_MESSAGE),),
+    presets=PRESETS,
 )
