@@ -1,6 +1,7 @@
-"""Profiles Sync as Parquet files: on a disk beside a Parquet lake, and as objects in
+"""Profiles Sync into lakes: Parquet files on a disk beside a Parquet lake, Parquet objects in
 S3-compatible storage (moto's S3 server on 127.0.0.1, reached through the destinations'
-client). The scenario reads the files back with pyarrow."""
+client) and Iceberg tables (a SQLite catalog). The scenario reads them back with pyarrow and
+pyiceberg."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from seamline.destinations.errors import PermanentError
 from seamline.destinations.http import Http
+from seamline.profiles_sync.iceberg import IcebergTables
 from seamline.profiles_sync.lake import LakeTables, ParquetTables
 from seamline.profiles_sync.targets import writer_of
 from tests.destinations.test_object_storage import KEYS, bucket, endpoint, s3
@@ -83,3 +85,47 @@ def test_a_profiles_prefix_that_overlaps_the_events_is_refused(
         return
     with pytest.raises(PermanentError, match="must not contain one another"):
         writer_of("object-storage", settings, patient_http)
+
+
+def iceberg_rows(url: str, warehouse: Path, namespace: str) -> Rows:
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    def rows(table: str) -> list[dict[str, Any]]:
+        catalog = SqlCatalog("seamline", uri=url, warehouse=warehouse.as_uri())
+        try:
+            found: list[dict[str, Any]] = (
+                catalog.load_table((namespace, table)).scan().to_arrow().to_pylist()
+            )
+        finally:
+            catalog.engine.dispose()
+        return found
+
+    return rows
+
+
+async def test_the_scenario_in_iceberg_tables(
+    workspace: Workspace, patient_http: Http, tmp_path: Path
+) -> None:
+    url, warehouse = f"sqlite:////{tmp_path}/catalog.db", tmp_path / "warehouse"
+    warehouse.mkdir()
+    settings = {
+        "catalog_url": url,
+        "warehouse": str(warehouse),
+        "namespace": "web",
+        "profiles_sync_namespace": "web_profiles",
+    }
+    writer = writer_of("iceberg", settings, patient_http)
+    assert isinstance(writer, IcebergTables)
+
+    rows = iceberg_rows(url, warehouse, "web_profiles")
+    await merges_unmerge_retry_and_delete(workspace, writer, rows, json.loads)
+
+
+def test_the_events_namespace_is_refused_for_profiles(patient_http: Http, tmp_path: Path) -> None:
+    settings = {
+        "catalog_url": f"sqlite:////{tmp_path}/catalog.db",
+        "warehouse": str(tmp_path),
+        "profiles_sync_namespace": "seamline",  # the events' default
+    }
+    with pytest.raises(PermanentError, match="must differ"):
+        writer_of("iceberg", settings, patient_http)

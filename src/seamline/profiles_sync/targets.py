@@ -4,7 +4,8 @@ A `postgres-warehouse` or `redshift` instance with a `profiles_sync_schema` writ
 into that schema of its database; so do `snowflake`, `databricks` (a schema), `bigquery` (a
 dataset) and `clickhouse` (a database), through their own requests over `http`. A
 `parquet-lake` instance with a `profiles_sync_path` writes Parquet files there, an
-`object-storage` instance with a `profiles_sync_prefix` Parquet objects under it. Other
+`object-storage` instance with a `profiles_sync_prefix` Parquet objects under it, and an
+`iceberg` instance with a `profiles_sync_namespace` Iceberg tables in that namespace. Other
 destinations take no Profiles Sync yet.
 """
 
@@ -53,6 +54,10 @@ def writer_of(slug: str, settings: Mapping[str, Any], http: Http) -> Writer | No
         from seamline.profiles_sync.lake import LakeTables
 
         return LakeTables(Path(str(settings["profiles_sync_path"])))
+    if slug == "iceberg" and settings.get("profiles_sync_namespace"):
+        from seamline.profiles_sync.iceberg import iceberg_tables
+
+        return iceberg_tables(settings)
     if slug == "object-storage" and settings.get("profiles_sync_prefix"):
         from seamline.profiles_sync.objects import object_tables
 
