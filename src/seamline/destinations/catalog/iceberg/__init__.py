@@ -174,6 +174,12 @@ DESTINATION = Destination(
             description="The Iceberg namespace for this source's tables, created if missing.",
             default="seamline",
         ),
+        "profiles_sync_namespace": Setting(
+            label="Profiles Sync namespace",
+            description="Write Profiles Sync's tables (id_graph_updates, user_traits, …) into "
+            "this namespace of the catalog too (not the events' one), created if missing; "
+            "empty: no Profiles Sync.",
+        ),
     },
     actions={
         "load_events": Action(
