@@ -8,6 +8,8 @@ import base64
 
 import pytest
 
+from seamline.access.principal import Grant
+from seamline.access.tokens import create_token
 from tests.sources.conftest import Hooks, fixture, stripe_signature
 
 pytestmark = pytest.mark.anyio
@@ -65,6 +67,18 @@ async def test_a_bad_signature_is_held_with_the_reason_and_reruns_once_fixed(
     [held] = hooks.held()
     assert held.disposition == "function_error"
     assert "Stripe-Signature does not match" in held.reason
+    # Someone without PII access sees that it is held and why, not the customer in its body.
+    _, secret = create_token(
+        hooks.app.tokens, "default", "plans", (Grant(role="tracking-plan-read-only"),)
+    )
+    shown = await hooks.client.get("/api/v1/held", headers={"Authorization": f"Bearer {secret}"})
+    [seen] = shown.json()["data"]
+    assert "Stripe-Signature does not match" in seen["reason"]
+    assert seen["message"]["properties"]["body"] == "[masked]"
+    assert "ch_3MmlLrLkdIwHu7ix0snN0B15" not in shown.text  # nothing of the body shows
+    # With PII access (the owner's token) the body is there to debug the function.
+    full = await hooks.client.get("/api/v1/held", headers=hooks.headers)
+    assert "ch_3MmlLrLkdIwHu7ix0snN0B15" in full.text
     # The right secret, then a re-run: the same request now emits its message.
     fixed = await hooks.client.put(
         "/api/v1/sources/Stripe/webhook",

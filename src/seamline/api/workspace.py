@@ -158,6 +158,7 @@ def router(api: WorkspaceAPI) -> APIRouter:
             for shown in data:
                 shown["reason"] = masker.reason(shown["reason"])
                 if isinstance(shown["message"], dict):
+                    _mask_raw_request(shown["message"])
                     masker.message(shown["message"])
                 else:  # kept as text (not JSON values): nothing can be masked field by field
                     shown["message"] = "[masked]"
@@ -310,6 +311,19 @@ def _resource(resource: Resource) -> dict[str, Any]:
     assert isinstance(plain, dict)
     plain["document"] = shown(resource.kind, resource.document)
     return plain
+
+
+def _mask_raw_request(message: dict[str, Any]) -> None:
+    """A held webhook request keeps its body as the tool sent it: text, in which no field can
+    be told apart (a Stripe customer's email sits in it), so without PII access the body and
+    the query's values are masked whole."""
+    properties = message.get("properties")
+    if message.get("type") != "webhook" or not isinstance(properties, dict):
+        return
+    if properties.get("body"):
+        properties["body"] = "[masked]"
+    if isinstance(properties.get("query"), dict):
+        properties["query"] = {name: "[masked]" for name in properties["query"]}
 
 
 def _held(held: HeldMessage) -> dict[str, Any]:
