@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from seamline.destinations.definition import Preset
 from seamline.destinations.errors import DeliveryError, InvalidPayload, PermanentError
-from seamline.destinations.shaping import batch_place
+from seamline.destinations.shaping import batch_place, first_of
 
 Built = TypeVar("Built")
 Member = TypeVar("Member")
@@ -222,17 +222,5 @@ def latest_changes(
     return groups
 
 
-def path(at: str) -> dict[str, str]:
-    return {"@path": at}
-
-
-def first(*paths: str) -> dict[str, Any]:
-    """A mapping reading the first of `paths` that exists."""
-    mapping: Any = path(paths[-1])
-    for at in reversed(paths[:-1]):
-        mapping = {"@if": {"exists": path(at), "then": path(at), "else": mapping}}
-    return dict(mapping)
-
-
-SEGMENT_EVENT = first("$.event", "$.type")
+SEGMENT_EVENT = first_of("$.event", "$.type")
 """The default mapping of `segment_event`: the track event's name, else the call's type."""

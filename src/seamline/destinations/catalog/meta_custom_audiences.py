@@ -64,6 +64,7 @@ from seamline.destinations.errors import (
     PermanentError,
     RetryableError,
 )
+from seamline.destinations.shaping import first_of, path
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
@@ -196,14 +197,6 @@ def test_authentication(ctx: Context) -> None:
         raise _classified(error) from None
 
 
-def _path(path: str) -> dict[str, str]:
-    return {"@path": path}
-
-
-def _first(first: str, otherwise: str) -> dict[str, Any]:
-    return {"@if": {"exists": _path(first), "then": _path(first), "else": _path(otherwise)}}
-
-
 _FIELDS = {
     "audience_id": Field(
         "Audience ID",
@@ -216,7 +209,7 @@ _FIELDS = {
         "Audience key",
         "The Seamline audience's key; an identify call's trait of that name tells membership.",
         "string",
-        default=_first("$.properties.audience_key", "$.context.personas.computation_key"),
+        default=first_of("$.properties.audience_key", "$.context.personas.computation_key"),
     ),
     "in_audience": Field(
         "In audience",
@@ -228,26 +221,26 @@ _FIELDS = {
         "Event name",
         "The track event (Audience Entered or Exited).",
         "string",
-        default=_path("$.event"),
+        default=path("$.event"),
     ),
-    "traits": Field("Traits", "An identify call's traits.", "object", default=_path("$.traits")),
+    "traits": Field("Traits", "An identify call's traits.", "object", default=path("$.traits")),
     "email": Field(
         "Email",
         "Trimmed and lowercased, then SHA-256 hashed (a SHA-256 is sent as it is).",
         "string",
-        default=_first("$.context.traits.email", "$.traits.email"),
+        default=first_of("$.context.traits.email", "$.traits.email"),
     ),
     "phone": Field(
         "Phone",
         "With country code; digits kept, then SHA-256 hashed (a SHA-256 is sent as it is).",
         "string",
-        default=_first("$.context.traits.phone", "$.traits.phone"),
+        default=first_of("$.context.traits.phone", "$.traits.phone"),
     ),
     "external_id": Field(
         "External ID",
         "Your id for the person, trimmed and lowercased, then SHA-256 hashed.",
         "string",
-        default=_path("$.userId"),
+        default=path("$.userId"),
     ),
 }
 

@@ -31,8 +31,6 @@ from seamline.destinations.catalog._ad_events import (
     Outcome,
     event_name,
     event_time,
-    first,
-    path,
     path_segment,
     raise_outcome,
     send_each,
@@ -43,6 +41,7 @@ from seamline.destinations.catalog._ad_events import (
 from seamline.destinations.definition import Action, Context, Destination, Field, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError
 from seamline.destinations.hashing import Normaliser, hashed, no_spaces_lowercase, phone_digits
+from seamline.destinations.shaping import first_of, path
 
 API_HOST = "https://api.pinterest.com"
 MAX_EVENTS = 1_000  # per request
@@ -251,11 +250,11 @@ _USER_DATA = Field(
         "partner_id": Field("Partner ID", "A third party's id for the person.", "string"),
     },
     default={
-        "email": first("$.context.traits.email", "$.properties.email", "$.traits.email"),
-        "phone": first("$.context.traits.phone", "$.properties.phone"),
+        "email": first_of("$.context.traits.email", "$.properties.email", "$.traits.email"),
+        "phone": first_of("$.context.traits.phone", "$.properties.phone"),
         "first_name": path("$.context.traits.firstName"),
         "last_name": path("$.context.traits.lastName"),
-        "external_id": first("$.userId", "$.anonymousId"),
+        "external_id": first_of("$.userId", "$.anonymousId"),
         "mobile_ad_id": path("$.context.device.advertisingId"),
         "client_ip_address": path("$.context.ip"),
         "client_user_agent": path("$.context.userAgent"),
@@ -269,7 +268,7 @@ _CUSTOM_DATA = Field(
     "object",
     default={
         "currency": path("$.properties.currency"),
-        "value": first(
+        "value": first_of(
             "$.properties.revenue", "$.properties.total", "$.properties.value", "$.properties.price"
         ),
         "order_id": path("$.properties.order_id"),

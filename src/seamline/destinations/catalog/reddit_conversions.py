@@ -31,8 +31,6 @@ from seamline.destinations.catalog._ad_events import (
     Outcome,
     event_name,
     event_time,
-    first,
-    path,
     path_segment,
     raise_outcome,
     send_each,
@@ -42,6 +40,7 @@ from seamline.destinations.catalog._ad_events import (
 from seamline.destinations.definition import Action, Context, Destination, Field, Setting
 from seamline.destinations.errors import InvalidPayload
 from seamline.destinations.hashing import hashed, phone_e164, reddit_email, trimmed
+from seamline.destinations.shaping import first_of, path
 
 API_HOST = "https://ads-api.reddit.com"
 API_VERSION = "v2.0"
@@ -188,12 +187,12 @@ _USER = Field(
         "device_type": Field("Device type", "ios sends the id as idfa, else aaid.", "string"),
     },
     default={
-        "email": first("$.context.traits.email", "$.properties.email"),
-        "external_id": first("$.userId", "$.anonymousId"),
+        "email": first_of("$.context.traits.email", "$.properties.email"),
+        "external_id": first_of("$.userId", "$.anonymousId"),
         "ip_address": path("$.context.ip"),
-        "phone_number": first("$.context.traits.phone", "$.properties.phone"),
+        "phone_number": first_of("$.context.traits.phone", "$.properties.phone"),
         "user_agent": path("$.context.userAgent"),
-        "uuid": first("$.integrations.Reddit Conversions Api.uuid", "$.properties.uuid"),
+        "uuid": first_of("$.integrations.Reddit Conversions Api.uuid", "$.properties.uuid"),
         "advertising_id": path("$.context.device.advertisingId"),
         "device_type": path("$.context.device.type"),
     },
@@ -215,7 +214,7 @@ _COMMON = {
         "Click ID",
         "The rdt_cid of the ad click.",
         "string",
-        default=first("$.integrations.Reddit Conversions Api.click_id", "$.properties.click_id"),
+        default=first_of("$.integrations.Reddit Conversions Api.click_id", "$.properties.click_id"),
     ),
     "conversion_id": Field(
         "Conversion ID",
@@ -234,7 +233,7 @@ _COMMON = {
         },
         default={
             "currency": path("$.properties.currency"),
-            "value_decimal": first("$.properties.revenue", "$.properties.total"),
+            "value_decimal": first_of("$.properties.revenue", "$.properties.total"),
             "item_count": path("$.properties.quantity"),
         },
     ),

@@ -35,8 +35,6 @@ from seamline.destinations.catalog._ad_events import (
     Outcome,
     event_name,
     event_time,
-    first,
-    path,
     path_segment,
     raise_outcome,
     send_each,
@@ -53,6 +51,7 @@ from seamline.destinations.hashing import (
     no_spaces_lowercase,
     phone_digits_no_leading_zeros,
 )
+from seamline.destinations.shaping import first_of, path
 
 API_HOST = "https://tr.snapchat.com"
 MAX_EVENTS = 2_000  # per request
@@ -261,18 +260,20 @@ _USER_DATA = Field(
         "sc_cookie1": _text("Cookie", "The _scid cookie set by the Snap Pixel."),
     },
     default={
-        "email": first("$.context.traits.email", "$.properties.email"),
-        "phone": first("$.context.traits.phone", "$.properties.phone"),
-        "external_id": first("$.userId", "$.anonymousId"),
+        "email": first_of("$.context.traits.email", "$.properties.email"),
+        "phone": first_of("$.context.traits.phone", "$.properties.phone"),
+        "external_id": first_of("$.userId", "$.anonymousId"),
         "first_name": path("$.context.traits.firstName"),
         "last_name": path("$.context.traits.lastName"),
         "madid": path("$.context.device.advertisingId"),
         "client_ip_address": path("$.context.ip"),
         "client_user_agent": path("$.context.userAgent"),
-        "sc_click_id": first(
+        "sc_click_id": first_of(
             "$.integrations.Snap Conversions Api.click_id", "$.properties.click_id"
         ),
-        "sc_cookie1": first("$.integrations.Snap Conversions Api.uuid_c1", "$.properties.uuid_c1"),
+        "sc_cookie1": first_of(
+            "$.integrations.Snap Conversions Api.uuid_c1", "$.properties.uuid_c1"
+        ),
     },
 )
 _CUSTOM_DATA = Field(
@@ -281,7 +282,7 @@ _CUSTOM_DATA = Field(
     "object",
     default={
         "currency": path("$.properties.currency"),
-        "value": first("$.properties.revenue", "$.properties.total", "$.properties.price"),
+        "value": first_of("$.properties.revenue", "$.properties.total", "$.properties.price"),
         "order_id": path("$.properties.order_id"),
         "num_items": path("$.properties.quantity"),
         "search_string": path("$.properties.query"),

@@ -32,8 +32,6 @@ from seamline.destinations.catalog._ad_events import (
     Outcome,
     event_name,
     event_time,
-    first,
-    path,
     raise_outcome,
     send_each,
     standard_presets,
@@ -43,6 +41,7 @@ from seamline.destinations.catalog._ad_events import (
 from seamline.destinations.definition import Action, Context, Destination, Field, Setting
 from seamline.destinations.errors import DeliveryError, PermanentError, RetryableError
 from seamline.destinations.hashing import hashed, lowercase, phone_e164
+from seamline.destinations.shaping import first_of, path
 
 API_HOST = "https://business-api.tiktok.com"
 MAX_EVENTS = 1_000  # per request
@@ -190,11 +189,11 @@ _USER = Field(
         "locale": Field("Locale", "Like en-US.", "string"),
     },
     default={
-        "email": first("$.properties.email", "$.context.traits.email"),
-        "phone": first("$.properties.phone", "$.context.traits.phone"),
-        "external_id": first("$.userId", "$.anonymousId"),
-        "ttclid": first("$.properties.ttclid", "$.integrations.TikTok Conversions.ttclid"),
-        "ttp": first("$.properties.ttp", "$.integrations.TikTok Conversions.ttp"),
+        "email": first_of("$.properties.email", "$.context.traits.email"),
+        "phone": first_of("$.properties.phone", "$.context.traits.phone"),
+        "external_id": first_of("$.userId", "$.anonymousId"),
+        "ttclid": first_of("$.properties.ttclid", "$.integrations.TikTok Conversions.ttclid"),
+        "ttp": first_of("$.properties.ttp", "$.integrations.TikTok Conversions.ttp"),
         "ip": path("$.context.ip"),
         "user_agent": path("$.context.userAgent"),
         "locale": path("$.context.locale"),
@@ -217,7 +216,7 @@ _PROPERTIES = Field(
         "contents": {"@arrayPath": ["$.properties.products", _PRODUCT]},
         "content_type": "product",
         "currency": path("$.properties.currency"),
-        "value": first("$.properties.value", "$.properties.revenue", "$.properties.price"),
+        "value": first_of("$.properties.value", "$.properties.revenue", "$.properties.price"),
         "query": path("$.properties.query"),
         "order_id": path("$.properties.order_id"),
     },

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from seamline.destinations.catalog._ad_events import first, path
 from seamline.destinations.catalog.google_ads.conversions import CONSENT
 from seamline.destinations.definition import Field
+from seamline.destinations.shaping import first_of, path
 
 
 def _text(label: str, description: str, default: Any = None, required: bool = False) -> Field:
@@ -16,12 +16,12 @@ def _text(label: str, description: str, default: Any = None, required: bool = Fa
 _EMAIL = _text(
     "Email",
     "Trimmed, lowercased (Gmail dots removed), SHA-256 hashed; a SHA-256 is sent as it is.",
-    first("$.properties.email", "$.context.traits.email", "$.traits.email"),
+    first_of("$.properties.email", "$.context.traits.email", "$.traits.email"),
 )
 _PHONE = _text(
     "Phone",
     "E.164 (the country code below is added when the number has none), SHA-256 hashed.",
-    first("$.properties.phone", "$.context.traits.phone", "$.traits.phone"),
+    first_of("$.properties.phone", "$.context.traits.phone", "$.traits.phone"),
 )
 _PHONE_COUNTRY = _text(
     "Phone country code",
@@ -40,7 +40,7 @@ _VALUE = {
         "Value",
         "The conversion's value.",
         "number",
-        default=first("$.properties.revenue", "$.properties.total", "$.properties.value"),
+        default=first_of("$.properties.revenue", "$.properties.total", "$.properties.value"),
     ),
     "currency": _text("Currency", "ISO 4217 code, like USD.", path("$.properties.currency")),
 }
@@ -56,7 +56,7 @@ CLICK_CONVERSION = {
     "gclid": _text(
         "GCLID",
         "The Google click id of the ad click.",
-        first("$.properties.gclid", "$.context.page.gclid", "$.integrations.Google Ads.gclid"),
+        first_of("$.properties.gclid", "$.context.page.gclid", "$.integrations.Google Ads.gclid"),
     ),
     "gbraid": _text("GBRAID", "The click id for iOS app conversions.", path("$.properties.gbraid")),
     "wbraid": _text("WBRAID", "The click id for iOS web conversions.", path("$.properties.wbraid")),
@@ -67,7 +67,7 @@ CLICK_CONVERSION = {
     "phone": _PHONE,
     "phone_country_code": _PHONE_COUNTRY,
     "order_id": _text(
-        "Order ID", "Deduplicates the conversion.", first("$.properties.order_id", "$.messageId")
+        "Order ID", "Deduplicates the conversion.", first_of("$.properties.order_id", "$.messageId")
     ),
     **_VALUE,
     **_CONSENT,
@@ -102,7 +102,7 @@ CUSTOMER_MATCH = {
     "audience_key": _text(
         "Audience key",
         "The Seamline audience's key; an identify call's trait of that name tells membership.",
-        first("$.properties.audience_key", "$.context.personas.computation_key"),
+        first_of("$.properties.audience_key", "$.context.personas.computation_key"),
     ),
     "in_audience": Field(
         "In audience",
@@ -112,25 +112,31 @@ CUSTOMER_MATCH = {
     ),
     "event_name": _text("Event name", "The track event.", path("$.event")),
     "traits": Field("Traits", "An identify call's traits.", "object", default=path("$.traits")),
-    "email": _text("Email", _EMAIL.description, first("$.context.traits.email", "$.traits.email")),
-    "phone": _text("Phone", _PHONE.description, first("$.context.traits.phone", "$.traits.phone")),
+    "email": _text(
+        "Email", _EMAIL.description, first_of("$.context.traits.email", "$.traits.email")
+    ),
+    "phone": _text(
+        "Phone", _PHONE.description, first_of("$.context.traits.phone", "$.traits.phone")
+    ),
     "phone_country_code": _PHONE_COUNTRY,
     "first_name": _text(
         "First name",
         "With last name, country and postal code: the address Google matches, hashed.",
-        first("$.context.traits.firstName", "$.traits.firstName"),
+        first_of("$.context.traits.firstName", "$.traits.firstName"),
     ),
     "last_name": _text(
-        "Last name", "Lowercased, hashed.", first("$.context.traits.lastName", "$.traits.lastName")
+        "Last name",
+        "Lowercased, hashed.",
+        first_of("$.context.traits.lastName", "$.traits.lastName"),
     ),
     "country_code": _text(
         "Country code",
         "Two-letter code, sent in the clear.",
-        first("$.context.traits.address.country", "$.traits.address.country"),
+        first_of("$.context.traits.address.country", "$.traits.address.country"),
     ),
     "postal_code": _text(
         "Postal code",
         "Sent in the clear.",
-        first("$.context.traits.address.postalCode", "$.traits.address.postalCode"),
+        first_of("$.context.traits.address.postalCode", "$.traits.address.postalCode"),
     ),
 }

@@ -43,6 +43,7 @@ from seamline.destinations.catalog.linkedin_matched_audiences import api
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import DeliveryError, InvalidPayload
 from seamline.destinations.hashing import hashed, lowercase
+from seamline.destinations.shaping import first_of, path
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
@@ -136,15 +137,7 @@ def test_authentication(ctx: Context) -> None:
     api.call(ctx, "GET", f"/adAccounts/{api.account_id(ctx)}")
 
 
-def _path(at: str) -> dict[str, str]:
-    return {"@path": at}
-
-
-def _first(one: str, other: str) -> dict[str, Any]:
-    return {"@if": {"exists": _path(one), "then": _path(one), "else": _path(other)}}
-
-
-_AUDIENCE_KEY = _first("$.properties.audience_key", "$.context.personas.computation_key")
+_AUDIENCE_KEY = first_of("$.properties.audience_key", "$.context.personas.computation_key")
 _FIELDS = {
     "audience_key": Field(
         "Audience key",
@@ -165,31 +158,31 @@ _FIELDS = {
         "and an identify call's trait named by the audience key decides.",
         "boolean",
     ),
-    "event_name": Field("Event name", "The track event.", "string", default=_path("$.event")),
-    "traits": Field("Traits", "An identify call's traits.", "object", default=_path("$.traits")),
+    "event_name": Field("Event name", "The track event.", "string", default=path("$.event")),
+    "traits": Field("Traits", "An identify call's traits.", "object", default=path("$.traits")),
     "email": Field(
         "Email",
         "Trimmed, lowercased and SHA-256 hashed (a SHA-256 is sent as it is).",
         "string",
-        default=_first("$.context.traits.email", "$.traits.email"),
+        default=first_of("$.context.traits.email", "$.traits.email"),
     ),
     "google_advertising_id": Field(
         "Google advertising ID",
         "The Android advertising id, sent as it is.",
         "string",
-        default=_path("$.context.device.advertisingId"),
+        default=path("$.context.device.advertisingId"),
     ),
     "first_name": Field(
-        "First name", "Helps LinkedIn match.", "string", default=_path("$.traits.firstName")
+        "First name", "Helps LinkedIn match.", "string", default=path("$.traits.firstName")
     ),
     "last_name": Field(
-        "Last name", "Helps LinkedIn match.", "string", default=_path("$.traits.lastName")
+        "Last name", "Helps LinkedIn match.", "string", default=path("$.traits.lastName")
     ),
-    "title": Field("Title", "The person's job title.", "string", default=_path("$.traits.title")),
+    "title": Field("Title", "The person's job title.", "string", default=path("$.traits.title")),
     "company": Field(
-        "Company", "The person's company.", "string", default=_path("$.traits.company")
+        "Company", "The person's company.", "string", default=path("$.traits.company")
     ),
-    "country": Field("Country", "ISO 3166 code.", "string", default=_path("$.traits.country")),
+    "country": Field("Country", "ISO 3166 code.", "string", default=path("$.traits.country")),
 }
 
 DESTINATION = Destination(
