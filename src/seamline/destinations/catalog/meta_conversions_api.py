@@ -29,6 +29,7 @@ from typing import Any
 
 from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
 from seamline.destinations.errors import InvalidPayload, PermanentError, RetryableError
+from seamline.destinations.shaping import path
 
 API_HOST = "https://graph.facebook.com"
 API_VERSION = "26.0"
@@ -256,10 +257,6 @@ def test_authentication(ctx: Context) -> None:
     )
 
 
-def _path(path: str) -> dict[str, str]:
-    return {"@path": path}
-
-
 _USER_DATA_FIELD = Field(
     "User data",
     "Identifiers Meta matches people with; contact information is normalised and SHA-256 "
@@ -286,23 +283,23 @@ _USER_DATA_FIELD = Field(
     default={
         "externalId": {
             "@if": {
-                "exists": _path("$.userId"),
-                "then": _path("$.userId"),
-                "else": _path("$.anonymousId"),
+                "exists": path("$.userId"),
+                "then": path("$.userId"),
+                "else": path("$.anonymousId"),
             }
         },
-        "email": _path("$.context.traits.email"),
-        "phone": _path("$.context.traits.phone"),
-        "dateOfBirth": _path("$.context.traits.birthday"),
-        "lastName": _path("$.context.traits.lastName"),
-        "firstName": _path("$.context.traits.firstName"),
-        "city": _path("$.context.traits.address.city"),
-        "state": _path("$.context.traits.address.state"),
-        "zip": _path("$.context.traits.address.postalCode"),
-        "client_ip_address": _path("$.context.ip"),
-        "client_user_agent": _path("$.context.userAgent"),
-        "fbc": _path("$.properties.fbc"),
-        "fbp": _path("$.properties.fbp"),
+        "email": path("$.context.traits.email"),
+        "phone": path("$.context.traits.phone"),
+        "dateOfBirth": path("$.context.traits.birthday"),
+        "lastName": path("$.context.traits.lastName"),
+        "firstName": path("$.context.traits.firstName"),
+        "city": path("$.context.traits.address.city"),
+        "state": path("$.context.traits.address.state"),
+        "zip": path("$.context.traits.address.postalCode"),
+        "client_ip_address": path("$.context.ip"),
+        "client_user_agent": path("$.context.userAgent"),
+        "fbc": path("$.properties.fbc"),
+        "fbp": path("$.properties.fbp"),
     },
 )
 
@@ -321,7 +318,7 @@ def _fields(event_name: Any, **extra: Field) -> dict[str, Field]:
             "When it happened, at most 7 days ago.",
             "datetime",
             required=True,
-            default=_path("$.timestamp"),
+            default=path("$.timestamp"),
         ),
         "action_source": Field(
             "Action source",
@@ -335,17 +332,17 @@ def _fields(event_name: Any, **extra: Field) -> dict[str, Field]:
             "Event ID",
             "Deduplicates with the same event from the Pixel.",
             "string",
-            default=_path("$.messageId"),
+            default=path("$.messageId"),
         ),
         "event_source_url": Field(
-            "Event source URL", "The page's URL.", "string", default=_path("$.context.page.url")
+            "Event source URL", "The page's URL.", "string", default=path("$.context.page.url")
         ),
         "user_data": _USER_DATA_FIELD,
         **extra,
     }
 
 
-_CUSTOM_DATA = Field("Custom data", "Sent as custom_data.", "object", default=_path("$.properties"))
+_CUSTOM_DATA = Field("Custom data", "Sent as custom_data.", "object", default=path("$.properties"))
 
 DESTINATION = Destination(
     slug="meta-conversions-api",
@@ -369,7 +366,7 @@ DESTINATION = Destination(
         "custom_event": Action(
             title="Custom Event",
             description="Send any event, named after the track call by default.",
-            fields=_fields(_path("$.event"), custom_data=_CUSTOM_DATA),
+            fields=_fields(path("$.event"), custom_data=_CUSTOM_DATA),
             perform=send_event,
             perform_batch=send_events,
             max_batch=MAX_EVENTS,
@@ -385,17 +382,17 @@ DESTINATION = Destination(
                     "The order's value.",
                     "number",
                     required=True,
-                    default=_path("$.properties.revenue"),
+                    default=path("$.properties.revenue"),
                 ),
                 currency=Field(
                     "Currency",
                     "ISO 4217 code, like USD.",
                     "string",
                     required=True,
-                    default=_path("$.properties.currency"),
+                    default=path("$.properties.currency"),
                 ),
                 order_id=Field(
-                    "Order ID", "The order's id.", "string", default=_path("$.properties.order_id")
+                    "Order ID", "The order's id.", "string", default=path("$.properties.order_id")
                 ),
                 contents=Field(
                     "Contents",
@@ -406,9 +403,9 @@ DESTINATION = Destination(
                         "@arrayPath": [
                             "$.properties.products",
                             {
-                                "id": _path("$.product_id"),
-                                "quantity": _path("$.quantity"),
-                                "item_price": _path("$.price"),
+                                "id": path("$.product_id"),
+                                "quantity": path("$.quantity"),
+                                "item_price": path("$.price"),
                             },
                         ]
                     },
