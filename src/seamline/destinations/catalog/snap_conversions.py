@@ -51,7 +51,7 @@ from seamline.destinations.hashing import (
     no_spaces_lowercase,
     phone_digits_no_leading_zeros,
 )
-from seamline.destinations.shaping import first_of, path
+from seamline.destinations.shaping import first_of, optional_field, path
 
 API_HOST = "https://tr.snapchat.com"
 MAX_EVENTS = 2_000  # per request
@@ -229,10 +229,6 @@ def test_authentication(ctx: Context) -> None:
     _post(ctx, "pixel", [event], validate=True)
 
 
-def _text(label: str, description: str) -> Field:
-    return Field(label, description, "string")
-
-
 _USER_DATA = Field(
     "User data",
     "Who converted: an email, a phone, a mobile ad id, or both IP address and user agent "
@@ -241,23 +237,23 @@ _USER_DATA = Field(
     "object",
     required=True,
     properties={
-        "email": _text("Email", "Trimmed, lowercased, hashed."),
-        "phone": _text("Phone", "With country code; digits kept, hashed."),
-        "external_id": _text("External ID", "Your id for the person, hashed."),
-        "first_name": _text("First name", "Lowercased, hashed."),
-        "last_name": _text("Last name", "Lowercased, hashed."),
-        "gender": _text("Gender", "f or m, hashed."),
-        "date_of_birth": _text("Date of birth", "YYYYMMDD, hashed."),
-        "city": _text("City", "Lowercased, hashed."),
-        "state": _text("State", "Two-letter code, hashed."),
-        "zip": _text("Zip code", "Lowercased, hashed."),
-        "country": _text("Country", "Two-letter ISO code, hashed."),
-        "madid": _text("Mobile ad ID", "IDFA or AAID, lowercased, not hashed."),
-        "idfv": _text("IDFV", "The iOS identifier for vendors."),
-        "client_ip_address": _text("Client IP address", "Not hashed."),
-        "client_user_agent": _text("Client user agent", "Not hashed."),
-        "sc_click_id": _text("Click ID", "The ScCid of the ad click."),
-        "sc_cookie1": _text("Cookie", "The _scid cookie set by the Snap Pixel."),
+        "email": optional_field("Email", "Trimmed, lowercased, hashed."),
+        "phone": optional_field("Phone", "With country code; digits kept, hashed."),
+        "external_id": optional_field("External ID", "Your id for the person, hashed."),
+        "first_name": optional_field("First name", "Lowercased, hashed."),
+        "last_name": optional_field("Last name", "Lowercased, hashed."),
+        "gender": optional_field("Gender", "f or m, hashed."),
+        "date_of_birth": optional_field("Date of birth", "YYYYMMDD, hashed."),
+        "city": optional_field("City", "Lowercased, hashed."),
+        "state": optional_field("State", "Two-letter code, hashed."),
+        "zip": optional_field("Zip code", "Lowercased, hashed."),
+        "country": optional_field("Country", "Two-letter ISO code, hashed."),
+        "madid": optional_field("Mobile ad ID", "IDFA or AAID, lowercased, not hashed."),
+        "idfv": optional_field("IDFV", "The iOS identifier for vendors."),
+        "client_ip_address": optional_field("Client IP address", "Not hashed."),
+        "client_user_agent": optional_field("Client user agent", "Not hashed."),
+        "sc_click_id": optional_field("Click ID", "The ScCid of the ad click."),
+        "sc_cookie1": optional_field("Cookie", "The _scid cookie set by the Snap Pixel."),
     },
     default={
         "email": first_of("$.context.traits.email", "$.properties.email"),
