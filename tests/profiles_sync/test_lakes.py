@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from pyiceberg.catalog.sql import SqlCatalog
 
 from seamline.destinations.errors import PermanentError
 from seamline.destinations.http import Http
@@ -87,17 +88,11 @@ def test_a_profiles_prefix_that_overlaps_the_events_is_refused(
         writer_of("object-storage", settings, patient_http)
 
 
-def iceberg_rows(url: str, warehouse: Path, namespace: str) -> Rows:
-    from pyiceberg.catalog.sql import SqlCatalog
-
+def iceberg_rows(catalog: Any, namespace: str) -> Rows:
     def rows(table: str) -> list[dict[str, Any]]:
-        catalog = SqlCatalog("seamline", uri=url, warehouse=warehouse.as_uri())
-        try:
-            found: list[dict[str, Any]] = (
-                catalog.load_table((namespace, table)).scan().to_arrow().to_pylist()
-            )
-        finally:
-            catalog.engine.dispose()
+        found: list[dict[str, Any]] = (
+            catalog.load_table((namespace, table)).scan().to_arrow().to_pylist()
+        )
         return found
 
     return rows
@@ -117,8 +112,12 @@ async def test_the_scenario_in_iceberg_tables(
     writer = writer_of("iceberg", settings, patient_http)
     assert isinstance(writer, IcebergTables)
 
-    rows = iceberg_rows(url, warehouse, "web_profiles")
-    await merges_unmerge_retry_and_delete(workspace, writer, rows, json.loads)
+    catalog = SqlCatalog("seamline", uri=url, warehouse=warehouse.as_uri())
+    try:
+        rows = iceberg_rows(catalog, "web_profiles")
+        await merges_unmerge_retry_and_delete(workspace, writer, rows, json.loads)
+    finally:
+        catalog.engine.dispose()
 
 
 def test_the_events_namespace_is_refused_for_profiles(patient_http: Http, tmp_path: Path) -> None:
