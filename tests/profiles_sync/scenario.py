@@ -9,12 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-
 from seamline.profiles_sync.changes import diff
 from seamline.profiles_sync.run import Writer, sync_once
 from seamline.store.erase_state import erase_state
-from seamline.store.profiles_sync_sql import profiles_sync_graph
 from tests.profiles_sync.test_postgres_sync import TARGET, WS, identify, state_graph
 from tests.protocols.conftest import Workspace
 
@@ -126,30 +123,9 @@ async def merges_unmerge_retry_and_delete(
     assert latest_graph(rows) == graph == merged_graph(rows)
 
 
-def erase(workspace: Workspace, person: Person, *, keep_graph: bool = True) -> None:
-    """Erase `person` from the state store. With `keep_graph`, their rows in Profiles Sync's
-    graph snapshot are put back afterwards: they hold no personal data, and they are how the
-    next run learns the profiles are gone. `erase_state` deletes them since 95d0fb5, so the
-    warehouse keeps the person's rows (`test_writers.test_an_erasure_reaches_the_warehouse`
-    is a strict xfail until it keeps them)."""
-    with workspace.app.state.connect() as conn:
-        kept = [
-            dict(row._mapping)
-            for row in conn.execute(
-                select(profiles_sync_graph).where(
-                    profiles_sync_graph.c.profile_id.in_(list(person.profile_ids))
-                )
-            )
-        ]
+def erase(workspace: Workspace, person: Person) -> None:
+    """Erase `person` from the state store, as a deletion regulation does."""
     erase_state(workspace.app.state, person)
-    if keep_graph and kept:
-        with workspace.app.state.begin() as conn:
-            conn.execute(
-                delete(profiles_sync_graph).where(
-                    profiles_sync_graph.c.profile_id.in_(list(person.profile_ids))
-                )
-            )
-            conn.execute(insert(profiles_sync_graph), kept)
 
 
 def _has(rows: Rows, canonical: str, user_id: str) -> bool:

@@ -49,18 +49,13 @@ async def test_redshift_on_postgres(workspace: Workspace, postgres_url: str) -> 
     assert types["value"] == "character varying"  # Redshift has no jsonb
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="erase_state (95d0fb5) deletes the person's profiles_sync_graph rows, so the next "
-    "run cannot tell their profiles are gone and the warehouse keeps their rows",
-)
 async def test_an_erasure_reaches_the_warehouse(workspace: Workspace, postgres_url: str) -> None:
     writer = PostgresTables(postgres_url, SCHEMA)
     rows = _reader(postgres_url)
     await workspace.send([identify("m1", "a1", "u1"), identify("m2", "a2", "u2")])
     sync(workspace, writer)
     [gone] = [p for p, c in state_graph(workspace).items() if _named(rows, p, "u1")]
-    erase(workspace, Person(WS, [("user_id", "u1")], [gone], ["u1"], ["a1"]), keep_graph=False)
+    erase(workspace, Person(WS, [("user_id", "u1")], [gone], ["u1"], ["a1"]))
     sync(workspace, writer)
     assert gone not in {r["segment_id"] for r in rows("id_graph_updates")}
 

@@ -7,13 +7,17 @@
 - engage: `engage_states`, `engage_values` (audience memberships and computed traits),
   `engage_rechecks`;
 - derived snapshots: `reverse_etl_records` whose record id is one of their identifiers, and
-  Profiles Sync's snapshots of their profiles and identifiers (`profiles_sync_graph`,
-  `profiles_sync_ids`, `profiles_sync_traits`; the warehouse's Profiles Sync tables are the
-  destination's to delete, by profile id);
+  Profiles Sync's snapshots of their identifiers and traits (`profiles_sync_ids`,
+  `profiles_sync_traits`);
 - messages, by the messageIds erased from the log and the event store: `outbox`,
   `dead_letters`, `violations` (their samples), `held_events` (also those whose message names
   the person's userId or anonymousId), `seen_messages` (dedup on PostgreSQL), and the message
   traces (`message_traces`, `message_trace_attempts`: also those naming one of their profiles).
+
+Kept until the next Profiles Sync run: `profiles_sync_graph`, their profile ids as each
+warehouse was last given them (ids only, naming nobody once the identifiers are gone). That run
+sees the profiles are gone, deletes their rows from the warehouse's Profiles Sync tables, then
+these rows.
 
 Kept on purpose, holding no message data or nothing of the person: workspaces, sources,
 tokens, users and sessions, resources and their versions, secrets, suppressions (the
@@ -42,11 +46,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, delete, or_, select, tuple_
 
-from seamline.store.profiles_sync_sql import (
-    profiles_sync_graph,
-    profiles_sync_ids,
-    profiles_sync_traits,
-)
+from seamline.store.profiles_sync_sql import profiles_sync_ids, profiles_sync_traits
 from seamline.store.state import (
     account_members,
     chunks,
@@ -189,8 +189,6 @@ def _derived(conn: Connection, person: SubjectKeys, _ids: list[str]) -> Deleted:
     values = sorted({value for _, value in person.identifiers})
     r = reverse_etl_records.c
     yield _in_chunks(conn, reverse_etl_records, values, r.record_id, scope=r.workspace_id == ws)
-    g = profiles_sync_graph.c
-    yield _in_chunks(conn, profiles_sync_graph, ids, g.profile_id, scope=g.workspace_id == ws)
     yield _in_chunks(conn, profiles_sync_traits, ids, profiles_sync_traits.c.profile_id)
     i = profiles_sync_ids.c
     yield _in_chunks(conn, profiles_sync_ids, ids, i.profile_id)
