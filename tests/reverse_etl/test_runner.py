@@ -180,7 +180,8 @@ def test_a_model_held_by_one_runner_is_refused_to_another(models: Harness) -> No
     )
 
 
-def test_a_warehouse_destination_is_read_in_its_schema(models: Harness) -> None:
+@pytest.mark.parametrize("kind", ["postgres-warehouse", "redshift"])
+def test_a_warehouse_destination_is_read_in_its_schema(models: Harness, kind: str) -> None:
     models.source(
         "CREATE SCHEMA wh",
         "CREATE TABLE wh.users (id text PRIMARY KEY, email text)",
@@ -190,7 +191,7 @@ def test_a_warehouse_destination_is_read_in_its_schema(models: Harness) -> None:
         "destination",
         "wh",
         {
-            "type": "postgres-warehouse",
+            "type": kind,
             "settings": {"database_url": models.source_url, "schema": "wh"},
         },
     )

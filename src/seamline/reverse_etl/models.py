@@ -34,8 +34,10 @@ from seamline.workspace.destination_kinds import Lookup, normalise_subscription
 
 CHANGES = ("added", "updated", "deleted")
 SYNC_MODES = {"upsert": ["added", "updated"], "mirror": list(CHANGES)}
-READABLE_WAREHOUSES = {"postgres-warehouse": "database_url"}
-"""Warehouse destinations a model may read, with the setting holding their connection URL."""
+READABLE_WAREHOUSES = {"postgres-warehouse": "database_url", "redshift": "database_url"}
+"""Warehouse destinations a model may read, with the setting holding their connection URL: the
+ones on PostgreSQL's wire, read the same way (a READ ONLY transaction, a server-side cursor;
+Redshift has both). The warehouses reached over HTTP are written to, not read, so far."""
 MAX_QUERY = 65_535  # Segment's limit on a model's query
 MAX_KEY_COLUMN = 191  # and on its unique identifier column's name
 MAX_NAME = 100
