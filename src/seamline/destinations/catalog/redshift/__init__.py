@@ -28,15 +28,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from seamline.destinations.definition import Action, Context, Destination, Field, Preset, Setting
+from seamline.destinations.definition import Context, Destination, Setting
 from seamline.destinations.errors import DeliveryError, InvalidPayload
+from seamline.destinations.warehouse_load import LOAD_PRESET, load_action
 
 if TYPE_CHECKING:
     from seamline.privacy.subject import Person
-
-_EVERY_MESSAGE = " or ".join(
-    f'type = "{kind}"' for kind in ("track", "identify", "page", "screen", "group", "alias")
-)
 
 
 def load_events(ctx: Context, payloads: list[dict[str, Any]]) -> list[DeliveryError | None]:
@@ -112,26 +109,8 @@ DESTINATION = Destination(
             "this schema too, created if missing; empty: no Profiles Sync.",
         ),
     },
-    actions={
-        "load_events": Action(
-            title="Load events",
-            description="Append each message to its tables and keep users and accounts current.",
-            fields={
-                "event": Field(
-                    label="Event",
-                    description="The whole message; the warehouse shapes it into rows.",
-                    type="object",
-                    required=True,
-                    default={"@path": "$."},
-                )
-            },
-            perform=load_event,
-            perform_batch=load_events,
-            max_batch=500,
-            default_trigger=_EVERY_MESSAGE,
-        )
-    },
+    actions={"load_events": load_action(load_event, load_events)},
     test_authentication=check_connection,
     delete=delete_person,
-    presets=(Preset(name="Load every event", action="load_events", trigger=_EVERY_MESSAGE),),
+    presets=(LOAD_PRESET,),
 )
