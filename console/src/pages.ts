@@ -40,6 +40,7 @@ const protocols = page(() => import("./pages/Protocols"));
 const privacy = page(() => import("./pages/Privacy"));
 const profiles = page(() => import("./pages/Profiles"));
 const profile = page(() => import("./pages/Profile"));
+const identity = page(() => import("./pages/Identity"));
 const engage = page(() => import("./pages/Engage"));
 const destinations = page(() => import("./pages/Destinations"));
 const destination = page(() => import("./pages/Destination"));
@@ -55,6 +56,7 @@ export const PAGES: PageEntry[] = [
   { path: "/privacy", title: "Privacy", nav: true, permission: "privacy:read", component: privacy },
   { path: "/profiles", title: "Profiles", nav: true, permission: "profiles:read", component: profiles },
   { path: "/profiles/:id", title: "Profile", nav: false, permission: "profiles:read", component: profile },
+  { path: "/identity", title: "Identity", nav: true, permission: "profiles:read", component: identity },
   { path: "/engage", title: "Engage", nav: true, permission: "engage:read", component: engage },
   { path: "/destinations", title: "Destinations", nav: true, permission: "destinations:read", component: destinations },
   { path: "/destinations/:name", title: "Destination", nav: false, permission: "destinations:read", component: destination },

@@ -29,6 +29,7 @@ SECTIONS = (
     "protocols",
     "privacy",
     "profiles",
+    "identity",
     "engage",
     "destinations",
     "settings",

@@ -4,7 +4,7 @@ import { lazy, Suspense } from "react";
 import { post } from "../../api";
 import { useGet } from "../../hooks";
 import { Can } from "../../session";
-import { ActionButton, Card, Empty, ErrorNote, Loading, Time } from "../ui";
+import { ActionButton, Badge, Card, Empty, ErrorNote, Loading, Time } from "../ui";
 import { profilePath, unmergePath, type Merge } from "./profileApi";
 
 const MergeGraph = lazy(() => import("./MergeGraph"));
@@ -36,6 +36,7 @@ export function MergeHistory({
             <thead>
               <tr>
                 <th scope="col">When</th>
+                <th scope="col">How</th>
                 <th scope="col">Linked by</th>
                 <th scope="col">Caused by message</th>
                 <th scope="col">
@@ -48,6 +49,9 @@ export function MergeHistory({
                 <tr key={merge.merge_id}>
                   <td>
                     <Time at={merge.merged_at} />
+                  </td>
+                  <td>
+                    <MergeKind merge={merge} />
                   </td>
                   <td className="mono">{merge.identifiers.join(", ")}</td>
                   <td className="mono small">{merge.message_id ?? "—"}</td>
@@ -77,4 +81,15 @@ export function MergeHistory({
       ) : null}
     </Card>
   );
+}
+
+/** Whether a shared identifier, the probabilistic matcher (with its probability) or a person
+ * merged the two profiles. */
+function MergeKind({ merge }: { merge: Merge }) {
+  if (merge.kind === "probabilistic") {
+    const score = typeof merge.score === "number" ? ` ${(merge.score * 100).toFixed(1)}%` : "";
+    return <Badge tone="warn">{`probabilistic${score}`}</Badge>;
+  }
+  if (merge.kind === "manual") return <Badge>manual</Badge>;
+  return <span className="muted small">same identifier</span>;
 }

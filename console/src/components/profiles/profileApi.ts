@@ -65,6 +65,10 @@ export interface Merge {
   message_id: string | null;
   identifiers: string[];
   merged_at: string | null;
+  // How the merge was decided: "deterministic" (a shared identifier), "probabilistic" (the
+  // matcher, with its match probability as score) or "manual"; absent on older servers.
+  kind?: string;
+  score?: number | null;
 }
 
 /** A value as a person reads it: text as is, anything else as JSON. */
