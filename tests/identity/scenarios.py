@@ -131,4 +131,133 @@ SCENARIOS: list[tuple[str, list[dict[str, Any]], list[list[str]]]] = [
         ],
         [["m1", "m2", "m3"]],
     ),
+    (
+        "two anonymous visitors with the same Google Analytics client id are one person",
+        [
+            {
+                "id": "ga-a",
+                "type": "page",
+                "anonymousId": "ga-anon-1",
+                "context": {"integrations": {"Google Analytics": {"clientId": "GA1.2.11.22"}}},
+            },
+            {
+                "id": "ga-b",
+                "type": "page",
+                "anonymousId": "ga-anon-2",
+                "context": {"integrations": {"Google Analytics": {"clientId": "GA1.2.11.22"}}},
+            },
+            {"id": "ga-other", "type": "page", "anonymousId": "ga-anon-3"},
+        ],
+        [["ga-a", "ga-b"], ["ga-other"]],
+    ),
+    (
+        "a push token joins installs of one platform; the same token on the other platform does not",
+        [
+            {
+                "id": "droid-1",
+                "type": "screen",
+                "anonymousId": "pt-1",
+                "context": {"device": {"type": "android", "token": "tok-9"}},
+            },
+            {
+                "id": "droid-2",
+                "type": "screen",
+                "anonymousId": "pt-2",
+                "context": {"device": {"type": "android", "token": "tok-9"}},
+            },
+            {
+                "id": "apple",
+                "type": "screen",
+                "anonymousId": "pt-3",
+                "context": {"device": {"type": "ios", "token": "tok-9"}},
+            },
+        ],
+        [["droid-1", "droid-2"], ["apple"]],
+    ),
+    (
+        "a phone number matches however it is spelled",
+        [
+            {
+                "id": "ph-1",
+                "type": "identify",
+                "userId": "pia",
+                "traits": {"phone": "+1 (555) 010-0199"},
+            },
+            {
+                "id": "ph-2",
+                "type": "page",
+                "anonymousId": "ph-anon",
+                "context": {"traits": {"phone": "+1.555.010.0199"}},
+            },
+        ],
+        [["ph-1", "ph-2"]],
+    ),
+    (
+        "an advertising id links devices only when ad tracking is enabled",
+        [
+            {
+                "id": "ad-off-1",
+                "type": "screen",
+                "anonymousId": "ad-1",
+                "context": {"device": {"type": "ios", "advertisingId": "IDFA-7"}},
+            },
+            {
+                "id": "ad-off-2",
+                "type": "screen",
+                "anonymousId": "ad-2",
+                "context": {
+                    "device": {"type": "ios", "advertisingId": "IDFA-7", "adTrackingEnabled": False}
+                },
+            },
+            {
+                "id": "ad-on-1",
+                "type": "screen",
+                "anonymousId": "ad-3",
+                "context": {
+                    "device": {"type": "ios", "advertisingId": "IDFA-8", "adTrackingEnabled": True}
+                },
+            },
+            {
+                "id": "ad-on-2",
+                "type": "screen",
+                "anonymousId": "ad-4",
+                "context": {
+                    "device": {"type": "ios", "advertisingId": "IDFA-8", "adTrackingEnabled": True}
+                },
+            },
+        ],
+        [["ad-off-1"], ["ad-off-2"], ["ad-on-1", "ad-on-2"]],
+    ),
+    (
+        "custom types rank alphabetically after the built-in ones: the last one gives way",
+        [
+            {
+                "id": "quinn",
+                "type": "identify",
+                "userId": "quinn",
+                "context": {"externalIds": [{"id": "A-1", "type": "alpha_id"}]},
+            },
+            {
+                "id": "rita",
+                "type": "identify",
+                "userId": "rita",
+                "context": {"externalIds": [{"id": "Z-1", "type": "zeta_id"}]},
+            },
+            # Both profiles hold a user_id, so one id must go: zeta_id ranks last, whatever
+            # the order the message lists them in.
+            {
+                "id": "both",
+                "type": "track",
+                "anonymousId": "qr-anon",
+                "event": "Opened",
+                "context": {
+                    "externalIds": [
+                        {"id": "Z-1", "type": "zeta_id"},
+                        {"id": "A-1", "type": "alpha_id"},
+                    ]
+                },
+            },
+        ],
+        [["quinn", "both"], ["rita"]],
+    ),
 ]

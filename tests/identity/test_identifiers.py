@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from seamline.identity.identifiers import Identifier, identifiers_of, normalise
-from seamline.identity.rules import IdentityRules
+from seamline.identity.rules import IdentifierRule, IdentityRules
 from seamline.spec import Message
 
 RULES = IdentityRules()
@@ -55,13 +55,64 @@ CASES = [
         ["anonymous_id:a"],
     ),
     (
-        "ios device ids",
+        "ios device ids: the ad id only when ad tracking is enabled",
         message(
             type="screen",
             anonymous_id="a",
-            context={"device": {"id": "D1", "advertisingId": "IDFA1", "type": "ios"}},
+            context={
+                "device": {
+                    "id": "D1",
+                    "advertisingId": "IDFA1",
+                    "adTrackingEnabled": True,
+                    "type": "ios",
+                }
+            },
         ),
         ["anonymous_id:a", "ios.id:D1", "ios.idfa:IDFA1"],
+    ),
+    (
+        "no ad id when the device does not say ad tracking is enabled",
+        message(
+            type="screen",
+            anonymous_id="a",
+            context={"device": {"id": "D1", "advertisingId": "IDFA1", "type": "iOS"}},
+        ),
+        ["anonymous_id:a", "ios.id:D1"],
+    ),
+    (
+        "a push token follows the device type",
+        message(
+            type="screen",
+            anonymous_id="a",
+            context={"device": {"token": "tok-1", "type": "android"}},
+        ),
+        ["android.push_token:tok-1", "anonymous_id:a"],
+    ),
+    (
+        "a push token of an unknown device type is no identifier",
+        message(type="screen", anonymous_id="a", context={"device": {"token": "tok-1"}}),
+        ["anonymous_id:a"],
+    ),
+    (
+        "the Google Analytics client id from context.integrations",
+        message(
+            type="page",
+            anonymous_id="a",
+            context={"integrations": {"Google Analytics": {"clientId": "GA1.2.33.44"}}},
+        ),
+        ["anonymous_id:a", "ga_client_id:GA1.2.33.44"],
+    ),
+    (
+        "an integrations flag instead of options costs only the GA client id",
+        message(
+            type="page",
+            anonymous_id="a",
+            context={
+                "integrations": {"Google Analytics": True},
+                "traits": {"email": "f@x.io"},
+            },
+        ),
+        ["email:f@x.io", "anonymous_id:a"],
     ),
     (
         "no ad id when tracking is off",
@@ -103,6 +154,23 @@ CASES = [
         ["user_id:u", "stripe_customer_id:cus_1"],
     ),
     (
+        "custom types follow the built-in ones, alphabetically",
+        message(
+            type="track",
+            event="E",
+            anonymous_id="a",
+            context={
+                "externalIds": [
+                    {"id": "z1", "type": "zeta_id"},
+                    {"id": "b1", "type": "beta_id"},
+                    {"id": "a1", "type": "alpha_id"},
+                ],
+                "traits": {"phone": "+15550100"},
+            },
+        ),
+        ["anonymous_id:a", "phone:+15550100", "alpha_id:a1", "beta_id:b1", "zeta_id:z1"],
+    ),
+    (
         "blocked values are dropped",
         message(
             type="identify", user_id="null", anonymous_id="undefined", traits={"email": "e@x.io"}
@@ -130,6 +198,30 @@ CASES = [
 @pytest.mark.parametrize(("_story", "msg", "expected"), CASES)
 def test_identifiers_of(_story: str, msg: Message, expected: list[str]) -> None:
     assert [str(i) for i in identifiers_of(msg, RULES)] == expected
+
+
+def test_a_custom_type_with_a_priority_of_its_own_keeps_it() -> None:
+    rules = IdentityRules(
+        {"user_id": IdentifierRule(priority=1, limit=1), "zeta_id": IdentifierRule(priority=2)}
+    )
+    msg = message(
+        type="identify",
+        user_id="u",
+        anonymous_id="a",
+        context={"externalIds": [{"id": "b1", "type": "beta_id"}, {"id": "z1", "type": "zeta_id"}]},
+    )
+    found = [str(i) for i in identifiers_of(msg, rules)]
+    assert found == ["user_id:u", "zeta_id:z1", "anonymous_id:a", "beta_id:b1"]
+    assert rules.priority("beta_id") == rules.priority("anonymous_id") == 3
+
+
+def test_a_phone_matches_normalised_and_remembers_how_it_was_sent() -> None:
+    msg = message(type="identify", user_id="u", traits={"phone": " +1 (555) 010-0199"})
+    phone = identifiers_of(msg, RULES)[1]
+    assert phone == Identifier("phone", "+15550100199")
+    assert hash(phone) == hash(Identifier("phone", "+15550100199"))
+    assert phone.sent == "+1 (555) 010-0199"
+    assert Identifier("phone", "+15550100199").sent == "+15550100199"
 
 
 def test_custom_blocked_values_and_patterns() -> None:

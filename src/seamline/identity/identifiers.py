@@ -20,6 +20,27 @@ class Identifier(NamedTuple):
     def __str__(self) -> str:
         return f"{self.type}:{self.value}"
 
+    @property
+    def sent(self) -> str:
+        """The value as the message sent it (a phone's own spelling), else the normalised one."""
+        value = self.value
+        return value.sent if isinstance(value, SentValue) else value
+
+
+class SentValue(str):
+    """A normalised value that remembers the text it was sent as.
+
+    It equals and hashes as the normalised text, so identifiers match on that alone, while the
+    store and the Profile API can keep and show `sent` (Segment shows a phone as it was sent).
+    """
+
+    sent: str
+
+    def __new__(cls, value: str, sent: str | None = None) -> SentValue:
+        made = super().__new__(cls, value)
+        made.sent = value if sent is None else sent
+        return made
+
 
 class _Contact(msgspec.Struct):
     email: Any = None
@@ -31,6 +52,11 @@ class _Device(msgspec.Struct, rename="camel"):
     advertising_id: Any = None
     ad_tracking_enabled: Any = None
     type: Any = None
+    token: Any = None
+
+
+class _Integrations(msgspec.Struct):
+    google_analytics: Any = msgspec.field(default=None, name="Google Analytics")
 
 
 class _ExternalId(msgspec.Struct):
@@ -42,9 +68,13 @@ class _Context(msgspec.Struct, rename="camel"):
     traits: _Contact | None = None
     device: _Device | None = None
     external_ids: list[_ExternalId] | None = None
+    # Raw: decoded only when present, and a shape we do not expect there (`"Google Analytics":
+    # true` is common) costs nothing but the GA client id, never the rest of the context.
+    integrations: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
 
 
 _context = msgspec.json.Decoder(_Context)
+_integrations = msgspec.json.Decoder(_Integrations)
 _contact = msgspec.json.Decoder(_Contact)
 
 _PHONE_NOISE = re.compile(r"[\s\-().]")
@@ -68,7 +98,9 @@ def normalise(id_type: str, value: Any) -> str | None:
         if digits.startswith("00"):
             digits = "+" + digits[2:]
         # E.164 when the number carries its country code; otherwise its digits as sent.
-        return digits if _PHONE.match(digits) else None
+        if not _PHONE.match(digits):
+            return None
+        return digits if digits == text else SentValue(digits, text)
     return text or None
 
 
@@ -117,8 +149,16 @@ def identifiers_of(message: Message, rules: IdentityRules) -> list[Identifier]:
             kind = device.type.lower() if isinstance(device.type, str) else ""
             platform = kind if kind in ("android", "ios") else None
             found.append((f"{platform}.id" if platform else "device_id", device.id))
-            if platform and device.ad_tracking_enabled is not False:
-                found.append((f"{platform}.idfa", device.advertising_id))
+            if platform:
+                # Segment promotes the ad id only when the device says tracking is allowed.
+                if device.ad_tracking_enabled is True:
+                    found.append((f"{platform}.idfa", device.advertising_id))
+                found.append((f"{platform}.push_token", device.token))
+        if context.integrations:
+            integrations = decode_part(_integrations, context.integrations)
+            analytics = integrations.google_analytics if integrations is not None else None
+            if isinstance(analytics, dict):
+                found.append(("ga_client_id", analytics.get("clientId")))
         for external in context.external_ids or ():
             if isinstance(external.type, str) and external.type.strip():
                 found.append((external.type.strip().lower(), external.id))
@@ -129,4 +169,4 @@ def identifiers_of(message: Message, rules: IdentityRules) -> list[Identifier]:
         value = normalise(id_type, raw)
         if value is not None and not rules.is_blocked(value):
             seen.setdefault(Identifier(id_type, value))
-    return sorted(seen, key=lambda identifier: rules.priority(identifier.type))
+    return sorted(seen, key=lambda identifier: rules.rank(identifier.type))

@@ -266,6 +266,7 @@ class SqlIdentityGraph:
                         "first_seen": at,
                         "last_seen": at,
                         "first_message_id": message_id,
+                        "sent_value": _sent(identifier),
                     }
                     for identifier, profile_id, at, message_id in changes.new_identities
                 ],
@@ -410,7 +411,8 @@ class SqlIdentityGraph:
             return sorted(str(row[0]) for row in rows)
 
     def identifiers_of(self, canonical_id: str) -> list[dict[str, Any]]:
-        """The identifiers of a canonical profile, oldest first."""
+        """The identifiers of a canonical profile, oldest first; `sent_value` is the value as
+        first sent where it differs from the normalised `value` (None otherwise)."""
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(
@@ -419,6 +421,7 @@ class SqlIdentityGraph:
                     identities.c.first_seen,
                     identities.c.last_seen,
                     identities.c.first_message_id,
+                    identities.c.sent_value,
                 )
                 .join(profiles, profiles.c.id == identities.c.profile_id)
                 .where(profiles.c.canonical_id == canonical_id)
@@ -449,6 +452,12 @@ class SqlIdentityGraph:
                 )
                 for row in rows
             ]
+
+
+def _sent(identifier: Identifier) -> str | None:
+    # Only a value whose spelling normalisation changed carries one (a phone number).
+    sent = identifier.sent
+    return None if sent == identifier.value else sent
 
 
 def _parse_identifier(text: str) -> Identifier:

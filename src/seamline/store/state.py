@@ -78,6 +78,8 @@ identities = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("first_message_id", String(200), nullable=True),
+    # The value as first sent when it differs from the normalised one (a phone's spelling).
+    Column("sent_value", String(1000), nullable=True),
 )
 
 merges = Table(
