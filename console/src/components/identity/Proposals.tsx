@@ -8,12 +8,13 @@ import { Link } from "../../router";
 import { Can } from "../../session";
 import { profileLink, shown } from "../profiles/profileApi";
 import { ActionButton, Badge, Card, Empty, ErrorNote, Loading, Time } from "../ui";
-import { PROPOSALS, percent, type Proposal, type ProposalStatus } from "./model";
+import { MATCHING, PROPOSALS, percent, type Matching, type Proposal, type ProposalStatus } from "./model";
 
 const STATUSES: { id: ProposalStatus; label: string }[] = [
   { id: "pending", label: "Waiting for review" },
   { id: "merged", label: "Merged" },
   { id: "rejected", label: "Rejected" },
+  { id: "superseded", label: "Merged another way" },
 ];
 
 const PAGE = 50;
@@ -25,6 +26,7 @@ export function Proposals() {
   const found = useGet<{ data: Proposal[]; cursor: { has_more: boolean; next: string | null } }>(
     PROPOSALS + query({ status, limit: PAGE, next }),
   );
+  const matching = useGet<Matching>(`${MATCHING}`, 10);
   const rows = found.data?.data ?? [];
   const decide = async (proposal: Proposal, how: "accept" | "reject") => {
     const answer = await post<{ id: number; status: ProposalStatus; merge_id?: number }>(
@@ -64,7 +66,8 @@ export function Proposals() {
           <ActionButton
             kind="secondary"
             action={async () => {
-              await post("/api/v1/identity/matching/run");
+              await post(`${MATCHING}/run`);
+              matching.reload();
               setDone("Matching started: new proposals show here when it is done.");
             }}
           >
@@ -72,6 +75,7 @@ export function Proposals() {
           </ActionButton>
         </Can>
       </div>
+      <LastRun matching={matching.data} />
       {done ? (
         <p role="status" className="ok-note">
           {done}
@@ -93,6 +97,27 @@ export function Proposals() {
         </p>
       ) : null}
     </Card>
+  );
+}
+
+function LastRun({ matching }: { matching: Matching | undefined }) {
+  if (!matching) return null;
+  const last = matching.last_run;
+  const waiting = matching.proposals.pending ?? 0;
+  return (
+    <p className="small muted" data-testid="matching-last-run">
+      {waiting} waiting for review.{" "}
+      {last === null ? (
+        "Matching has not run yet."
+      ) : last.running ? (
+        "Matching is running now…"
+      ) : (
+        <>
+          Matching last ran <Time at={last.finished_at} />
+          {last.status ? ` (${last.status})` : ""}.{last.error ? ` ${last.error}` : ""}
+        </>
+      )}
+    </p>
   );
 }
 

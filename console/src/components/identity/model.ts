@@ -4,6 +4,7 @@
 
 export const RULES = "/api/v1/identity/rules";
 export const PROPOSALS = "/api/v1/identity/proposals";
+export const MATCHING = "/api/v1/identity/matching";
 
 export interface TypeRule {
   priority: number;
@@ -76,7 +77,7 @@ export interface Comparison {
   bayes_factor?: number | null;
 }
 
-export type ProposalStatus = "pending" | "merged" | "rejected";
+export type ProposalStatus = "pending" | "merged" | "rejected" | "superseded";
 
 export interface Proposal {
   id: number | string;
@@ -89,6 +90,12 @@ export interface Proposal {
   decided_at: string | null;
   decided_by: string | null;
   merge_id?: number | null;
+}
+
+/** The matching job's last run and how many proposals are in each status. */
+export interface Matching {
+  last_run: { finished_at: string | null; status: string | null; error: string | null; running: boolean } | null;
+  proposals: Partial<Record<ProposalStatus, number>>;
 }
 
 /** One identifier type's row in the rules the workspace uses: its own rule, or the default. */

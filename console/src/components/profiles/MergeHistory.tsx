@@ -86,10 +86,9 @@ export function MergeHistory({
 /** Whether a shared identifier, the probabilistic matcher (with its probability) or a person
  * merged the two profiles. */
 function MergeKind({ merge }: { merge: Merge }) {
-  if (merge.kind === "probabilistic") {
-    const score = typeof merge.score === "number" ? ` ${(merge.score * 100).toFixed(1)}%` : "";
-    return <Badge tone="warn">{`probabilistic${score}`}</Badge>;
-  }
-  if (merge.kind === "manual") return <Badge>manual</Badge>;
+  const score = typeof merge.score === "number" ? ` ${(merge.score * 100).toFixed(1)}%` : "";
+  if (merge.kind === "probabilistic") return <Badge tone="warn">{`probabilistic${score}`}</Badge>;
+  // A person accepted a matching proposal: the score is the matcher's probability.
+  if (merge.kind === "manual") return <Badge>{`accepted match${score}`}</Badge>;
   return <span className="muted small">same identifier</span>;
 }
