@@ -43,6 +43,7 @@ from seamline.roles.models import model_runner, model_scheduler
 from seamline.roles.names import ALL_ROLES, COLLECT, DELIVER, EXCLUSIVE_ROLES, PIPELINE
 from seamline.roles.parts import Parts, events_root, identity_rules
 from seamline.roles.pipeline import PipelineRole, stalled
+from seamline.roles.identity_matching import MatchingLoop
 from seamline.roles.profiles_sync import ProfilesSyncLoop
 from seamline.spec import Limits
 from seamline.spec.envelope import Envelope, envelope_encoder
@@ -154,9 +155,14 @@ class Seamline:
         self.delivery = delivery_service(parts)
         self.models = model_runner(parts, self.delivery.queued)  # Reverse ETL
         self.profiles_sync = ProfilesSyncLoop(parts, settings.profiles_sync_interval)
+        self.matching = MatchingLoop(parts, settings.identity_matching_interval)
         self.deliver = DeliverRole(
             self.delivery,
-            beside=(model_scheduler(parts, self.models).run, self.profiles_sync.run),
+            beside=(
+                model_scheduler(parts, self.models).run,
+                self.profiles_sync.run,
+                self.matching.run,
+            ),
         )
         self.engage = EvaluateEngage(
             lambda workspace_id: parts.rules.get(workspace_id).engage,

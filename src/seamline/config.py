@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         description="Seconds between two Profiles Sync runs to each warehouse or lake that takes "
         "it (see docs/profiles-sync.md).",
     )
+    identity_matching_interval: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds between two probabilistic matching runs of a workspace whose "
+        "identity rules enable `matching:` (see docs/identity.md).",
+    )
     pipeline_batch_size: int = Field(5000, ge=1, description="Max messages per pipeline batch.")
     pipeline_yield: float = Field(
         1.0,

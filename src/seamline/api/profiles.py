@@ -291,6 +291,8 @@ def router(reader: ProfileAPI) -> APIRouter:
                         "message_id": merge.message_id,
                         "identifiers": [shown(i) for i in merge.identifiers],
                         "merged_at": _iso(merge.at),
+                        "kind": merge.kind,
+                        "score": merge.score,
                     }
                     for merge in found
                 ]

@@ -623,6 +623,8 @@ def profiles_merge_history(
                 "message_id": merge.message_id,
                 "identifiers": [str(i) for i in merge.identifiers],
                 "merged_at": merge.at.isoformat(),
+                "kind": merge.kind,
+                "score": merge.score,
             }
             for merge in found
         ]

@@ -55,6 +55,8 @@ class Merge:
     identifiers: tuple[Identifier, ...]
     at: datetime
     id: int | None = None  # set once stored
+    kind: str = "deterministic"  # or probabilistic / manual: merged on evidence, not a message
+    score: float | None = None  # a probabilistic or manual merge's match probability
 
 
 @dataclass

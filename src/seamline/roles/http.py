@@ -21,6 +21,8 @@ from seamline.api.destinations import DestinationsAPI
 from seamline.api.destinations import router as destinations_router
 from seamline.api.docs_pages import docs_routes
 from seamline.api.engage import router as engage_router
+from seamline.api.identity_matches import MatchesAPI
+from seamline.api.identity_matches import router as matches_router
 from seamline.api.json_body import JsonBodies
 from seamline.api.live import LiveAPI
 from seamline.api.live import router as live_router
@@ -50,6 +52,7 @@ from seamline.ops.engage import EngageOps
 from seamline.ops.live_tail import tail_source
 from seamline.ops.sources import SourceOps
 from seamline.protocols.records import HeldMessage
+from seamline.roles.identity_matching import matching_job
 from seamline.roles.log_access import LogAccess
 from seamline.roles.models import model_runner
 from seamline.roles.parts import Parts
@@ -172,6 +175,8 @@ def http_app(
     )
     framework.include_router(audit_router(parts.audit))
     framework.include_router(models_router(model_runner(parts)))  # Reverse ETL runs
+    # Matching review (api/identity_matches.py), before the workspace router's `{kind}` routes.
+    framework.include_router(matches_router(MatchesAPI(parts.state, matching_job(parts), pii)))
     framework.include_router(
         workspace_router(
             WorkspaceAPI(

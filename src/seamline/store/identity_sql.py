@@ -449,6 +449,8 @@ class SqlIdentityGraph:
                     tuple(_parse_identifier(text) for text in row.identifiers),
                     as_utc(row.merged_at),
                     row.id,
+                    row.kind,
+                    row.score,
                 )
                 for row in rows
             ]

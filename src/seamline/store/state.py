@@ -93,6 +93,9 @@ merges = Table(
     Column("identifiers", JSON, nullable=False),
     Column("merged_at", DateTime(timezone=True), nullable=False),
     Column("undone_at", DateTime(timezone=True), nullable=True),
+    # deterministic (the resolver), probabilistic (the matching job, with its score) or manual
+    Column("kind", String(20), nullable=False, server_default="deterministic"),
+    Column("score", Double, nullable=True),
 )
 
 separations = Table(

@@ -1,0 +1,197 @@
+"""The matching job: proposes merges of people from fuzzy evidence, and makes the sure ones.
+
+One run over a workspace whose identity document enables `matching:`:
+
+1. reads every person's evidence record (`identity.evidence`) and finds those whose record
+   changed since the last run (a digest per person);
+2. trains the model on every record (unsupervised), or reuses the one trained before while the
+   `matching:` block is the same and the people have not doubled;
+3. scores the blocked pairs and keeps those that involve a changed person, reach
+   `review_threshold`, were never proposed and are not kept apart (rejected by a reviewer, or
+   separated by an unmerge);
+4. stores each as a proposal; at or above `threshold` it merges the two at once (kind
+   `probabilistic`, with the score) through `identity_link_sql`, the resolver's merge path.
+
+A run claims its workspace for `LEASE`, so the deliver role's loop and `POST
+/api/v1/identity/matching/run` never run one workspace twice at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from seamline.identity.evidence import digest
+from seamline.identity.rules import IdentityRules
+from seamline.store.identity_evidence_sql import evidence_records
+from seamline.store.identity_link_sql import KeptApart, link_people
+from seamline.store.identity_matches_sql import (
+    MERGED,
+    REJECTED,
+    SUPERSEDED,
+    NewProposal,
+    SqlIdentityMatches,
+)
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=30)
+MATCHING_ACTOR = "matching"
+"""`decided_by` of what the job decides itself."""
+
+_NOT_TRAINED = frozenset({"enabled", "threshold", "review_threshold"})
+
+MatchingConfig = Callable[[str], "tuple[dict[str, Any] | None, IdentityRules]"]
+"""workspace id → (its normalised `matching:` block or None, its identity rules)."""
+
+
+class MatchingJob:
+    """Runs matching over one workspace at a time; keeps trained models between runs."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: MatchingConfig,
+        models: dict[str, tuple[str, int, Any]] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._config = config
+        self.store = SqlIdentityMatches(engine)
+        # workspace → (what the model was trained for, how many records, the model)
+        self._models = {} if models is None else models
+
+    def rules(self, workspace_id: str) -> IdentityRules:
+        """The workspace's identity rules in force (a merge never breaks their limits)."""
+        return self._config(workspace_id)[1]
+
+    def run_once(self, workspace_id: str) -> dict[str, Any]:
+        """One run; returns what it did (`status` and counts), also recorded as the
+        workspace's last run."""
+        matching, rules = self._config(workspace_id)
+        if matching is None or not matching.get("enabled"):
+            return {"status": "disabled"}
+        now = datetime.now(UTC)
+        if not self.store.claim(workspace_id, now, now + LEASE):
+            return {"status": "running elsewhere"}
+        try:
+            counts = self._run(workspace_id, matching, rules, now)
+        except Exception as error:  # recorded; the next run starts from the same digests
+            log.warning("identity matching of %s failed: %s", workspace_id, error, exc_info=True)
+            self.store.finish(workspace_id, datetime.now(UTC), "FAILED", {}, str(error)[:2000])
+            return {"status": "FAILED", "error": str(error)}
+        self.store.finish(workspace_id, datetime.now(UTC), "FINISHED", counts, None)
+        return {"status": "FINISHED", **counts}
+
+    def _run(
+        self, workspace_id: str, matching: dict[str, Any], rules: IdentityRules, now: datetime
+    ) -> dict[str, int]:
+        records = evidence_records(self._engine, workspace_id, int(matching["max_records"]))
+        digests = {pid: digest(record) for pid, record in records.items()}
+        before = self.store.digests(workspace_id)
+        changed = {pid for pid, found in digests.items() if before.get(pid) != found}
+        counts = {"people": len(records), "changed": len(changed), "proposed": 0, "merged": 0}
+        counts["superseded"] = self.store.supersede(workspace_id, records, now)
+        if changed and len(records) > 1:
+            scored = self._score(workspace_id, matching, list(records.values()))
+            fresh = self._fresh(workspace_id, scored, changed, matching["review_threshold"])
+            for found in fresh:
+                merged = self._propose(workspace_id, found, matching["threshold"], rules, now)
+                counts["proposed"] += 1
+                counts["merged"] += merged
+        self.store.save_digests(workspace_id, digests)
+        return counts
+
+    def _score(
+        self, workspace_id: str, matching: dict[str, Any], records: list[dict[str, Any]]
+    ) -> list[Any]:
+        from seamline.identity.matching.engine import score, train
+
+        # The thresholds only decide what happens to a score: changing them needs no training.
+        trained_for = {k: v for k, v in matching.items() if k not in _NOT_TRAINED}
+        fingerprint = json.dumps(trained_for, sort_keys=True)
+        cached = self._models.get(workspace_id)
+        if cached is None or cached[0] != fingerprint or len(records) >= 2 * cached[1]:
+            self._models[workspace_id] = (fingerprint, len(records), train(records, matching))
+        model = self._models[workspace_id][2]
+        return list(score(model, records, min_probability=matching["review_threshold"]))
+
+    def _fresh(
+        self, workspace_id: str, scored: Iterable[Any], changed: set[str], at_least: float
+    ) -> list[NewProposal]:
+        """The scored pairs worth a proposal, most probable first."""
+        proposed = self.store.proposed_pairs(workspace_id)
+        apart = self.store.kept_apart(workspace_id)
+        fresh = []
+        for found in scored:
+            pair = frozenset((found.left, found.right))
+            if found.probability < at_least or not pair & changed:
+                continue
+            if pair in proposed or pair in apart:
+                continue
+            proposed.add(pair)
+            fresh.append(
+                NewProposal(found.left, found.right, found.probability, list(found.comparisons))
+            )
+        fresh.sort(key=lambda found: -found.probability)
+        return fresh
+
+    def _propose(
+        self,
+        workspace_id: str,
+        found: NewProposal,
+        threshold: float,
+        rules: IdentityRules,
+        now: datetime,
+    ) -> int:
+        """Store `found`; merge it when sure enough. Returns 1 if it merged."""
+        proposal_id = self.store.add(workspace_id, found, now)
+        if found.probability < threshold:
+            return 0
+        try:
+            linked = link_people(
+                self._engine,
+                workspace_id,
+                (found.left_profile, found.right_profile),
+                rules,
+                kind="probabilistic",
+                score=found.probability,
+                cause=f"proposal:{proposal_id}",
+                at=now,
+            )
+        except KeptApart as refused:
+            # Limits or an unmerge forbid it; a reviewer sees why in the log, the pair stays
+            # decided so it is not scored into a proposal again.
+            log.info("proposal %s not merged: %s", proposal_id, refused.message)
+            self.store.decide(workspace_id, proposal_id, REJECTED, MATCHING_ACTOR, now)
+            return 0
+        if linked is None:  # an earlier merge of this run made them one already
+            self.store.decide(workspace_id, proposal_id, SUPERSEDED, MATCHING_ACTOR, now)
+            return 0
+        self.store.decide(
+            workspace_id, proposal_id, MERGED, MATCHING_ACTOR, now, merge_id=linked.merge_id
+        )
+        return 1
+
+
+def workspace_matching(engine: Engine, fallback: IdentityRules) -> MatchingConfig:
+    """Each workspace's `matching:` block and identity rules, from its active identity
+    document; a workspace without one yet has matching off and `fallback`'s rules."""
+
+    def read(workspace_id: str) -> tuple[dict[str, Any] | None, IdentityRules]:
+        # Imported on first use: the deliver role builds this job whether matching is on or not.
+        from seamline.identity.matching.config import normalise_matching
+        from seamline.identity.rules_document import rules_from_document
+        from seamline.store.identity_rules_sql import SqlIdentityRules
+
+        active = SqlIdentityRules(engine).active(workspace_id)
+        if active is None:
+            return None, fallback
+        matching = active.document.get("matching")
+        checked = None if matching is None else normalise_matching(matching)
+        return checked, rules_from_document(active.document)
+
+    return read
