@@ -22,13 +22,14 @@ import asyncio
 import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 from seamline.config import Settings
 from seamline.data_dir import DataDir
 from seamline.errors import Conflict, InvalidInput, Unavailable
 from seamline.log.partitions import LocalPartitions
-from seamline.ops.rebuild_shadow import ShadowPipeline, copy_state, shadow_root
+from seamline.ops.rebuild_shadow import Prepare, ShadowPipeline, copy_state, shadow_root
 from seamline.ops.rebuild_swap import swap
 from seamline.pipeline.runner import CONSUMER
 from seamline.roles.locks import ServeLock
@@ -47,6 +48,25 @@ class OnlineRebuilt(NamedTuple):
     files: int  # event files listed by the swap
 
 
+def remove_root(_live: DataDir, root: Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class ShadowStore(NamedTuple):
+    """Where the shadow's state store lives and how it goes live: by default a copy of the
+    SQLite state store under `rebuild/`, swapped by `rebuild_swap`. A re-resolution under new
+    identity rules (`identity_reresolve`) passes its own, e.g. shadow tables in PostgreSQL."""
+
+    copy: Callable[[DataDir, Path, tuple[str, ...]], None] = copy_state
+    """(live, shadow root, derived tables): make the shadow's state store, derived tables empty."""
+    swap: Callable[[DataDir, Path, tuple[str, ...]], int] = swap
+    """(live, shadow root, swapped tables): put them in place; the event files listed."""
+    discard: Callable[[DataDir, Path], None] = remove_root
+    """Remove what `copy` made (after the swap, or when the rebuild stops)."""
+    prepare: Prepare | None = None
+    """The shadow pipeline's settings from the default ones (see `ShadowPipeline`)."""
+
+
 def refuse_unless_embedded(settings: Settings) -> None:
     """Online rebuild copies SQLite and moves local files: the embedded default only."""
     if settings.log_url or settings.database_url or settings.events_url:
@@ -63,10 +83,13 @@ def rebuild_online(
     on_progress: Progress,
     *,
     max_retries: int,
+    store: ShadowStore | None = None,
 ) -> OnlineRebuilt:
     """Rebuild `tables` (emptied in the shadow) beside a running server and swap `swapped`
     (and the event store) into the live state store."""
-    refuse_unless_embedded(settings)
+    if store is None:
+        refuse_unless_embedded(settings)
+    shadow_store = store or ShadowStore()
     live = DataDir(settings.data_dir)
     if pipeline_in_server_process(live):
         raise InvalidInput(
@@ -80,17 +103,19 @@ def rebuild_online(
     pipeline = ServeLock(live.root / ".pipeline.lock", "pipeline")
     try:
         processed, held = asyncio.run(
-            _replay(settings, live, tables, pause, pipeline, on_progress, max_retries)
+            _replay(settings, live, tables, pause, pipeline, on_progress, max_retries, shadow_store)
         )
         on_progress("swap", 0, 1)
-        files = swap(live, root, swapped)
+        files = shadow_store.swap(live, root, swapped)
         on_progress("swap", 1, 1)
         return OnlineRebuilt(processed, held, files)
     finally:
         pipeline.release()  # first: the pipeline waits for the pause to end, then takes it
         pause.release()
-        shutil.rmtree(root, ignore_errors=True)
-        running.release()
+        try:
+            shadow_store.discard(live, root)
+        finally:
+            running.release()
 
 
 async def _replay(
@@ -101,20 +126,21 @@ async def _replay(
     pipeline: ServeLock,
     on_progress: Progress,
     max_retries: int,
+    store: ShadowStore,
 ) -> tuple[int, int]:
     root = shadow_root(live)
     on_progress("shadow", 0, 0)
-    await asyncio.to_thread(copy_state, live, root, tables)
-    shadow = ShadowPipeline(settings, root, committed_offsets(live))
+    await asyncio.to_thread(store.copy, live, root, tables)
+    shadow = ShadowPipeline(settings, root, committed_offsets(live), prepare=store.prepare)
     try:
         shadow.start(max_retries)
-        await _until_replayed(shadow, "shadow", on_progress)
+        await until_replayed(shadow, "shadow", on_progress)
         on_progress("pause", 0, 1)
         pause.acquire()
-        await _take_when_paused(pipeline)
+        await take_when_paused(pipeline)
         on_progress("pause", 1, 1)
         shadow.bound(committed_offsets(live))
-        await _until_replayed(shadow, "catch-up", on_progress)
+        await until_replayed(shadow, "catch-up", on_progress)
         return shadow.done(), shadow.errors_held()
     finally:
         await shadow.close()
@@ -140,7 +166,7 @@ def committed_offsets(live: DataDir) -> dict[int, int]:
         log.close_sync()
 
 
-async def _until_replayed(shadow: ShadowPipeline, phase: str, on_progress: Progress) -> None:
+async def until_replayed(shadow: ShadowPipeline, phase: str, on_progress: Progress) -> None:
     first = shadow.done()
     while True:
         shadow.check()
@@ -151,7 +177,7 @@ async def _until_replayed(shadow: ShadowPipeline, phase: str, on_progress: Progr
         await asyncio.sleep(0.1)
 
 
-async def _take_when_paused(pipeline: ServeLock) -> None:
+async def take_when_paused(pipeline: ServeLock) -> None:
     deadline = time.monotonic() + PAUSE_TIMEOUT
     while True:
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from seamline.config import Settings
@@ -30,6 +30,10 @@ from seamline.spec.envelope import Envelope, envelope_encoder
 
 SHADOW_DIR = "rebuild"
 SHADOW_POLL = 0.05
+
+Prepare = Callable[[Settings], Settings]
+"""Turns the shadow's settings (data_dir already the shadow's root) into the ones its pipeline
+runs with, e.g. another state store."""
 
 
 def shadow_root(live: DataDir) -> Path:
@@ -95,9 +99,18 @@ class BoundedPartitions(LocalPartitions):
 class ShadowPipeline:
     """The pipeline's stages over the shadow stores, reading the live log up to `bounds`."""
 
-    def __init__(self, settings: Settings, root: Path, bounds: Mapping[int, int]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        root: Path,
+        bounds: Mapping[int, int],
+        *,
+        prepare: Prepare | None = None,
+    ) -> None:
         live = DataDir(settings.data_dir)
         shadow = settings.model_copy(update={"data_dir": root})
+        if prepare is not None:
+            shadow = prepare(shadow)
         self._parts = parts = Parts(shadow, frozenset({PIPELINE}))
         try:
             self._logs = LogAccess(shadow, frozenset({PIPELINE}), parts.state)

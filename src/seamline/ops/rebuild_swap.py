@@ -16,7 +16,7 @@ import contextlib
 import os
 import signal
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -26,9 +26,15 @@ from seamline.data_dir import DataDir
 LAKE_CATALOG = "event_files"
 
 
-def swap(live: DataDir, shadow: Path, tables: tuple[str, ...]) -> int:
+def swap(
+    live: DataDir,
+    shadow: Path,
+    tables: tuple[str, ...],
+    *,
+    also: Callable[[sqlite3.Connection], None] | None = None,
+) -> int:
     """Replace the rows of `tables` and the lake's catalog by the shadow's; event files
-    listed."""
+    listed. `also` runs last in the same transaction (e.g. activating identity rules)."""
     with _interrupts_deferred():
         files = _live_files(shadow / "state.db")
         moved: list[Path] = []
@@ -37,7 +43,7 @@ def swap(live: DataDir, shadow: Path, tables: tuple[str, ...]) -> int:
             for path in files:
                 moved.append(_move(shadow / "events" / path, live.events / path))
             _sync_directories({p.parent for p in moved})
-            _transaction(live.state_db, shadow / "state.db", tables)
+            _transaction(live.state_db, shadow / "state.db", tables, also)
             committed = True
         finally:
             if not committed:
@@ -79,7 +85,12 @@ def _columns(connection: sqlite3.Connection, schema: str, table: str) -> list[st
     return [row[1] for row in connection.execute(f'PRAGMA {schema}.table_info("{table}")')]
 
 
-def _transaction(database: Path, shadow: Path, tables: tuple[str, ...]) -> None:
+def _transaction(
+    database: Path,
+    shadow: Path,
+    tables: tuple[str, ...],
+    also: Callable[[sqlite3.Connection], None] | None,
+) -> None:
     connection = sqlite3.connect(database, timeout=60, isolation_level=None)
     try:
         connection.execute("ATTACH DATABASE ? AS shadow", (str(shadow),))
@@ -106,6 +117,8 @@ def _transaction(database: Path, shadow: Path, tables: tuple[str, ...]) -> None:
                 f"INSERT INTO main.{LAKE_CATALOG} ({columns}) SELECT {columns}"
                 f" FROM shadow.{LAKE_CATALOG} WHERE retired_at IS NULL"
             )
+            if also is not None:
+                also(connection)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
