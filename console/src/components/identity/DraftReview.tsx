@@ -89,8 +89,11 @@ function PreviewResult({ preview }: { preview: RulesPreview }) {
     <section aria-labelledby="preview-title" className="preview">
       <h3 id="preview-title">Preview</h3>
       <p data-testid="preview-summary">
-        {plural(preview.merges, "profile would merge", "profiles would merge")},{" "}
-        {plural(preview.splits, "would split", "would split")}: {preview.profiles_before} profiles now,{" "}
+        <strong>
+          {plural(preview.merges, "merge", "merges")}, {plural(preview.splits, "split", "splits")}
+        </strong>
+        : {plural(preview.merges, "group", "groups")} of today’s profiles would become one person each, and{" "}
+        {plural(preview.splits, "profile", "profiles")} would come apart. {preview.profiles_before} profiles now,{" "}
         {preview.profiles_after} after.
       </p>
       {preview.examples.length === 0 ? (
