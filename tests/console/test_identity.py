@@ -4,7 +4,6 @@ the profiles re-resolved; accept a match proposal and see the merge on the profi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
