@@ -21,8 +21,11 @@ from seamline.access.tokens import TokenStore
 from seamline.api.audit import audited, profile_read
 from seamline.api.auth import current_principal, needs
 from seamline.api.pii_view import PiiView
+from seamline.api.profile_events import cursor_of, event_item, event_window, parse_cursor
+from seamline.api.profile_events import iso as _iso
 from seamline.errors import InvalidInput, NotFound, SeamlineError
 from seamline.identity.identifiers import Identifier
+from seamline.identity.rules import IdentityRules
 from seamline.profiles.accounts import account_id
 from seamline.profiles.lookup import ProfileIndex, find_profile
 from seamline.store.accounts_sql import SqlAccountStore
@@ -51,7 +54,11 @@ class ProfileAPI:
         consent: SqlConsentStore,
         engage: Callable[[str, str], dict[str, tuple[str, Any]]] = lambda _w, _p: {},
         pii: PiiView | None = None,
+        identity_rules: Callable[[str], IdentityRules] | None = None,
     ) -> None:
+        defaults = IdentityRules()
+        self.identity_rules = identity_rules or (lambda _workspace: defaults)
+        """workspace → the identity rules in force: which identifiers an event carries."""
         self.pii = pii or PiiView()
         """Masks yellow and red PII for callers without PII access."""
         self.engage = engage
@@ -162,7 +169,13 @@ def router(reader: ProfileAPI) -> APIRouter:
         has_more = len(rows) > start + limit
         data = [
             _external_id(
-                row["value"], row["type"], "users", row.get("source_id"), row["first_seen"]
+                # As first sent (a phone's spelling); identifiers older than that record, or
+                # unchanged by normalisation, have none.
+                row.get("sent_value") or row["value"],
+                row["type"],
+                "users",
+                row.get("source_id"),
+                row["first_seen"],
             )
             for row in page
         ]
@@ -184,22 +197,40 @@ def router(reader: ProfileAPI) -> APIRouter:
         identifier: str,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
         next: Annotated[str | None, Query()] = None,
+        start: Annotated[
+            str | None, Query(description="Only events after this ISO 8601 date or time")
+        ] = None,
+        end: Annotated[
+            str | None, Query(description="Only events before this ISO 8601 date or time")
+        ] = None,
+        include: Annotated[
+            str | None, Query(description="Comma-separated event names: only these")
+        ] = None,
+        exclude: Annotated[
+            str | None, Query(description="Comma-separated event names: all but these")
+        ] = None,
+        sort: Annotated[str | None, Query(description="desc (the default) or asc")] = None,
     ) -> JSONResponse:
+        window = event_window(start, end, include, exclude, sort)
+        after = parse_cursor(next)
         profile_id = profile_of(space_id, identifier)
         members = await asyncio.to_thread(reader.graph.members, profile_id)
-        before = _event_cursor(next)
-        rows = await asyncio.to_thread(reader.events.events_of, members, limit + 1, before)
+        rows = await asyncio.to_thread(
+            reader.events.events_of, members, limit + 1, after, window=window
+        )
         has_more = len(rows) > limit
         page = rows[:limit]
-        last = page[-1] if has_more else None
-        next_value = f"{_iso(last['timestamp'])}|{last['message_id']}" if last else ""
+        next_value = cursor_of(page[-1]) if has_more else ""
+        rules = reader.identity_rules(space_id)
         for row in page:
             row["profile_id"] = profile_id  # the canonical profile, whatever it was when stored
-        data = [_event(row) for row in page]
+        data = [event_item(row, rules) for row in page]
         masker = reader.pii.masker(request)
         if masker is not None:
             for event in data:
                 masker.message(event)
+                for shown in event["external_ids"]:
+                    shown["id"] = masker.identifier(shown["type"], shown["id"])
         return JSONResponse({"data": data, "cursor": cursor(request, next_value, has_more)})
 
     @routes.get(
@@ -274,12 +305,16 @@ def router(reader: ProfileAPI) -> APIRouter:
     async def merge_history(request: Request, space_id: str, identifier: str) -> JSONResponse:
         profile_id = profile_of(space_id, identifier)
         found = await asyncio.to_thread(reader.graph.merges_of, space_id, profile_id)
+        rows = await asyncio.to_thread(reader.graph.identifiers_of, profile_id)
+        # Merges record normalised values; show each as it was sent, as external_ids does.
+        sent = {(r["type"], r["value"]): r["sent_value"] for r in rows if r.get("sent_value")}
         masker = reader.pii.masker(request)
 
         def shown(found: Identifier) -> str:
+            value = sent.get((found.type, found.value), found.value)
             if masker is None:
-                return str(found)
-            return f"{found.type}:{masker.identifier(found.type, found.value)}"
+                return f"{found.type}:{value}"
+            return f"{found.type}:{masker.identifier(found.type, value)}"
 
         return JSONResponse(
             {
@@ -422,38 +457,4 @@ def _offset(next_value: str | None) -> int:
     return int(next_value)
 
 
-def _event_cursor(next_value: str | None) -> tuple[datetime, str] | None:
-    if not next_value:
-        return None
-    stamp, _, message_id = next_value.partition("|")
-    try:
-        return datetime.fromisoformat(stamp), message_id
-    except ValueError:
-        raise InvalidInput("next must be the cursor from the previous page") from None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 _json = msgspec.json.Decoder()
-
-
-def _event(row: dict[str, Any]) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "type": row["type"],
-        "message_id": row["message_id"],
-        "source_id": row["source_id"],
-        "timestamp": _iso(row["timestamp"]),
-        "received_at": _iso(row["received_at"]),
-        "user_id": row["user_id"],
-        "anonymous_id": row["anonymous_id"],
-        "related": {"users": row["profile_id"]},
-    }
-    for name in ("event", "name", "category", "group_id", "previous_id"):
-        if row[name] is not None:
-            event[name] = row[name]
-    for name in ("properties", "traits", "context"):
-        if row[name] is not None:
-            event[name] = _json.decode(row[name])
-    return event

@@ -50,6 +50,7 @@ from seamline.log.base import partition_of
 from seamline.spec.envelope import Item
 from seamline.store.event_files import EventFile, EventFiles
 from seamline.store.event_rows import COLUMNS, EMPTY, SELECT_ROWS, as_message, incoming, json_object
+from seamline.store.event_window import EventWindow
 from seamline.store.lake_files import LakeFiles, LocalFiles
 from seamline.store.profile_filter import ProfileHashes, build, check_of
 
@@ -367,19 +368,18 @@ class LakeEventStore:
         profile_ids: Sequence[str],
         limit: int,
         before: tuple[datetime, str] | None = None,
+        *,
+        window: EventWindow | None = None,
     ) -> list[dict[str, Any]]:
-        """Newest-first events of these profiles; `before` continues after (timestamp, id)."""
+        """Events of these profiles, newest first unless `window.ascending`; `before` continues
+        after that (timestamp, id) in the order asked for; `window` narrows them by time and
+        event name."""
         if not profile_ids:
             return []
         marks = ", ".join("?" * len(profile_ids))
-        sql = f"SELECT * FROM {_FILES} WHERE profile_id IN ({marks})"
-        parameters: list[Any] = list(profile_ids)
-        if before is not None:
-            sql += " AND (timestamp, message_id) < (?, ?)"
-            parameters += [before[0], before[1]]
-        sql += " ORDER BY timestamp DESC, message_id DESC LIMIT ?"
-        parameters.append(limit)
-        return self._rows_of(profile_ids, sql, parameters)
+        where, parameters = (window or EventWindow()).where(list(profile_ids), before)
+        sql = f"SELECT * FROM {_FILES} WHERE profile_id IN ({marks}){where} LIMIT ?"
+        return self._rows_of(profile_ids, sql, [*parameters, limit])
 
     def _rows_of(
         self, profile_ids: Sequence[str], sql: str, parameters: Sequence[Any]
