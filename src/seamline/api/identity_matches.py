@@ -18,13 +18,17 @@ from seamline.access.permissions import IDENTITY_WRITE, PROFILES_READ
 from seamline.api.audit import audited
 from seamline.api.auth import current_principal, needs, workspace_of
 from seamline.api.pii_view import PiiView
-from seamline.errors import InvalidInput, NotFound
+from seamline.errors import Conflict, InvalidInput, NotFound
 from seamline.ops import identity_proposals
 from seamline.ops.identity_matching import MatchingJob
 from seamline.privacy.masking import Masker
 from seamline.store.identity_matches_sql import STATUSES, Proposal, SqlIdentityMatches
 
 PREFIX = "/api/v1/identity"
+
+
+class MatchingOff(Conflict):
+    code = "matching_disabled"
 
 
 class MatchesAPI:
@@ -139,6 +143,11 @@ def router(api: MatchesAPI) -> APIRouter:
     )
     async def run(request: Request) -> JSONResponse:
         workspace_id = workspace_of(request)
+        if not await asyncio.to_thread(api.job.enabled, workspace_id):
+            raise MatchingOff(
+                "matching is off: set `matching: {enabled: true}` in the identity rules "
+                "(PUT /api/v1/identity/rules, then apply)"
+            )
         task = asyncio.create_task(asyncio.to_thread(api.job.run_once, workspace_id))
         api.running.add(task)  # kept referenced until done, or the loop may drop it
         task.add_done_callback(api.running.discard)

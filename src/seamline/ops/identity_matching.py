@@ -64,6 +64,11 @@ class MatchingJob:
         # workspace → (what the model was trained for, how many records, the model)
         self._models = {} if models is None else models
 
+    def enabled(self, workspace_id: str) -> bool:
+        """Whether the workspace's identity rules turn matching on."""
+        matching, _ = self._config(workspace_id)
+        return matching is not None and bool(matching.get("enabled"))
+
     def rules(self, workspace_id: str) -> IdentityRules:
         """The workspace's identity rules in force (a merge never breaks their limits)."""
         return self._config(workspace_id)[1]
