@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from seamline.app import Seamline
 from seamline.config import Settings
 from seamline.data_dir import DataDir, open_state
 from seamline.errors import Conflict
+from seamline.identity.identifiers import Identifier
 from seamline.identity.rules_document import document_from_settings, normalise_identity
 from seamline.log.partitions import LocalPartitions
 from seamline.ops.identity_preview import preview
@@ -25,7 +27,9 @@ from seamline.ops.inspect import count_events
 from seamline.pipeline.runner import CONSUMER
 from seamline.roles.names import PIPELINE
 from seamline.roles.pause import pause_requested
+from seamline.store.events_lake import LakeEventStore
 from seamline.store.identity_rules_sql import SqlIdentityRules
+from seamline.store.identity_sql import SqlIdentityGraph
 from tests.ops.identity_history import (
     NEW_DOCUMENT,
     NEW_RULES,
@@ -106,6 +110,16 @@ def _caught_up(settings: Settings) -> None:
         log.close_sync()
 
 
+def _stored(settings: Settings, engine: Engine) -> dict[str, str]:
+    """The profile id each stored event keeps, by message id."""
+    store = LakeEventStore(DataDir(settings.data_dir).events, engine, writable=False)
+    try:
+        rows = store.query("SELECT message_id, profile_id FROM events")
+    finally:
+        store.close()
+    return {str(message_id): str(profile_id) for message_id, profile_id in rows}
+
+
 def test_re_resolution_swaps_in_the_graph_the_new_rules_make_while_ingest_goes_on(
     settings: Settings,
 ) -> None:
@@ -153,6 +167,11 @@ def test_re_resolution_swaps_in_the_graph_the_new_rules_make_while_ingest_goes_o
         assert kept_apart[0] != kept_apart[1]
         counts = count_events(settings)
         assert counts["accepted"] == counts["stored"] == 8 + traffic.sent
+        # m5 made a profile of its own then; it now belongs to b1's person: its stored event is
+        # re-attributed (SQLite) or its old profile kept as a member (PostgreSQL).
+        graph = SqlIdentityGraph(engine)
+        b_person = graph.canonical(WORKSPACE, Identifier("anonymous_id", "b1"))
+        assert graph.canonical_of_profile(_stored(settings, engine)["m5"]) == b_person
     finally:
         traffic.stopping.set()
         pipeline.stopping.set()
@@ -160,4 +179,35 @@ def test_re_resolution_swaps_in_the_graph_the_new_rules_make_while_ingest_goes_o
             if thread.is_alive():
                 thread.join()
         traffic.log.close_sync()
+        engine.dispose()
+
+
+def test_an_interrupted_re_resolution_changes_nothing_live_and_marks_the_version_failed(
+    settings: Settings,
+) -> None:
+    served(settings)
+    engine = open_state(settings)
+    try:
+        store = SqlIdentityRules(engine, seed=lambda: document_from_settings(settings))
+        draft = store.save_draft(WORKSPACE, normalise_identity(NEW_DOCUMENT), "test")
+        other = store.save_draft(WORKSPACE, normalise_identity({"blocked_patterns": ["^x"]}), "t")
+        before = people(engine)
+
+        def interrupt(phase: str, _done: int, _total: int) -> None:
+            if phase == "shadow":
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            reresolve(settings, draft.version, interrupt)
+        assert people(engine) == before
+        assert store.get(WORKSPACE, draft.version).state == "failed"  # type: ignore[union-attr]
+        assert store.status(WORKSPACE, draft.version)[1] == "interrupted"
+        assert store.active(WORKSPACE).version == 1  # type: ignore[union-attr]
+        assert not (DataDir(settings.data_dir).root / "rebuild").exists()
+        # One at a time: while a version is applying, another is refused.
+        store.mark(WORKSPACE, draft.version, "applying")
+        with pytest.raises(Conflict, match=f"version {draft.version} is being applied"):
+            reresolve(settings, other.version, interrupt)
+        assert store.get(WORKSPACE, other.version).state == "draft"  # type: ignore[union-attr]
+    finally:
         engine.dispose()
