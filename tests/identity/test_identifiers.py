@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from seamline.identity.identifiers import Identifier, identifiers_of, normalise
-from seamline.identity.rules import IdentifierRule, IdentityRules
+from seamline.identity.rules import CUSTOM_RULE, IdentifierRule, IdentityRules
 from seamline.spec import Message
 
 RULES = IdentityRules()
@@ -48,6 +48,26 @@ CASES = [
         "properties.email on track",
         message(type="track", anonymous_id="a", event="E", properties={"email": "c@x.io"}),
         ["email:c@x.io", "anonymous_id:a"],
+    ),
+    (
+        "the all-zero advertising id of a device that limits ad tracking is blocked",
+        message(
+            type="screen",
+            anonymous_id="a",
+            context={
+                "device": {
+                    "advertisingId": "00000000-0000-0000-0000-000000000000",
+                    "adTrackingEnabled": True,
+                    "type": "android",
+                }
+            },
+        ),
+        ["anonymous_id:a"],
+    ),
+    (
+        "properties.phone on track",
+        message(type="track", anonymous_id="a", event="E", properties={"phone": "555-0100-99"}),
+        ["anonymous_id:a", "phone:555010099"],
     ),
     (
         "traits on track are not identity",
@@ -212,7 +232,26 @@ def test_a_custom_type_with_a_priority_of_its_own_keeps_it() -> None:
     )
     found = [str(i) for i in identifiers_of(msg, rules)]
     assert found == ["user_id:u", "zeta_id:z1", "anonymous_id:a", "beta_id:b1"]
-    assert rules.priority("beta_id") == rules.priority("anonymous_id") == 3
+    assert rules.priority("beta_id") == rules.priority("anonymous_id") == CUSTOM_RULE.priority
+
+
+def test_a_custom_type_given_only_a_limit_still_ranks_alphabetically_after_built_ins() -> None:
+    from seamline.identity.rules_document import rules_from_document
+
+    rules = rules_from_document({"types": {"alpha_id": {"limit": 1}}})
+    msg = message(
+        type="track",
+        event="E",
+        anonymous_id="a",
+        context={
+            "externalIds": [{"id": "z1", "type": "zeta_id"}, {"id": "a1", "type": "alpha_id"}]
+        },
+    )
+    assert [str(i) for i in identifiers_of(msg, rules)] == [
+        "anonymous_id:a",
+        "alpha_id:a1",
+        "zeta_id:z1",
+    ]
 
 
 def test_a_phone_matches_normalised_and_remembers_how_it_was_sent() -> None:

@@ -139,7 +139,7 @@ def identifiers_of(message: Message, rules: IdentityRules) -> list[Identifier]:
     if message.type == "track":
         properties = decode_part(_contact, message.properties)
         if properties is not None:
-            found.append(("email", properties.email))
+            found += [("email", properties.email), ("phone", properties.phone)]
     context = decode_part(_context, message.context)
     if context is not None:
         if context.traits is not None:

@@ -42,11 +42,12 @@ DEFAULT_RULES: Mapping[str, IdentifierRule] = {
 }
 """Defaults modelled on Segment's: one user_id per profile, five of every other type (anonymous
 ids per week); priority user_id, email, then alphabetical. Types not listed (custom external
-ids) get `CUSTOM_RULE`'s limit and rank after every listed type, alphabetically among
-themselves (`IdentityRules.rank`)."""
+ids) get `CUSTOM_RULE`: after the built-in ones, alphabetically among themselves
+(`IdentityRules.rank`)."""
 
 CUSTOM_RULE = IdentifierRule(priority=50, limit=5)
-"""The rule of a type the rules do not list; its priority is only a fallback (see `rank`)."""
+"""The rule of a type the rules do not list, and the base of one given only a limit: its
+priority follows every built-in type's; equal priorities rank by name."""
 
 DEFAULT_BLOCKED = (
     "",
@@ -61,6 +62,8 @@ DEFAULT_BLOCKED = (
     "n/a",
     "na",
     "[object object]",
+    # What iOS and Android report as the advertising id when the user limits ad tracking.
+    "00000000-0000-0000-0000-000000000000",
 )
 """Values that are never identifiers, compared after normalisation (case-insensitively)."""
 
@@ -86,22 +89,19 @@ class IdentityRules:
         self._windowed = frozenset(
             n for n, r in self._rules.items() if r.window_seconds is not None
         )
-        # Types without a rule of their own come after every listed one.
-        self._unlisted = max((r.priority for r in self._rules.values()), default=0) + 1
 
     def rule(self, id_type: str) -> IdentifierRule:
         return self._rules.get(id_type, CUSTOM_RULE)
 
     def priority(self, id_type: str) -> int:
-        """1 is the most trusted; every type the rules do not list shares the lowest priority."""
-        rule = self._rules.get(id_type)
-        return self._unlisted if rule is None else rule.priority
+        """1 is the most trusted; a type without a priority of its own has `CUSTOM_RULE`'s."""
+        return self._rules.get(id_type, CUSTOM_RULE).priority
 
     def rank(self, id_type: str) -> tuple[int, str]:
         """Where `id_type` sorts, most trusted first: by priority, then by name, so custom types
-        without a priority of their own follow the listed ones alphabetically (Segment's order)."""
-        rule = self._rules.get(id_type)
-        return (self._unlisted if rule is None else rule.priority, id_type)
+        without a priority of their own follow the built-in ones alphabetically (Segment's
+        order)."""
+        return (self._rules.get(id_type, CUSTOM_RULE).priority, id_type)
 
     def limited_types(self) -> frozenset[str]:
         """Types with a limit: only their values matter when checking a merge."""
