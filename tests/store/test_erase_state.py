@@ -20,6 +20,7 @@ from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from seamline.store import state
 from seamline.store.erase_state import erase_state
+from seamline.store.identity_matches_sql import identity_match_proposals, identity_match_records
 from seamline.store.profiles_sync_sql import (
     profiles_sync_graph,
     profiles_sync_ids,
@@ -79,6 +80,11 @@ def populate(engine: Engine, who: Person, tag: str) -> list[str]:
          "message_id": messages[1], "identifiers": [["user_id", user]], "merged_at": NOW}),
         (state.separations, {"workspace_id": WS, "profile_a": canonical, "profile_b": merged,
          "merge_id": None, "created_at": NOW}),
+        (identity_match_proposals, {"workspace_id": WS, "left_profile": canonical,
+         "right_profile": merged, "probability": 0.9, "status": "pending", "created_at": NOW,
+         "comparisons": [{"field": "email", "left": who.emails[0], "right": marker}]}),
+        (identity_match_records, {"workspace_id": WS, "profile_id": canonical,
+         "digest": "d" * 64}),
         (state.profile_traits, {"profile_id": canonical, "name": "note", "value": marker,
          "removed": False, "updated_at": NOW, "source_id": "src_a", "message_id": messages[0]}),
         (state.account_members, {"account_id": "acc_1", "profile_id": canonical,
@@ -149,7 +155,8 @@ PERSON_TABLES = (
     "identities", "profiles", "merges", "separations", "profile_traits", "account_members",
     "profile_consent", "engage_states", "engage_values", "engage_rechecks", "outbox",
     "dead_letters", "violations", "held_events", "seen_messages", "reverse_etl_records",
-    "profiles_sync_ids", "profiles_sync_traits",
+    "profiles_sync_ids", "profiles_sync_traits", "identity_match_proposals",
+    "identity_match_records",
 )  # fmt: skip
 
 

@@ -2,7 +2,9 @@
 
 `erase_state` deletes, one transaction per group of tables, every row that holds the person:
 - identity: `identities` (theirs by profile and by identifier), `profiles`, `merges` and
-  `separations` naming one of their profiles;
+  `separations` naming one of their profiles, matching's proposals naming one (they hold the
+  compared values) and its evidence digests (`identity_match_proposals`,
+  `identity_match_records`);
 - profile: `profile_traits`, `account_members` (their account links), `profile_consent`;
 - engage: `engage_states`, `engage_values` (audience memberships and computed traits),
   `engage_rechecks`;
@@ -46,6 +48,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, delete, or_, select, tuple_
 
+from seamline.store.identity_matches_sql import identity_match_proposals, identity_match_records
 from seamline.store.profiles_sync_sql import profiles_sync_ids, profiles_sync_traits
 from seamline.store.state import (
     account_members,
@@ -165,6 +168,12 @@ def _identity(conn: Connection, person: SubjectKeys, _ids: list[str]) -> Deleted
     )
     yield _in_chunks(conn, merges, ids, m.from_profile, m.into_profile, scope=m.workspace_id == ws)
     yield _in_chunks(conn, separations, ids, s.profile_a, s.profile_b, scope=s.workspace_id == ws)
+    q, r = identity_match_proposals.c, identity_match_records.c
+    yield _in_chunks(
+        conn, identity_match_proposals, ids, q.left_profile, q.right_profile,
+        scope=q.workspace_id == ws,
+    )  # fmt: skip
+    yield _in_chunks(conn, identity_match_records, ids, r.profile_id, scope=r.workspace_id == ws)
 
 
 def _profile(conn: Connection, person: SubjectKeys, _ids: list[str]) -> Deleted:
