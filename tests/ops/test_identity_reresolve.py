@@ -22,9 +22,10 @@ from seamline.identity.rules_document import document_from_settings, normalise_i
 from seamline.log.partitions import LocalPartitions
 from seamline.ops.identity_preview import preview
 from seamline.ops.identity_replay import copy_separations, replay_identifiers, scratch_graph
-from seamline.ops.identity_reresolve import reresolve
+from seamline.ops.identity_reresolve import STALE, reresolve
 from seamline.ops.inspect import count_events
 from seamline.pipeline.runner import CONSUMER
+from seamline.roles.locks import ServeLock
 from seamline.roles.names import PIPELINE
 from seamline.roles.pause import pause_requested
 from seamline.store.events_lake import LakeEventStore
@@ -204,10 +205,19 @@ def test_an_interrupted_re_resolution_changes_nothing_live_and_marks_the_version
         assert store.status(WORKSPACE, draft.version)[1] == "interrupted"
         assert store.active(WORKSPACE).version == 1  # type: ignore[union-attr]
         assert not (DataDir(settings.data_dir).root / "rebuild").exists()
-        # One at a time: while a version is applying, another is refused.
+        # One at a time: while a version is applying, another is refused …
         store.mark(WORKSPACE, draft.version, "applying")
-        with pytest.raises(Conflict, match=f"version {draft.version} is being applied"):
-            reresolve(settings, other.version, interrupt)
+        running = ServeLock(DataDir(settings.data_dir).root / ".rebuild.lock", "rebuild")
+        running.acquire()
+        try:
+            with pytest.raises(Conflict, match=f"version {draft.version} is being applied"):
+                reresolve(settings, other.version, interrupt)
+        finally:
+            running.release()
         assert store.get(WORKSPACE, other.version).state == "draft"  # type: ignore[union-attr]
+        # … unless the process applying it is gone: then that one failed.
+        with pytest.raises(KeyboardInterrupt):
+            reresolve(settings, other.version, interrupt)
+        assert store.status(WORKSPACE, draft.version)[1] == STALE
     finally:
         engine.dispose()

@@ -40,6 +40,7 @@ from seamline.ops.rebuild import DERIVED_TABLES, REBUILD_RETRIES, SWAPPED_TABLES
 from seamline.ops.rebuild_online import Progress, ShadowStore, rebuild_online
 from seamline.ops.rebuild_shadow import copy_state
 from seamline.ops.rebuild_swap import swap
+from seamline.roles.locks import ServeLock
 from seamline.store.identity_rules_sql import SqlIdentityRules, activate
 
 PROGRESS_EVERY = 1.0
@@ -69,7 +70,7 @@ def reresolve(
     engine = open_state(settings)
     try:
         rules = SqlIdentityRules(engine)
-        _start(rules, workspace_id, version)
+        _start(settings, rules, workspace_id, version)
         noted = _Noted(rules, workspace_id, version, on_progress)
         try:
             store = (
@@ -94,7 +95,7 @@ def reresolve(
         engine.dispose()
 
 
-def _start(rules: SqlIdentityRules, workspace_id: str, version: int) -> None:
+def _start(settings: Settings, rules: SqlIdentityRules, workspace_id: str, version: int) -> None:
     found = rules.get(workspace_id, version)
     if found is None:
         raise NotFound(f"identity rules version {version} does not exist")
@@ -105,11 +106,27 @@ def _start(rules: SqlIdentityRules, workspace_id: str, version: int) -> None:
         for v in rules.versions(workspace_id)
         if v.state == "applying" and v.version != version
     ]
-    if others:
+    if others and _running(settings):
         raise Conflict(
             f"identity rules version {others[0]} is being applied; wait until it is done"
         )
+    for other in others:  # its process stopped (killed) before it could say so
+        rules.mark(workspace_id, other, "failed", error=STALE)
     rules.mark(workspace_id, version, "applying")
+
+
+STALE = "the process applying it stopped before it was done"
+
+
+def _running(settings: Settings) -> bool:
+    """Whether a rebuild or re-resolution holds the data directory's `.rebuild.lock` now."""
+    lock = ServeLock(DataDir(settings.data_dir).root / ".rebuild.lock", "rebuild")
+    try:
+        lock.acquire()
+    except Conflict:
+        return True
+    lock.release()
+    return False
 
 
 class _Noted:
