@@ -122,6 +122,8 @@ def http_app(
                 consent=parts.consent,
                 engage=parts.engage_traits,
                 pii=pii,
+                # Which identifiers each event carries (its `external_ids`).
+                identity_rules=lambda _workspace: parts.identity_rules,
             )
         )
     )
