@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from seamline.identity.graph import IdentityGraph
 from seamline.identity.identifiers import Identifier, identifiers_of
@@ -14,19 +14,30 @@ from seamline.spec.envelope import Item
 
 
 class ResolveIdentities:
-    """Runs identity resolution for a batch in one graph transaction per workspace."""
+    """Runs identity resolution for a batch in one graph transaction per workspace.
 
-    def __init__(self, graph: IdentityGraph, rules: IdentityRules) -> None:
+    `rules`: the same rules for every workspace, or each workspace's rules in force, asked
+    once per workspace per batch (`IdentityRulesCache`: a new active version is seen at the
+    next batch)."""
+
+    def __init__(
+        self, graph: IdentityGraph, rules: IdentityRules | Callable[[str], IdentityRules]
+    ) -> None:
         self._graph = graph
-        self._rules = rules
+        self._rules_of = rules if callable(rules) else lambda _workspace_id: rules
         self.dropped_identifiers = 0
 
     def __call__(self, batch: Batch) -> Batch:
         work: dict[str, list[tuple[int, list[Identifier]]]] = {}
+        in_force: dict[str, IdentityRules] = {}
         for index, item in enumerate(batch):
-            found = identifiers_of(item.envelope.message, self._rules)
+            workspace_id = item.envelope.workspace_id
+            rules = in_force.get(workspace_id)
+            if rules is None:
+                rules = in_force[workspace_id] = self._rules_of(workspace_id)
+            found = identifiers_of(item.envelope.message, rules)
             if found:
-                work.setdefault(item.envelope.workspace_id, []).append((index, found))
+                work.setdefault(workspace_id, []).append((index, found))
         profile_ids: dict[int, str] = {}
         bound = self._graph.identifiers_per_transaction
         for workspace_id, messages in work.items():
@@ -38,7 +49,7 @@ class ResolveIdentities:
                 resolutions = self._graph.resolve(
                     workspace_id,
                     wanted,
-                    self._rules,
+                    in_force[workspace_id],
                     functools.partial(_resolve_all, items, todo),
                     checked,
                 )

@@ -13,7 +13,9 @@ from seamline.config import Settings
 from seamline.data_dir import DataDir, make_private, open_state
 from seamline.engage.people import StoredPeople
 from seamline.engage.realtime import RealtimeEngine
-from seamline.identity.rules import DEFAULT_BLOCKED, DEFAULT_RULES, IdentifierRule, IdentityRules
+from seamline.identity.rules import IdentityRules
+from seamline.identity.rules_cache import IdentityRulesCache
+from seamline.identity.rules_document import document_from_settings, rules_from_document
 from seamline.metrics import Metrics, shared_dir
 from seamline.ops.regulations import RegulationOps
 from seamline.privacy.egress import Egress
@@ -25,6 +27,7 @@ from seamline.store.audit_sql import SqlAuditTrail
 from seamline.store.consent_sql import SqlConsentStore
 from seamline.store.engage_sql import SqlEngageStore
 from seamline.store.events_lake import LakeEventStore
+from seamline.store.identity_rules_sql import SqlIdentityRules
 from seamline.store.identity_sql import SqlIdentityGraph
 from seamline.store.inventory_sql import SqlInventory
 from seamline.store.lake_files import LakeFiles, lake_files
@@ -42,20 +45,10 @@ from seamline.workspace.compiled import RulesCache, WorkspaceRules
 
 
 def identity_rules(settings: Settings) -> IdentityRules:
-    """The identity resolution rules the settings describe, on top of the defaults."""
-    rules = dict(DEFAULT_RULES)
-    for name, rule in settings.identity_types.items():
-        rules[name] = IdentifierRule(rule.priority, rule.limit, rule.window_seconds)
-    return IdentityRules(
-        rules,
-        blocked_values=(
-            DEFAULT_BLOCKED
-            if settings.identity_blocked_values is None
-            else settings.identity_blocked_values
-        ),
-        blocked_patterns=settings.identity_blocked_patterns,
-        custom=[(c.name, c.path) for c in settings.identity_custom_identifiers],
-    )
+    """The identity resolution rules the deprecated `identity_*` settings describe, on top of
+    the defaults: version 1 of a workspace's rules (the pipeline uses each workspace's active
+    version, `Parts.identity_rules_of`)."""
+    return rules_from_document(document_from_settings(settings))
 
 
 def events_root(settings: Settings, *, writable: bool = True) -> Path | LakeFiles:
@@ -83,7 +76,10 @@ class Parts:
         self.state = open_state(settings)
         self.sources = SqlSourceStore(self.state)
         self.write_keys = WriteKeys(self.sources)
-        self.identity_rules = identity_rules(settings)
+        self.identity_rules = identity_rules(settings)  # bad legacy settings stop here
+        seed = document_from_settings(settings)
+        self.identity_rules_store = SqlIdentityRules(self.state, seed=lambda: seed)
+        self.identity_rules_of = IdentityRulesCache(self.identity_rules_store)
         self.identity = SqlIdentityGraph(self.state)
         self.traits = SqlTraitStore(self.state)
         self.accounts = SqlAccountStore(self.state)

@@ -119,7 +119,7 @@ class PipelineRole:
                 self.dedup,
                 self.protocols,
                 self.personal_data,
-                ResolveIdentities(parts.identity, parts.identity_rules),
+                ResolveIdentities(parts.identity, parts.identity_rules_of),
                 self.suppress if trace is None else Untraced(self.suppress, trace),
                 RecordConsent(parts.consent),
                 UpdateTraits(parts.traits, trace),

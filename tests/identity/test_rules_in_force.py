@@ -1,0 +1,46 @@
+"""The identity stage resolves with each workspace's active rules version and sees a newly
+activated version at the next batch (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from seamline.identity.rules_cache import IdentityRulesCache
+from seamline.identity.rules_document import normalise_identity
+from seamline.pipeline.identity_stage import ResolveIdentities
+from seamline.store.identity_rules_sql import SqlIdentityRules, activate
+from seamline.store.identity_sql import SqlIdentityGraph
+from tests.identity.test_resolution import items_of
+
+
+def track(message_id: str, anonymous_id: str, crm: str) -> dict[str, object]:
+    return {
+        "id": message_id,
+        "type": "track",
+        "event": "Visited",
+        "anonymousId": anonymous_id,
+        "properties": {"crm": crm},
+    }
+
+
+def test_a_new_active_version_is_used_from_the_next_batch(engine: Engine) -> None:
+    store = SqlIdentityRules(engine, seed=lambda: normalise_identity({}))
+    rules_of = IdentityRulesCache(store)
+    graph = SqlIdentityGraph(engine)
+    stage = ResolveIdentities(graph, rules_of)
+
+    first = stage(items_of([track("m1", "a1", "c1"), track("m2", "a2", "c1")]))
+    assert first[0].profile_id != first[1].profile_id  # crm is no identifier in version 1
+    assert rules_of.version("default") == 1
+
+    custom = {"custom": [{"name": "crm", "path": "properties.crm"}]}
+    draft = store.save_draft("default", normalise_identity(custom), "user:ann")
+    after_save = stage(items_of([track("m3", "a3", "c2"), track("m4", "a4", "c2")], 2))
+    assert after_save[0].profile_id != after_save[1].profile_id  # a draft changes nothing
+
+    with engine.begin() as conn:
+        activate(conn, "default", draft.version)
+    later = stage(items_of([track("m5", "a5", "c3"), track("m6", "a6", "c3")], 4))
+    assert later[0].profile_id == later[1].profile_id  # same crm value: one person
+    assert rules_of.version("default") == draft.version
+    assert [v.state for v in store.versions("default")] == ["active", "superseded"]
