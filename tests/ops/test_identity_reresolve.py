@@ -1,7 +1,8 @@
 """Re-resolving history under new identity rules while messages keep arriving, on SQLite and
 PostgreSQL: the preview's counts come true, the live graph ends equal to a from-scratch replay
 under the new rules, no accepted message is lost, the unmerged pair stays apart, and the new
-version is the active one."""
+version is the active one. Stopped before the swap (Ctrl-C, an unmerge meanwhile), it changes
+nothing live and marks the version failed; one runs at a time."""
 
 from __future__ import annotations
 
@@ -183,7 +184,7 @@ def test_re_resolution_swaps_in_the_graph_the_new_rules_make_while_ingest_goes_o
         engine.dispose()
 
 
-def test_an_interrupted_re_resolution_changes_nothing_live_and_marks_the_version_failed(
+def test_a_re_resolution_stopped_before_the_swap_changes_nothing_live_and_fails_its_version(
     settings: Settings,
 ) -> None:
     served(settings)
@@ -219,5 +220,17 @@ def test_an_interrupted_re_resolution_changes_nothing_live_and_marks_the_version
         with pytest.raises(KeyboardInterrupt):
             reresolve(settings, other.version, interrupt)
         assert store.status(WORKSPACE, draft.version)[1] == STALE
+        # An unmerge made while the shadow replays is not lost: the swap refuses.
+        unmerged: list[frozenset[str]] = []
+
+        def unmerge_meanwhile(phase: str, _done: int, _total: int) -> None:
+            if phase == "pause" and not unmerged:
+                separate(engine, "m3")
+                unmerged.extend(people(engine))
+
+        with pytest.raises(Conflict, match="unmerged while"):
+            reresolve(settings, other.version, unmerge_meanwhile)
+        assert people(engine) == set(unmerged) != before
+        assert store.get(WORKSPACE, other.version).state == "failed"  # type: ignore[union-attr]
     finally:
         engine.dispose()

@@ -47,6 +47,18 @@ PROGRESS_EVERY = 1.0
 """Seconds between two progress notes in the state store (GET /rules/{version})."""
 
 
+NEW_SEPARATIONS = (
+    "SELECT 1 FROM {live}.separations l"
+    " WHERE NOT EXISTS (SELECT 1 FROM {shadow}.separations s WHERE s.id = l.id) LIMIT 1"
+)
+"""A separation the live graph has and the shadow does not: an unmerge made while the shadow
+replayed, which its graph does not reflect."""
+UNMERGED_MEANWHILE = (
+    "a profile was unmerged while the history was being re-resolved, and the re-resolved graph "
+    "does not show it; the live state is unchanged: apply the version again"
+)
+
+
 class Reresolved(NamedTuple):
     version: int
     processed: int  # log records replayed
@@ -161,8 +173,14 @@ def _sqlite_store(workspace_id: str, version: int) -> ShadowStore:
         finally:
             engine.dispose()
 
+    def activate_here(raw: sqlite3.Connection) -> None:
+        # `rebuild_swap` attached the shadow's store as `shadow`.
+        if raw.execute(NEW_SEPARATIONS.format(live="main", shadow="shadow")).fetchone():
+            raise Conflict(UNMERGED_MEANWHILE)
+        _activate_in(raw, workspace_id, version)
+
     def swap_and_activate(live: DataDir, root: Path, tables: tuple[str, ...]) -> int:
-        return swap(live, root, tables, also=lambda raw: _activate_in(raw, workspace_id, version))
+        return swap(live, root, tables, also=activate_here)
 
     return ShadowStore(copy=copy, swap=swap_and_activate)
 

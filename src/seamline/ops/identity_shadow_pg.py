@@ -25,6 +25,8 @@ from sqlalchemy import Connection, Engine, make_url, text
 
 from seamline.config import Settings
 from seamline.data_dir import DataDir, make_private, open_state
+from seamline.errors import Conflict
+from seamline.ops.identity_reresolve import NEW_SEPARATIONS, UNMERGED_MEANWHILE
 from seamline.ops.rebuild_online import ShadowStore
 from seamline.store.identity_rules_sql import activate
 
@@ -65,6 +67,10 @@ def shadow_store(settings: Settings, workspace_id: str, version: int) -> ShadowS
     def swap(_live: DataDir, _root: Path, tables: tuple[str, ...]) -> int:
         with _engine(settings) as engine, engine.begin() as conn:
             live = _live_schema_of(conn)
+            # Under the pause no unmerge can start; one made while the shadow ran fails this.
+            conn.execute(text(f"LOCK TABLE {live}.separations IN EXCLUSIVE MODE"))
+            if conn.execute(text(NEW_SEPARATIONS.format(live=live, shadow=SCHEMA))).first():
+                raise Conflict(UNMERGED_MEANWHILE)
             _keep_old_profiles(conn, live)
             for table in tables:
                 conn.execute(text(f'DELETE FROM {live}."{table}"'))
