@@ -9,6 +9,7 @@ it is allowed everywhere.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -87,24 +88,30 @@ def within(module: str, package: str) -> bool:
     return module == package or module.startswith(package + ".")
 
 
-MODULES = {module_name(p): imports_of(p) for p in sorted(PACKAGE.rglob("*.py"))}
+@functools.cache
+def modules() -> dict[str, set[str]]:
+    """Each module of the package and what it imports: parsed once, when a test first asks
+    (not at import, which every pytest-xdist worker does while collecting)."""
+    return {module_name(p): imports_of(p) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def test_the_walk_sees_the_layers() -> None:
     # Guards against a test that passes because it looked at nothing.
-    assert "seamline.store.state" in MODULES
-    assert "seamline.cli" in MODULES
-    assert "seamline.store.state" in MODULES["seamline.store.resources_sql"]
-    assert MODULES["seamline.__main__"] == {"seamline.cli"}
+    imports = modules()
+    assert "seamline.store.state" in imports
+    assert "seamline.cli" in imports
+    assert "seamline.store.state" in imports["seamline.store.resources_sql"]
+    assert imports["seamline.__main__"] == {"seamline.cli"}
 
 
 @pytest.mark.parametrize("layer", sorted(MAY_IMPORT))
 def test_a_layer_imports_only_what_the_table_allows(layer: str) -> None:
+    imports = modules()
     allowed = MAY_IMPORT[layer]
     broken = [
         f"{module} imports {target} ({layer} may import only "
         f"{', '.join(sorted(allowed | BASE)) or 'nothing of ours'})"
-        for module, targets in sorted(MODULES.items())
+        for module, targets in sorted(imports.items())
         if within(module, layer)
         for target in sorted(targets)
         if not within(target, layer)
@@ -116,19 +123,22 @@ def test_a_layer_imports_only_what_the_table_allows(layer: str) -> None:
 
 
 def test_the_store_debts_are_still_real() -> None:
-    paid = sorted(f"{m} -> {t}" for m, t in STORE_DEBTS if t not in MODULES.get(m, set()))
+    imports = modules()
+    paid = sorted(f"{m} -> {t}" for m, t in STORE_DEBTS if t not in imports.get(m, set()))
     assert not paid, "no longer imported; remove from STORE_DEBTS:\n" + "\n".join(paid)
 
 
 def test_the_base_imports_nothing_of_ours() -> None:
-    broken = [f"{m} imports {t}" for m in sorted(BASE) for t in sorted(MODULES[m])]
+    imports = modules()
+    broken = [f"{m} imports {t}" for m in sorted(BASE) for t in sorted(imports[m])]
     assert not broken, "\n".join(broken)
 
 
 def test_only_the_entry_points_import_the_cli() -> None:
+    imports = modules()
     broken = [
         f"{module} imports {target} (only cli/ and {', '.join(sorted(MAY_IMPORT_CLI))} may)"
-        for module, targets in sorted(MODULES.items())
+        for module, targets in sorted(imports.items())
         if not within(module, CLI) and module not in MAY_IMPORT_CLI
         for target in sorted(targets)
         if within(target, CLI)
