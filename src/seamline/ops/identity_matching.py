@@ -113,16 +113,34 @@ class MatchingJob:
     def _score(
         self, workspace_id: str, matching: dict[str, Any], records: list[dict[str, Any]]
     ) -> list[Any]:
-        from seamline.identity.matching.engine import score, train
+        from seamline.identity.matching.engine import TrainedModel, score, train
 
         # The thresholds only decide what happens to a score: changing them needs no training.
         trained_for = {k: v for k, v in matching.items() if k not in _NOT_TRAINED}
         fingerprint = json.dumps(trained_for, sort_keys=True)
         cached = self._models.get(workspace_id)
+        saved = self.store.model(workspace_id)
+        stored = saved is not None and saved.get("trained_for") == fingerprint
+        if saved is not None and stored and (cached is None or cached[0] != fingerprint):
+            # Trained by another process (the deliver role, or this one before a restart).
+            cached = (fingerprint, int(saved["records"]), TrainedModel(**saved["model"]))
         if cached is None or cached[0] != fingerprint or len(records) >= 2 * cached[1]:
-            self._models[workspace_id] = (fingerprint, len(records), train(records, matching))
-        model = self._models[workspace_id][2]
-        return list(score(model, records, min_probability=matching["review_threshold"]))
+            cached = (fingerprint, len(records), train(records, matching))
+            stored = False
+        self._models[workspace_id] = cached
+        if not stored:
+            self._save(workspace_id, cached)
+        return list(score(cached[2], records, min_probability=matching["review_threshold"]))
+
+    def _save(self, workspace_id: str, cached: tuple[str, int, Any]) -> None:
+        fingerprint, records, model = cached
+        saved = {"trained_for": fingerprint, "records": records, "model": model._asdict()}
+        try:
+            json.dumps(saved, allow_nan=False)  # PostgreSQL's JSON has no NaN
+        except (TypeError, ValueError) as error:
+            log.warning("the matching model of %s is kept in memory only: %s", workspace_id, error)
+            return
+        self.store.save_model(workspace_id, saved)
 
     def _fresh(
         self, workspace_id: str, scored: Iterable[Any], changed: set[str], at_least: float

@@ -73,6 +73,8 @@ identity_matching_runs = Table(
     Column("status", String(20), nullable=True),
     Column("counts", JSON, nullable=True),
     Column("error", Text, nullable=True),
+    # {"trained_for": fingerprint, "records": n, "model": the engine's TrainedModel as JSON}
+    Column("model", JSON, nullable=True),
 )
 
 
@@ -312,6 +314,24 @@ class SqlIdentityMatches:
                     counts=dict(counts),
                     error=error,
                 )
+            )
+
+    def model(self, workspace_id: str) -> dict[str, Any] | None:
+        """The model the last training saved: `{trained_for, records, model}`."""
+        r = identity_matching_runs.c
+        with self._engine.connect() as conn:
+            found = conn.execute(select(r.model).where(r.workspace_id == workspace_id)).scalar()
+        return dict(found) if isinstance(found, dict) else None
+
+    def save_model(self, workspace_id: str, saved: Mapping[str, Any]) -> None:
+        """Keep a trained model for the next runs, in any process (the run row exists: a run
+        claimed it)."""
+        r = identity_matching_runs.c
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(identity_matching_runs)
+                .where(r.workspace_id == workspace_id)
+                .values(model=dict(saved))
             )
 
     def last_run(self, workspace_id: str) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """Probabilistic matching: proposals (pairs of profiles with their match probability and the
 comparisons behind it), each profile's evidence digest as the matching job last read it, the
-job's runs, and the kind and score of a merge (see store/identity_matches_sql.py)."""
+job's runs with the model it trained, and the kind and score of a merge (see store/identity_matches_sql.py)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(20), nullable=True),
         sa.Column("counts", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("model", sa.JSON(), nullable=True),
     )
     with op.batch_alter_table("merges") as table:
         table.add_column(

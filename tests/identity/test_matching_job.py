@@ -1,0 +1,139 @@
+"""The matching job over the identity graph, on SQLite and PostgreSQL: proposals with their
+evidence, automatic merges recorded as `probabilistic`, and pairs kept apart for good once a
+person rejected or unmerged them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from seamline.errors import Conflict
+from seamline.identity.rules import IdentityRules
+from seamline.ops import identity_proposals
+from seamline.ops.identity_matching import MatchingJob, workspace_matching
+from seamline.store.identity_matches_sql import (
+    MERGED,
+    PENDING,
+    REJECTED,
+    Proposal,
+    SqlIdentityMatches,
+)
+from seamline.store.identity_sql import SqlIdentityGraph
+from tests.identity.matching_data import (
+    MODELS,
+    START,
+    TWINS,
+    WORKSPACE,
+    enable,
+    seed,
+    set_traits,
+)
+
+
+def job(engine: Engine) -> MatchingJob:
+    return MatchingJob(engine, workspace_matching(engine, IdentityRules()), MODELS)
+
+
+def twins_proposal(engine: Engine) -> list[Proposal]:
+    found, _ = SqlIdentityMatches(engine).page(WORKSPACE, None, 100, None)
+    return [p for p in found if (p.left_profile, p.right_profile) == TWINS]
+
+
+def test_a_typo_pair_waits_for_review_with_its_comparisons(engine: Engine) -> None:
+    seed(engine, twins_dob=False)
+    enable(engine, threshold=1.0, review_threshold=0.5)
+    matching = job(engine)
+    outcome = matching.run_once(WORKSPACE)
+    assert outcome["status"] == "FINISHED", outcome
+    assert outcome["people"] == 47 and outcome["changed"] == 47
+    [proposal] = twins_proposal(engine)
+    assert proposal.status == PENDING and 0.5 <= proposal.probability < 1.0
+    email = next(c for c in proposal.comparisons if c["field"] == "email")
+    assert (email["left"], email["right"]) == (
+        "ada.lovelace@example.org",
+        "ada.lovelac@example.org",
+    )
+    assert {"level", "bayes_factor"} <= set(email)
+    # Nothing changed: the next run proposes nothing and leaves the graph alone.
+    again = matching.run_once(WORKSPACE)
+    assert (again["changed"], again["proposed"]) == (0, 0)
+    graph = SqlIdentityGraph(engine)
+    assert graph.canonical_of_profile("ada-2") == "ada-2"
+
+    # A reviewer accepts: one person, merged as `manual` with the proposal's score.
+    done = identity_proposals.accept(engine, IdentityRules(), WORKSPACE, proposal.id, "reviewer")
+    assert done["status"] == MERGED
+    assert graph.canonical_of_profile("ada-2") == "ada-1"  # the older profile survives
+    [merge] = graph.merges_of(WORKSPACE, "ada-1")
+    assert (merge.id, merge.kind, merge.score) == (
+        done["merge_id"],
+        "manual",
+        proposal.probability,
+    )
+    with pytest.raises(Conflict):  # decided once
+        identity_proposals.reject(engine, WORKSPACE, proposal.id, "reviewer")
+
+
+def test_a_rejected_pair_is_never_proposed_again(engine: Engine) -> None:
+    seed(engine, twins_dob=False)
+    enable(engine, threshold=1.0, review_threshold=0.5)
+    matching = job(engine)
+    matching.run_once(WORKSPACE)
+    [proposal] = twins_proposal(engine)
+    identity_proposals.reject(engine, WORKSPACE, proposal.id, "reviewer")
+    # The model is kept in the state store: another process (here a job of its own, with no
+    # model in memory) scores with it.
+    saved = SqlIdentityMatches(engine).model(WORKSPACE)
+    assert saved is not None and saved["records"] == 47 and saved["model"]["splink_settings"]
+    elsewhere = MatchingJob(engine, workspace_matching(engine, IdentityRules()))
+    # New evidence on one of them: it is looked at again, but the pair stays rejected.
+    set_traits(engine, "ada-2", {"phone": "+44 20 7946 0958"}, START + timedelta(days=1))
+    again = elsewhere.run_once(WORKSPACE)
+    assert again["changed"] == 1 and again["proposed"] == 0
+    [still] = twins_proposal(engine)
+    assert (still.status, still.decided_by) == (REJECTED, "reviewer")
+    assert SqlIdentityGraph(engine).canonical_of_profile("ada-2") == "ada-2"
+
+
+def test_above_the_threshold_it_merges_and_an_unmerge_holds(engine: Engine) -> None:
+    seed(engine)
+    enable(engine, threshold=0.6, review_threshold=0.5)
+    matching = job(engine)
+    outcome = matching.run_once(WORKSPACE)
+    assert outcome["merged"] >= 1, outcome
+    [proposal] = twins_proposal(engine)
+    assert proposal.status == MERGED and proposal.decided_by == "matching"
+    graph = SqlIdentityGraph(engine)
+    assert graph.canonical_of_profile("ada-2") == "ada-1"
+    [merge] = graph.merges_of(WORKSPACE, "ada-1")
+    assert merge.kind == "probabilistic"
+    assert merge.score == proposal.probability
+    assert merge.message_id == f"proposal:{proposal.id}"
+    assert merge.id == proposal.merge_id
+
+    # An operator unmerges them: a separation, as for any merge; matching never joins them again.
+    assert merge.id is not None
+    graph.unmerge(WORKSPACE, merge.id)
+    set_traits(engine, "ada-2", {"phone": "+44 20 7946 0958"}, START + timedelta(days=1))
+    again = matching.run_once(WORKSPACE)
+    assert again["status"] == "FINISHED" and again["merged"] == 0
+    assert graph.canonical_of_profile("ada-2") == "ada-2"
+    assert graph.merges_of(WORKSPACE, "ada-1") == []
+
+
+@pytest.mark.parametrize("document", [None, {"enabled": False}])
+def test_without_matching_enabled_a_run_does_nothing(
+    engine: Engine, document: dict[str, object] | None
+) -> None:
+    seed(engine)
+    if document is not None:
+        enable(engine, **document)
+    assert job(engine).run_once(WORKSPACE) == {"status": "disabled"}
+    store = SqlIdentityMatches(engine)
+    assert store.counts(WORKSPACE) == dict.fromkeys(
+        ("pending", "merged", "rejected", "superseded"), 0
+    )
+    assert store.digests(WORKSPACE) == {}
+    assert store.last_run(WORKSPACE) is None
