@@ -160,4 +160,15 @@ async def test_running_matching_now(running: Running) -> None:
         await asyncio.sleep(0.05)
     assert status["last_run"]["status"] == "FINISHED"
     assert status["last_run"]["counts"]["people"] == 0
+    # The deliver role's loop runs the same job over every workspace.
+    assert running.app.matching.run_once() == {
+        "default": {
+            "status": "FINISHED",
+            "people": 0,
+            "changed": 0,
+            "proposed": 0,
+            "merged": 0,
+            "superseded": 0,
+        }
+    }
     assert status["proposals"] == {"pending": 0, "merged": 0, "rejected": 0, "superseded": 0}

@@ -4,7 +4,7 @@ person rejected or unmerged them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -137,3 +137,15 @@ def test_without_matching_enabled_a_run_does_nothing(
     )
     assert store.digests(WORKSPACE) == {}
     assert store.last_run(WORKSPACE) is None
+
+
+def test_a_workspace_is_matched_by_one_run_at_a_time(engine: Engine) -> None:
+    enable(engine)
+    store = SqlIdentityMatches(engine)
+    now = datetime.now(UTC)
+    assert store.claim(WORKSPACE, now, now + timedelta(minutes=30))  # another process runs
+    assert job(engine).run_once(WORKSPACE) == {"status": "running elsewhere"}
+    assert store.last_run(WORKSPACE)["running"] is True  # type: ignore[index]
+    # A claim left by a process that died expires.
+    later = now + timedelta(hours=1)
+    assert store.claim(WORKSPACE, later, later + timedelta(minutes=30))

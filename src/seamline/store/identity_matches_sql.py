@@ -10,7 +10,7 @@ the workspace's threshold); a pending proposal whose profiles were merged elsewh
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -348,7 +348,9 @@ class SqlIdentityMatches:
             "status": row.status,
             "counts": row.counts or {},
             "error": row.error,
-            "running": row.claimed_until is not None,
+            # A claim past its time was left by a process that died: nothing runs.
+            "running": row.claimed_until is not None
+            and as_utc(row.claimed_until) > datetime.now(UTC),
         }
 
 
