@@ -37,13 +37,13 @@ from seamline.privacy.suppression import SuppressedAtCollect
 from seamline.protocols.records import HeldMessage
 from seamline.roles.deliver import DeliverRole, delivery_service
 from seamline.roles.http import http_app
+from seamline.roles.identity_matching import MatchingLoop
 from seamline.roles.locks import ServeLock
 from seamline.roles.log_access import LogAccess
 from seamline.roles.models import model_runner, model_scheduler
 from seamline.roles.names import ALL_ROLES, COLLECT, DELIVER, EXCLUSIVE_ROLES, PIPELINE
 from seamline.roles.parts import Parts, events_root, identity_rules
 from seamline.roles.pipeline import PipelineRole, stalled
-from seamline.roles.identity_matching import MatchingLoop
 from seamline.roles.profiles_sync import ProfilesSyncLoop
 from seamline.spec import Limits
 from seamline.spec.envelope import Envelope, envelope_encoder

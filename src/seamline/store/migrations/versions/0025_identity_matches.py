@@ -1,6 +1,7 @@
 """Probabilistic matching: proposals (pairs of profiles with their match probability and the
 comparisons behind it), each profile's evidence digest as the matching job last read it, the
-job's runs with the model it trained, and the kind and score of a merge (see store/identity_matches_sql.py)."""
+job's runs with the model it trained, and the kind and score of a merge (see
+store/identity_matches_sql.py)."""
 
 from __future__ import annotations
 
