@@ -189,7 +189,7 @@ def test_tokens_and_profile_commands(tmp_path: Path) -> None:
                 "type": "identify",
                 "anonymousId": "cli-app",
                 "userId": "cli-user",
-                "traits": {"plan": "pro"},
+                "traits": {"plan": "pro", "phone": "+1 (555) 010-0177"},
                 "messageId": "c2",
             },
             {
@@ -210,10 +210,11 @@ def test_tokens_and_profile_commands(tmp_path: Path) -> None:
     shown = json.loads(
         cli("--data-dir", str(data), "profiles", "show", "user_id:cli-user", "--json").stdout
     )
-    assert shown["traits"] == {"email": "cli@x.io", "plan": "pro"}
+    assert shown["traits"] == {"email": "cli@x.io", "plan": "pro", "phone": "+1 (555) 010-0177"}
     assert {(e["type"], e["id"]) for e in shown["external_ids"]} >= {
         ("user_id", "cli-user"),
         ("anonymous_id", "cli-web"),
+        ("phone", "+1 (555) 010-0177"),  # as sent; matched as +15550100177
     }
     history = json.loads(
         cli("--data-dir", str(data), "profiles", "merge-history", "email:cli@x.io", "--json").stdout
@@ -236,6 +237,7 @@ def test_tokens_and_profile_commands(tmp_path: Path) -> None:
     assert {(e["type"], e["id"]) for e in user["external_ids"]} == {
         ("user_id", "cli-user"),
         ("anonymous_id", "cli-app"),
+        ("phone", "+1 (555) 010-0177"),
     }
     again = cli("--data-dir", str(data), "profiles", "unmerge", str(history[0]["merge_id"]))
     assert again.returncode == 2 and "already undone" in again.stderr

@@ -586,7 +586,11 @@ def profiles_show(
         "profile_id": profile_id,
         "merged_profiles": [p for p in graph.members(profile_id) if p != profile_id],
         "external_ids": [
-            {"type": row["type"], "id": row["value"], "created_at": row["first_seen"].isoformat()}
+            {
+                "type": row["type"],
+                "id": row["sent_value"] or row["value"],  # a phone as it was sent
+                "created_at": row["first_seen"].isoformat(),
+            }
             for row in graph.identifiers_of(profile_id)
         ],
         "traits": SqlTraitStore(engine).traits_of(profile_id),
