@@ -43,6 +43,8 @@ from seamline.ops.rebuild_swap import swap
 from seamline.roles.locks import ServeLock
 from seamline.store.identity_rules_sql import SqlIdentityRules, activate
 
+MAX_ERROR = 2000
+"""Characters of a failure's message kept with the version."""
 PROGRESS_EVERY = 1.0
 """Seconds between two progress notes in the state store (GET /rules/{version})."""
 
@@ -100,7 +102,8 @@ def reresolve(
             )
         except BaseException as failure:
             why = "interrupted" if isinstance(failure, KeyboardInterrupt) else str(failure)
-            rules.mark(workspace_id, version, "failed", error=why or type(failure).__name__)
+            error = (why or type(failure).__name__)[:MAX_ERROR]
+            rules.mark(workspace_id, version, "failed", error=error)
             raise
         return Reresolved(version, done.processed, done.errors_held, done.files)
     finally:
@@ -113,17 +116,14 @@ def _start(settings: Settings, rules: SqlIdentityRules, workspace_id: str, versi
         raise NotFound(f"identity rules version {version} does not exist")
     if found.state == "active":
         raise Conflict(f"identity rules version {version} is active already")
-    others = [
-        v.version
-        for v in rules.versions(workspace_id)
-        if v.state == "applying" and v.version != version
-    ]
-    if others and _running(settings):
+    applying = [v.version for v in rules.versions(workspace_id) if v.state == "applying"]
+    if applying and _running(settings):
         raise Conflict(
-            f"identity rules version {others[0]} is being applied; wait until it is done"
+            f"identity rules version {applying[0]} is being applied; wait until it is done"
         )
-    for other in others:  # its process stopped (killed) before it could say so
-        rules.mark(workspace_id, other, "failed", error=STALE)
+    for other in applying:
+        if other != version:  # its process stopped (killed) before it could say so
+            rules.mark(workspace_id, other, "failed", error=STALE)
     rules.mark(workspace_id, version, "applying")
 
 
