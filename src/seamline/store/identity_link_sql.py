@@ -14,7 +14,7 @@ apart, and the merged person may not hold more values of a limited identifier ty
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, insert, or_, select, update
@@ -66,7 +66,7 @@ def link_people(
                 conn.execute(_LOCK_PROFILES, {"keys": keys})
                 if _people(conn, pair) != people:
                     continue  # a merge moved one of them meanwhile: look again
-            _check_allowed(conn, workspace_id, people, rules)
+            _check_allowed(conn, workspace_id, people, rules, at)
             into, other = _older_first(conn, people)
             conn.execute(
                 update(profiles).where(profiles.c.canonical_id == other).values(canonical_id=into)
@@ -107,7 +107,11 @@ def _members(conn: Connection, person: str) -> list[str]:
 
 
 def _check_allowed(
-    conn: Connection, workspace_id: str, people: tuple[str, str], rules: IdentityRules
+    conn: Connection,
+    workspace_id: str,
+    people: tuple[str, str],
+    rules: IdentityRules,
+    at: datetime,
 ) -> None:
     first, second = _members(conn, people[0]), _members(conn, people[1])
     s = separations.c
@@ -129,18 +133,19 @@ def _check_allowed(
     if not limited:
         return
     values: dict[str, set[str]] = {}
-    for id_type, value in conn.execute(
-        select(identities.c.type, identities.c.value).where(
+    for id_type, value, last_seen in conn.execute(
+        select(identities.c.type, identities.c.value, identities.c.last_seen).where(
             identities.c.workspace_id == workspace_id,
             identities.c.profile_id.in_(first + second),
             identities.c.type.in_(limited),
         )
     ):
-        values.setdefault(str(id_type), set()).add(str(value))
+        window = rules.rule(str(id_type)).window_seconds
+        # As the resolver counts: a windowed type only by the values seen within its window.
+        if window is None or as_utc(last_seen) >= at - timedelta(seconds=window):
+            values.setdefault(str(id_type), set()).add(str(value))
     for id_type, found in sorted(values.items()):
         limit = rules.rule(id_type).limit
-        # Every value counts, however long ago it was seen: stricter than the resolver's
-        # windows, as evidence is weaker than a shared identifier.
         if limit is not None and len(found) > limit:
             raise KeptApart(
                 f"merging would give one person {len(found)} {id_type} values; "
