@@ -82,6 +82,8 @@ async def test_a_phone_matches_normalised_and_shows_as_sent(running: Running, to
         ("user_id", "pat"),
         ("phone", "+1 (555) 010-0199"),  # as first sent, not +15550100199
     }
+    only = (await get(running, token, "user_id:pat/external_ids?include=phone,user_id"))["data"]
+    assert sorted(d["type"] for d in only) == ["phone", "user_id"]
     # Looked up by any spelling of the number ('+' escaped, as Segment asks).
     for spelling in ("%2B15550100199", "%2B1%20555%20010%200199"):
         body = await get(running, token, f"phone:{spelling}/external_ids")

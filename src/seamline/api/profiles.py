@@ -161,9 +161,15 @@ def router(reader: ProfileAPI) -> APIRouter:
         identifier: str,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 25,
         next: Annotated[str | None, Query()] = None,
+        include: Annotated[
+            str | None, Query(description="Comma-separated identifier types: only these")
+        ] = None,
     ) -> JSONResponse:
         profile_id = profile_of(space_id, identifier)
         rows = await asyncio.to_thread(reader.graph.identifiers_of, profile_id)
+        if include:
+            types = {name.strip().lower() for name in include.split(",")}
+            rows = [row for row in rows if row["type"] in types]
         start = _offset(next)
         page = rows[start : start + limit]
         has_more = len(rows) > start + limit
