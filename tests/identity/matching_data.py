@@ -123,7 +123,8 @@ def _dob(n: int) -> str:
 
 
 def seed(engine: Engine, twins_dob: bool = True) -> None:
-    """Write every person of `people()`, each its own profile, created one minute apart."""
+    """Write every person of `people()`, each its own profile, created one minute apart, and
+    Hedy, whose two profiles the resolver merged."""
     with engine.begin() as conn:
         for n, (pid, traits, ids) in enumerate(people(twins_dob)):
             at = START + timedelta(minutes=n)
@@ -144,6 +145,20 @@ def seed(engine: Engine, twins_dob: bool = True) -> None:
                     )
                 )
             set_traits(engine, pid, traits, at, conn)
+        # One person the resolver merged (a shared identifier): two profiles, each with its own
+        # traits, one record for matching; the model is checked on their link.
+        hedy = {"firstName": "Hedy", "lastName": "Lamarr", "birthday": "1914-11-09"}
+        for n, pid in enumerate(("hedy-1", "hedy-2")):
+            conn.execute(
+                insert(profiles).values(
+                    id=pid,
+                    workspace_id=WORKSPACE,
+                    canonical_id="hedy-1",
+                    merged_into=None if n == 0 else "hedy-1",
+                    created_at=START - timedelta(days=1 - n),
+                )
+            )
+            set_traits(engine, pid, {**hedy, "email": f"hedy{n}@example.com"}, START, conn)
 
 
 def set_traits(

@@ -4,8 +4,10 @@ One run over a workspace whose identity document enables `matching:`:
 
 1. reads every person's evidence record (`identity.evidence`) and finds those whose record
    changed since the last run (a digest per person);
-2. trains the model on every record (unsupervised), or reuses the one trained before while the
-   `matching:` block is the same and the people have not doubled;
+2. trains the model on every record (unsupervised; the profiles deterministic rules merged are
+   left out and check it: how many of those known links it finds is in the run's counts), or
+   reuses the one trained before while the `matching:` block is the same and the people have
+   not doubled;
 3. scores the blocked pairs and keeps those that involve a changed person, reach
    `review_threshold`, were never proposed and are not kept apart (rejected by a reviewer, or
    separated by an unmerge);
@@ -28,7 +30,7 @@ from sqlalchemy import Engine
 
 from seamline.identity.evidence import digest
 from seamline.identity.rules import IdentityRules
-from seamline.store.identity_evidence_sql import evidence_records
+from seamline.store.identity_evidence_sql import evidence_records, known_links
 from seamline.store.identity_link_sql import KeptApart, link_people
 from seamline.store.identity_matches_sql import (
     MERGED,
@@ -43,6 +45,8 @@ LEASE = timedelta(minutes=30)
 MATCHING_ACTOR = "matching"
 """`decided_by` of what the job decides itself."""
 
+KNOWN_LINKS = 1000
+"""People merged by deterministic rules whose profiles check a newly trained model."""
 _NOT_TRAINED = frozenset({"enabled", "threshold", "review_threshold"})
 
 MatchingConfig = Callable[[str], "tuple[dict[str, Any] | None, IdentityRules]"]
@@ -101,7 +105,11 @@ class MatchingJob:
         counts = {"people": len(records), "changed": len(changed), "proposed": 0, "merged": 0}
         counts["superseded"] = self.store.supersede(workspace_id, records, now)
         if changed and len(records) > 1:
-            scored = self._score(workspace_id, matching, list(records.values()))
+            scored, check = self._score(workspace_id, matching, list(records.values()))
+            if check is not None:
+                # The deterministic links the model was checked on, and how many it finds.
+                counts["known_links"] = int(check["known_pairs"])
+                counts["known_links_found"] = int(check["found"])
             fresh = self._fresh(workspace_id, scored, changed, matching["review_threshold"])
             for found in fresh:
                 merged = self._propose(workspace_id, found, matching["threshold"], rules, now)
@@ -112,7 +120,8 @@ class MatchingJob:
 
     def _score(
         self, workspace_id: str, matching: dict[str, Any], records: list[dict[str, Any]]
-    ) -> list[Any]:
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """The scored pairs, and the model's check against deterministic links (or None)."""
         from seamline.identity.matching.engine import TrainedModel, score, train
 
         # The thresholds only decide what happens to a score: changing them needs no training.
@@ -125,12 +134,15 @@ class MatchingJob:
             # Trained by another process (the deliver role, or this one before a restart).
             cached = (fingerprint, int(saved["records"]), TrainedModel(**saved["model"]))
         if cached is None or cached[0] != fingerprint or len(records) >= 2 * cached[1]:
-            cached = (fingerprint, len(records), train(records, matching))
+            known = known_links(self._engine, workspace_id, KNOWN_LINKS)
+            cached = (fingerprint, len(records), train(records + known, matching))
             stored = False
         self._models[workspace_id] = cached
         if not stored:
             self._save(workspace_id, cached)
-        return list(score(cached[2], records, min_probability=matching["review_threshold"]))
+        model = cached[2]
+        scored = score(model, records, min_probability=matching["review_threshold"])
+        return list(scored), model.check
 
     def _save(self, workspace_id: str, cached: tuple[str, int, Any]) -> None:
         fingerprint, records, model = cached
