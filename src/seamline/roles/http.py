@@ -23,6 +23,7 @@ from seamline.api.docs_pages import docs_routes
 from seamline.api.engage import router as engage_router
 from seamline.api.identity_matches import MatchesAPI
 from seamline.api.identity_matches import router as matches_router
+from seamline.api.identity_rules import router as identity_rules_router
 from seamline.api.json_body import JsonBodies
 from seamline.api.live import LiveAPI
 from seamline.api.live import router as live_router
@@ -49,6 +50,7 @@ from seamline.collect.client_ip import ClientAddress
 from seamline.errors import SeamlineError
 from seamline.ops.destinations import DestinationOps
 from seamline.ops.engage import EngageOps
+from seamline.ops.identity_rules import IdentityRulesOps
 from seamline.ops.live_tail import tail_source
 from seamline.ops.sources import SourceOps
 from seamline.protocols.records import HeldMessage
@@ -123,7 +125,7 @@ def http_app(
                 engage=parts.engage_traits,
                 pii=pii,
                 # Which identifiers each event carries (its `external_ids`).
-                identity_rules=lambda _workspace: parts.identity_rules,
+                identity_rules=parts.identity_rules_of,
             )
         )
     )
@@ -179,6 +181,10 @@ def http_app(
     framework.include_router(models_router(model_runner(parts)))  # Reverse ETL runs
     # Matching review (api/identity_matches.py), before the workspace router's `{kind}` routes.
     framework.include_router(matches_router(MatchesAPI(parts.state, matching_job(parts), pii)))
+    # Identity rules versions (api/identity_rules.py), before the workspace router too.
+    framework.include_router(
+        identity_rules_router(IdentityRulesOps(settings, parts.identity_rules_store))
+    )
     framework.include_router(
         workspace_router(
             WorkspaceAPI(
