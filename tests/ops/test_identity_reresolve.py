@@ -59,6 +59,7 @@ class LivePipeline:
         self.settings = settings
         self.stopping = threading.Event()
         self.paused = 0
+        self.running = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()))
 
     async def _run(self) -> None:
@@ -73,6 +74,7 @@ class LivePipeline:
                 await asyncio.sleep(0.05)
                 continue
             await app.start()
+            self.running.set()
             while not self.stopping.is_set() and not pause_requested(root):
                 assert app.failure is None
                 await asyncio.sleep(0.05)
@@ -137,6 +139,7 @@ def test_re_resolution_swaps_in_the_graph_the_new_rules_make_while_ingest_goes_o
         assert (found.merges, found.splits) == (1, 1)
 
         pipeline.thread.start()
+        assert pipeline.running.wait(60)  # so there is a pipeline to pause
         traffic.thread.start()
         phases: list[str] = []
         done = reresolve(settings, draft.version, lambda phase, _d, _t: phases.append(phase))
