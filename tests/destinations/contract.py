@@ -74,10 +74,13 @@ def assert_fails(
         tool.default = failure.reply
     else:
         tool.replies.append(failure.reply)
+    began = time.monotonic()
     with pytest.raises(failure.error) as raised:
         deliver()
     assert type(raised.value) is failure.error
     assert getattr(raised.value, "retry_after", None) == failure.retry_after
     if failure.reply.delay:
         assert "timed out" in str(raised.value)
-        time.sleep(failure.reply.delay)  # let the late answer finish inside this test's capture
+        # Let the late answer finish inside this test's capture: it comes `delay` seconds
+        # after the request, most of which the client's timeout has waited already.
+        time.sleep(max(0.0, began + failure.reply.delay - time.monotonic()) + 0.05)
