@@ -13,6 +13,7 @@ import pytest
 
 from seamline.config import Settings, load_settings
 from tests.e2e.server import Server
+from tests.forked_cli import run_seamline
 
 SEAMLINE = [sys.executable, "-m", "seamline"]
 
@@ -20,14 +21,9 @@ SEAMLINE = [sys.executable, "-m", "seamline"]
 def cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SEAMLINE, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-    )
+    """`seamline ARGS` as a process of its own, with this environment plus `env`: forked from
+    this one (tests/forked_cli.py), which saves each call the seconds of a fresh import."""
+    return run_seamline(list(args), cwd=cwd, env={**os.environ, **(env or {})})
 
 
 def initialised(tmp_path: Path) -> str:

@@ -4,19 +4,17 @@ a password is never echoed."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
-from tests.test_cli import SEAMLINE, cli, initialised
+from tests.forked_cli import run_seamline
+from tests.test_cli import cli, initialised
 
 PASSWORD = "correct horse battery"
 
 
 def cli_with_input(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SEAMLINE, *args], input=stdin, capture_output=True, text=True, env=os.environ, timeout=60
-    )
+    return run_seamline(list(args), input=stdin)
 
 
 def test_the_first_owner_is_created_listed_and_disabled(tmp_path: Path) -> None:

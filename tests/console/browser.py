@@ -9,7 +9,6 @@ is how docs/images/console/ is made, else into the test's directory).
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.server import SEAMLINE, Server
+from tests.e2e.server import Server
+from tests.forked_cli import run_seamline
 
 CHROMIUM = "/usr/bin/chromium"
 # As root in a sandbox with no network beyond loopback (see tests/e2e/js/browser.mjs).
@@ -40,14 +40,12 @@ START_TIMEOUT = 180.0  # seconds for `seamline serve` to answer /readyz
 
 def create_user(data: Path, email: str, *roles: str, pii: bool = False) -> None:
     """`seamline users create` (the CLI a first-time owner would use too)."""
-    command = [*SEAMLINE, "--data-dir", str(data), "users", "create", "--email", email]
+    command = ["--data-dir", str(data), "users", "create", "--email", email]
     for role in roles:
         command += ["--role", role]
     if pii:
         command.append("--pii-access")
-    done = subprocess.run(
-        [*command, "--password-stdin"], input=PASSWORD, capture_output=True, text=True, timeout=60
-    )
+    done = run_seamline([*command, "--password-stdin"], input=PASSWORD)
     assert done.returncode == 0, done.stderr
 
 
@@ -114,7 +112,7 @@ def console_run(tmp_path: Path, *, owner: bool = True, **env: str) -> Iterator[C
     data = tmp_path / "data"
     shots = Path(os.environ.get("SEAMLINE_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
-    init = subprocess.run([*SEAMLINE, "--data-dir", str(data), "init"], capture_output=True)
+    init = run_seamline(["--data-dir", str(data), "init"])
     assert init.returncode == 0, init.stderr
     if owner:
         create_user(data, OWNER, "workspace-owner")

@@ -28,15 +28,12 @@ def free_port() -> int:
 
 
 def run_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    """Run `seamline --data-dir DATA_DIR ARGS… --json` and return the parsed JSON output."""
-    done = subprocess.run(
-        [*SEAMLINE, "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-        timeout=60,
-    )
+    """Run `seamline --data-dir DATA_DIR ARGS… --json` (a process forked from this one:
+    tests/forked_cli.py) and return the parsed JSON output."""
+    from tests.forked_cli import run_seamline  # imports the whole app: only when used
+
+    done = run_seamline(["--data-dir", str(data_dir), *args], env=env)
+    done.check_returncode()
     return json.loads(done.stdout)
 
 
@@ -74,6 +71,9 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        # Not left running: its roles would load the next tests' cores, and its Popen, never
+        # waited for, fails whichever test the garbage collector happens to run in.
+        self._kill_all()
         raise TimeoutError(f"server not ready in {timeout}s:\n{self.output.read_text()}")
 
     @property
