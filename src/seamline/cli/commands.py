@@ -19,6 +19,7 @@ from rich.markup import escape
 from seamline.cli.audit import register as register_audit
 from seamline.cli.destinations import register as register_destinations
 from seamline.cli.engage import register as register_engage
+from seamline.cli.identity import register as register_identity
 from seamline.cli.models import register as register_models
 from seamline.cli.protocols import register as register_protocols
 from seamline.cli.regulations import register as register_regulations
@@ -729,6 +730,7 @@ register_regulations(app, _settings)
 register_retention(app, _settings)
 register_users(app, _settings)
 register_models(app, _settings)
+register_identity(app, _settings)
 register_webhook_sources(sources_app, _settings)
 
 

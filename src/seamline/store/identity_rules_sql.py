@@ -104,7 +104,7 @@ class SqlIdentityRules:
     (canonical) when a workspace has none."""
 
     def __init__(self, engine: Engine, seed: Callable[[], dict[str, Any]] | None = None) -> None:
-        self._engine = engine
+        self._engine = self.engine = engine
         self._seed = seed
 
     def active(self, workspace_id: str) -> RulesVersion | None:
