@@ -64,8 +64,6 @@ def train(
     model scores at or above `review_threshold` is reported in `check`. Raises `InvalidInput`
     on bad config or records and when a blocking rule would make more than `max_pairs` pairs.
     """
-    from splink.internals.exceptions import SplinkException
-
     cfg = normalise_matching(config)
     listed = list(records)
     prepared = prepare(listed, cfg)
@@ -76,34 +74,25 @@ def train(
     linker.training.estimate_u_using_random_sampling(
         max_pairs=cfg["u_sample_pairs"], seed=SEED, num_chunks=1
     )
-    trained = linker.misc.save_model_to_json()
+    with_u = linker.misc.save_model_to_json()
     counts = pairs_per_rule(prepared, cfg, link_only=link_only)
-    learnt = 0
-    for rule, count in zip(cfg["blocking_rules"], counts, strict=True):
-        # Too few pairs to tell matches from non-matches: nothing to learn from this rule.
-        if count < MIN_EM_PAIRS:
-            continue
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                splink_model.blocking_rule(rule),
-                populate_probability_two_random_records_match_from_trained_values=True,
-                record_sample_proportion=1.0,
-            )
-            candidate = linker.misc.save_model_to_json()
-        except SplinkException:
-            candidate = None
-        if candidate is None or not _finite(candidate):
-            # EM diverges on a block where (nearly) every pair is a match: the odds within
-            # it go to infinity. Keep what the other rules learnt and go on without this one.
-            linker = _linker(tables, trained)
-            continue
-        trained = candidate
-        learnt += 1
-    if learnt == 0:
+    # Too few pairs to tell matches from non-matches: nothing to learn from such a rule.
+    rules = [r for r, n in zip(cfg["blocking_rules"], counts, strict=True) if n >= MIN_EM_PAIRS]
+    while rules:
+        diverged = _expectation_maximisation(linker, rules)
+        if diverged is None:
+            break
+        # EM diverges on a block where (nearly) every pair is a match: the odds within it go
+        # to infinity. Start again from u without that rule, so the prior stays the median of
+        # the sessions that worked (Splink's estimate from every session), not a NaN.
+        del rules[diverged]
+        linker = _linker(tables, with_u)
+    if not rules:
         raise InvalidInput(
             "matching: no blocking rule gave pairs to learn from (each needs at least "
             f"{MIN_EM_PAIRS} pairs, some of them not matches); add a looser rule"
         )
+    trained = linker.misc.save_model_to_json()
     model = TrainedModel(
         config=cfg,
         splink_settings=trained,
@@ -142,6 +131,25 @@ def score(
         proposals.append(Proposal(left, right, probability, comparisons))
     proposals.sort(key=lambda p: (-p.probability, p.left, p.right))
     return proposals
+
+
+def _expectation_maximisation(linker: Any, rules: list[dict[str, Any]]) -> int | None:
+    """Run one EM session per rule (each learns m of the fields its rule does not fix, and a
+    prior); the index of the first rule whose session diverged, or None when all converged."""
+    from splink.internals.exceptions import SplinkException
+
+    for index, rule in enumerate(rules):
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                splink_model.blocking_rule(rule),
+                populate_probability_two_random_records_match_from_trained_values=True,
+                record_sample_proportion=1.0,
+            )
+        except SplinkException:
+            return index
+        if not _finite(linker.misc.save_model_to_json()):
+            return index
+    return None
 
 
 def _tables(prepared: Prepared, cfg: Mapping[str, Any], link_only: bool) -> Any:
