@@ -6,10 +6,12 @@ import { get, post } from "../../api";
 import { ActionButton, Badge, Card, ErrorNote } from "../ui";
 import { RULES, type Progress, type RulesPreview, type VersionDetail } from "./model";
 
+// The phases of a re-resolution (ops/identity_reresolve.py), in words.
 const PHASES: Record<string, string> = {
-  copy: "Copying the identity graph",
-  resolve: "Re-resolving history",
-  replay: "Re-resolving history",
+  shadow: "Re-resolving history into a new identity graph",
+  replay: "Re-resolving history into a new identity graph",
+  pause: "Pausing identity resolution for a moment",
+  "catch-up": "Catching up with the events that arrived meanwhile",
   swap: "Switching to the new graph",
 };
 
@@ -92,7 +94,8 @@ function PreviewResult({ preview }: { preview: RulesPreview }) {
         <strong>
           {plural(preview.merges, "merge", "merges")}, {plural(preview.splits, "split", "splits")}
         </strong>
-        : {plural(preview.merges, "group", "groups")} of today’s profiles would become one person each, and{" "}
+        : {plural(preview.merges, "group", "groups")} of today’s profiles would become one person
+        {preview.merges === 1 ? "" : " each"}, and{" "}
         {plural(preview.splits, "profile", "profiles")} would come apart. {preview.profiles_before} profiles now,{" "}
         {preview.profiles_after} after.
       </p>

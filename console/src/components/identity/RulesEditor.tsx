@@ -35,7 +35,7 @@ export function RulesEditor({
         Saving makes a draft. Nothing changes for your profiles until you preview the draft and apply it.
       </p>
       <Explanation />
-      <table aria-label="Edit identifier types">
+      <table aria-label="Edit identifier types" className="editor">
         <thead>
           <tr>
             <th scope="col">Identifier type</th>

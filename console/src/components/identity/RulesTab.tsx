@@ -21,21 +21,16 @@ const TONES: Record<VersionState, "good" | "bad" | "warn" | "neutral"> = {
 export function RulesTab() {
   const state = useGet<RulesState>(RULES);
   const [draft, setDraft] = useState<VersionDetail | null>(null);
-  // A new editor each time the rules in force change, so it starts from them.
-  const [editorKey, setEditorKey] = useState(0);
-  const reload = state.reload;
-  const applied = useCallback(() => {
-    reload();
-    setEditorKey((n) => n + 1);
-  }, [reload]);
+  const applied = useCallback(() => state.reload(), [state.reload]);
   if (state.data === undefined) return state.error ? <ErrorNote error={state.error} /> : <Loading />;
   const data = state.data;
   return (
     <>
       <RulesInForce state={data} />
       <Can permission="identity:write">
+        {/* A new editor once the rules in force have changed (and been read), to start from them. */}
         <RulesEditor
-          key={editorKey}
+          key={data.active?.version ?? 0}
           start={data.active?.document ?? data.defaults}
           defaults={data.defaults}
           onSaved={(saved) => {
