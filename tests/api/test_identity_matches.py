@@ -169,6 +169,7 @@ async def test_running_matching_now(running: Running) -> None:
             "proposed": 0,
             "merged": 0,
             "superseded": 0,
+            "restored": 0,
         }
     }
     assert status["proposals"] == {"pending": 0, "merged": 0, "rejected": 0, "superseded": 0}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, update
 
 from seamline.errors import Conflict
 from seamline.identity.rules import IdentityRules
@@ -20,7 +20,9 @@ from seamline.store.identity_matches_sql import (
     Proposal,
     SqlIdentityMatches,
 )
+from seamline.store.identity_matching_runs_sql import SqlMatchingRuns
 from seamline.store.identity_sql import SqlIdentityGraph
+from seamline.store.state import merges, profiles
 from tests.identity.matching_data import (
     MODELS,
     START,
@@ -34,6 +36,18 @@ from tests.identity.matching_data import (
 
 def job(engine: Engine) -> MatchingJob:
     return MatchingJob(engine, workspace_matching(engine, IdentityRules()), MODELS)
+
+
+def replayed(engine: Engine) -> None:
+    """The graph as a replay of the log leaves it: no merge that no message made (Hedy's, made
+    by the resolver, is made again)."""
+    with engine.begin() as conn:
+        conn.execute(delete(merges).where(merges.c.message_id.like("proposal:%")))
+        conn.execute(
+            update(profiles)
+            .where(profiles.c.id != "hedy-2")
+            .values(canonical_id=profiles.c.id, merged_into=None)
+        )
 
 
 def twins_proposal(engine: Engine) -> list[Proposal]:
@@ -87,7 +101,7 @@ def test_a_rejected_pair_is_never_proposed_again(engine: Engine) -> None:
     identity_proposals.reject(engine, WORKSPACE, proposal.id, "reviewer")
     # The model is kept in the state store: another process (here a job of its own, with no
     # model in memory) scores with it.
-    saved = SqlIdentityMatches(engine).model(WORKSPACE)
+    saved = SqlMatchingRuns(engine).model(WORKSPACE)
     assert saved is not None and saved["records"] == 48 and saved["model"]["splink_settings"]
     elsewhere = MatchingJob(engine, workspace_matching(engine, IdentityRules()))
     # New evidence on one of them: it is looked at again, but the pair stays rejected.
@@ -115,6 +129,20 @@ def test_above_the_threshold_it_merges_and_an_unmerge_holds(engine: Engine) -> N
     assert merge.message_id == f"proposal:{proposal.id}"
     assert merge.id == proposal.merge_id
 
+    # A rebuild (or a re-resolution under new rules) replays the log, which holds no merge made
+    # on evidence: the next run makes it again, as it was.
+    replayed(engine)
+    assert graph.canonical_of_profile("ada-2") == "ada-2"
+    after = matching.run_once(WORKSPACE)
+    assert after["restored"] == outcome["merged"] and after["merged"] == 0
+    [merge] = graph.merges_of(WORKSPACE, "ada-1")
+    assert (merge.kind, merge.score, merge.message_id) == (
+        "probabilistic",
+        proposal.probability,
+        f"proposal:{proposal.id}",
+    )
+    assert twins_proposal(engine)[0].merge_id == merge.id
+
     # An operator unmerges them: a separation, as for any merge; matching never joins them again.
     assert merge.id is not None
     graph.unmerge(WORKSPACE, merge.id)
@@ -133,17 +161,17 @@ def test_without_matching_enabled_a_run_does_nothing(
     if document is not None:
         enable(engine, **document)
     assert job(engine).run_once(WORKSPACE) == {"status": "disabled"}
-    store = SqlIdentityMatches(engine)
-    assert store.counts(WORKSPACE) == dict.fromkeys(
+    assert SqlIdentityMatches(engine).counts(WORKSPACE) == dict.fromkeys(
         ("pending", "merged", "rejected", "superseded"), 0
     )
-    assert store.digests(WORKSPACE) == {}
-    assert store.last_run(WORKSPACE) is None
+    runs = SqlMatchingRuns(engine)
+    assert runs.digests(WORKSPACE) == {}
+    assert runs.last_run(WORKSPACE) is None
 
 
 def test_a_workspace_is_matched_by_one_run_at_a_time(engine: Engine) -> None:
     enable(engine)
-    store = SqlIdentityMatches(engine)
+    store = SqlMatchingRuns(engine)
     now = datetime.now(UTC)
     assert store.claim(WORKSPACE, now, now + timedelta(minutes=30))  # another process runs
     assert job(engine).run_once(WORKSPACE) == {"status": "running elsewhere"}

@@ -161,7 +161,7 @@ def router(api: MatchesAPI) -> APIRouter:
     )
     async def matching(request: Request) -> JSONResponse:
         workspace_id = workspace_of(request)
-        last = await asyncio.to_thread(api.store.last_run, workspace_id)
+        last = await asyncio.to_thread(api.job.runs.last_run, workspace_id)
         counts = await asyncio.to_thread(api.store.counts, workspace_id)
         return JSONResponse({"last_run": last, "proposals": counts})
 

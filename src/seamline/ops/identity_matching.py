@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from seamline.errors import NotFound
 from seamline.identity.evidence import digest
 from seamline.identity.rules import IdentityRules
 from seamline.store.identity_evidence_sql import evidence_records, known_links
@@ -39,6 +40,7 @@ from seamline.store.identity_matches_sql import (
     NewProposal,
     SqlIdentityMatches,
 )
+from seamline.store.identity_matching_runs_sql import SqlMatchingRuns
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=30)
@@ -65,6 +67,7 @@ class MatchingJob:
         self._engine = engine
         self._config = config
         self.store = SqlIdentityMatches(engine)
+        self.runs = SqlMatchingRuns(engine)
         # workspace → (what the model was trained for, how many records, the model)
         self._models = {} if models is None else models
 
@@ -84,15 +87,15 @@ class MatchingJob:
         if matching is None or not matching.get("enabled"):
             return {"status": "disabled"}
         now = datetime.now(UTC)
-        if not self.store.claim(workspace_id, now, now + LEASE):
+        if not self.runs.claim(workspace_id, now, now + LEASE):
             return {"status": "running elsewhere"}
         try:
             counts = self._run(workspace_id, matching, rules, now)
         except Exception as error:  # recorded; the next run starts from the same digests
             log.warning("identity matching of %s failed: %s", workspace_id, error, exc_info=True)
-            self.store.finish(workspace_id, datetime.now(UTC), "FAILED", {}, str(error)[:2000])
+            self.runs.finish(workspace_id, datetime.now(UTC), "FAILED", {}, str(error)[:2000])
             return {"status": "FAILED", "error": str(error)}
-        self.store.finish(workspace_id, datetime.now(UTC), "FINISHED", counts, None)
+        self.runs.finish(workspace_id, datetime.now(UTC), "FINISHED", counts, None)
         return {"status": "FINISHED", **counts}
 
     def _run(
@@ -100,10 +103,11 @@ class MatchingJob:
     ) -> dict[str, int]:
         records = evidence_records(self._engine, workspace_id, int(matching["max_records"]))
         digests = {pid: digest(record) for pid, record in records.items()}
-        before = self.store.digests(workspace_id)
+        before = self.runs.digests(workspace_id)
         changed = {pid for pid, found in digests.items() if before.get(pid) != found}
         counts = {"people": len(records), "changed": len(changed), "proposed": 0, "merged": 0}
         counts["superseded"] = self.store.supersede(workspace_id, records, now)
+        counts["restored"] = self._restore(workspace_id, rules, now)
         if changed and len(records) > 1:
             scored, check = self._score(workspace_id, matching, list(records.values()))
             if check is not None:
@@ -115,8 +119,34 @@ class MatchingJob:
                 merged = self._propose(workspace_id, found, matching["threshold"], rules, now)
                 counts["proposed"] += 1
                 counts["merged"] += merged
-        self.store.save_digests(workspace_id, digests)
+        self.runs.save_digests(workspace_id, digests)
         return counts
+
+    def _restore(self, workspace_id: str, rules: IdentityRules, now: datetime) -> int:
+        """Merge again what was merged on evidence before a rebuild or a re-resolution replayed
+        the log (the log holds no such merge); returns how many."""
+        restored = 0
+        for lost in self.store.lost_merges(workspace_id):
+            try:
+                linked = link_people(
+                    self._engine,
+                    workspace_id,
+                    (lost.left_profile, lost.right_profile),
+                    rules,
+                    kind="probabilistic" if lost.decided_by == MATCHING_ACTOR else "manual",
+                    score=lost.probability,
+                    cause=f"proposal:{lost.id}",
+                    at=now,
+                )
+            except (KeptApart, NotFound) as refused:
+                # The new rules keep them apart, or a profile is gone (erased): the decision
+                # stays on record, the merge does not come back.
+                log.info("proposal %s not merged again: %s", lost.id, refused.message)
+                self.store.set_merge(workspace_id, lost.id, None)
+                continue
+            self.store.set_merge(workspace_id, lost.id, None if linked is None else linked.merge_id)
+            restored += linked is not None
+        return restored
 
     def _score(
         self, workspace_id: str, matching: dict[str, Any], records: list[dict[str, Any]]
@@ -128,7 +158,7 @@ class MatchingJob:
         trained_for = {k: v for k, v in matching.items() if k not in _NOT_TRAINED}
         fingerprint = json.dumps(trained_for, sort_keys=True)
         cached = self._models.get(workspace_id)
-        saved = self.store.model(workspace_id)
+        saved = self.runs.model(workspace_id)
         stored = saved is not None and saved.get("trained_for") == fingerprint
         if saved is not None and stored and (cached is None or cached[0] != fingerprint):
             # Trained by another process (the deliver role, or this one before a restart).
@@ -152,7 +182,7 @@ class MatchingJob:
         except (TypeError, ValueError) as error:
             log.warning("the matching model of %s is kept in memory only: %s", workspace_id, error)
             return
-        self.store.save_model(workspace_id, saved)
+        self.runs.save_model(workspace_id, saved)
 
     def _fresh(
         self, workspace_id: str, scored: Iterable[Any], changed: set[str], at_least: float

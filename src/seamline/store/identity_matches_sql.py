@@ -9,8 +9,8 @@ the workspace's threshold); a pending proposal whose profiles were merged elsewh
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -23,17 +23,14 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    Text,
     UniqueConstraint,
-    delete,
     func,
     insert,
-    or_,
     select,
     update,
 )
 
-from seamline.store.state import as_utc, metadata, profiles, separations
+from seamline.store.state import as_utc, merges, metadata, profiles, separations
 
 PENDING, MERGED, REJECTED, SUPERSEDED = "pending", "merged", "rejected", "superseded"
 STATUSES = (PENDING, MERGED, REJECTED, SUPERSEDED)
@@ -54,27 +51,6 @@ identity_match_proposals = Table(
     Column("merge_id", Integer, nullable=True),
     UniqueConstraint("workspace_id", "left_profile", "right_profile"),
     Index("ix_identity_match_proposals_status", "workspace_id", "status", "id"),
-)
-
-identity_match_records = Table(
-    "identity_match_records",
-    metadata,
-    Column("workspace_id", String(64), primary_key=True),
-    Column("profile_id", String(64), primary_key=True),
-    Column("digest", String(64), nullable=False),
-)
-
-identity_matching_runs = Table(
-    "identity_matching_runs",
-    metadata,
-    Column("workspace_id", String(64), primary_key=True),
-    Column("claimed_until", DateTime(timezone=True), nullable=True),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
-    Column("status", String(20), nullable=True),
-    Column("counts", JSON, nullable=True),
-    Column("error", Text, nullable=True),
-    # {"trained_for": fingerprint, "records": n, "model": the engine's TrainedModel as JSON}
-    Column("model", JSON, nullable=True),
 )
 
 
@@ -184,6 +160,38 @@ class SqlIdentityMatches:
             )
             return bool(done.rowcount)
 
+    def lost_merges(self, workspace_id: str) -> list[Proposal]:
+        """Merged proposals whose merge is no longer in the graph: a rebuild or a re-resolution
+        replayed the log, which holds no merge made on evidence. (An unmerged one is still
+        there, undone.)"""
+        m = merges.c
+        with self._engine.connect() as conn:
+            kept = {
+                (int(merge_id), str(cause))
+                for merge_id, cause in conn.execute(
+                    select(m.id, m.message_id).where(
+                        m.workspace_id == workspace_id, m.message_id.like("proposal:%")
+                    )
+                )
+            }
+            rows = conn.execute(
+                select(identity_match_proposals).where(
+                    _p.workspace_id == workspace_id,
+                    _p.status == MERGED,
+                    _p.merge_id.is_not(None),
+                )
+            )
+            found = [_proposal(row) for row in rows]
+        return [p for p in found if (p.merge_id, f"proposal:{p.id}") not in kept]
+
+    def set_merge(self, workspace_id: str, proposal_id: int, merge_id: int | None) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(identity_match_proposals)
+                .where(_p.workspace_id == workspace_id, _p.id == proposal_id)
+                .values(merge_id=merge_id)
+            )
+
     def proposed_pairs(self, workspace_id: str) -> set[frozenset[str]]:
         """Every pair that has a proposal, as stored (a pair is proposed once)."""
         with self._engine.connect() as conn:
@@ -250,108 +258,6 @@ class SqlIdentityMatches:
             )
             found = {str(status): int(n) for status, n in rows}
         return {status: found.get(status, 0) for status in STATUSES}
-
-    # Evidence digests
-
-    def digests(self, workspace_id: str) -> dict[str, str]:
-        r = identity_match_records.c
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(r.profile_id, r.digest).where(r.workspace_id == workspace_id)
-            )
-            return {str(pid): str(found) for pid, found in rows}
-
-    def save_digests(self, workspace_id: str, digests: Mapping[str, str]) -> None:
-        """Replace the workspace's digests by `digests` (every current record's)."""
-        r = identity_match_records.c
-        with self._engine.begin() as conn:
-            conn.execute(delete(identity_match_records).where(r.workspace_id == workspace_id))
-            if digests:
-                conn.execute(
-                    insert(identity_match_records),
-                    [
-                        {"workspace_id": workspace_id, "profile_id": pid, "digest": found}
-                        for pid, found in digests.items()
-                    ],
-                )
-
-    # Runs
-
-    def claim(self, workspace_id: str, now: datetime, until: datetime) -> bool:
-        """Take the workspace's run until `until` unless another process holds it."""
-        r = identity_matching_runs.c
-        with self._engine.begin() as conn:
-            exists = conn.execute(select(r.workspace_id).where(r.workspace_id == workspace_id))
-            if exists.first() is None:
-                conn.execute(insert(identity_matching_runs).values(workspace_id=workspace_id))
-            taken = conn.execute(
-                update(identity_matching_runs)
-                .where(
-                    r.workspace_id == workspace_id,
-                    or_(r.claimed_until.is_(None), r.claimed_until < now),
-                )
-                .values(claimed_until=until)
-            )
-            return bool(taken.rowcount)
-
-    def finish(
-        self,
-        workspace_id: str,
-        at: datetime,
-        status: str,
-        counts: Mapping[str, Any],
-        error: str | None,
-    ) -> None:
-        r = identity_matching_runs.c
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(identity_matching_runs)
-                .where(r.workspace_id == workspace_id)
-                .values(
-                    claimed_until=None,
-                    finished_at=at,
-                    status=status,
-                    counts=dict(counts),
-                    error=error,
-                )
-            )
-
-    def model(self, workspace_id: str) -> dict[str, Any] | None:
-        """The model the last training saved: `{trained_for, records, model}`."""
-        r = identity_matching_runs.c
-        with self._engine.connect() as conn:
-            found = conn.execute(select(r.model).where(r.workspace_id == workspace_id)).scalar()
-        return dict(found) if isinstance(found, dict) else None
-
-    def save_model(self, workspace_id: str, saved: Mapping[str, Any]) -> None:
-        """Keep a trained model for the next runs, in any process (the run row exists: a run
-        claimed it)."""
-        r = identity_matching_runs.c
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(identity_matching_runs)
-                .where(r.workspace_id == workspace_id)
-                .values(model=dict(saved))
-            )
-
-    def last_run(self, workspace_id: str) -> dict[str, Any] | None:
-        """The last run's outcome: `{finished_at, status, counts, error, running}`."""
-        r = identity_matching_runs.c
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(identity_matching_runs).where(r.workspace_id == workspace_id)
-            ).first()
-        if row is None:
-            return None
-        return {
-            "finished_at": None if row.finished_at is None else as_utc(row.finished_at).isoformat(),
-            "status": row.status,
-            "counts": row.counts or {},
-            "error": row.error,
-            # A claim past its time was left by a process that died: nothing runs.
-            "running": row.claimed_until is not None
-            and as_utc(row.claimed_until) > datetime.now(UTC),
-        }
 
 
 def _proposal(row: Any) -> Proposal:
