@@ -20,7 +20,8 @@ from seamline.identity.identifiers import Identifier
 from seamline.privacy.subject import Person
 from seamline.store import state
 from seamline.store.erase_state import erase_state
-from seamline.store.identity_matches_sql import identity_match_proposals, identity_match_records
+from seamline.store.identity_matches_sql import identity_match_proposals
+from seamline.store.identity_matching_runs_sql import identity_match_records
 from seamline.store.profiles_sync_sql import (
     profiles_sync_graph,
     profiles_sync_ids,

@@ -48,7 +48,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, delete, or_, select, tuple_
 
-from seamline.store.identity_matches_sql import identity_match_proposals, identity_match_records
+from seamline.store.identity_matches_sql import identity_match_proposals
+from seamline.store.identity_matching_runs_sql import identity_match_records
 from seamline.store.profiles_sync_sql import profiles_sync_ids, profiles_sync_traits
 from seamline.store.state import (
     account_members,
