@@ -52,3 +52,22 @@ def test_set_preview_and_apply_a_version(tmp_path: Path) -> None:
     assert [v["state"] for v in shown["versions"]] == ["active", "superseded"]
     again = cli("--data-dir", data, "identity", "rules", "apply", "2")
     assert again.returncode == 2 and "is active already" in again.stderr
+
+
+def test_seamline_apply_saves_the_identity_section_as_a_draft_once(tmp_path: Path) -> None:
+    data = initialised(tmp_path)
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text("identity:\n  types:\n    phone: {limit: 0}\n")
+    bad = cli("--data-dir", data, "apply", "-f", str(workspace), "--yes")
+    assert bad.returncode == 2 and "identity.types.phone.limit: 0 is out of range" in bad.stderr
+    workspace.write_text("identity:\n  types:\n    phone: {limit: 2}\n")
+    planned = cli("--data-dir", data, "apply", "-f", str(workspace), "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert "~ update identity rules" in planned.stdout and "+  phone:" in planned.stdout
+    done = cli("--data-dir", data, "apply", "-f", str(workspace), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "seamline identity rules apply 2" in done.stdout
+    again = cli("--data-dir", data, "apply", "-f", str(workspace), "--yes")
+    assert "no changes" in again.stdout
+    shown = json.loads(cli("--data-dir", data, "identity", "rules", "show", "--json").stdout)
+    assert [(v["version"], v["state"]) for v in shown["versions"]] == [(2, "draft"), (1, "active")]

@@ -65,14 +65,18 @@ def register(app: typer.Typer, settings: Any) -> None:
         wanted = desired(document, file.parent, source_id, save)
         changes = plan_changes(store.list(workspace), wanted, prune=prune)
         hooks = _webhook_changes(engine, store, sealer, workspace, document, wanted)
-        if not changes and not hooks:
+        identity = _identity_change(engine, config, workspace, document)
+        count = len(changes) + len(hooks) + (identity is not None)
+        if not count:
             console.print("no changes: the workspace already matches the file")
             return
         for change in changes:
             console.print(change.describe(), highlight=False, markup=False)
         for hook in hooks:
             console.print(hook.describe(), highlight=False, markup=False)
-        console.print(f"{len(changes) + len(hooks)} change(s)")
+        if identity is not None:
+            console.print(identity.describe(), highlight=False, markup=False)
+        console.print(f"{count} change(s)")
         if dry_run:
             return
         if not yes and not typer.confirm("Apply these changes?"):
@@ -92,7 +96,44 @@ def register(app: typer.Typer, settings: Any) -> None:
                 workspace_id=workspace,
             )
         _apply_webhooks(engine, store, sealer, hooks)
-        console.print(f"applied {len(changes) + len(hooks)} change(s)")
+        if identity is not None:
+            _save_identity(engine, config, workspace, identity)
+        console.print(f"applied {count} change(s)")
+
+    def _identity_change(engine: Any, config: Settings, workspace: str, document: Any) -> Any:
+        """The file's `identity:` section as a new draft of the rules (docs/identity.md)."""
+        if "identity" not in document:
+            return None
+        from seamline.identity.rules_apply import plan_identity
+        from seamline.identity.rules_document import document_from_settings
+        from seamline.store.identity_rules_sql import SqlIdentityRules
+
+        seed = document_from_settings(config)
+        return plan_identity(document, SqlIdentityRules(engine, seed=lambda: seed), workspace)
+
+    def _save_identity(engine: Any, config: Settings, workspace: str, identity: Any) -> None:
+        from seamline.cli.audit import cli_recorded
+        from seamline.identity.rules_apply import save_identity
+        from seamline.store.identity_rules_sql import SqlIdentityRules
+
+        saved = save_identity(identity, SqlIdentityRules(engine), workspace, "cli")
+        cli_recorded(
+            engine,
+            "identity_rules.draft",
+            "identity_rules",
+            str(saved.version),
+            before=identity.before,
+            after=saved.document,
+            workspace_id=workspace,
+        )
+        console.print(
+            f"identity rules saved as draft version {saved.version}, not applied yet: "
+            f"`seamline identity rules preview {saved.version}` shows what it would merge "
+            f"and split, `seamline identity rules apply {saved.version}` re-resolves history "
+            "under it",
+            highlight=False,
+            markup=False,
+        )
 
     def _webhook_changes(
         engine: Any, store: Any, sealer: Any, workspace: str, document: Any, wanted: Any

@@ -102,8 +102,9 @@ def read_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise InvalidInput(f"{path}: the file must be a mapping of sections")
-    # `webhook_sources` configures sources, not resources (seamline.sources.apply).
-    unknown = set(loaded) - set(SECTIONS) - {"workspace", "webhook_sources"}
+    # `webhook_sources` configures sources, not resources (seamline.sources.apply); `identity`
+    # is the identity rules document (seamline.identity.rules_apply).
+    unknown = set(loaded) - set(SECTIONS) - {"workspace", "webhook_sources", "identity"}
     if unknown:
         raise InvalidInput(
             f"{path}: unknown section {sorted(unknown)[0]!r}; sections are " + ", ".join(SECTIONS)
