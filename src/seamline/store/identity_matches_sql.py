@@ -1,4 +1,4 @@
-"""Probabilistic matching's state: proposals, the evidence digests the job last read, its runs.
+"""Probabilistic matching's proposals (its runs, models and digests: identity_matching_runs_sql).
 
 A proposal links two canonical profiles (`left_profile` < `right_profile`) with the match
 probability and the comparisons that produced it. It is `pending` until someone accepts
