@@ -1,5 +1,5 @@
 """The identity stage resolves with each workspace's active rules version and sees a newly
-activated version at the next batch (SQLite and PostgreSQL)."""
+activated version at the first batch after its next check (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ def track(message_id: str, anonymous_id: str, crm: str) -> dict[str, object]:
     }
 
 
-def test_a_new_active_version_is_used_from_the_next_batch(engine: Engine) -> None:
+def test_a_new_active_version_is_used_from_the_next_check(engine: Engine) -> None:
     store = SqlIdentityRules(engine, seed=lambda: normalise_identity({}))
-    rules_of = IdentityRulesCache(store)
+    now = [0.0]
+    rules_of = IdentityRulesCache(store, check_every=1.0, clock=lambda: now[0])
     graph = SqlIdentityGraph(engine)
     stage = ResolveIdentities(graph, rules_of)
 
@@ -35,12 +36,17 @@ def test_a_new_active_version_is_used_from_the_next_batch(engine: Engine) -> Non
 
     custom = {"custom": [{"name": "crm", "path": "properties.crm"}]}
     draft = store.save_draft("default", normalise_identity(custom), "user:ann")
+    now[0] = 1.0
     after_save = stage(items_of([track("m3", "a3", "c2"), track("m4", "a4", "c2")], 2))
     assert after_save[0].profile_id != after_save[1].profile_id  # a draft changes nothing
 
     with engine.begin() as conn:
         activate(conn, "default", draft.version)
-    later = stage(items_of([track("m5", "a5", "c3"), track("m6", "a6", "c3")], 4))
+    now[0] = 1.5
+    within = stage(items_of([track("m5", "a5", "c3"), track("m6", "a6", "c3")], 4))
+    assert within[0].profile_id != within[1].profile_id  # looked at most once a second
+    now[0] = 2.0
+    later = stage(items_of([track("m7", "a7", "c4"), track("m8", "a8", "c4")], 6))
     assert later[0].profile_id == later[1].profile_id  # same crm value: one person
     assert rules_of.version("default") == draft.version
     assert [v.state for v in store.versions("default")] == ["active", "superseded"]
