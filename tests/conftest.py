@@ -64,9 +64,34 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def postgres_state_template(postgres_server: str) -> Iterator[str]:
+    """The URL of a database the migrations brought to the newest revision, made once a
+    session: `state_url` copies it (CREATE DATABASE ... TEMPLATE: 0.4 s on a loaded machine)
+    rather than migrating an empty database for each test (1.5 s)."""
+    with temporary_database(postgres_server) as url:
+        open_state_store(url).dispose()  # disposed: a template must have no connections
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLAlchemy URL for the state store, once per backend; SQLite runs start no server."""
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLAlchemy URL for the state store, once per backend: a new SQLite file, or a new
+    PostgreSQL database with the migrated schema (what opening it would do first), dropped
+    afterwards. SQLite runs start no server. A test of the migrations themselves takes
+    `bare_state_url`."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/state.db"
+        return
+    server: str = request.getfixturevalue("postgres_server")
+    template: str = request.getfixturevalue("postgres_state_template")
+    with temporary_database(server, template) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def bare_state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLAlchemy URL for an empty state store (no tables yet), once per backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/state.db"
     url: str = request.getfixturevalue("postgres_url")

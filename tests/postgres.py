@@ -234,12 +234,14 @@ class EmbeddedPostgres:
         return result
 
 
-def create_database(server_url: str) -> str:
-    """Create an empty database with a unique name on the server; return its URL."""
+def create_database(server_url: str, template: str | None = None) -> str:
+    """Create a database with a unique name on the server, empty or a copy of the database
+    at URL `template` (which nobody may be connected to); return its URL."""
     name = f"seamline_test_{uuid.uuid4().hex[:16]}"
     with _autocommit(server_url) as connection:
-        quoted = connection.dialect.identifier_preparer.quote(name)
-        connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        quote = connection.dialect.identifier_preparer.quote
+        copy = f" TEMPLATE {quote(str(make_url(template).database))}" if template else ""
+        connection.exec_driver_sql(f"CREATE DATABASE {quote(name)}{copy}")
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -260,9 +262,10 @@ def drop_database(server_url: str, database_url: str) -> None:
 
 
 @contextlib.contextmanager
-def temporary_database(server_url: str) -> Iterator[str]:
-    """A fresh database on the server for the duration of the block."""
-    url = create_database(server_url)
+def temporary_database(server_url: str, template: str | None = None) -> Iterator[str]:
+    """A fresh database on the server for the duration of the block (a copy of `template`'s
+    URL when given)."""
+    url = create_database(server_url, template)
     try:
         yield url
     finally:

@@ -16,8 +16,8 @@ def columns(engine: object) -> dict[str, set[str]]:
     }
 
 
-def test_migrations_match_the_declared_tables(state_url: str) -> None:
-    engine = open_state_store(state_url)
+def test_migrations_match_the_declared_tables(bare_state_url: str) -> None:
+    engine = open_state_store(bare_state_url)
     try:
         declared = {table.name: {c.name for c in table.columns} for table in metadata.sorted_tables}
         assert columns(engine) == declared

@@ -58,7 +58,8 @@ def test_an_active_name_is_taken_until_revoked(store: SqlTokenStore) -> None:
     assert authenticate(store, secret) == again
 
 
-def test_tokens_from_before_roles_are_owners_with_pii_access(state_url: str) -> None:
+def test_tokens_from_before_roles_are_owners_with_pii_access(bare_state_url: str) -> None:
+    state_url = bare_state_url
     old = create_engine(state_url)
     config = Config()
     config.set_main_option("script_location", "seamline.store:migrations")
