@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 
 from seamline.errors import NotFound
 from seamline.identity.rules import DEFAULT_RULES, IdentifierRule, IdentityRules
 from seamline.store.identity_link_sql import KeptApart, Linked, link_people
 from seamline.store.identity_sql import SqlIdentityGraph
-from seamline.store.state import identities, profiles
+from seamline.store.state import identities, merges, profiles
 
 WS = "default"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -104,3 +104,22 @@ def test_an_unmerged_pair_stays_apart(engine: Engine) -> None:
     SqlIdentityGraph(engine).unmerge(WS, linked.merge_id)
     with pytest.raises(KeptApart, match="separated by an unmerge"):
         link(engine, ("b", "a"))
+
+
+def test_a_merge_the_resolver_writes_is_deterministic_without_a_score(engine: Engine) -> None:
+    person(engine, "a", 1, ("user_id", "u1", NOW))
+    person(engine, "b", 2, ("anonymous_id", "x", NOW))
+    with engine.begin() as conn:  # as identity_sql writes a merge: no kind, no score
+        conn.execute(
+            insert(merges).values(
+                workspace_id=WS,
+                from_profile="b",
+                into_profile="a",
+                message_id="m1",
+                identifiers=["user_id:u1", "anonymous_id:x"],
+                merged_at=NOW,
+            )
+        )
+        conn.execute(update(profiles).where(profiles.c.id == "b").values(canonical_id="a"))
+    [merge] = SqlIdentityGraph(engine).merges_of(WS, "a")
+    assert (merge.kind, merge.score) == ("deterministic", None)
