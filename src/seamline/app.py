@@ -192,7 +192,7 @@ class Seamline:
             metrics=parts.metrics,
             accepting=lambda: self.accepting,
             suppressed=SuppressedAtCollect(
-                parts.suppressions.everywhere, parts.salt, parts.identity_rules
+                parts.suppressions.everywhere, parts.salt, parts.identity_rules_of
             ),
         )
         self.webhook = WebhookAPI(

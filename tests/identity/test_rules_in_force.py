@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from seamline.identity.rules import IdentityRules
 from seamline.identity.rules_cache import IdentityRulesCache
-from seamline.identity.rules_document import normalise_identity
+from seamline.identity.rules_document import normalise_identity, rules_from_document
 from seamline.pipeline.identity_stage import ResolveIdentities
+from seamline.privacy.suppression import SuppressedAtCollect, message_digests
 from seamline.store.identity_rules_sql import SqlIdentityRules, activate
 from seamline.store.identity_sql import SqlIdentityGraph
 from tests.identity.test_resolution import items_of
@@ -50,3 +52,19 @@ def test_a_new_active_version_is_used_from_the_next_check(engine: Engine) -> Non
     assert later[0].profile_id == later[1].profile_id  # same crm value: one person
     assert rules_of.version("default") == draft.version
     assert [v.state for v in store.versions("default")] == ["active", "superseded"]
+
+
+def test_suppression_reads_identifiers_with_the_workspace_rules(engine: Engine) -> None:
+    custom = {"custom": [{"name": "crm", "path": "properties.crm"}]}
+    store = SqlIdentityRules(engine, seed=lambda: normalise_identity(custom))
+    salt = b"salt"
+    [suppressed, other] = [
+        item.envelope.message
+        for item in items_of([track("m1", "a1", "c1"), track("m2", "a2", "c1")])
+    ]
+    digests = frozenset(message_digests(suppressed, rules_from_document(custom), salt))
+    listed = {"default": {"": digests}}
+    by_workspace = SuppressedAtCollect(lambda: listed, lambda _: salt, IdentityRulesCache(store))
+    assert by_workspace("default", "src", [other]) == []  # the same crm: the same person
+    by_defaults = SuppressedAtCollect(lambda: listed, lambda _: salt, IdentityRules())
+    assert by_defaults("default", "src", [other]) == [other]

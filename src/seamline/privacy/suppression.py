@@ -89,11 +89,12 @@ class DropSuppressed:
         self,
         suppressions: SuppressionList,
         salt_of: Callable[[str], bytes],
-        rules: IdentityRules,
+        rules: IdentityRules | Callable[[str], IdentityRules],
     ) -> None:
         self._suppressions = suppressions
         self._salt_of = salt_of
-        self._rules = rules
+        # One set of rules, or each workspace's rules in force (identity/rules_cache.py).
+        self._rules_of = rules if callable(rules) else lambda _workspace_id: rules
         self.dropped = 0
 
     def __call__(self, batch: list[Item]) -> list[Item]:
@@ -107,7 +108,10 @@ class DropSuppressed:
             if suppressed and suppressed.matches(
                 item.envelope.source_id,
                 message_digests(
-                    item.envelope.message, self._rules, self._salt_of(workspace), item.profile_id
+                    item.envelope.message,
+                    self._rules_of(workspace),
+                    self._salt_of(workspace),
+                    item.profile_id,
                 ),
             ):
                 self.dropped += 1
@@ -128,14 +132,14 @@ class SuppressedAtCollect:
         self,
         everywhere: Callable[[], Mapping[str, Mapping[str, frozenset[str]]]],
         salt_of: Callable[[str], bytes],
-        rules: IdentityRules,
+        rules: IdentityRules | Callable[[str], IdentityRules],
         *,
         refresh: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._everywhere = everywhere
         self._salt_of = salt_of
-        self._rules = rules
+        self._rules_of = rules if callable(rules) else lambda _workspace_id: rules
         self._refresh = refresh
         self._clock = clock
         self._cached: dict[str, Suppressed] = {}
@@ -151,10 +155,11 @@ class SuppressedAtCollect:
         if not suppressed:
             return messages
         salt = self._salt_of(workspace_id)
+        rules = self._rules_of(workspace_id)
         kept = [
             m
             for m in messages
-            if not suppressed.matches(source_id, message_digests(m, self._rules, salt))
+            if not suppressed.matches(source_id, message_digests(m, rules, salt))
         ]
         self.dropped += len(messages) - len(kept)
         return kept

@@ -74,7 +74,7 @@ class PipelineRole:
         self.traces = parts.traces  # one store per process, closed with the parts
         engage.trace = trace
         self.dedup = DropDuplicates(self._seen, settings.dedup_window_seconds, trace)
-        self.suppress = DropSuppressed(parts.suppressions, parts.salt, parts.identity_rules)
+        self.suppress = DropSuppressed(parts.suppressions, parts.salt, parts.identity_rules_of)
         self.protocols = ApplyProtocols(parts.rules.get, parts.protocols, trace=trace)
         # Webhook sources: raw requests become messages first (sources/stage.py).
         webhooks = parts.webhooks

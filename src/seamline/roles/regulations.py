@@ -306,8 +306,8 @@ class RegulationWorker:
         )
 
     def _matcher(self, person: Person, source_id: str | None) -> Callable[[Envelope], bool]:
-        rules = self._parts.identity_rules
         workspace = person.workspace_id
+        rules = self._parts.identity_rules_of(workspace)
         known = person.identifiers
 
         def matches(envelope: Envelope) -> bool:
