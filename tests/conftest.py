@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from seamline.store.state import open_state_store
 from tests.postgres import EmbeddedPostgres, server_url_from, temporary_database
+from tests.state_template import migrated_sqlite_state
 
 WHOLE_DEPLOYMENTS = ("tests/e2e/", "tests/cluster/")
 """Tests that start whole deployments (`seamline serve` children, browsers, a 3-node NATS
@@ -76,11 +77,12 @@ def postgres_state_template(postgres_server: str) -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
 def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A SQLAlchemy URL for the state store, once per backend: a new SQLite file, or a new
-    PostgreSQL database with the migrated schema (what opening it would do first), dropped
-    afterwards. SQLite runs start no server. A test of the migrations themselves takes
-    `bare_state_url`."""
+    """A SQLAlchemy URL for the state store, once per backend, its schema migrated already
+    (what opening it would do first; copied, which is quicker): a new SQLite file, or a new
+    PostgreSQL database dropped afterwards. SQLite runs start no server. A test of the
+    migrations themselves takes `bare_state_url`."""
     if request.param == "sqlite":
+        (tmp_path / "state.db").write_bytes(migrated_sqlite_state())
         yield f"sqlite:///{tmp_path}/state.db"
         return
     server: str = request.getfixturevalue("postgres_server")

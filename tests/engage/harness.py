@@ -25,6 +25,7 @@ from seamline.store.engage_sql import SqlEngageStore
 from seamline.store.events_lake import LakeEventStore
 from seamline.store.state import open_state_store, profiles
 from seamline.store.traits_sql import SqlTraitStore
+from tests.state_template import migrated_sqlite_state
 
 WORKSPACE = "ws"
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -37,6 +38,8 @@ def at(days_ago: float) -> datetime:
 class Harness:
     def __init__(self, root: Path, now: datetime = NOW) -> None:
         self.now = now
+        # A copy of a migrated store: the Hypothesis test makes a harness for every example.
+        (root / "state.db").write_bytes(migrated_sqlite_state())
         self.state = open_state_store(f"sqlite:///{root / 'state.db'}")
         self.events = LakeEventStore(root / "events")
         self.traits = SqlTraitStore(self.state)
