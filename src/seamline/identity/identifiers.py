@@ -166,7 +166,11 @@ def identifiers_of(message: Message, rules: IdentityRules) -> list[Identifier]:
         found += [(name, _at_path(message, path)) for name, path in rules.custom]
     seen: dict[Identifier, None] = {}
     for id_type, raw in found:
+        if raw is None:
+            continue  # most of them: an anonymous visitor has no userId, email or phone
         value = normalise(id_type, raw)
         if value is not None and not rules.is_blocked(value):
             seen.setdefault(Identifier(id_type, value))
+    if len(seen) < 2:
+        return list(seen)  # most traffic: nothing to order
     return sorted(seen, key=lambda identifier: rules.rank(identifier.type))

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from seamline.identity.identifiers import Identifier
 from seamline.identity.rules import IdentityRules
@@ -69,8 +70,7 @@ class Changes:
     merges: list[Merge] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     """The outcome for one message: its profile and the identifiers it had to give up."""
 
     profile_id: str
@@ -102,18 +102,27 @@ class WorkingSet:
         identifiers: Iterable[Identifier],
         message_id: str,
         at: datetime,
-        seed: str | None = None,
+        seed: str | Callable[[], str] | None = None,
     ) -> Resolution:
         """Resolve one message's identifiers (most trusted first) to a profile; `seed` names
-        the message uniquely so a profile it creates gets a reproducible id."""
+        the message uniquely so a profile it creates gets a reproducible id (a callable is
+        called only then: formatting it costs more than resolving a known visitor)."""
         kept = list(identifiers)
+        if len(kept) == 1:
+            # Most traffic: one identifier (an anonymous id) that already has a profile. The
+            # general path below gives the same outcome; this one skips its bookkeeping.
+            identifier = kept[0]
+            owner = self._owners.get(identifier)
+            if owner is not None:
+                self._seen_again(identifier, owner, at)
+                return Resolution(owner)
         dropped: list[Identifier] = []
         owners = self._owners_of(kept)
         while len(kept) > 1 and self._breaks_limits(owners, kept, at):
             dropped.append(kept.pop())
             owners = self._owners_of(kept)
         if not owners:
-            created = ProfileState(new_profile_id(seed), at)
+            created = ProfileState(new_profile_id(seed() if callable(seed) else seed), at)
             self._profiles[created.id] = created
             self.changes.new_profiles.append(created)
             owners = [created.id]
@@ -129,12 +138,21 @@ class WorkingSet:
                 self._owners[identifier] = survivor
                 self._last_seen[identifier] = at
                 self.changes.new_identities.append((identifier, survivor, at, message_id))
-            elif identifier.type in self._windowed:
-                self._touch(identifier, at)
-            if profile is not None and self._is_limited(identifier):
-                previous = profile.identifiers.get(identifier)
-                profile.identifiers[identifier] = at if previous is None else max(previous, at)
+                if profile is not None and self._is_limited(identifier):
+                    previous = profile.identifiers.get(identifier)
+                    profile.identifiers[identifier] = at if previous is None else max(previous, at)
+            else:
+                self._seen_again(identifier, survivor, at)
         return Resolution(survivor, tuple(dropped))
+
+    def _seen_again(self, identifier: Identifier, owner: str, at: datetime) -> None:
+        """Note that `identifier`, already owned by `owner`, was seen `at`."""
+        if identifier.type in self._windowed:
+            self._touch(identifier, at)
+        profile = self._profiles.get(owner)  # None: not at risk, so not loaded
+        if profile is not None and identifier.type in self._limited:
+            previous = profile.identifiers.get(identifier)
+            profile.identifiers[identifier] = at if previous is None else max(previous, at)
 
     def _touch(self, identifier: Identifier, at: datetime) -> None:
         # Last-seen times only feed windows of days; writing them at most hourly spares the

@@ -10,7 +10,7 @@ from seamline.identity.identifiers import Identifier, identifiers_of
 from seamline.identity.resolve import Resolution, WorkingSet
 from seamline.identity.rules import IdentityRules
 from seamline.pipeline.batch import Batch
-from seamline.spec.envelope import Item
+from seamline.spec.envelope import Envelope, Item
 
 
 class ResolveIdentities:
@@ -56,7 +56,10 @@ class ResolveIdentities:
                 for (index, _), resolution in zip(todo, resolutions, strict=True):
                     profile_ids[index] = resolution.profile_id
                     self.dropped_identifiers += len(resolution.dropped)
-        return [item._replace(profile_id=profile_ids.get(i)) for i, item in enumerate(batch)]
+        # Built directly: NamedTuple._replace costs five times as much, per message.
+        return [
+            Item(item.offset, item.envelope, profile_ids.get(i)) for i, item in enumerate(batch)
+        ]
 
 
 Todo = list[tuple[int, list[Identifier]]]
@@ -89,6 +92,13 @@ def _resolve_all(
         at = message.received_at or message.timestamp
         assert at is not None, "the collector sets receivedAt on every message"
         # Seeded by the message, a new profile's id comes out the same when the log is replayed.
-        seed = f"{envelope.workspace_id}\0{envelope.source_id}\0{message.message_id}\0{at}"
+        # Formatted only for a message that creates a profile (the time's text costs ~5 µs).
+        seed = functools.partial(_seed, envelope)
         out.append(working.resolve(found, message.message_id or "", at, seed))
     return out
+
+
+def _seed(envelope: Envelope) -> str:
+    message = envelope.message
+    at = message.received_at or message.timestamp
+    return f"{envelope.workspace_id}\0{envelope.source_id}\0{message.message_id}\0{at}"
