@@ -7,6 +7,7 @@ import functools
 import tempfile
 from pathlib import Path
 
+from seamline.data_dir import DataDir, make_private
 from seamline.store.state import open_state_store
 
 
@@ -18,3 +19,11 @@ def migrated_sqlite_state() -> bytes:
         path = Path(root) / "state.db"
         open_state_store(f"sqlite:///{path}").dispose()  # the last close folds the WAL in
         return path.read_bytes()
+
+
+def seed_data_dir(data_dir: Path) -> None:
+    """Make `data_dir` as Seamline makes a data directory (private), with a copy of the
+    migrated state store where it keeps it: for an in-process app's fixture, before its
+    `bootstrap`."""
+    make_private(data_dir)
+    DataDir(data_dir).state_db.write_bytes(migrated_sqlite_state())

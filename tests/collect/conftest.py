@@ -12,6 +12,7 @@ import pytest
 from seamline.app import Seamline, bootstrap
 from seamline.collect.sources import Source
 from seamline.config import Settings
+from tests.state_template import seed_data_dir
 
 CLIENT_IP = "203.0.113.9"
 
@@ -34,6 +35,8 @@ async def running(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
     # tests do not touch the state store beyond write keys and stay on SQLite.
     url = request.getfixturevalue("state_url") if "state_url" in request.fixturenames else None
     settings = Settings(data_dir=tmp_path / "data", database_url=url)
+    if url is None:
+        seed_data_dir(settings.data_dir)
     source = bootstrap(settings)
     app = Seamline(settings)
     await app.start()

@@ -17,6 +17,7 @@ from seamline.destinations.http import Http
 from tests.destinations.contract import TIMEOUT
 from tests.destinations.sink import Sink, sink
 from tests.protocols.conftest import Workspace
+from tests.state_template import seed_data_dir
 
 
 @pytest.fixture
@@ -63,6 +64,8 @@ async def workspace(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIter
         database_url=url,
         destinations_allow_private=LOOPBACK,
     )
+    if url is None:
+        seed_data_dir(settings.data_dir)
     source = bootstrap(settings)
     app = Seamline(settings)
     await app.start()

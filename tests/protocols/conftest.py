@@ -16,6 +16,7 @@ from seamline.access.tokens import create_token
 from seamline.app import Seamline, bootstrap
 from seamline.collect.sources import Source
 from seamline.config import Settings
+from tests.state_template import seed_data_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -92,6 +93,7 @@ class Workspace:
 @pytest.fixture
 async def workspace(tmp_path: Path) -> AsyncIterator[Workspace]:
     settings = Settings(data_dir=tmp_path / "data")
+    seed_data_dir(settings.data_dir)
     source = bootstrap(settings)
     stubs = {slug: StubDestination(slug) for slug in ("meta", "mixpanel", "webhook")}
     app = Seamline(settings, destinations=tuple(stubs.values()))

@@ -21,6 +21,7 @@ from seamline.access.tokens import create_token
 from seamline.app import Seamline, bootstrap
 from seamline.collect.sources import Source
 from seamline.config import Settings
+from tests.state_template import seed_data_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -108,6 +109,7 @@ class Hooks:
 @pytest.fixture
 async def hooks(tmp_path: Path) -> AsyncIterator[Hooks]:
     settings = Settings(data_dir=tmp_path / "data")
+    seed_data_dir(settings.data_dir)
     source = bootstrap(settings)
     app = Seamline(settings)
     await app.start()
