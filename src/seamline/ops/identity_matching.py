@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from seamline.errors import NotFound
 from seamline.identity.evidence import digest
 from seamline.identity.rules import IdentityRules
-from seamline.store.identity_evidence_sql import evidence_records, known_links
+from seamline.ops.identity_evidence import evidence_records, known_links
 from seamline.store.identity_link_sql import KeptApart, link_people
 from seamline.store.identity_matches_sql import (
     MERGED,

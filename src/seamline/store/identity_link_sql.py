@@ -15,16 +15,30 @@ apart, and the merged person may not hold more values of a limited identifier ty
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import Connection, Engine, insert, or_, select, update
 
 from seamline.errors import Conflict, NotFound, Unavailable
-from seamline.identity.rules import IdentityRules
 from seamline.store.identity_sql import _LOCK_PROFILES, _profile_key
 from seamline.store.state import as_utc, identities, merges, profiles, separations
 
 _ATTEMPTS = 100
+
+
+class _Rule(Protocol):
+    @property
+    def limit(self) -> int | None: ...
+    @property
+    def window_seconds(self) -> int | None: ...
+
+
+class Limits(Protocol):
+    """What a merge must respect of the identity rules (identity.rules.IdentityRules is one);
+    named by shape so the store does not import the domain package."""
+
+    def limited_types(self) -> frozenset[str]: ...
+    def rule(self, id_type: str) -> _Rule: ...
 
 
 class Linked(NamedTuple):
@@ -43,7 +57,7 @@ def link_people(
     engine: Engine,
     workspace_id: str,
     pair: tuple[str, str],
-    rules: IdentityRules,
+    rules: Limits,
     *,
     kind: str,
     score: float | None,
@@ -110,7 +124,7 @@ def _check_allowed(
     conn: Connection,
     workspace_id: str,
     people: tuple[str, str],
-    rules: IdentityRules,
+    rules: Limits,
     at: datetime,
 ) -> None:
     first, second = _members(conn, people[0]), _members(conn, people[1])
