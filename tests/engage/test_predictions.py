@@ -11,8 +11,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pytest
-from scipy import stats  # type: ignore[import-untyped, unused-ignore]
-from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped, unused-ignore]
 
 from seamline.engage.predictions import (
     NotEnoughData,
@@ -186,6 +184,9 @@ def test_profiles_with_the_planted_signal_score_higher(
     assert shopping.size >= 20
     assert shopping.mean() > 2 * others.mean()
     # And the scores rank who really orders in the 30 days after the history ends.
+    # (scikit-learn and SciPy imported here: at import they cost every xdist worker ~1 s.)
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped, unused-ignore]
+
     ordered = history.future_value > 0
     future_auc = roc_auc_score(ordered, scores)
     print(f"AUC against what happened next: {future_auc:.3f}")
@@ -197,6 +198,8 @@ def test_value_predictions_follow_the_planted_value(history: History) -> None:
     print("\n" + format_report(result))
     predicted = np.array([result.scores[pid] for pid in history.ids])
     assert (predicted >= 0).all()
+    from scipy import stats  # type: ignore[import-untyped, unused-ignore]
+
     spearman = stats.spearmanr(predicted, history.future_value).statistic
     print(f"\nSpearman with the value actually brought in the next 30 days: {spearman:.3f}")
     assert spearman > 0.15
