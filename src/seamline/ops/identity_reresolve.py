@@ -79,6 +79,14 @@ def reresolve(
     active version; `on_progress(phase, done, total)` with phases `shadow`, `pause`,
     `catch-up` and `swap`. Raises `Conflict` while another version is applying."""
     refuse_unless_local_log(settings)
+    embedded = DataDir(settings.data_dir).state_db
+    url = settings.database_url or ""
+    # The SQLite shadow is a copy of the data directory's state.db; another file is not it.
+    if url.startswith("sqlite") and Path(url.split(":///", 1)[-1]).resolve() != embedded.resolve():
+        raise InvalidInput(
+            "re-resolution supports PostgreSQL or the data directory's own state.db; "
+            f"database_url is {settings.database_url}: unset it or point it at {embedded}"
+        )
     if settings.events_url and not settings.database_url:
         raise InvalidInput("re-resolution with events_url needs database_url (PostgreSQL) as well")
     engine = open_state(settings)
@@ -89,7 +97,7 @@ def reresolve(
         try:
             store = (
                 _postgres_store(settings, workspace_id, version)
-                if settings.database_url
+                if engine.dialect.name == "postgresql"
                 else _sqlite_store(workspace_id, version)
             )
             done = rebuild_online(
@@ -117,7 +125,7 @@ def _start(settings: Settings, rules: SqlIdentityRules, workspace_id: str, versi
     if found.state == "active":
         raise Conflict(f"identity rules version {version} is active already")
     applying = [v.version for v in rules.versions(workspace_id) if v.state == "applying"]
-    if applying and _running(settings):
+    if applying and reresolution_running(settings):
         raise Conflict(
             f"identity rules version {applying[0]} is being applied; wait until it is done"
         )
@@ -130,7 +138,7 @@ def _start(settings: Settings, rules: SqlIdentityRules, workspace_id: str, versi
 STALE = "the process applying it stopped before it was done"
 
 
-def _running(settings: Settings) -> bool:
+def reresolution_running(settings: Settings) -> bool:
     """Whether a rebuild or re-resolution holds the data directory's `.rebuild.lock` now."""
     lock = ServeLock(DataDir(settings.data_dir).root / ".rebuild.lock", "rebuild")
     try:

@@ -81,14 +81,20 @@ class IdentityRulesOps:
         found = self._get(workspace_id, version)
         if found.state == "active":
             raise Conflict(f"identity rules version {version} is active already")
-        for other in self.store.versions(workspace_id):
-            if other.state == "applying" and other.version != version:
+        from seamline.ops.identity_reresolve import reresolution_running
+
+        applying = [v for v in self.store.versions(workspace_id) if v.state == "applying"]
+        # A version left applying by a killed process blocks nothing: re-resolution marks it
+        # failed when it starts.
+        if applying and not reresolution_running(self.settings):
+            return found
+        for other in applying:
+            if other.version != version:
                 raise Conflict(
                     f"identity rules version {other.version} is being applied; "
                     "wait until it is done"
                 )
-            if other.state == "applying":
-                raise Conflict(f"identity rules version {version} is being applied already")
+            raise Conflict(f"identity rules version {version} is being applied already")
         return found
 
     def start_applying(self, workspace_id: str, version: int) -> RulesVersion:
