@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from seamline.errors import NotFound
+from seamline.errors import InvalidInput, NotFound
 from seamline.identity.evidence import digest
 from seamline.identity.rules import IdentityRules
 from seamline.ops.identity_evidence import evidence_records, known_links
@@ -92,7 +92,12 @@ class MatchingJob:
         try:
             counts = self._run(workspace_id, matching, rules, now)
         except Exception as error:  # recorded; the next run starts from the same digests
-            log.warning("identity matching of %s failed: %s", workspace_id, error, exc_info=True)
+            # Refused input (too few people to learn from, an exploding rule) is the user's to
+            # fix and says how; only the unexpected needs its traceback.
+            expected = isinstance(error, InvalidInput)
+            log.warning(
+                "identity matching of %s failed: %s", workspace_id, error, exc_info=not expected
+            )
             self.runs.finish(workspace_id, datetime.now(UTC), "FAILED", {}, str(error)[:2000])
             return {"status": "FAILED", "error": str(error)}
         self.runs.finish(workspace_id, datetime.now(UTC), "FINISHED", counts, None)

@@ -89,8 +89,9 @@ def train(
         linker = _linker(tables, with_u)
     if not rules:
         raise InvalidInput(
-            "matching: no blocking rule gave pairs to learn from (each needs at least "
-            f"{MIN_EM_PAIRS} pairs, some of them not matches); add a looser rule"
+            f"matching: too little to learn from: {len(prepared.profile_ids)} people with "
+            f"evidence, and no blocking rule pairs at least {MIN_EM_PAIRS} of them (some not "
+            "matches); matching needs hundreds of people, or add a looser blocking rule"
         )
     trained = linker.misc.save_model_to_json()
     model = TrainedModel(
