@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from sqlalchemy import create_engine, inspect, text
 
+import seamline.store
 from seamline.store.state import head_revision, metadata, migrate, open_state_store
+
+# Some modules of store/ declare their own tables on the shared metadata: import them all, or
+# the declared set depends on what this worker happened to import before.
+for _module in pkgutil.iter_modules(seamline.store.__path__):
+    if _module.name != "migrations":
+        importlib.import_module(f"seamline.store.{_module.name}")
 
 
 def columns(engine: object) -> dict[str, set[str]]:
