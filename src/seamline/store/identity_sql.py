@@ -27,7 +27,7 @@ would not protect a second writer anyway.)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -37,7 +37,6 @@ from sqlalchemy import (
     Engine,
     String,
     Table,
-    any_,
     bindparam,
     func,
     insert,
@@ -47,7 +46,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.sql import Insert, Select
-from sqlalchemy.types import ARRAY
 
 from seamline.errors import Conflict, NotFound, Unavailable
 from seamline.identity.identifiers import Identifier
@@ -78,11 +76,13 @@ def _stored_time(value: str | datetime) -> datetime:
 def _owners_statement(postgres: bool) -> Select[Any]:
     """The canonical owner and last-seen time of some values of one identifier type.
 
-    The values go in as one parameter (a PostgreSQL array; a JSON array that SQLite's
-    `json_each` reads): an expanding IN list costs SQLAlchemy a few µs per value to render.
+    On SQLite the values go in as one JSON array that `json_each` reads: an expanding IN
+    list costs SQLAlchemy a few µs per value to render. PostgreSQL keeps the IN list: with
+    one array parameter (`= ANY`) the client spent a quarter less CPU, but batches took three times
+    the wall time (a prepared statement's generic plan, most likely).
     """
     if postgres:
-        wanted = identities.c.value == any_(bindparam("values", type_=ARRAY(String())))
+        wanted = identities.c.value.in_(bindparam("values", expanding=True))
     else:
         listed = func.json_each(bindparam("values", type_=String())).table_valued("value")
         wanted = identities.c.value.in_(select(listed.c.value))
@@ -288,18 +288,21 @@ class SqlIdentityGraph:
             by_type.setdefault(identifier.type, []).append(identifier.value)
         statement = _OWNERS_POSTGRES if self._postgres else _OWNERS_SQLITE
         for id_type, values in by_type.items():
-            listed: list[str] | str = values if self._postgres else _json.encode(values).decode()
-            rows = conn.execute(
-                statement, {"workspace_id": workspace_id, "type": id_type, "values": listed}
-            ).all()
-            if id_type in windowed:
-                for value, canonical, seen in rows:
-                    identifier = Identifier(id_type, value)
-                    owners[identifier] = canonical
-                    seen_at[identifier] = _stored_time(seen)
-            else:
-                for value, canonical, _ in rows:
-                    owners[Identifier(id_type, value)] = canonical
+            lists: Iterable[list[str] | str] = (
+                chunks(values, _CHUNK) if self._postgres else [_json.encode(values).decode()]
+            )
+            for listed in lists:
+                rows = conn.execute(
+                    statement, {"workspace_id": workspace_id, "type": id_type, "values": listed}
+                ).all()
+                if id_type in windowed:
+                    for value, canonical, seen in rows:
+                        identifier = Identifier(id_type, value)
+                        owners[identifier] = canonical
+                        seen_at[identifier] = _stored_time(seen)
+                else:
+                    for value, canonical, _ in rows:
+                        owners[Identifier(id_type, value)] = canonical
         return owners, seen_at
 
     def _working_set(
