@@ -50,6 +50,11 @@ def test_set_preview_and_apply_a_version(tmp_path: Path) -> None:
     assert shown["active"]["version"] == 2
     assert shown["active"]["document"]["types"] == {"phone": {"priority": 3, "limit": 2}}
     assert [v["state"] for v in shown["versions"]] == ["active", "superseded"]
+    table = cli("--data-dir", data, "identity", "rules", "show").stdout
+    # The table shows every type in force, defaults included, with the new rule for phone.
+    phone = next(line for line in table.splitlines() if " phone " in line)
+    assert [cell.strip() for cell in phone.split("│")[2:4]] == ["3", "2"]
+    assert any(" user_id " in line for line in table.splitlines())
     again = cli("--data-dir", data, "identity", "rules", "apply", "2")
     assert again.returncode == 2 and "is active already" in again.stderr
 

@@ -99,6 +99,7 @@ def register(app: typer.Typer, settings: Any) -> None:
     ) -> None:
         """The rules in force and every saved version."""
         from seamline.collect.sources import DEFAULT_WORKSPACE_ID
+        from seamline.identity.rules_document import rules_from_document
 
         ops = ops_of(ctx)
         try:
@@ -111,6 +112,13 @@ def register(app: typer.Typer, settings: Any) -> None:
         active = found["active"]
         console.print(f"in force: version {active['version']} (by {active['created_by']})")
         console.print(yaml.safe_dump(active["document"], sort_keys=True), highlight=False)
+        # The document lists only what differs from the defaults; this is what is in force.
+        in_force = Table("type", "priority", "limit", "window", title="identifier types in force")
+        for name, rule in rules_from_document(active["document"]).listed():
+            window = "" if rule.window_seconds is None else f"{rule.window_seconds} s"
+            limit = "none" if rule.limit is None else str(rule.limit)
+            in_force.add_row(name, str(rule.priority), limit, window)
+        console.print(in_force)
         table = Table("version", "state", "created", "by", "activated")
         for v in found["versions"]:
             table.add_row(

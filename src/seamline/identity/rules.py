@@ -103,6 +103,11 @@ class IdentityRules:
         order)."""
         return (self._rules.get(id_type, CUSTOM_RULE).priority, id_type)
 
+    def listed(self) -> list[tuple[str, IdentifierRule]]:
+        """Every type with a rule of its own (and each custom type), most trusted first."""
+        names = set(self._rules) | {name for name, _ in self.custom}
+        return [(name, self.rule(name)) for name in sorted(names, key=self.rank)]
+
     def limited_types(self) -> frozenset[str]:
         """Types with a limit: only their values matter when checking a merge."""
         return self._limited
