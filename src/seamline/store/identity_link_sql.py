@@ -20,7 +20,7 @@ from typing import NamedTuple, Protocol
 from sqlalchemy import Connection, Engine, insert, or_, select, update
 
 from seamline.errors import Conflict, NotFound, Unavailable
-from seamline.store.identity_sql import _LOCK_PROFILES, _profile_key
+from seamline.store.identity_statements_sql import LOCK_PROFILES, profile_key
 from seamline.store.state import as_utc, identities, merges, profiles, separations
 
 _ATTEMPTS = 100
@@ -76,8 +76,8 @@ def link_people(
             if people[0] == people[1]:
                 return None
             if postgres:
-                keys = sorted({_profile_key(workspace_id, person) for person in people})
-                conn.execute(_LOCK_PROFILES, {"keys": keys})
+                keys = sorted({profile_key(workspace_id, person) for person in people})
+                conn.execute(LOCK_PROFILES, {"keys": keys})
                 if _people(conn, pair) != people:
                     continue  # a merge moved one of them meanwhile: look again
             _check_allowed(conn, workspace_id, people, rules, at)

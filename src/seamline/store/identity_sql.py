@@ -26,7 +26,6 @@ would not protect a second writer anyway.)
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -35,167 +34,40 @@ import msgspec
 from sqlalchemy import (
     Connection,
     Engine,
-    String,
-    Table,
-    bindparam,
-    func,
     insert,
     select,
     text,
-    type_coerce,
     update,
 )
-from sqlalchemy.sql import Insert, Select
 
 from seamline.errors import Conflict, NotFound, Unavailable
 from seamline.identity.identifiers import Identifier
 from seamline.identity.resolve import Changes, Merge, ProfileState, WorkingSet
 from seamline.identity.rules import IdentityRules
+from seamline.store.identity_statements_sql import (
+    ATTEMPTS,
+    CHUNK,
+    CREATED,
+    IDENTIFIERS_PER_TRANSACTION,
+    INSERT_IDENTITIES_SQLITE,
+    INSERT_PROFILES_SQLITE,
+    LIMITED,
+    LOCK_IDENTIFIERS,
+    LOCK_PROFILES,
+    OWNERS_POSTGRES,
+    OWNERS_SQLITE,
+    SEEN,
+    SEPARATED,
+    lock_key,
+    profile_key,
+    sqlite_time,
+    stored_time,
+)
 from seamline.store.state import as_utc, chunks, identities, merges, profiles, separations
 
 T = TypeVar("T")
 
 _json = msgspec.json.Encoder(enc_hook=str)  # str subclasses (`SentValue`) as their text
-
-
-def _unprocessed(column: Any) -> Any:
-    """`column` (a time) read as the driver gives it, for `_stored_time`: SQLAlchemy's SQLite
-    DateTime processor parses each value with a regular expression, ten times the cost."""
-    return type_coerce(column, String())
-
-
-def _stored_time(value: str | datetime) -> datetime:
-    """A time read through `_unprocessed` as an aware UTC datetime (SQLite gives text)."""
-    if isinstance(value, str):
-        # SQLAlchemy writes SQLite times as naive UTC text; parsed with the offset appended,
-        # they come out aware at a fifth of the cost of `replace(tzinfo=UTC)`.
-        return datetime.fromisoformat(value + "+00:00")
-    return as_utc(value)
-
-
-def _owners_statement(postgres: bool) -> Select[Any]:
-    """The canonical owner and last-seen time of some values of one identifier type.
-
-    On SQLite the values go in as one JSON array that `json_each` reads: an expanding IN
-    list costs SQLAlchemy a few µs per value to render. PostgreSQL keeps the IN list: with
-    one array parameter (`= ANY`) the client spent a quarter less CPU, but batches took three times
-    the wall time (a prepared statement's generic plan, most likely).
-    """
-    if postgres:
-        wanted = identities.c.value.in_(bindparam("values", expanding=True))
-    else:
-        listed = func.json_each(bindparam("values", type_=String())).table_valued("value")
-        wanted = identities.c.value.in_(select(listed.c.value))
-    return (
-        select(identities.c.value, profiles.c.canonical_id, _unprocessed(identities.c.last_seen))
-        .join(profiles, profiles.c.id == identities.c.profile_id)
-        .where(
-            identities.c.workspace_id == bindparam("workspace_id"),
-            identities.c.type == bindparam("type"),
-            wanted,
-        )
-    )
-
-
-_OWNERS_POSTGRES = _owners_statement(postgres=True)
-_OWNERS_SQLITE = _owners_statement(postgres=False)
-
-_NEW_PROFILE = ("id", "workspace_id", "canonical_id", "created_at")
-_NEW_IDENTITY = (
-    "workspace_id",
-    "type",
-    "value",
-    "profile_id",
-    "first_seen",
-    "last_seen",
-    "first_message_id",
-    "sent_value",
-)
-
-
-def _insert_listed(table: Table, columns: tuple[str, ...]) -> Insert:
-    """SQLite: insert the rows of one JSON array of arrays (`rows`), in `columns`' order.
-
-    SQLite reads the array in C; the same rows as an executemany cost SQLAlchemy ~10 µs each
-    (parameters and time formatting per row), a third of the identity stage's time.
-    """
-    rows = func.json_each(bindparam("rows", type_=String())).table_valued("value")
-    fields = [func.json_extract(rows.c.value, f"$[{n}]") for n in range(len(columns))]
-    return insert(table).from_select(list(columns), select(*fields))
-
-
-_INSERT_PROFILES_SQLITE = _insert_listed(profiles, _NEW_PROFILE)
-_INSERT_IDENTITIES_SQLITE = _insert_listed(identities, _NEW_IDENTITY)
-
-
-def _sqlite_time(at: datetime) -> str:
-    # The text SQLAlchemy's SQLite DateTime writes (its fields as given, no offset).
-    return at.isoformat(" ", "microseconds")[:26]
-
-
-# Built once: expanding IN parameters keep SQLAlchemy's compiled-statement cache warm.
-_SEEN = (
-    update(identities)
-    .where(
-        identities.c.workspace_id == bindparam("w"),
-        identities.c.type == bindparam("t"),
-        identities.c.value == bindparam("v"),
-        identities.c.last_seen < bindparam("at"),
-    )
-    .values(last_seen=bindparam("at"))
-)
-_profile_a = profiles.alias("profile_a")
-_profile_b = profiles.alias("profile_b")
-# Every separation of the workspace (unmerges are rare), mapped to today's canonical profiles;
-# a profile that does not exist yet — a rebuild replaying the log — stands for itself, since
-# profile ids are derived from the message that creates them.
-_SEPARATED = (
-    select(
-        func.coalesce(_profile_a.c.canonical_id, separations.c.profile_a),
-        func.coalesce(_profile_b.c.canonical_id, separations.c.profile_b),
-    )
-    .select_from(separations)
-    .outerjoin(_profile_a, _profile_a.c.id == separations.c.profile_a)
-    .outerjoin(_profile_b, _profile_b.c.id == separations.c.profile_b)
-    .where(separations.c.workspace_id == bindparam("workspace_id"))
-)
-_CREATED = select(profiles.c.id, _unprocessed(profiles.c.created_at)).where(
-    profiles.c.id.in_(bindparam("ids", expanding=True))
-)
-_LIMITED = (
-    select(
-        profiles.c.canonical_id,
-        identities.c.type,
-        identities.c.value,
-        _unprocessed(identities.c.last_seen),
-    )
-    .join(profiles, profiles.c.id == identities.c.profile_id)
-    .where(
-        profiles.c.canonical_id.in_(bindparam("ids", expanding=True)),
-        identities.c.type.in_(bindparam("types", expanding=True)),
-    )
-)
-_CHUNK = 500
-# A volatile function in the select list runs after ORDER BY's sort (PostgreSQL 9.6 and later),
-# so each statement takes its locks in key order: one statement per phase, not one per key.
-_LOCK_IDENTIFIERS = text(
-    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
-)
-# Profiles lock in the two-key form, a key space of its own apart from the one-key form the
-# identifiers use, so a profile's key never equals an identifier's.
-_PROFILE_LOCK_SPACE = 0x5EA1
-_LOCK_PROFILES = text(
-    f"SELECT pg_advisory_xact_lock({_PROFILE_LOCK_SPACE}, k)"
-    " FROM unnest(CAST(:keys AS integer[])) AS k ORDER BY k"
-)
-# Starting again only follows a merge that another worker committed meanwhile, so this is
-# never reached unless the graph is rewritten faster than a batch can read it.
-_ATTEMPTS = 100
-# PostgreSQL's lock table has room for max_locks_per_transaction (64 by default) times
-# max_connections (100) locks in all, shared by every session: a batch of 5,000 messages
-# locking each identifier (and then its profile) ran out of shared memory. 500 identifiers
-# hold at most ~1,000 advisory locks per transaction, room for several workers.
-_IDENTIFIERS_PER_TRANSACTION = 500
 
 
 class SqlIdentityGraph:
@@ -206,7 +78,7 @@ class SqlIdentityGraph:
         self._postgres = engine.dialect.name == "postgresql"
         # SQLite takes no locks (one pipeline process writes the graph): a batch is one
         # transaction there.
-        self.identifiers_per_transaction = _IDENTIFIERS_PER_TRANSACTION if self._postgres else None
+        self.identifiers_per_transaction = IDENTIFIERS_PER_TRANSACTION if self._postgres else None
 
     def resolve(
         self,
@@ -216,7 +88,7 @@ class SqlIdentityGraph:
         work: Callable[[WorkingSet], T],
         checked: Collection[Identifier] = (),
     ) -> T:
-        for _ in range(_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             with self._engine.begin() as conn:
                 working = self._locked_working_set(conn, workspace_id, identifiers, rules, checked)
                 if working is None:
@@ -231,7 +103,7 @@ class SqlIdentityGraph:
         # rather than holding its messages as if they were at fault.
         raise TimeoutError(
             f"the identity graph of workspace {workspace_id!r} kept changing while a batch was "
-            f"being resolved ({_ATTEMPTS} attempts)"
+            f"being resolved ({ATTEMPTS} attempts)"
         )
 
     def _locked_working_set(
@@ -264,13 +136,13 @@ class SqlIdentityGraph:
         self, conn: Connection, workspace_id: str, ids: Collection[Identifier]
     ) -> None:
         # Phase 1 (see the module's docstring): a worker resolving the same person waits.
-        keys = sorted({_lock_key(workspace_id, identifier) for identifier in ids})
-        conn.execute(_LOCK_IDENTIFIERS, {"keys": keys})
+        keys = sorted({lock_key(workspace_id, identifier) for identifier in ids})
+        conn.execute(LOCK_IDENTIFIERS, {"keys": keys})
 
     def _lock_profiles(self, conn: Connection, workspace_id: str, ids: Collection[str]) -> None:
         # Phase 2: a worker changing the same profiles waits.
-        keys = sorted({_profile_key(workspace_id, profile_id) for profile_id in ids})
-        conn.execute(_LOCK_PROFILES, {"keys": keys})
+        keys = sorted({profile_key(workspace_id, profile_id) for profile_id in ids})
+        conn.execute(LOCK_PROFILES, {"keys": keys})
 
     def _owners(
         self,
@@ -286,10 +158,10 @@ class SqlIdentityGraph:
         by_type: dict[str, list[str]] = {}
         for identifier in ids:
             by_type.setdefault(identifier.type, []).append(identifier.value)
-        statement = _OWNERS_POSTGRES if self._postgres else _OWNERS_SQLITE
+        statement = OWNERS_POSTGRES if self._postgres else OWNERS_SQLITE
         for id_type, values in by_type.items():
             lists: Iterable[list[str] | str] = (
-                chunks(values, _CHUNK) if self._postgres else [_json.encode(values).decode()]
+                chunks(values, CHUNK) if self._postgres else [_json.encode(values).decode()]
             )
             for listed in lists:
                 rows = conn.execute(
@@ -299,7 +171,7 @@ class SqlIdentityGraph:
                     for value, canonical, seen in rows:
                         identifier = Identifier(id_type, value)
                         owners[identifier] = canonical
-                        seen_at[identifier] = _stored_time(seen)
+                        seen_at[identifier] = stored_time(seen)
                 else:
                     for value, canonical, _ in rows:
                         owners[Identifier(id_type, value)] = canonical
@@ -316,19 +188,19 @@ class SqlIdentityGraph:
     ) -> WorkingSet:
         states: dict[str, ProfileState] = {}
         limited = sorted(rules.limited_types())
-        for chunk in chunks(at_risk, _CHUNK):
-            for pid, created in conn.execute(_CREATED, {"ids": chunk}):
-                states[pid] = ProfileState(pid, _stored_time(created))
+        for chunk in chunks(at_risk, CHUNK):
+            for pid, created in conn.execute(CREATED, {"ids": chunk}):
+                states[pid] = ProfileState(pid, stored_time(created))
             if not limited:
                 continue
             for canonical, id_type, value, last_seen in conn.execute(
-                _LIMITED, {"ids": chunk, "types": limited}
+                LIMITED, {"ids": chunk, "types": limited}
             ):
                 identifier = Identifier(id_type, value)
-                states[canonical].identifiers[identifier] = _stored_time(last_seen)
+                states[canonical].identifiers[identifier] = stored_time(last_seen)
                 owners.setdefault(identifier, canonical)
         separated: set[frozenset[str]] = set()
-        for first, second in conn.execute(_SEPARATED, {"workspace_id": workspace_id}):
+        for first, second in conn.execute(SEPARATED, {"workspace_id": workspace_id}):
             if first != second:
                 separated.add(frozenset((first, second)))
         return WorkingSet(rules, owners, states, seen_at, separated)
@@ -370,7 +242,7 @@ class SqlIdentityGraph:
             )
         if changes.seen:
             conn.execute(
-                _SEEN,
+                SEEN,
                 [
                     {"w": workspace_id, "t": identifier.type, "v": identifier.value, "at": at}
                     for identifier, at in changes.seen.items()
@@ -401,13 +273,13 @@ class SqlIdentityGraph:
     def _insert_sqlite(self, conn: Connection, workspace_id: str, changes: Changes) -> None:
         if changes.new_profiles:
             rows: list[tuple[str | None, ...]] = [
-                (p.id, workspace_id, p.id, _sqlite_time(p.created_at)) for p in changes.new_profiles
+                (p.id, workspace_id, p.id, sqlite_time(p.created_at)) for p in changes.new_profiles
             ]
-            conn.execute(_INSERT_PROFILES_SQLITE, {"rows": _json.encode(rows).decode()})
+            conn.execute(INSERT_PROFILES_SQLITE, {"rows": _json.encode(rows).decode()})
         if changes.new_identities:
             rows = []
             for identifier, profile_id, at, message_id in changes.new_identities:
-                when = _sqlite_time(at)
+                when = sqlite_time(at)
                 rows.append(
                     (
                         workspace_id,
@@ -420,7 +292,7 @@ class SqlIdentityGraph:
                         _sent(identifier),
                     )
                 )
-            conn.execute(_INSERT_IDENTITIES_SQLITE, {"rows": _json.encode(rows).decode()})
+            conn.execute(INSERT_IDENTITIES_SQLITE, {"rows": _json.encode(rows).decode()})
 
     def unmerge(self, workspace_id: str, merge_id: int) -> tuple[str, str]:
         """Undo a recorded merge: the merged profile (with what was merged into it before)
@@ -428,7 +300,7 @@ class SqlIdentityGraph:
 
         Returns (split-off profile, profile it was merged into).
         """
-        for _ in range(_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             with self._engine.begin() as conn:
                 if self._postgres:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0})
@@ -461,7 +333,7 @@ class SqlIdentityGraph:
                     ]
                     subtree += children
                     frontier = children
-                for chunk in chunks(subtree, _CHUNK):
+                for chunk in chunks(subtree, CHUNK):
                     conn.execute(
                         update(profiles)
                         .where(profiles.c.id.in_(chunk))
@@ -586,14 +458,3 @@ def _sent(identifier: Identifier) -> str | None:
 def _parse_identifier(text: str) -> Identifier:
     id_type, _, value = text.partition(":")
     return Identifier(id_type, value)
-
-
-def _profile_key(workspace_id: str, profile_id: str) -> int:
-    # 32 bits (the two-key form's second key): two profiles sharing a key only take turns.
-    digest = hashlib.blake2b(f"{workspace_id}\0{profile_id}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _lock_key(workspace_id: str, identifier: Identifier) -> int:
-    digest = hashlib.blake2b(f"{workspace_id}\0{identifier}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
