@@ -137,3 +137,23 @@ async def test_a_run_with_nothing_new_writes_nothing_and_a_retried_run_no_duplic
     updates = query(postgres_url, f"SELECT traits FROM {SCHEMA}.profile_traits_updates")
     assert [t["plan"] for (t,) in updates] == ["free", "team"]
     assert Identifier("user_id", "u1")  # ids are normalised as the graph keeps them
+
+
+@pytest.mark.usefixtures("state_url")
+async def test_a_phone_is_synced_as_it_was_sent(workspace: Workspace) -> None:
+    """Matching uses the normalised phone; the warehouse shows it as sent, as the Profile API
+    does, and the row's hash and id stay on the normalised value."""
+    from seamline.profiles_sync.changes import diff
+
+    sent = "+1 (415) 555-0100"
+    await workspace.send([identify("m1", "a1", "u1", phone=sent)])
+    with workspace.app.state.connect() as conn:
+        delta = diff(conn, TARGET, WS, datetime.now(UTC))
+    [mapping] = [
+        r for r in delta.raw["external_id_mapping_updates"] if r["external_id_type"] == "phone"
+    ]
+    assert mapping["external_id_value"] == sent
+    [identifier] = [r for r in delta.materialized["user_identifiers"] if r["type"] == "phone"]
+    assert identifier["value"] == sent
+    [(_, normalised, _)] = [i for i in delta.ids if i[0] == "phone"]
+    assert normalised != sent and normalised.endswith("4155550100")

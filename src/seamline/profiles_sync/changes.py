@@ -171,6 +171,7 @@ def _identifiers(
         select(
             identities.c.type,
             identities.c.value,
+            identities.c.sent_value,
             identities.c.profile_id,
             identities.c.first_seen,
             identities.c.first_message_id,
@@ -188,14 +189,16 @@ def _identifiers(
         )
         .where(identities.c.workspace_id == workspace_id, synced.c.type.is_(None))
     )
-    for kind, value, profile_id, first_seen, message_id, canonical_id in conn.execute(query):
+    for kind, value, sent, profile_id, first_seen, message_id, canonical_id in conn.execute(query):
         at = as_utc(first_seen)
         delta.raw["external_id_mapping_updates"].append(
             {
                 "id": row_id("id", kind, value, profile_id),
                 "segment_id": profile_id,
                 "external_id_type": kind,
-                "external_id_value": value,
+                # shown as sent (a phone), as the Profile API shows it; the hash and the
+                # synced key stay on the normalised value that matching uses
+                "external_id_value": sent or value,
                 "external_id_hash": hashlib.sha256(f"{kind}:{value}".encode()).hexdigest(),
                 "triggering_event_type": None,
                 "triggering_event_id": message_id,
@@ -256,9 +259,11 @@ def _materialize(conn: Connection, canonical_id: str, delta: Delta, stamp: dict[
     member_ids = [str(member) for member, _ in members]
     for chunk in chunks(member_ids, _CHUNK):
         for kind, value, first_seen in conn.execute(
-            select(identities.c.type, identities.c.value, identities.c.first_seen).where(
-                identities.c.profile_id.in_(chunk)
-            )
+            select(
+                identities.c.type,
+                func.coalesce(identities.c.sent_value, identities.c.value),
+                identities.c.first_seen,
+            ).where(identities.c.profile_id.in_(chunk))
         ):
             at = as_utc(first_seen)
             delta.materialized["user_identifiers"].append(
