@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ FIRST_BACKOFF = 0.5
 LONGEST_BACKOFF = 30.0
 STEADY = 60.0
 """A process that ran this long before exiting is restarted without waiting."""
+WATCH_PERIOD = 0.2
 STOP_TIMEOUTS = {COLLECT: 40.0, PIPELINE: 600.0, DELIVER: 60.0}
 """How long each role may take to stop before it is killed (what it leaves stays in the log
 or the outbox and is taken up after the next start)."""
@@ -77,10 +77,14 @@ class Supervisor:
             Child(PIPELINE, 0),
             Child(DELIVER, 0),
         ]
-        self._stopping = threading.Event()
+        # A plain flag, not a threading.Event: the signal handler runs in the main thread at
+        # any bytecode, also inside Event.wait while it holds the Event's lock, and
+        # Event.set would then wait for that lock forever (a CI run saw `serve` ignore
+        # SIGTERM for 90 s).
+        self._stop_requested = False
 
     def request_stop(self, *_: object) -> None:
-        self._stopping.set()
+        self._stop_requested = True
 
     def run(self) -> int:
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
@@ -93,8 +97,12 @@ class Supervisor:
         for child in sorted(self.children, key=lambda c: c.role == COLLECT):
             self._start(child)
         self._write_status()
-        while not self._stopping.wait(0.2):
-            self._watch()
+        while not self._stop_requested:
+            # A signal interrupts the sleep, runs the handler and the sleep resumes: a stop
+            # waits at most one period.
+            time.sleep(WATCH_PERIOD)
+            if not self._stop_requested:
+                self._watch()
         self._stop_all()
         self._write_status()
         return 0
