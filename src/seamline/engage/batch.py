@@ -15,7 +15,6 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from seamline.engage.batch_source import ACCOUNT, PROPERTY, TRAIT, Needs
 from seamline.engage.definition import (
     AccountIs,
     All,
@@ -37,6 +36,7 @@ from seamline.engage.features import (
     of_sequence,
     of_trait,
 )
+from seamline.engage.needs import ACCOUNT, PROPERTY, TRAIT, Needs
 from seamline.engage.rules import EngageRules
 
 Typed = dict[str, Any]  # "s", "n", "b", "x" → expression (absent: that type never matches)

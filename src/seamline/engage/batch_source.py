@@ -12,28 +12,12 @@ columns, which Ibis reads portably; Spark keeps JSON text, read here with its VA
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-PROPERTY, TRAIT, ACCOUNT = "p", "t", "a"
-
-
-@dataclass(frozen=True)
-class Needs:
-    """The event properties, profile traits and account traits definitions read, in order."""
-
-    properties: tuple[str, ...] = ()
-    traits: tuple[str, ...] = ()
-    account_traits: tuple[str, ...] = ()
-    columns: dict[tuple[str, str], str] = field(default_factory=dict, compare=False)
-
-    def column(self, family: str, name: str) -> str:
-        """The column prefix of a property (`p`), trait (`t`) or account trait (`a`)."""
-        names = {PROPERTY: self.properties, TRAIT: self.traits, ACCOUNT: self.account_traits}
-        return f"{family}{names[family].index(name)}"
+from seamline.engage.needs import ACCOUNT, PROPERTY, TRAIT, Needs
 
 
 def flat_from_json(events: ir.Table, merges: ir.Table | None, needs: Needs) -> ir.Table:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from seamline.engage.batch_source import Needs
 from seamline.engage.definition import (
     AccountIs,
     Audience,
@@ -14,6 +13,7 @@ from seamline.engage.definition import (
     TraitIs,
 )
 from seamline.engage.features import Feature, conditions_of, features_of, property_paths
+from seamline.engage.needs import Needs
 from seamline.errors import InvalidInput
 
 
