@@ -18,16 +18,18 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
 from seamline.log.base import LogRecord
-from seamline.log.nats import NatsLog
-from seamline.log.nats_client import TRANSIENT
-from seamline.log.nats_reader import ConsumerLost, PartitionReader
 from seamline.log.partitions import LocalPartitions
 from seamline.log.tombstone import is_tombstone
+
+if TYPE_CHECKING:
+    # The NATS client loads only where the log is JetStream: every role imports this module.
+    from seamline.log.nats import NatsLog
+    from seamline.log.nats_reader import PartitionReader
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,6 @@ BATCH = 2000
 """Records read per partition per look; at 1,000 events/s a look every 0.1 s reads ~100."""
 LOCAL_POLL = 0.1
 """How often a local tail looks for new records (a read-only file has nothing to wake on)."""
-_PASSING: tuple[type[BaseException], ...] = (*TRANSIENT, ConsumerLost, OSError)
 
 
 class LiveFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,7 +119,11 @@ class Sampler:
 
 
 class TailSource(Protocol):
-    """A log as a tail reads it: partitions, their ends, reads, and a wait for more."""
+    """A log as a tail reads it: partitions, their ends, reads, and a wait for more.
+
+    `passing` are the errors a look may meet that the next look gets past."""
+
+    passing: tuple[type[BaseException], ...]
 
     async def partitions(self) -> list[int]: ...
 
@@ -136,6 +141,7 @@ class LocalTailSource:
 
     def __init__(self, root: Path) -> None:
         self._log = LocalPartitions(root)
+        self.passing: tuple[type[BaseException], ...] = (OSError,)
 
     async def partitions(self) -> list[int]:
         return await asyncio.to_thread(self._log.partitions_sync)
@@ -159,7 +165,11 @@ class NatsTailSource:
     """JetStream partitions read through consumers of this tail's own (`NatsLog.scanner`)."""
 
     def __init__(self, log: NatsLog) -> None:
+        from seamline.log.nats_client import TRANSIENT
+        from seamline.log.nats_reader import ConsumerLost
+
         self._log = log
+        self.passing: tuple[type[BaseException], ...] = (*TRANSIENT, ConsumerLost, OSError)
         self._readers: dict[int, PartitionReader] = {}
 
     async def partitions(self) -> list[int]:
@@ -185,9 +195,9 @@ class NatsTailSource:
 
 def tail_source(log: LocalPartitions | NatsLog) -> TailSource:
     """A tail's own readers over the log this process uses."""
-    if isinstance(log, NatsLog):
-        return NatsTailSource(log)
-    return LocalTailSource(log.root)
+    if isinstance(log, LocalPartitions):
+        return LocalTailSource(log.root)
+    return NatsTailSource(log)
 
 
 class LiveTail:
@@ -221,7 +231,7 @@ class LiveTail:
                     read_any = True
                     self._positions[partition] = records[-1].offset + 1
                     matching.extend(self._matching(partition, records))
-        except _PASSING as error:
+        except self.source.passing as error:
             # An election or a reconnect on JetStream: the next look reads on from here.
             logger.warning("the live debugger cannot read the log now: %r", error)
         if not read_any:

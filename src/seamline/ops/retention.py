@@ -10,18 +10,20 @@ import time
 from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seamline.config import Settings
 from seamline.errors import Conflict, Unavailable
 from seamline.log.base import PIPELINE_CONSUMER
 from seamline.log.expire import Dropped, expire_partition
-from seamline.log.expire_nats import expire_nats_partition
-from seamline.log.nats import NatsLog
 from seamline.log.partitions import LocalPartitions
 from seamline.privacy.retention import Cutoffs, Expired
 from seamline.store.events_expire import expire_events
 from seamline.store.events_lake import LakeEventStore
 from seamline.store.retention_sql import SqlRetention
+
+if TYPE_CHECKING:
+    from seamline.log.nats import NatsLog
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ async def expire_jetstream(
 ) -> Dropped:
     """Purge what is past retention and committed from the JetStream log's (`owned`)
     partitions."""
+    from seamline.log.expire_nats import expire_nats_partition
+
     records = 0
     if not cutoffs:
         return Dropped(0, 0)
@@ -147,6 +151,8 @@ def expire_here(settings: Settings, now: datetime, step: Step | None = None) -> 
 async def _expire_jetstream_at(settings: Settings, cutoffs: Cutoffs) -> Dropped:
     if not cutoffs or settings.log_url is None:
         return Dropped(0, 0)
+    from seamline.log.nats import NatsLog
+
     servers = [url.strip() for url in settings.log_url.split(",") if url.strip()]
     log = await NatsLog.connect(
         servers, partitions=settings.log_partitions, replicas=settings.log_replicas

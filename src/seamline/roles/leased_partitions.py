@@ -10,9 +10,12 @@ successor has taken the partition over, and learns it has lost the partition (`F
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-from seamline.log.nats import NatsLog
 from seamline.store.leases_sql import PartitionLeases
+
+if TYPE_CHECKING:
+    from seamline.log.nats import NatsLog
 
 
 class LeasedPartitions:

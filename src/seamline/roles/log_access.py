@@ -9,19 +9,23 @@ import logging
 import os
 import secrets
 import socket
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from seamline.config import Settings
 from seamline.data_dir import DataDir
 from seamline.log.base import PartitionedLog
-from seamline.log.nats import NatsLog
-from seamline.log.nats_requests import RequestWriter
 from seamline.log.partitions import LazyWriter, LocalPartitions, LocalWriter
 from seamline.pipeline.runner import CONSUMER
 from seamline.roles.leased_partitions import LeasedPartitions
 from seamline.roles.names import COLLECT, PIPELINE
 from seamline.store.leases_sql import PartitionLeases
+
+if TYPE_CHECKING:
+    # The NATS client loads only where the log is JetStream (~0.5 s of every role's start).
+    from seamline.log.nats import NatsLog
+    from seamline.log.nats_requests import RequestWriter
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ class LogAccess:
         self._stop = asyncio.Event()
         self.writer: LocalWriter | LazyWriter | RequestWriter
         if settings.log_url:
+            from seamline.log.nats_requests import RequestWriter
+
             self.writer = RequestWriter()
         else:
             self.local = LocalPartitions(
@@ -73,6 +79,9 @@ class LogAccess:
         """Connect to JetStream (a no-op for the local log or when connected)."""
         if self._settings.log_url is None or self._nats is not None:
             return
+        from seamline.log.nats import NatsLog
+        from seamline.log.nats_requests import RequestWriter
+
         assert isinstance(self.writer, RequestWriter)
         servers = [url.strip() for url in self._settings.log_url.split(",") if url.strip()]
         self._nats = await NatsLog.connect(

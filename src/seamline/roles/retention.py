@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from seamline.log.nats import NatsLog
+from seamline.log.partitions import LocalPartitions
 from seamline.ops.retention import expire, expire_jetstream, request_path
 from seamline.privacy.retention import Cutoffs, Expired
 from seamline.roles.log_access import LogAccess
@@ -46,8 +46,8 @@ class RetentionWorker:
 
     async def run_async(self) -> Expired | None:
         """Expire now, the JetStream log's leased partitions included."""
-        log = self._log.partitions
-        if not isinstance(log, NatsLog):
+        log = self._log.erasable()
+        if isinstance(log, LocalPartitions):
             return await asyncio.to_thread(self.run_once)
         now, owned = self.now(), set(self._parts.owned_partitions())
         cutoffs = Cutoffs(await asyncio.to_thread(self.store.settings), now)
