@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from seamline.log import LocalLog
+from seamline.log.partitions import LocalPartitions
 from seamline.pipeline import PipelineRunner
 from seamline.pipeline.dedup import DropDuplicates
 from seamline.pipeline.store_events import StoreEvents
@@ -137,5 +138,35 @@ async def test_an_undecodable_record_is_counted_not_fatal(
     runner = await run_to_end(log, store, seen)
     assert runner.undecodable == 1
     assert store.count() == 1
+    await log.close()
+    store.close()
+
+
+async def test_a_partition_made_just_before_the_stop_is_drained(
+    tmp_path: Path, seen: SqliteSeenMessages
+) -> None:
+    """`held rerun` beside a running server appends to a partition of its own; a SIGTERM right
+    after it must process that record too, not leave it to the next start (the runner looks
+    for new partitions only every REFRESH_PARTITIONS otherwise)."""
+    log = LocalPartitions(tmp_path / "log")
+    first = log.claim(0)
+    await first.append([record("m1")])
+    store = LakeEventStore(tmp_path / "events")
+    runner = PipelineRunner(log, (DropDuplicates(seen, 86400), StoreEvents(store)), batch_size=10)
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run(stop))
+    while runner.committed.get(0) != 1:
+        await asyncio.sleep(0.01)
+    other = LocalPartitions(tmp_path / "log")  # another process's view, as the CLI has
+    late = other.claim(1)
+    assert late.partition == 1
+    await late.append([record("m2")])
+    stop.set()
+    await asyncio.wait_for(running, 30)
+    assert store.query("SELECT message_id FROM events ORDER BY 1") == [("m1",), ("m2",)]
+    assert await log.committed("pipeline", 1) == 1
+    for closing in (first, late):
+        await closing.close()
+    await other.close()
     await log.close()
     store.close()

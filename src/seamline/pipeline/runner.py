@@ -186,6 +186,7 @@ class PipelineRunner:
         finishing: asyncio.Task[None] | None = None
         halting = asyncio.create_task(self._halt_on(stop))
         refreshed = 0.0
+        refreshed_since_stop = False
         try:
             while True:
                 if self._exclusive:
@@ -203,6 +204,11 @@ class PipelineRunner:
                 # Read `stop` before reading the log: a round of empty reads that began after
                 # the stop request has seen every append made before it, so draining is done.
                 stopping = stop.is_set()
+                if stopping and not refreshed_since_stop:
+                    # A partition made just before the stop request (`held rerun` appends to
+                    # one of its own) is drained too, not left for the next start.
+                    refreshed_since_stop = self._refresh_now = True
+                    continue
                 await self._fill()
                 taken = self._take()
                 if taken is None:
