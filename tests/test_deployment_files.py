@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from seamline.config import Settings
-from seamline.roles.process import ROLES
+from seamline.roles.names import ROLES
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVED_ROLES = [role for role in ROLES if role != "all"]

@@ -16,14 +16,12 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
+from seamline.bootstrap import bootstrap
 from seamline.collect.client_ip import ClientAddress
 from seamline.collect.pixel import PixelAPI, pixel_type
-from seamline.collect.sources import DEFAULT_WORKSPACE_ID, Source, new_source, same_name
 from seamline.collect.tracking import INGEST_PATHS, Receive, Scope, Send, TrackingAPI
 from seamline.collect.webhook import WebhookAPI, webhook_route
 from seamline.config import Settings
-from seamline.data_dir import open_state
-from seamline.errors import Conflict
 from seamline.log.base import PartitionedLog
 from seamline.log.partitions import LocalPartitions
 from seamline.ops import status
@@ -50,7 +48,6 @@ from seamline.spec.envelope import Envelope, envelope_encoder
 from seamline.spec.messages import Message
 from seamline.store.events_lake import LakeEventStore
 from seamline.store.retention_sql import SqlRetention
-from seamline.store.sources_sql import SqlSourceStore
 
 __all__ = [
     "ALL_ROLES",
@@ -65,7 +62,6 @@ __all__ = [
     "tune_runtime",
 ]
 
-DEV_SOURCE_NAME = "Development"
 logger = logging.getLogger(__name__)
 
 
@@ -77,34 +73,6 @@ def tune_runtime() -> None:
     (benchmarks/pipeline.py, 300 k events) with no memory growth.
     """
     gc.set_threshold(50_000, 20, 100)
-
-
-def bootstrap(settings: Settings) -> Source:
-    """Create the default workspace and its development source unless they exist."""
-    engine = open_state(settings)
-    try:
-        store = SqlSourceStore(engine)
-        store.ensure_workspace(DEFAULT_WORKSPACE_ID, "Default")
-        found = _development_source(store)
-        if found is not None:
-            return found
-        try:
-            return store.create(new_source(DEV_SOURCE_NAME, DEFAULT_WORKSPACE_ID))
-        except Conflict:
-            # Roles starting together on one database: another process made it meanwhile.
-            found = _development_source(store)
-            if found is None:
-                raise
-            return found
-    finally:
-        engine.dispose()
-
-
-def _development_source(store: SqlSourceStore) -> Source | None:
-    for source in store.list(DEFAULT_WORKSPACE_ID):
-        if same_name(source.name, DEV_SOURCE_NAME):  # names are unique ignoring case
-            return source
-    return None
 
 
 class Seamline:

@@ -95,7 +95,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run Seamline on the embedded stores: the Tracking API, the pipeline and delivery."""
-    from seamline.roles.process import ROLES
+    from seamline.roles.names import ROLES
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -118,7 +118,7 @@ def serve(
         # the role starts, then stops the orderly way (the pipeline drains the log).
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stop_signal, lambda *_: STOP_ASKED.set())
-    from seamline.app import bootstrap
+    from seamline.bootstrap import bootstrap
     from seamline.roles import process
 
     bootstrap(settings)  # the state store's schema, when this role starts first
@@ -127,13 +127,15 @@ def serve(
 
 def _serve_here(settings: Settings, role: str | None) -> None:
     """The supervisor (`role` None) or every role in this process (`all`), with the banner."""
-    from seamline.app import ServeLock, bootstrap
+    # Not `seamline.app`: the supervisor only starts processes, and each role imports the
+    # server itself; importing it here too delayed every role's start by ~2 s of CPU.
+    from seamline.bootstrap import bootstrap
     from seamline.cli.banner import print_banner
     from seamline.data_dir import DataDir
     from seamline.metrics import shared_dir
     from seamline.ports import ensure_can_listen
     from seamline.roles import supervisor
-    from seamline.roles.process import run_role
+    from seamline.roles.locks import ServeLock
 
     ensure_can_listen(settings.host, settings.port)  # before a write key is made or printed
     paths = DataDir(settings.data_dir)
@@ -142,6 +144,8 @@ def _serve_here(settings: Settings, role: str | None) -> None:
     source = bootstrap(settings)
     print_banner(console, settings, source)
     if role == "all":
+        from seamline.roles.process import run_role
+
         run_role(settings, "all")
     else:
         workers = settings.collect_workers or supervisor.default_workers()

@@ -22,8 +22,6 @@ from seamline.errors import Conflict
 from seamline.roles import STOP_ASKED
 from seamline.roles.pause import pause_requested, wait_while_paused
 
-ROLES = ("collect", "pipeline", "deliver", "all")
-
 logger = logging.getLogger(__name__)
 
 

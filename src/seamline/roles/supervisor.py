@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seamline.app import COLLECT, DELIVER, PIPELINE
 from seamline.metrics import clear_shared
+from seamline.roles.names import COLLECT, DELIVER, PIPELINE
 
 logger = logging.getLogger(__name__)
 
