@@ -22,3 +22,19 @@ def test_a_role_process_imports_no_batch_engine_no_nats_client_and_no_prediction
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_supervisor_starts_roles_without_importing_the_server() -> None:
+    """What `serve`'s own process imports before it starts the roles (cli/commands.py,
+    `_serve_here`): each role imports the server itself."""
+    script = (
+        "import sys\n"
+        "import seamline.bootstrap, seamline.cli.banner, seamline.metrics, seamline.ports\n"
+        "import seamline.roles.locks, seamline.roles.supervisor\n"
+        "print('seamline.app' in sys.modules, 'fastapi' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
