@@ -284,6 +284,10 @@ class Seamline:
         if self.pipeline is not None:
             self.pipeline.start()
         if DELIVER in self.roles:
+            if self.state.dialect.name == "sqlite":
+                # The embedded outbox has one delivery worker, this one (`.deliver.lock`): rows
+                # a killed predecessor held are delivered now, not when its lease runs out.
+                await asyncio.to_thread(self.parts.outbox.release_claims)
             self.deliver.start()
         self._metrics_stop.clear()
         self._metrics_task = asyncio.create_task(

@@ -98,3 +98,16 @@ def test_a_worker_still_busy_renews_its_lease(engine: Engine) -> None:
     box.renew([a.id], NOW + LEASE * 3)
     assert box.claim("w", "hook", 1, NOW + LEASE * 2, LEASE) == []
     assert [r.id for r in box.claim("w", "hook", 1, NOW + LEASE * 3 + LEASE, LEASE)] == [a.id]
+
+
+def test_the_one_worker_of_an_embedded_outbox_frees_a_dead_workers_leases(engine: Engine) -> None:
+    """At the start of an embedded deliver role (seamline.app): what a killed predecessor had
+    claimed is ready at once, not after its lease; a retry's wait is kept."""
+    box = SqlOutbox(engine)
+    box.enqueue([row("a"), row("b"), row("c"), row("d")])
+    *_, c = box.claim("w", "hook", 3, NOW, LEASE)
+    box.retry_later([c.id], NOW + timedelta(seconds=10), "500")  # released, waiting its turn
+    assert box.release_claims() == 2
+    assert box.release_claims() == 0
+    again = box.claim("w", "hook", 5, NOW, LEASE)
+    assert [r.message_id for r in again] == ["a", "b", "d"]
