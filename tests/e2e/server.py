@@ -102,7 +102,13 @@ class Server:
         return code
 
     def _kill_all(self) -> None:
+        """SIGKILL to the supervisor and every role, none warned first.
+
+        The supervisor is frozen first: it would start a killed role again, and its own death
+        sends each role SIGTERM (PR_SET_PDEATHSIG), which stops a role in order instead."""
         assert self.process is not None
+        with contextlib.suppress(OSError):
+            self.process.send_signal(signal.SIGSTOP)
         status = self.data_dir / "run" / "roles.json"
         pids = []
         if status.exists():
@@ -117,11 +123,8 @@ class Server:
         self.process = None
 
     def kill(self) -> None:
-        """SIGKILL: the crash the log must survive."""
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(10)
-        self.process = None
+        """SIGKILL to every process of the server: the crash the log must survive."""
+        self._kill_all()
 
     def __enter__(self) -> Server:
         return self.start()
