@@ -247,9 +247,11 @@ class RulesCache:
         self._check_every = check_every
         self._rules: dict[str, WorkspaceRules] = {}
         self._checked: dict[str, float] = {}
+        self._invalidations: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def invalidate(self, workspace_id: str) -> None:
+        self._invalidations[workspace_id] = self._invalidations.get(workspace_id, 0) + 1
         self._checked.pop(workspace_id, None)
 
     def get(self, workspace_id: str) -> WorkspaceRules:
@@ -257,11 +259,17 @@ class RulesCache:
         now = time.monotonic()
         if current is not None and now - self._checked.get(workspace_id, -1e9) < self._check_every:
             return current
+        invalidations = self._invalidations.get(workspace_id, 0)
         revision = self._resources.revision(workspace_id)
         with self._lock:
-            self._checked[workspace_id] = now
+            # A change made while this thread read the revision must not be hidden behind a
+            # fresh check time: the next reader checks again.
+            if self._invalidations.get(workspace_id, 0) == invalidations:
+                self._checked[workspace_id] = now
             current = self._rules.get(workspace_id)
-            if current is not None and current.revision == revision:
+            # A thread that read the revision before a change may arrive after a thread that
+            # compiled the change; revisions only grow, so the newer rules stay.
+            if current is not None and current.revision >= revision:
                 return current
             runners = (
                 {current.function_keys[n]: r for n, r in current.functions.items()}
