@@ -61,6 +61,14 @@ def test_the_sampler_spreads_its_picks_over_a_batch() -> None:
     assert sampler.pick(100) == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]
 
 
+def test_a_new_stream_shows_a_first_burst_whole() -> None:
+    clock = Clock()
+    sampler = Sampler(100, clock)
+    clock.now += 0.001  # the messages arrive a moment after the stream opened
+    assert sampler.pick(5) == [0, 1, 2, 3, 4]
+    assert len(Sampler(100, clock).pick(80)) == 50  # up to half a second's worth
+
+
 async def test_the_tail_starts_at_the_end_and_skips_erased_records(tmp_path: Path) -> None:
     log = LocalPartitions(tmp_path / "log")
     writer = log.claim(0)

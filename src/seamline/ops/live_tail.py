@@ -103,7 +103,9 @@ class Sampler:
         self.rate = rate
         self._clock = clock
         self._capacity = max(1.0, rate / 2)
-        self._tokens = 1.0
+        # Full from the start: the first messages after a stream opens (a burst a user sends
+        # to see them) are shown, however soon they follow the opening.
+        self._tokens = self._capacity
         self._at = clock()
 
     def pick(self, count: int) -> list[int]:
