@@ -46,6 +46,10 @@ def test_every_scrape_sums_the_counts_of_every_process(tmp_path: Path) -> None:
         )
         with server:
             key = server.write_key
+            # /readyz answers once one worker listens; under load the other may still be
+            # starting, and the kernel spreads connections over bound sockets only. A worker
+            # writes its snapshot as its app starts, after it has bound the port.
+            _until(lambda: len(_collect_snapshots(data)), lambda n: n == 2)
             _send(server.url, key, [f"m{n}" for n in range(SENT)] + ["m0"])  # m0 twice
             _until(lambda: _stored(data), lambda n: n == SENT)
             _until(lambda: len(target.received), lambda n: n >= SENT)
@@ -135,6 +139,10 @@ def _ready(url: str) -> bool:
 def _processes(data: Path) -> dict[str, int | None]:
     found: dict[str, Any] = json.loads((data / "run" / "roles.json").read_text())
     return {f"{p['role']}-{p['index']}": p["pid"] for p in found["processes"]}
+
+
+def _collect_snapshots(data: Path) -> list[Path]:
+    return sorted((data / "run" / "metrics").glob("collect-*.json"))
 
 
 def _until(look: Callable[[], T], done: Callable[[T], object], timeout: float = 60.0) -> T:
