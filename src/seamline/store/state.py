@@ -35,6 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from seamline.store.sqlite_cursors import CONNECT_ARGS, close_cursors_at_checkin
+
 metadata = MetaData()
 
 workspaces = Table(
@@ -653,9 +655,16 @@ def open_state_store(url: str) -> Engine:
     for bare in ("postgresql://", "postgres://"):
         if url.startswith(bare):
             url = "postgresql+psycopg://" + url[len(bare) :]
-    engine = create_engine(url, json_serializer=_json_text, json_deserializer=msgspec.json.decode)
-    if engine.dialect.name == "sqlite":
+    sqlite = url.startswith("sqlite")
+    engine = create_engine(
+        url,
+        json_serializer=_json_text,
+        json_deserializer=msgspec.json.decode,
+        connect_args=CONNECT_ARGS if sqlite else {},
+    )
+    if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+        close_cursors_at_checkin(engine)
     migrate(engine)
     return engine
 

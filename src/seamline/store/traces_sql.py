@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, func, i
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from seamline.store.erase_state import checkpoint
+from seamline.store.sqlite_cursors import CONNECT_ARGS, close_cursors_at_checkin
 from seamline.store.state import (
     as_utc,
     dead_letters,
@@ -70,8 +71,9 @@ class AttemptRow(msgspec.Struct, frozen=True, kw_only=True):
 def open_trace_file(path: Path) -> Engine:
     """The SQLite file of the embedded pipeline's traces, its table made if missing (by
     whichever process opens it first: the pipeline writes, the API reads)."""
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(f"sqlite:///{path}", connect_args=CONNECT_ARGS)
     event.listen(engine, "connect", _pragmas)
+    close_cursors_at_checkin(engine)
     with engine.begin() as conn:
         conn.execute(CreateTable(message_traces, if_not_exists=True))
         for index in message_traces.indexes:
