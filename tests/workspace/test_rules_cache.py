@@ -2,7 +2,8 @@
 that made it, however the pipeline's threads interleave with the change.
 
 A reader (the pipeline, the delivery loop) that read the revision just before the change must
-neither hide it behind a fresh check time nor put its older rules back over newer ones."""
+neither hide it behind a fresh check time nor put its older rules back over newer ones; one
+that is compiling the change must not let others take the rules it is replacing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 
 from seamline.store.resources_sql import SqlResourceStore
 from seamline.workspace.compiled import RulesCache, WorkspaceRules
+from seamline.workspace.resources import Resource
 
 WORKSPACE = "default"
 
@@ -73,4 +75,43 @@ def test_a_late_reader_does_not_put_older_rules_back(engine: Engine, tmp_path: P
     store.go_on.set()
     reader.join(10)
     assert cache.get(WORKSPACE).revision == changed.revision == store.revision(WORKSPACE)
+    cache.close()
+
+
+class PausedWhileCompiling(SqlResourceStore):
+    """The real store; the chosen thread stops as it lists the resources to compile."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.paused: threading.Thread | None = None
+        self.compiling = threading.Event()
+        self.go_on = threading.Event()
+
+    def list(self, workspace_id: str, kind: str | None = None) -> list[Resource]:
+        if threading.current_thread() is self.paused:
+            self.compiling.set()
+            assert self.go_on.wait(10)
+        return super().list(workspace_id, kind)
+
+
+def test_rules_being_compiled_are_waited_for_not_their_predecessor(
+    engine: Engine, tmp_path: Path
+) -> None:
+    store = PausedWhileCompiling(engine)
+    cache = RulesCache(store, tmp_path, check_every=60)
+    cache.get(WORKSPACE)
+    store.put(WORKSPACE, "destination", "hook", {"type": "webhook"})
+    cache.invalidate(WORKSPACE)
+    compiler = threading.Thread(target=lambda: cache.get(WORKSPACE))
+    store.paused = compiler
+    compiler.start()
+    assert store.compiling.wait(10)
+    seen: list[WorkspaceRules] = []
+    asker = threading.Thread(target=lambda: seen.append(cache.get(WORKSPACE)))
+    asker.start()
+    asker.join(0.5)  # without the fix it answers at once, with the old rules
+    store.go_on.set()
+    compiler.join(10)
+    asker.join(10)
+    assert "hook" in seen[0].destinations
     cache.close()

@@ -248,46 +248,55 @@ class RulesCache:
         self._rules: dict[str, WorkspaceRules] = {}
         self._checked: dict[str, float] = {}
         self._invalidations: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while compiling
+        self._marks = threading.Lock()  # check times and invalidations, never held long
 
     def invalidate(self, workspace_id: str) -> None:
-        self._invalidations[workspace_id] = self._invalidations.get(workspace_id, 0) + 1
-        self._checked.pop(workspace_id, None)
+        with self._marks:
+            self._invalidations[workspace_id] = self._invalidations.get(workspace_id, 0) + 1
+            self._checked.pop(workspace_id, None)
 
     def get(self, workspace_id: str) -> WorkspaceRules:
+        # The check time first, then the rules: a check time is set only once `_rules` holds
+        # rules at least as new as the revision that check read.
+        checked = self._checked.get(workspace_id, -1e9)
         current = self._rules.get(workspace_id)
         now = time.monotonic()
-        if current is not None and now - self._checked.get(workspace_id, -1e9) < self._check_every:
+        if current is not None and now - checked < self._check_every:
             return current
         invalidations = self._invalidations.get(workspace_id, 0)
         revision = self._resources.revision(workspace_id)
         with self._lock:
-            # A change made while this thread read the revision must not be hidden behind a
-            # fresh check time: the next reader checks again.
-            if self._invalidations.get(workspace_id, 0) == invalidations:
-                self._checked[workspace_id] = now
             current = self._rules.get(workspace_id)
             # A thread that read the revision before a change may arrive after a thread that
             # compiled the change; revisions only grow, so the newer rules stay.
-            if current is not None and current.revision >= revision:
-                return current
-            runners = (
-                {current.function_keys[n]: r for n, r in current.functions.items()}
-                if current is not None
-                else {}
-            )
-            rules = compile_rules(
-                revision,
-                self._resources.list(workspace_id),
-                runners,
-                self._start_runner,
-                self._sealer.unseal if self._sealer is not None else lambda value: value,
-            )
-            for stale in runners.values():
-                stale.close()
-            self._rules[workspace_id] = rules
-            logger.info("workspace %s: configuration revision %d loaded", workspace_id, revision)
-            return rules
+            if current is None or current.revision < revision:
+                current = self._rules[workspace_id] = self._compile(workspace_id, revision)
+            with self._marks:
+                # Not after a change made while this thread read the revision: the next
+                # reader checks again rather than trust rules older than the change.
+                if self._invalidations.get(workspace_id, 0) == invalidations:
+                    self._checked[workspace_id] = now
+            return current
+
+    def _compile(self, workspace_id: str, revision: int) -> WorkspaceRules:
+        current = self._rules.get(workspace_id)
+        runners = (
+            {current.function_keys[n]: r for n, r in current.functions.items()}
+            if current is not None
+            else {}
+        )
+        rules = compile_rules(
+            revision,
+            self._resources.list(workspace_id),
+            runners,
+            self._start_runner,
+            self._sealer.unseal if self._sealer is not None else lambda value: value,
+        )
+        for stale in runners.values():
+            stale.close()
+        logger.info("workspace %s: configuration revision %d loaded", workspace_id, revision)
+        return rules
 
     def close(self) -> None:
         with self._lock:
