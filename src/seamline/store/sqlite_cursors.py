@@ -40,13 +40,11 @@ class ClosingConnection(sqlite3.Connection):
         self.cursors.add(made)
         return made
 
-    def close_cursors(self) -> int:
-        """Close every cursor still open; how many there were."""
-        left = list(self.cursors)
-        for cursor in left:
+    def close_cursors(self) -> None:
+        """Close every cursor still open."""
+        for cursor in list(self.cursors):
             cursor.close()
         self.cursors.clear()
-        return len(left)
 
 
 CONNECT_ARGS: dict[str, Any] = {"factory": ClosingConnection}
